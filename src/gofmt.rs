@@ -1,0 +1,210 @@
+//! Go's `strconv.FormatFloat` layouts, which sops uses for floats in
+//! plaintexts (`'f'`), YAML output (`'g'`), JSON output and flat formats
+//! (`'G'`). All use the shortest digits that round-trip.
+
+/// The shortest round-trip decimal digits of a finite, non-zero `|x|` and
+/// its decimal exponent `e`, such that `x = 0.d1d2…dn × 10^(e+1)`,
+/// i.e. `d1.d2…dn × 10^e`.
+fn shortest_digits(x: f64) -> (String, i32) {
+    // Rust's `{:e}` prints the shortest round-trip digits in scientific form.
+    let s = format!("{:e}", x.abs());
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    (digits, exp.parse().unwrap_or(0))
+}
+
+/// `strconv.FormatFloat(x, 'f', -1, 64)`: positional, no exponent, no `.0`;
+/// `+Inf`, `-Inf`, `NaN`, `-0`.
+pub fn format_f(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    // Rust's Display is shortest round-trip, positional, and prints `-0`.
+    format!("{x}")
+}
+
+/// `strconv.FormatFloat(x, 'g' or 'G', -1, 64)`: exponent form when the
+/// exponent is < -4 or >= 21 (shortest-digits rule: exponent >= number of
+/// digits … Go uses `eprec = digits; if eprec > digs.nd && digs.nd >= digs.dp { eprec = digs.nd }; if shortest { eprec = 6 }`).
+pub fn format_g(x: f64, upper: bool) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let (digits, exp) = shortest_digits(x);
+    let sign = if x < 0.0 { "-" } else { "" };
+    // With shortest formatting Go uses eprec = 6: %e when exp < -4 || exp >= 6.
+    if exp < -4 || exp >= 6 {
+        let mut out = String::from(sign);
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push(if upper { 'E' } else { 'e' });
+        out.push(if exp < 0 { '-' } else { '+' });
+        let abs = exp.unsigned_abs();
+        if abs < 10 {
+            out.push('0');
+        }
+        out.push_str(&abs.to_string());
+        out
+    } else {
+        format!("{sign}{}", format_f(x.abs()))
+    }
+}
+
+/// Go `encoding/json`'s float encoding: positional unless
+/// `|x| < 1e-6 || |x| >= 1e21`, then exponent form with `e-7` / `e+21`
+/// (no zero padding of the exponent). `None` for NaN and infinities,
+/// which JSON cannot represent.
+pub fn format_json_float(x: f64) -> Option<String> {
+    if !x.is_finite() {
+        return None;
+    }
+    let abs = x.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let (digits, exp) = shortest_digits(x);
+        let mut out = String::new();
+        if x < 0.0 {
+            out.push('-');
+        }
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&exp.unsigned_abs().to_string());
+        Some(out)
+    } else {
+        Some(format_f(x))
+    }
+}
+
+/// How sops writes a float into a flat format (dotenv, INI, exec-env):
+/// `'G'` shortest, and a value with neither `.` nor `E` gets `.0`.
+pub fn format_flat_float(x: f64) -> String {
+    let s = format_g(x, true);
+    if s.contains('.') || s.contains('E') || s.contains("Inf") || s == "NaN" {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Parses a float the way Go's `strconv.ParseFloat` accepts sops plaintexts
+/// (`+Inf`, `-Inf`, `NaN`, `Inf`, decimal and exponent forms).
+pub fn parse_float(s: &str) -> Option<f64> {
+    match s {
+        "+Inf" | "Inf" | "+inf" | "inf" | "+Infinity" | "Infinity" => Some(f64::INFINITY),
+        "-Inf" | "-inf" | "-Infinity" => Some(f64::NEG_INFINITY),
+        "NaN" | "nan" => Some(f64::NAN),
+        _ => {
+            let cleaned: String;
+            let s = if s.contains('_') {
+                cleaned = s.replace('_', "");
+                &cleaned
+            } else {
+                s
+            };
+            if s.chars()
+                .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E'))
+            {
+                return None;
+            }
+            s.parse().ok()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f_format_matches_go() {
+        assert_eq!(format_f(0.1), "0.1");
+        assert_eq!(format_f(1.0), "1");
+        assert_eq!(format_f(1e21), "1000000000000000000000");
+        assert_eq!(format_f(1.5e-7), "0.00000015");
+        assert_eq!(format_f(-0.0), "-0");
+        assert_eq!(format_f(f64::INFINITY), "+Inf");
+        assert_eq!(format_f(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_f(f64::NAN), "NaN");
+        assert_eq!(format_f(123456789012345678.0), "123456789012345680");
+    }
+
+    #[test]
+    fn g_format_matches_go() {
+        let cases = [
+            (123456.0, "123456"),
+            (999999.0, "999999"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (1234567.5, "1.2345675e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.1, "0.1"),
+            (1.5e-7, "1.5e-07"),
+            (1e21, "1e+21"),
+            (123456789.0, "1.23456789e+08"),
+            (1234.56789, "1234.56789"),
+            (-0.0, "-0"),
+            (1e100, "1e+100"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(format_g(x, false), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn json_float_matches_go() {
+        assert_eq!(format_json_float(1e-7).unwrap(), "1e-7");
+        assert_eq!(format_json_float(1e21).unwrap(), "1e+21");
+        assert_eq!(format_json_float(1.5e300).unwrap(), "1.5e+300");
+        assert_eq!(format_json_float(-0.000001).unwrap(), "-0.000001");
+        assert_eq!(format_json_float(1.0).unwrap(), "1");
+        assert!(format_json_float(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn flat_float_matches_sops() {
+        assert_eq!(format_flat_float(1000.0), "1000.0");
+        assert_eq!(format_flat_float(1e21), "1E+21");
+        assert_eq!(format_flat_float(1e-6), "1E-06");
+        assert_eq!(format_flat_float(1e6), "1E+06");
+        assert_eq!(format_flat_float(0.5), "0.5");
+        assert_eq!(format_flat_float(-0.0), "-0.0");
+        assert_eq!(format_flat_float(1234567.0), "1.234567E+06");
+    }
+
+    #[test]
+    fn parse_float_accepts_go_forms() {
+        assert_eq!(parse_float("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_float("0.00000015"), Some(1.5e-7));
+        assert!(parse_float("NaN").unwrap().is_nan());
+        assert_eq!(parse_float("abc"), None);
+    }
+}
