@@ -3,6 +3,14 @@
 //! Data flows one way: bytes → [`format`] → [`tree`] + metadata →
 //! [`keys`] → data key → [`crypto`] → tree → format → bytes.
 
+pub mod cli;
+pub mod crypto;
+pub mod document;
+pub mod error;
 pub mod format;
+pub mod fsutil;
 pub mod gofmt;
+pub mod keys;
+pub mod metadata;
 pub mod tree;
+pub mod tree_path;

@@ -1,0 +1,93 @@
+//! `enseal decrypt`.
+
+use super::io::{check_output_flags, kinds, read_input, store_options, write_output};
+use super::{IoArgs, ReadArgs};
+use crate::document::EncryptedDocument;
+use crate::error::{Error, Result};
+use crate::format::{FormatKind, Store};
+use crate::keys::KeyContext;
+use crate::metadata::Metadata;
+use crate::tree::Value;
+use crate::tree_path;
+
+pub(crate) fn run(file: Option<&str>, io: &IoArgs, reading: &ReadArgs) -> Result<()> {
+    check_output_flags(io)?;
+    let extract = match reading.extract.as_deref() {
+        Some(path) => tree_path::parse(path).map_err(Error::TreePathFormat)?,
+        None => Vec::new(),
+    };
+    let keys = key_context(reading)?;
+    let input = read_input(file, io)?;
+    let (in_kind, out_kind) = kinds(io, &input.type_path);
+    if !extract.is_empty() && out_kind == FormatKind::Binary {
+        return Err(Error::Usage(
+            "Binary files are not structured and extracting a single value is not possible".into(),
+        ));
+    }
+    let options = store_options(io, out_kind)?;
+    let in_store = in_kind.store(&options);
+    let out_store = out_kind.store(&options);
+    let encrypted = load_encrypted(in_store.as_ref(), &input.bytes, &input.name)?;
+    let mut keys = keys;
+    let decrypted = encrypted.decrypt(&mut keys, reading.ignore_mac)?;
+    for warning in &decrypted.warnings {
+        eprintln!("warning: {}: {warning}", input.name);
+    }
+    let bytes = if extract.is_empty() {
+        out_store.emit_plain(&decrypted.documents)
+    } else {
+        let first = decrypted.documents.first().cloned().unwrap_or_default();
+        match tree_path::lookup(&first, &extract).map_err(Error::TreePath)? {
+            Value::Map(m) => out_store.emit_plain(std::slice::from_ref(m)),
+            Value::Str(s) => Ok(s.as_bytes().to_vec()),
+            Value::Bytes(b) => Ok(b.clone()),
+            other => out_store.emit_value(other),
+        }
+    }
+    .map_err(|e| Error::Dump(e.to_string()))?;
+    write_output(io, &input, &bytes)
+}
+
+fn key_context(reading: &ReadArgs) -> Result<KeyContext> {
+    let mut keys = KeyContext::new();
+    if let Some(order) = reading
+        .decryption_order
+        .as_deref()
+        .filter(|o| !o.is_empty())
+    {
+        let mut seen: Vec<String> = Vec::new();
+        for name in order.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if seen.iter().any(|s| s == name) {
+                return Err(Error::DuplicateDecryptionKeyType(name.to_string()));
+            }
+            seen.push(name.to_string());
+        }
+        keys.decryption_order = seen;
+    }
+    Ok(keys)
+}
+
+/// Parses an encrypted file and its metadata.
+pub(crate) fn load_encrypted(
+    store: &dyn Store,
+    bytes: &[u8],
+    name: &str,
+) -> Result<EncryptedDocument> {
+    let file = store
+        .parse_encrypted(bytes)
+        .map_err(|e| Error::ParseEncrypted {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+    let raw = file
+        .metadata
+        .ok_or_else(|| Error::MetadataNotFound(name.to_string()))?;
+    let metadata = Metadata::from_map(&raw).map_err(|message| Error::InvalidMetadata {
+        path: name.to_string(),
+        message,
+    })?;
+    Ok(EncryptedDocument {
+        documents: file.documents,
+        metadata,
+    })
+}

@@ -1,0 +1,38 @@
+//! `enseal filestatus`: `{"encrypted":true}` when the file has sops
+//! metadata with a version and a MAC.
+
+use super::io::{kinds, read_input};
+use super::IoArgs;
+use crate::error::{Error, Result};
+use crate::format::StoreOptions;
+
+pub(crate) fn run(file: Option<&str>, input_type: Option<&str>) -> Result<()> {
+    let file = file.ok_or(Error::NoFileSpecified)?;
+    let io = IoArgs {
+        input_type: input_type.map(str::to_string),
+        ..Default::default()
+    };
+    let input = read_input(Some(file), &io)?;
+    let (kind, _) = kinds(&io, &input.type_path);
+    let parsed = kind
+        .store(&StoreOptions::default())
+        .parse_encrypted(&input.bytes)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot check file status: cannot load encrypted file: {}: {e}",
+                input.name
+            ))
+        })?;
+    let text = |k: &str| {
+        parsed
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(k))
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let encrypted = !text("version").is_empty() && !text("mac").is_empty();
+    println!("{{\"encrypted\":{encrypted}}}");
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Reading the input file or stdin, choosing stores, writing the result.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::IoArgs;
+use crate::error::{Error, Result};
+use crate::format::{FormatKind, StoreOptions};
+
+/// The input of a command.
+pub(crate) struct Input {
+    /// The file on disk, `None` for stdin.
+    pub file: Option<PathBuf>,
+    /// The name used in messages.
+    pub name: String,
+    /// The path used for store detection (`--filename-override` or the file).
+    pub type_path: String,
+    /// The content.
+    pub bytes: Vec<u8>,
+}
+
+fn is_stdin(file: Option<&str>) -> bool {
+    matches!(file, None | Some("-") | Some("/dev/stdin"))
+}
+
+/// Reads the file (or stdin for none, `-` or `/dev/stdin`).
+pub(crate) fn read_input(file: Option<&str>, io: &IoArgs) -> Result<Input> {
+    if is_stdin(file) {
+        if io.in_place {
+            return Err(Error::ConflictingParameters(
+                "cannot use --in-place when reading from stdin".into(),
+            ));
+        }
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|source| Error::ReadInput {
+                path: "<stdin>".into(),
+                source,
+            })?;
+        return Ok(Input {
+            file: None,
+            name: "<stdin>".into(),
+            type_path: io.filename_override.clone().unwrap_or_default(),
+            bytes,
+        });
+    }
+    let path = PathBuf::from(file.unwrap_or_default());
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let abs = std::path::absolute(&path).unwrap_or(path);
+            return Err(Error::FileNotFound(abs));
+        }
+        Err(source) => {
+            return Err(Error::ReadInput {
+                path: path.display().to_string(),
+                source,
+            })
+        }
+    };
+    let name = path.display().to_string();
+    Ok(Input {
+        type_path: io.filename_override.clone().unwrap_or_else(|| name.clone()),
+        file: Some(path),
+        name,
+        bytes,
+    })
+}
+
+/// The input and output stores: each from its flag, else from the path.
+pub(crate) fn kinds(io: &IoArgs, type_path: &str) -> (FormatKind, FormatKind) {
+    let from_path = FormatKind::from_path(type_path);
+    let pick = |flag: &Option<String>| {
+        flag.as_deref()
+            .and_then(FormatKind::from_name)
+            .unwrap_or(from_path)
+    };
+    (pick(&io.input_type), pick(&io.output_type))
+}
+
+/// Store options from `--indent`, validated for the output store.
+pub(crate) fn store_options(io: &IoArgs, output: FormatKind) -> Result<StoreOptions> {
+    if let Some(indent) = io.indent {
+        match output {
+            FormatKind::Yaml if indent < 0 => {
+                return Err(Error::Dump("YAML Negative indentation not accepted".into()))
+            }
+            FormatKind::Json | FormatKind::Binary if indent < -1 => {
+                return Err(Error::Dump(
+                    "JSON Indentation parameter smaller than -1 is not accepted".into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(StoreOptions {
+        yaml_indent: io.indent,
+        json_indent: io.indent,
+        json_binary_indent: io.indent,
+    })
+}
+
+/// Checks `--in-place` against `--output`.
+pub(crate) fn check_output_flags(io: &IoArgs) -> Result<()> {
+    if io.in_place && io.output.is_some() {
+        return Err(Error::ConflictingParameters(
+            "cannot operate on both --output and --in-place".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the result: in place, to `--output`, or to stdout. A closed
+/// stdout (`enseal decrypt f | head`) ends quietly.
+pub(crate) fn write_output(io: &IoArgs, input: &Input, bytes: &[u8]) -> Result<()> {
+    let target: Option<&Path> = if io.in_place {
+        input.file.as_deref()
+    } else {
+        io.output.as_deref().map(Path::new)
+    };
+    if let Some(path) = target {
+        return crate::fsutil::write_atomic(path, bytes).map_err(|source| Error::WriteOutput {
+            path: path.display().to_string(),
+            source,
+        });
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(Error::WriteOutput {
+            path: "<stdout>".into(),
+            source,
+        }),
+    }
+}

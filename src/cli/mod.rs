@@ -1,0 +1,320 @@
+//! The command line: sops-compatible subcommands, flags and legacy mode.
+//! The only module that touches the terminal.
+
+mod decrypt;
+mod encrypt;
+mod filestatus;
+mod io;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::error::{Error, Result};
+
+/// enseal: encrypted files that keep their structure, compatible with sops.
+#[derive(Debug, Parser)]
+#[command(
+    name = "enseal",
+    version,
+    about,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    /// Legacy mode: decrypt FILE.
+    #[arg(short = 'd', long = "decrypt")]
+    decrypt: bool,
+    /// Legacy mode: encrypt FILE.
+    #[arg(short = 'e', long = "encrypt")]
+    encrypt: bool,
+    #[command(flatten)]
+    io: IoArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    #[command(flatten)]
+    reading: ReadArgs,
+    #[command(flatten)]
+    ignored: IgnoredGlobalArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The file (legacy mode).
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Encrypt a file (standard input with `-` or no file).
+    Encrypt(EncryptCmd),
+    /// Decrypt a file (standard input with `-` or no file).
+    Decrypt(DecryptCmd),
+    /// Print whether a file is encrypted: {"encrypted":true|false}.
+    Filestatus(FilestatusCmd),
+}
+
+#[derive(Debug, Args)]
+struct EncryptCmd {
+    #[command(flatten)]
+    io: IoArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// The file to encrypt.
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DecryptCmd {
+    #[command(flatten)]
+    io: IoArgs,
+    #[command(flatten)]
+    reading: ReadArgs,
+    /// The file to decrypt.
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct FilestatusCmd {
+    /// Input type: yaml, json, dotenv, ini, binary.
+    #[arg(long)]
+    input_type: Option<String>,
+    /// The file to check.
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+/// Where input comes from and output goes.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct IoArgs {
+    /// Write the result back to the file.
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write the result to this file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Input type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Use this path for type detection (and, later, config matching).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<String>,
+    /// Output indentation (YAML default 4; JSON default one tab).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub indent: Option<i64>,
+}
+
+/// Master keys for a new file.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct KeyArgs {
+    /// Comma-separated age recipients.
+    #[arg(
+        short = 'a',
+        long,
+        env = "SOPS_AGE_RECIPIENTS",
+        hide_env_values = true,
+        value_name = "RECIPIENTS"
+    )]
+    pub age: Option<String>,
+    /// AWS KMS ARNs (not supported yet).
+    #[arg(short = 'k', long, env = "SOPS_KMS_ARN", hide_env_values = true)]
+    pub kms: Option<String>,
+    /// PGP fingerprints (not supported yet).
+    #[arg(short = 'p', long, env = "SOPS_PGP_FP", hide_env_values = true)]
+    pub pgp: Option<String>,
+    /// GCP KMS resource ids (not supported yet).
+    #[arg(long, env = "SOPS_GCP_KMS_IDS", hide_env_values = true)]
+    pub gcp_kms: Option<String>,
+    /// Azure Key Vault key URLs (not supported yet).
+    #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", hide_env_values = true)]
+    pub azure_kv: Option<String>,
+    /// Vault transit key URIs (not supported yet).
+    #[arg(long, env = "SOPS_VAULT_URIS", hide_env_values = true)]
+    pub hc_vault_transit: Option<String>,
+    /// HuaweiCloud KMS key ids (not supported yet).
+    #[arg(long, env = "SOPS_HUAWEICLOUD_KMS_IDS", hide_env_values = true)]
+    pub hckms: Option<String>,
+    /// Shamir threshold for several key groups.
+    #[arg(long, value_name = "N")]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+}
+
+/// Which values are encrypted.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct RuleArgs {
+    /// Leave values whose key ends with this suffix in clear.
+    #[arg(long, value_name = "SUFFIX")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values whose key ends with this suffix.
+    #[arg(long, value_name = "SUFFIX")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values whose key matches this regex in clear.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values whose key matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values preceded by a comment matching this regex in clear.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Encrypt only values preceded by a comment matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+}
+
+/// Options of decryption.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct ReadArgs {
+    /// Output only this part of the tree, e.g. '["db"]["password"]'.
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Do not verify the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+}
+
+/// Global sops flags accepted for compatibility that change nothing here.
+#[derive(Debug, Args, Clone, Default)]
+struct IgnoredGlobalArgs {
+    /// Accepted for compatibility (enseal never queries the network for versions).
+    #[arg(long, hide = true)]
+    disable_version_check: bool,
+    /// Accepted for compatibility.
+    #[arg(long, hide = true)]
+    verbose: bool,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
+    let args = normalize_single_dash_flags(args.into_iter().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(err) => report(&err),
+    }
+}
+
+fn report(err: &Error) -> i32 {
+    eprintln!("{err}");
+    if let Some(hint) = err.hint() {
+        eprintln!("hint: {hint}");
+    }
+    err.exit_code()
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Encrypt(cmd)) => {
+            let io = with_globals(cmd.io, &cli.io);
+            let mut rules = cmd.rules;
+            rules.mac_only_encrypted |= cli.rules.mac_only_encrypted;
+            encrypt::run(cmd.file.as_deref(), &io, &cmd.keys, &rules)
+        }
+        Some(Command::Decrypt(cmd)) => {
+            let io = with_globals(cmd.io, &cli.io);
+            decrypt::run(cmd.file.as_deref(), &io, &cmd.reading)
+        }
+        Some(Command::Filestatus(cmd)) => {
+            filestatus::run(cmd.file.as_deref(), cmd.input_type.as_deref())
+        }
+        None => {
+            let file = cli.file.as_deref();
+            match (cli.encrypt, cli.decrypt) {
+                (true, false) => encrypt::run(file, &cli.io, &cli.keys, &cli.rules),
+                (false, true) => decrypt::run(file, &cli.io, &cli.reading),
+                (true, true) => Err(Error::Usage(
+                    "Error: choose one of --encrypt and --decrypt".into(),
+                )),
+                (false, false) => match file {
+                    None => Err(Error::NoFileSpecified),
+                    Some(_) => Err(Error::Usage(
+                        "editing files is not supported yet: use `enseal decrypt` / `enseal encrypt`".into(),
+                    )),
+                },
+            }
+        }
+    }
+}
+
+/// Global flags given before the subcommand (`--indent`) apply to it.
+fn with_globals(mut io: IoArgs, global: &IoArgs) -> IoArgs {
+    io.indent = io.indent.or(global.indent);
+    io
+}
+
+/// Go's flag package accepts `-name` for `--name`: rewrite single-dash long
+/// flags that enseal knows, before the `--` separator.
+fn normalize_single_dash_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let command = Cli::command();
+    let mut longs: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    for sub in command.get_subcommands() {
+        longs.extend(
+            sub.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string)),
+        );
+    }
+    let mut out = Vec::with_capacity(args.len());
+    let mut passthrough = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        let text = arg.to_string_lossy();
+        if i == 0 || passthrough || text == "--" {
+            passthrough |= text == "--";
+            out.push(arg);
+            continue;
+        }
+        let rewritten = text
+            .strip_prefix('-')
+            .filter(|rest| !rest.starts_with('-'))
+            .and_then(|rest| {
+                let name = rest.split('=').next().unwrap_or(rest);
+                (name.len() > 1 && longs.iter().any(|l| l == name)).then(|| format!("-{text}"))
+            });
+        out.push(rewritten.map(Into::into).unwrap_or(arg));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_dash_long_flags_are_accepted() {
+        let args =
+            ["enseal", "-age", "x", "-d", "-output=f", "--", "-age"].map(std::ffi::OsString::from);
+        let out: Vec<String> = normalize_single_dash_flags(args.to_vec())
+            .into_iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            out,
+            ["enseal", "--age", "x", "-d", "--output=f", "--", "-age"]
+        );
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

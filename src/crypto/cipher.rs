@@ -1,0 +1,207 @@
+//! AES-256-GCM as sops uses it: 32-byte random nonce, 16-byte tag,
+//! additional data = the value's key path (or `lastmodified` for the MAC).
+
+use aes_gcm::aead::consts::{U12, U32};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, Nonce};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::enc::EncValue;
+
+type Gcm32 = AesGcm<Aes256, U32>;
+type Gcm12 = AesGcm<Aes256, U12>;
+
+/// Length of a data key in bytes.
+pub const DATA_KEY_LEN: usize = 32;
+
+/// The 256-bit key every value of a file is encrypted with. Wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataKey(Zeroizing<[u8; DATA_KEY_LEN]>);
+
+impl DataKey {
+    /// A fresh random key from the OS CSPRNG.
+    pub fn generate() -> Result<DataKey, getrandom::Error> {
+        let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        getrandom::getrandom(key.as_mut())?;
+        Ok(DataKey(key))
+    }
+
+    /// A key from raw bytes; `None` unless exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<DataKey> {
+        let array: [u8; DATA_KEY_LEN] = bytes.try_into().ok()?;
+        Some(DataKey(Zeroizing::new(array)))
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8; DATA_KEY_LEN] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+/// Why a value could not be decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CipherError {
+    /// GCM authentication failed (wrong key, wrong path, tampered value).
+    #[error("Could not decrypt with AES_GCM: cipher: message authentication failed")]
+    Authentication,
+    /// A nonce length other than 12 or 32 bytes.
+    #[error("unsupported IV length {0} (sops writes 32)")]
+    IvLength(usize),
+    /// The random generator failed.
+    #[error("could not read random bytes: {0}")]
+    Random(String),
+}
+
+/// Encrypts and decrypts values with one data key. Builds the AES key
+/// schedule once, and draws nonces from a buffered OS random source.
+pub struct Cipher {
+    gcm: Gcm32,
+    key: DataKey,
+    random: Vec<u8>,
+}
+
+const RANDOM_BATCH: usize = 32 * 128;
+
+impl Cipher {
+    /// A cipher for this data key.
+    pub fn new(key: &DataKey) -> Cipher {
+        Cipher {
+            gcm: Gcm32::new(key.as_bytes().into()),
+            key: key.clone(),
+            random: Vec::new(),
+        }
+    }
+
+    fn fresh_iv(&mut self) -> Result<[u8; 32], CipherError> {
+        if self.random.len() < 32 {
+            self.random.resize(RANDOM_BATCH, 0);
+            getrandom::getrandom(&mut self.random)
+                .map_err(|e| CipherError::Random(e.to_string()))?;
+        }
+        let at = self.random.len() - 32;
+        let mut iv = [0u8; 32];
+        iv.copy_from_slice(&self.random[at..]);
+        self.random[at..].zeroize();
+        self.random.truncate(at);
+        Ok(iv)
+    }
+
+    /// Encrypts `plaintext` with a fresh nonce and `aad`, producing the
+    /// `ENC[…]` text with the given type name.
+    pub fn encrypt(
+        &mut self,
+        plaintext: &[u8],
+        aad: &[u8],
+        type_name: &str,
+    ) -> Result<String, CipherError> {
+        let iv = self.fresh_iv()?;
+        Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv))
+    }
+
+    /// Encrypts with a given nonce. Callers must never reuse a nonce for a
+    /// different plaintext or additional data.
+    pub fn encrypt_with_iv(
+        &self,
+        plaintext: &[u8],
+        aad: &[u8],
+        type_name: &str,
+        iv: [u8; 32],
+    ) -> String {
+        let nonce = Nonce::<U32>::from_slice(&iv);
+        // Encryption with a valid key and nonce length cannot fail.
+        let mut sealed = self
+            .gcm
+            .encrypt(
+                nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .unwrap_or_default();
+        let tag_at = sealed.len().saturating_sub(16);
+        let out = EncValue {
+            data: sealed[..tag_at].to_vec(),
+            iv: iv.to_vec(),
+            tag: sealed[tag_at..].to_vec(),
+            type_name: type_name.to_string(),
+        }
+        .to_string();
+        sealed.zeroize();
+        out
+    }
+
+    /// Decrypts a parsed `ENC[…]` value with `aad`.
+    pub fn decrypt(&self, value: &EncValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        let mut sealed = Vec::with_capacity(value.data.len() + value.tag.len());
+        sealed.extend_from_slice(&value.data);
+        sealed.extend_from_slice(&value.tag);
+        let payload = Payload { msg: &sealed, aad };
+        let plain = match value.iv.len() {
+            32 => self
+                .gcm
+                .decrypt(Nonce::<U32>::from_slice(&value.iv), payload),
+            12 => Gcm12::new(self.key.as_bytes().into())
+                .decrypt(Nonce::<U12>::from_slice(&value.iv), payload),
+            n => return Err(CipherError::IvLength(n)),
+        };
+        plain
+            .map(Zeroizing::new)
+            .map_err(|_| CipherError::Authentication)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_aad_binding() {
+        let key = DataKey::generate().unwrap();
+        let mut cipher = Cipher::new(&key);
+        let text = cipher.encrypt(b"hunter2", b"db:password:", "str").unwrap();
+        let parsed: EncValue = text.parse().unwrap();
+        assert_eq!(parsed.iv.len(), 32);
+        assert_eq!(parsed.tag.len(), 16);
+        assert_eq!(parsed.data.len(), 7);
+        assert_eq!(
+            &**cipher.decrypt(&parsed, b"db:password:").unwrap(),
+            b"hunter2"
+        );
+        assert_eq!(
+            cipher.decrypt(&parsed, b"db:other:"),
+            Err(CipherError::Authentication)
+        );
+    }
+
+    #[test]
+    fn fresh_ivs_differ() {
+        let key = DataKey::generate().unwrap();
+        let mut cipher = Cipher::new(&key);
+        let a = cipher.encrypt(b"x", b"k:", "str").unwrap();
+        let b = cipher.encrypt(b"x", b"k:", "str").unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn decrypts_the_spec_worked_example() {
+        // format.md §11: a value sops 3.11 wrote, with its (public test) data key.
+        let key_hex = "676f7695e51d1c2b48ab000f54fda237eb99d28ca4d36c2b61a99d0b02253906";
+        let key_bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let cipher = Cipher::new(&DataKey::from_slice(&key_bytes).unwrap());
+        let value: EncValue = "ENC[AES256_GCM,data:lErStyFETw==,iv:w3b5Q7tFkI42D+Jh/r8iQf5B/n2rTqRBaDTSp8EYS4M=,tag:pVuJmQo7f2yA6yA7h5QnpQ==,type:str]".parse().unwrap();
+        assert_eq!(
+            &**cipher.decrypt(&value, b"db:password:").unwrap(),
+            b"hunter2"
+        );
+    }
+}

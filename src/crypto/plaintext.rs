@@ -1,0 +1,121 @@
+//! The bytes a value is encrypted (and hashed) as, and back (format.md §3.3).
+
+use crate::gofmt;
+use crate::tree::{Comment, Timestamp, Value};
+use zeroize::Zeroizing;
+
+/// The type name and plaintext bytes of a leaf, or `None` for values that
+/// are never encrypted (null, containers).
+pub fn serialize(value: &Value) -> Option<(&'static str, Zeroizing<Vec<u8>>)> {
+    let (type_name, bytes) = match value {
+        Value::Str(s) => ("str", s.as_bytes().to_vec()),
+        Value::Bytes(b) => ("str", b.clone()),
+        Value::Int(i) => ("int", i.to_string().into_bytes()),
+        Value::Float(f) => ("float", gofmt::format_f(*f).into_bytes()),
+        Value::Bool(b) => (
+            "bool",
+            if *b {
+                b"True".to_vec()
+            } else {
+                b"False".to_vec()
+            },
+        ),
+        Value::Time(t) => ("time", t.to_rfc3339_nano().into_bytes()),
+        Value::Comment(c) => ("comment", c.text.as_bytes().to_vec()),
+        Value::Null | Value::Map(_) | Value::List(_) => return None,
+    };
+    Some((type_name, Zeroizing::new(bytes)))
+}
+
+/// Why decrypted bytes do not parse as their declared type. Never contains
+/// the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaintextError {
+    /// A type name sops does not know.
+    #[error("Unknown datatype: {0}")]
+    UnknownType(String),
+    /// The bytes do not parse as the declared type.
+    #[error("the decrypted value is not a valid {0}")]
+    Invalid(&'static str),
+}
+
+/// Rebuilds a typed value from decrypted bytes.
+pub fn parse(type_name: &str, bytes: &[u8]) -> Result<Value, PlaintextError> {
+    let text = || std::str::from_utf8(bytes).ok();
+    match type_name {
+        "str" | "bytes" => Ok(match std::str::from_utf8(bytes) {
+            Ok(s) => Value::Str(s.to_string()),
+            Err(_) => Value::Bytes(bytes.to_vec()),
+        }),
+        "int" => text()
+            .and_then(parse_go_int)
+            .map(Value::Int)
+            .ok_or(PlaintextError::Invalid("int")),
+        "float" => text()
+            .and_then(gofmt::parse_float)
+            .map(Value::Float)
+            .ok_or(PlaintextError::Invalid("float")),
+        "bool" => match text() {
+            Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(Value::Bool(true)),
+            Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(Value::Bool(false)),
+            _ => Err(PlaintextError::Invalid("bool")),
+        },
+        "time" => text()
+            .and_then(Timestamp::parse_rfc3339)
+            .map(Value::Time)
+            .ok_or(PlaintextError::Invalid("time")),
+        "comment" => Ok(Value::Comment(Comment::new(
+            String::from_utf8_lossy(bytes).into_owned(),
+        ))),
+        other => Err(PlaintextError::UnknownType(other.to_string())),
+    }
+}
+
+/// Go's `strconv.Atoi`: optional sign, decimal digits only.
+fn parse_go_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.strip_prefix('+').unwrap_or(s).parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_like_go() {
+        let cases = [
+            (Value::Int(-7), "int", "-7"),
+            (Value::Float(1.0), "float", "1"),
+            (Value::Float(f64::INFINITY), "float", "+Inf"),
+            (Value::Bool(true), "bool", "True"),
+            (Value::Bool(false), "bool", "False"),
+            (Value::Str("héllo".into()), "str", "héllo"),
+        ];
+        for (value, ty, text) in cases {
+            let (t, bytes) = serialize(&value).unwrap();
+            assert_eq!(t, ty);
+            assert_eq!(&**bytes, text.as_bytes());
+        }
+        assert!(serialize(&Value::Null).is_none());
+    }
+
+    #[test]
+    fn parses_back() {
+        assert_eq!(parse("int", b"+42"), Ok(Value::Int(42)));
+        assert_eq!(parse("int", b"4_2"), Err(PlaintextError::Invalid("int")));
+        assert_eq!(parse("bool", b"T"), Ok(Value::Bool(true)));
+        assert_eq!(parse("float", b"0.5"), Ok(Value::Float(0.5)));
+        assert_eq!(parse("str", b"\xff"), Ok(Value::Bytes(vec![0xff])));
+        assert_eq!(
+            parse("weird", b""),
+            Err(PlaintextError::UnknownType("weird".into()))
+        );
+        let t = parse("time", b"2001-12-14T21:59:43.1-05:00").unwrap();
+        assert!(
+            matches!(t, Value::Time(ts) if ts.to_rfc3339_nano() == "2001-12-14T21:59:43.1-05:00")
+        );
+    }
+}

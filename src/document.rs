@@ -1,0 +1,187 @@
+//! One file in memory: its documents and metadata, and the operations that
+//! turn plaintext into an encrypted file and back.
+
+use crate::crypto::enc::EncValue;
+use crate::crypto::walk::{Direction, Walk};
+use crate::crypto::{Cipher, DataKey, EncryptionRule, Selector};
+use crate::error::Error;
+use crate::keys::{recover_data_key, wrap_data_key, KeyContext, KeyGroup};
+use crate::metadata::{Metadata, FORMAT_VERSION};
+use crate::tree::{Map, Timestamp};
+
+/// What a new encrypted file is made with.
+#[derive(Debug, Clone, Default)]
+pub struct EncryptSettings {
+    /// The key groups to wrap the data key for.
+    pub key_groups: Vec<KeyGroup>,
+    /// Shamir threshold (0: all groups).
+    pub shamir_threshold: usize,
+    /// The encryption rule; `None` records the default `_unencrypted` suffix.
+    pub rule: Option<EncryptionRule>,
+    /// MAC over encrypted values only.
+    pub mac_only_encrypted: bool,
+    /// The file is a binary blob: every rule is ignored and none recorded.
+    pub binary: bool,
+}
+
+/// An encrypted file: documents holding `ENC[…]` values, and the metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncryptedDocument {
+    /// The documents, without the metadata.
+    pub documents: Vec<Map>,
+    /// The metadata.
+    pub metadata: Metadata,
+}
+
+/// The result of a decryption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decrypted {
+    /// The plaintext documents.
+    pub documents: Vec<Map>,
+    /// Warnings for the user.
+    pub warnings: Vec<String>,
+}
+
+/// Encrypts plaintext documents with a fresh data key.
+pub fn encrypt(
+    mut documents: Vec<Map>,
+    settings: EncryptSettings,
+) -> Result<EncryptedDocument, Error> {
+    if documents.is_empty() {
+        return Err(Error::NoDocument);
+    }
+    let data_key = DataKey::generate().map_err(|e| Error::GenerateDataKey(e.to_string()))?;
+    let mut key_groups = settings.key_groups;
+    wrap_data_key(&mut key_groups, &data_key, settings.shamir_threshold)
+        .map_err(Error::GenerateDataKey)?;
+    let rule = if settings.binary {
+        None
+    } else {
+        Some(settings.rule.unwrap_or_default())
+    };
+    let mac_only_encrypted = settings.mac_only_encrypted && !settings.binary;
+    let selector = Selector::new(&rule.clone().unwrap_or_default());
+    let mut cipher = Cipher::new(&data_key);
+    let walk = Walk {
+        direction: Direction::Encrypt,
+        selector: &selector,
+        mac_only_encrypted,
+    };
+    let outcome = walk
+        .run(&mut documents, &mut cipher)
+        .map_err(|e| Error::EncryptTree(e.to_string()))?;
+    let last_modified = Timestamp::now_utc().to_rfc3339();
+    let mac = cipher
+        .encrypt(outcome.mac.as_bytes(), last_modified.as_bytes(), "str")
+        .map_err(|e| Error::EncryptTree(format!("could not encrypt the MAC: {e}")))?;
+    let shamir_threshold = if key_groups.len() > 1 {
+        crate::keys::groups::effective_threshold(key_groups.len(), settings.shamir_threshold)
+    } else {
+        0
+    };
+    Ok(EncryptedDocument {
+        documents,
+        metadata: Metadata {
+            key_groups,
+            shamir_threshold,
+            last_modified,
+            mac,
+            rule,
+            mac_only_encrypted,
+            version: FORMAT_VERSION.to_string(),
+        },
+    })
+}
+
+impl EncryptedDocument {
+    /// Recovers the data key and decrypts every value, verifying the MAC
+    /// unless `ignore_mac`.
+    pub fn decrypt(&self, keys: &mut KeyContext, ignore_mac: bool) -> Result<Decrypted, Error> {
+        let metadata = &self.metadata;
+        let data_key = recover_data_key(&metadata.key_groups, metadata.shamir_threshold, keys)
+            .map_err(Error::RetrieveKey)?;
+        let mut cipher = Cipher::new(&data_key);
+        let selector = Selector::new(&metadata.effective_rule());
+        let walk = Walk {
+            direction: Direction::Decrypt,
+            selector: &selector,
+            mac_only_encrypted: metadata.mac_only_encrypted,
+        };
+        let mut documents = self.documents.clone();
+        let outcome = walk
+            .run(&mut documents, &mut cipher)
+            .map_err(|e| Error::DecryptTree(e.to_string()))?;
+        if !ignore_mac {
+            verify_mac(metadata, &cipher, &outcome.mac)?;
+        }
+        Ok(Decrypted {
+            documents,
+            warnings: outcome.warnings,
+        })
+    }
+}
+
+fn verify_mac(metadata: &Metadata, cipher: &Cipher, computed: &str) -> Result<(), Error> {
+    if metadata.mac.is_empty() {
+        return Err(Error::Mac(format!(
+            "MAC mismatch. File has no MAC, computed {computed}"
+        )));
+    }
+    let aad = Timestamp::parse_rfc3339(&metadata.last_modified)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_else(|| metadata.last_modified.clone());
+    let stored: EncValue = metadata
+        .mac
+        .parse()
+        .map_err(|e| Error::Mac(format!("Cannot decrypt MAC: {e}")))?;
+    let plain = cipher
+        .decrypt(&stored, aad.as_bytes())
+        .map_err(|e| Error::Mac(format!("Cannot decrypt MAC: {e}")))?;
+    if plain.as_slice() != computed.as_bytes() {
+        return Err(Error::Mac(format!(
+            "MAC mismatch. File has {}, computed {computed}",
+            String::from_utf8_lossy(&plain)
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::age::AgeKey;
+    use crate::keys::MasterKey;
+    use crate::tree::Value;
+
+    fn settings() -> (EncryptSettings, String) {
+        let identity = ::age::x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        let settings = EncryptSettings {
+            key_groups: vec![vec![MasterKey::Age(AgeKey::new(&recipient).unwrap())]],
+            ..Default::default()
+        };
+        use ::age::secrecy::ExposeSecret;
+        (settings, identity.to_string().expose_secret().to_string())
+    }
+
+    #[test]
+    fn empty_input_is_refused() {
+        let (s, _) = settings();
+        assert!(matches!(encrypt(vec![], s), Err(Error::NoDocument)));
+    }
+
+    #[test]
+    fn tampering_is_detected_by_the_mac() {
+        let (s, _) = settings();
+        let mut doc = Map::new();
+        doc.push("a", Value::Str("secret".into()));
+        doc.push("b_unencrypted", Value::Str("clear".into()));
+        let enc = encrypt(vec![doc], s).unwrap();
+        assert_eq!(enc.metadata.rule, Some(EncryptionRule::default()));
+        assert!(enc.metadata.mac.starts_with("ENC[AES256_GCM,"));
+        let mut keys = KeyContext::new();
+        // Without identities the data key cannot be recovered.
+        let err = enc.decrypt(&mut keys, false).unwrap_err();
+        assert_eq!(err.exit_code(), 128);
+    }
+}
