@@ -54,7 +54,7 @@ pub fn format_g(x: f64, upper: bool) -> String {
     let (digits, exp) = shortest_digits(x);
     let sign = if x < 0.0 { "-" } else { "" };
     // With shortest formatting Go uses eprec = 6: %e when exp < -4 || exp >= 6.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let mut out = String::from(sign);
         out.push_str(&digits[..1]);
         if digits.len() > 1 {

@@ -45,9 +45,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Encrypt a file (standard input with `-` or no file).
-    Encrypt(EncryptCmd),
+    Encrypt(Box<EncryptCmd>),
     /// Decrypt a file (standard input with `-` or no file).
-    Decrypt(DecryptCmd),
+    Decrypt(Box<DecryptCmd>),
     /// Print whether a file is encrypted: {"encrypted":true|false}.
     Filestatus(FilestatusCmd),
 }
