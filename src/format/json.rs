@@ -1,38 +1,1041 @@
-//! Json store (placeholder, being written).
-use super::{EncryptedFile, FormatError, Store, StoreOptions};
-use crate::tree::{Map, Value};
+//! The JSON store (format.md §10.2).
+//!
+//! Reading follows the reference exactly: the text is read as the token
+//! stream of Go's `encoding/json` `Decoder.Token`, walked the way sops
+//! walks it. Consequences that are kept on purpose:
+//!
+//! * member order and duplicate keys are preserved;
+//! * only the first top-level value is read (trailing text is ignored for
+//!   plaintext files);
+//! * invalid UTF-8 inside strings becomes U+FFFD (one per invalid byte), lone
+//!   UTF-16 surrogates in `\u` escapes too;
+//! * a file that ends where a member's value should start is accepted with
+//!   the members read so far (a quirk of the reference walk).
+//!
+//! Numbers: an integer literal (no fraction, no exponent) whose magnitude is
+//! at most 2^53 becomes [`Value::Int`]; every other number (including `-0`)
+//! becomes [`Value::Float`]. The reference 3.11.0 reads every number as a
+//! float and 3.13.2 reads int64-sized integers as ints; this choice gives
+//! the same output bytes as 3.11.0 for every number (integers above 2^53
+//! lose precision exactly as they do there).
+//!
+//! Error messages are the reference's texts, followed by the position
+//! (`at line L, column C`).
+//!
+//! Writing is Go's `encoding/json` encoding of each member (HTML-safe
+//! escaping), re-indented like `json.Indent` (tab by default), with a final
+//! newline.
 
-/// The Json store.
+use super::{EncryptedFile, FormatError, Store, StoreOptions};
+use crate::gofmt::{format_g, format_json_float};
+use crate::tree::{Comment, Item, Map, Value};
+
+/// Nesting depth at which reading gives up (the limit of Go's scanner).
+const MAX_DEPTH: usize = 10_000;
+
+/// Largest integer magnitude read as [`Value::Int`]: every integer up to
+/// here is exactly representable as a float, so the output text is the
+/// same as the reference's float-only reading.
+const MAX_EXACT_INT: i64 = 1 << 53;
+
+/// The JSON store.
+#[derive(Debug, Clone)]
 pub struct JsonStore {
-    #[allow(dead_code)]
-    indent: usize,
+    indent: Option<i64>,
 }
 
 impl JsonStore {
-    /// A Json store with these options.
+    /// A JSON store with these options (`json_indent`).
     pub fn new(options: &StoreOptions) -> Self {
-        let indent = match options.json_indent {
-            Some(n) if n > 0 => n as usize,
-            _ => 0,
-        };
+        JsonStore {
+            indent: options.json_indent,
+        }
+    }
+
+    /// A JSON store with this indentation (`None` or −1: a tab; N ≥ 0: N
+    /// spaces; below −1 is refused when writing).
+    pub fn with_indent(indent: Option<i64>) -> Self {
         JsonStore { indent }
     }
 }
 
 impl Store for JsonStore {
-    fn parse_plain(&self, _input: &[u8]) -> Result<Vec<Map>, FormatError> {
-        Err(FormatError::Parse("Json store not implemented yet".into()))
+    fn parse_plain(&self, input: &[u8]) -> Result<Vec<Map>, FormatError> {
+        Ok(vec![parse_document(input)?])
     }
-    fn parse_encrypted(&self, _input: &[u8]) -> Result<EncryptedFile, FormatError> {
-        Err(FormatError::Parse("Json store not implemented yet".into()))
+
+    fn parse_encrypted(&self, input: &[u8]) -> Result<EncryptedFile, FormatError> {
+        parse_encrypted_json(input)
     }
-    fn emit_plain(&self, _documents: &[Map]) -> Result<Vec<u8>, FormatError> {
-        Err(FormatError::Emit("Json store not implemented yet".into()))
+
+    fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
+        let doc = documents
+            .first()
+            .ok_or_else(|| FormatError::Emit("Error marshaling to json: no document".into()))?;
+        emit_document(doc, None, self.indent)
     }
-    fn emit_encrypted(&self, _documents: &[Map], _metadata: &Map) -> Result<Vec<u8>, FormatError> {
-        Err(FormatError::Emit("Json store not implemented yet".into()))
+
+    fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
+        let doc = documents
+            .first()
+            .ok_or_else(|| FormatError::Emit("Error marshaling to json: no document".into()))?;
+        emit_document(doc, Some(metadata), self.indent)
     }
-    fn emit_value(&self, _value: &Value) -> Result<Vec<u8>, FormatError> {
-        Err(FormatError::Emit("Json store not implemented yet".into()))
+
+    fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {
+        let unit = indent_unit(self.indent)?;
+        let mut out = Vec::new();
+        let mut enc = Encoder {
+            out: &mut out,
+            unit: &unit,
+        };
+        enc.value(value, 0).map_err(FormatError::Emit)?;
+        Ok(out)
     }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------
+
+/// Parses a plaintext JSON file into its single document, the way
+/// `sops encrypt` reads it.
+pub(crate) fn parse_document(input: &[u8]) -> Result<Map, FormatError> {
+    let mut dec = Decoder::new(input);
+    read_top_object(&mut dec).map_err(|e| {
+        FormatError::Parse(format!(
+            "Could not unmarshal input data: {}",
+            e.render(input)
+        ))
+    })
+}
+
+/// Parses an encrypted JSON file (also the envelope of binary files): the
+/// whole input must be one valid JSON value; the `sops` member is the
+/// metadata.
+pub(crate) fn parse_encrypted_json(input: &[u8]) -> Result<EncryptedFile, FormatError> {
+    validate_strict(input).map_err(|e| {
+        FormatError::Parse(format!(
+            "Error unmarshalling input json: {}",
+            e.render(input)
+        ))
+    })?;
+    let mut document = parse_document(input)?;
+    let mut metadata = None;
+    let mut bad_type = None;
+    document.0.retain_mut(|item| match item {
+        Item::Entry(k, v) if k == "sops" => {
+            match std::mem::replace(v, Value::Null) {
+                Value::Map(m) => metadata = Some(m),
+                Value::Null => {}
+                other => bad_type = Some(go_json_kind(&other)),
+            }
+            false
+        }
+        _ => true,
+    });
+    if let Some(kind) = bad_type {
+        return Err(FormatError::Parse(format!(
+            "Error unmarshalling input json: json: cannot unmarshal {kind} into Go struct field SopsFile.sops of type stores.Metadata"
+        )));
+    }
+    Ok(EncryptedFile {
+        documents: vec![document],
+        metadata,
+    })
+}
+
+/// The JSON kind name Go's unmarshal errors use.
+fn go_json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Map(_) => "object",
+        Value::List(_) => "array",
+        Value::Int(_) | Value::Float(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+        _ => "string",
+    }
+}
+
+/// A reading error: end of input, or a message at a byte offset.
+#[derive(Debug)]
+enum DecodeError {
+    /// The input ended where a token should start (Go's `io.EOF`).
+    Eof,
+    /// Anything else.
+    At(String, usize),
+}
+
+impl DecodeError {
+    /// The message with its position.
+    fn render(&self, input: &[u8]) -> String {
+        match self {
+            DecodeError::Eof => "EOF".to_string(),
+            DecodeError::At(msg, offset) => {
+                let (line, column) = line_column(input, *offset);
+                format!("{msg} at line {line}, column {column}")
+            }
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(input: &[u8], offset: usize) -> (usize, usize) {
+    let offset = offset.min(input.len());
+    let before = &input[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    // Count characters: every byte that is not a UTF-8 continuation byte.
+    let column = before[line_start..]
+        .iter()
+        .filter(|&&b| (b & 0xC0) != 0x80)
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// One token of Go's `Decoder.Token`.
+#[derive(Debug)]
+enum Token {
+    ObjectStart,
+    ObjectEnd,
+    ArrayStart,
+    ArrayEnd,
+    /// A string, number, boolean or null.
+    Scalar(Value),
+}
+
+/// Go's token states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    TopValue,
+    ArrayStart,
+    ArrayValue,
+    ArrayComma,
+    ObjectStart,
+    ObjectKey,
+    ObjectColon,
+    ObjectValue,
+    ObjectComma,
+}
+
+/// A tokenizer with the grammar checks and messages of Go's `Decoder.Token`.
+struct Decoder<'a> {
+    input: &'a [u8],
+    pos: usize,
+    state: State,
+    stack: Vec<State>,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+impl<'a> Decoder<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Decoder {
+            input,
+            pos: 0,
+            state: State::TopValue,
+            stack: Vec::new(),
+        }
+    }
+
+    /// The next non-space byte, without consuming it.
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&b) = self.input.get(self.pos) {
+            if !is_space(b) {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    fn value_allowed(&self) -> bool {
+        matches!(
+            self.state,
+            State::TopValue | State::ArrayStart | State::ArrayValue | State::ObjectValue
+        )
+    }
+
+    fn value_end(&mut self) {
+        match self.state {
+            State::ArrayStart | State::ArrayValue => self.state = State::ArrayComma,
+            State::ObjectValue => self.state = State::ObjectComma,
+            _ => {}
+        }
+    }
+
+    fn token_error(&self, c: u8) -> DecodeError {
+        let context = match self.state {
+            State::TopValue | State::ArrayStart | State::ArrayValue | State::ObjectValue => {
+                " looking for beginning of value"
+            }
+            State::ArrayComma => " after array element",
+            State::ObjectKey => " looking for beginning of object key string",
+            State::ObjectColon => " after object key",
+            State::ObjectComma => " after object key:value pair",
+            State::ObjectStart => "",
+        };
+        DecodeError::At(
+            format!("invalid character {}{context}", quote_char(c)),
+            self.pos,
+        )
+    }
+
+    fn push(&mut self, next: State) -> Result<(), DecodeError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(DecodeError::At("exceeded max depth".into(), self.pos));
+        }
+        self.stack.push(self.state);
+        self.state = next;
+        Ok(())
+    }
+
+    fn pop(&mut self) {
+        self.state = self.stack.pop().unwrap_or(State::TopValue);
+        self.value_end();
+    }
+
+    /// Go's `Decoder.Token`.
+    fn token(&mut self) -> Result<Token, DecodeError> {
+        loop {
+            let c = self.peek().ok_or(DecodeError::Eof)?;
+            match c {
+                b'[' => {
+                    if !self.value_allowed() {
+                        return Err(self.token_error(c));
+                    }
+                    self.push(State::ArrayStart)?;
+                    self.pos += 1;
+                    return Ok(Token::ArrayStart);
+                }
+                b']' => {
+                    if self.state != State::ArrayStart && self.state != State::ArrayComma {
+                        return Err(self.token_error(c));
+                    }
+                    self.pos += 1;
+                    self.pop();
+                    return Ok(Token::ArrayEnd);
+                }
+                b'{' => {
+                    if !self.value_allowed() {
+                        return Err(self.token_error(c));
+                    }
+                    self.push(State::ObjectStart)?;
+                    self.pos += 1;
+                    return Ok(Token::ObjectStart);
+                }
+                b'}' => {
+                    if self.state != State::ObjectStart && self.state != State::ObjectComma {
+                        return Err(self.token_error(c));
+                    }
+                    self.pos += 1;
+                    self.pop();
+                    return Ok(Token::ObjectEnd);
+                }
+                b':' => {
+                    if self.state != State::ObjectColon {
+                        return Err(self.token_error(c));
+                    }
+                    self.pos += 1;
+                    self.state = State::ObjectValue;
+                }
+                b',' => match self.state {
+                    State::ArrayComma => {
+                        self.pos += 1;
+                        self.state = State::ArrayValue;
+                    }
+                    State::ObjectComma => {
+                        self.pos += 1;
+                        self.state = State::ObjectKey;
+                    }
+                    _ => return Err(self.token_error(c)),
+                },
+                b'"' if matches!(self.state, State::ObjectStart | State::ObjectKey) => {
+                    let key = self.read_string()?;
+                    self.state = State::ObjectColon;
+                    return Ok(Token::Scalar(Value::Str(key)));
+                }
+                _ => {
+                    if !self.value_allowed() {
+                        return Err(self.token_error(c));
+                    }
+                    let value = self.read_scalar();
+                    self.value_end();
+                    return value.map(Token::Scalar);
+                }
+            }
+        }
+    }
+
+    /// Reads a string, number or literal starting at `pos` (Go's scanner
+    /// in `stateBeginValue`, then the conversion to a Go value).
+    fn read_scalar(&mut self) -> Result<Value, DecodeError> {
+        let c = self.input[self.pos];
+        match c {
+            b'"' => self.read_string().map(Value::Str),
+            b'-' | b'0'..=b'9' => self.read_number(),
+            b't' => self.read_literal("true", Value::Bool(true)),
+            b'f' => self.read_literal("false", Value::Bool(false)),
+            b'n' => self.read_literal("null", Value::Null),
+            _ => Err(DecodeError::At(
+                format!(
+                    "invalid character {} looking for beginning of value",
+                    quote_char(c)
+                ),
+                self.pos,
+            )),
+        }
+    }
+
+    fn unexpected_eof(&self) -> DecodeError {
+        DecodeError::At("unexpected EOF".into(), self.input.len())
+    }
+
+    fn read_literal(&mut self, word: &str, value: Value) -> Result<Value, DecodeError> {
+        for (i, expected) in word.bytes().enumerate().skip(1) {
+            match self.input.get(self.pos + i) {
+                None => return Err(self.unexpected_eof()),
+                Some(&b) if b == expected => {}
+                Some(&b) => {
+                    return Err(DecodeError::At(
+                        format!(
+                            "invalid character {} in literal {word} (expecting {})",
+                            quote_char(b),
+                            quote_char(expected)
+                        ),
+                        self.pos + i,
+                    ))
+                }
+            }
+        }
+        self.pos += word.len();
+        Ok(value)
+    }
+
+    fn read_number(&mut self) -> Result<Value, DecodeError> {
+        let input = self.input;
+        let start = self.pos;
+        let mut i = start;
+        let at = |i: usize| input.get(i).copied();
+        let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
+        let bad = |i: usize, what: &str| -> DecodeError {
+            match input.get(i) {
+                None => DecodeError::At("unexpected EOF".into(), input.len()),
+                Some(&b) => {
+                    DecodeError::At(format!("invalid character {} {what}", quote_char(b)), i)
+                }
+            }
+        };
+        if at(i) == Some(b'-') {
+            i += 1;
+        }
+        match at(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while digit(at(i)) {
+                    i += 1;
+                }
+            }
+            _ => return Err(bad(i, "in numeric literal")),
+        }
+        let mut integer = true;
+        if at(i) == Some(b'.') {
+            integer = false;
+            i += 1;
+            if !digit(at(i)) {
+                return Err(bad(i, "after decimal point in numeric literal"));
+            }
+            while digit(at(i)) {
+                i += 1;
+            }
+        }
+        if matches!(at(i), Some(b'e' | b'E')) {
+            integer = false;
+            i += 1;
+            if matches!(at(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !digit(at(i)) {
+                return Err(bad(i, "in exponent of numeric literal"));
+            }
+            while digit(at(i)) {
+                i += 1;
+            }
+        }
+        self.pos = i;
+        // The slice is ASCII by construction.
+        let text = std::str::from_utf8(&input[start..i]).unwrap_or("");
+        if integer && text != "-0" {
+            if let Ok(n) = text.parse::<i64>() {
+                if (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&n) {
+                    return Ok(Value::Int(n));
+                }
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(Value::Float(x)),
+            _ => Err(DecodeError::At(
+                format!("json: cannot unmarshal number {text} into Go value of type float64"),
+                start,
+            )),
+        }
+    }
+
+    /// Reads a string literal starting at the opening quote at `pos`.
+    fn read_string(&mut self) -> Result<String, DecodeError> {
+        let input = self.input;
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut simple = true;
+        loop {
+            let Some(&b) = input.get(i) else {
+                return Err(self.unexpected_eof());
+            };
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    simple = false;
+                    i += 1;
+                    let Some(&e) = input.get(i) else {
+                        return Err(self.unexpected_eof());
+                    };
+                    match e {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
+                        b'u' => {
+                            i += 1;
+                            for _ in 0..4 {
+                                match input.get(i) {
+                                    None => return Err(self.unexpected_eof()),
+                                    Some(h) if h.is_ascii_hexdigit() => i += 1,
+                                    Some(&h) => {
+                                        return Err(DecodeError::At(
+                                            format!(
+                                                "invalid character {} in \\u hexadecimal character escape",
+                                                quote_char(h)
+                                            ),
+                                            i,
+                                        ))
+                                    }
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(DecodeError::At(
+                                format!(
+                                    "invalid character {} in string escape code",
+                                    quote_char(e)
+                                ),
+                                i,
+                            ))
+                        }
+                    }
+                }
+                0..=0x1F => {
+                    return Err(DecodeError::At(
+                        format!("invalid character {} in string literal", quote_char(b)),
+                        i,
+                    ))
+                }
+                _ => i += 1,
+            }
+        }
+        self.pos = i + 1;
+        let raw = &input[start..i];
+        if simple {
+            if let Ok(s) = std::str::from_utf8(raw) {
+                return Ok(s.to_string());
+            }
+        }
+        Ok(unquote(raw))
+    }
+}
+
+/// Decodes the (already validated) content of a string literal like Go's
+/// `unquote`: escapes resolved, invalid UTF-8 and lone surrogates replaced
+/// by U+FFFD.
+fn unquote(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'\\' {
+            let e = raw.get(i + 1).copied().unwrap_or(b'\\');
+            i += 2;
+            match e {
+                b'b' => out.push('\u{8}'),
+                b'f' => out.push('\u{c}'),
+                b'n' => out.push('\n'),
+                b'r' => out.push('\r'),
+                b't' => out.push('\t'),
+                b'u' => {
+                    let r = hex4(raw, i).unwrap_or(0xFFFD);
+                    i += 4;
+                    if (0xD800..0xE000).contains(&r) {
+                        let low = if raw.get(i) == Some(&b'\\') && raw.get(i + 1) == Some(&b'u') {
+                            hex4(raw, i + 2)
+                        } else {
+                            None
+                        };
+                        match low {
+                            Some(lo)
+                                if (0xD800..0xDC00).contains(&r)
+                                    && (0xDC00..0xE000).contains(&lo) =>
+                            {
+                                let c = 0x10000 + ((r - 0xD800) << 10) + (lo - 0xDC00);
+                                out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                                i += 6;
+                            }
+                            _ => out.push('\u{FFFD}'),
+                        }
+                    } else {
+                        out.push(char::from_u32(r).unwrap_or('\u{FFFD}'));
+                    }
+                }
+                other => out.push(other as char),
+            }
+        } else if b < 0x80 {
+            out.push(b as char);
+            i += 1;
+        } else {
+            let (c, len) = decode_rune(&raw[i..]);
+            out.push(c);
+            i += len;
+        }
+    }
+    out
+}
+
+/// Four hex digits at `at` as a code unit.
+fn hex4(raw: &[u8], at: usize) -> Option<u32> {
+    let digits = raw.get(at..at + 4)?;
+    let text = std::str::from_utf8(digits).ok()?;
+    u32::from_str_radix(text, 16).ok()
+}
+
+/// Go's `utf8.DecodeRune`: one character and its length, or U+FFFD and 1
+/// for an invalid byte.
+fn decode_rune(bytes: &[u8]) -> (char, usize) {
+    let width = match bytes.first() {
+        Some(0x00..=0x7F) => 1,
+        Some(0xC2..=0xDF) => 2,
+        Some(0xE0..=0xEF) => 3,
+        Some(0xF0..=0xF4) => 4,
+        _ => return ('\u{FFFD}', 1),
+    };
+    match bytes.get(..width).map(std::str::from_utf8) {
+        Some(Ok(s)) => (s.chars().next().unwrap_or('\u{FFFD}'), width),
+        _ => ('\u{FFFD}', 1),
+    }
+}
+
+/// Converts bytes to text like Go converts invalid UTF-8 in JSON: one
+/// U+FFFD per invalid byte.
+pub(crate) fn go_lossy_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let valid = e.valid_up_to();
+                // The prefix is valid by construction.
+                out.push_str(std::str::from_utf8(&rest[..valid]).unwrap_or(""));
+                out.push('\u{FFFD}');
+                rest = &rest[valid + 1..];
+            }
+        }
+    }
+}
+
+/// Go's `quoteChar`: a byte in single quotes, escaped like `strconv.Quote`
+/// escapes the character with that code point.
+fn quote_char(c: u8) -> String {
+    match c {
+        b'\'' => r"'\''".to_string(),
+        b'"' => "'\"'".to_string(),
+        _ => format!("'{}'", go_quote_char(c as char)),
+    }
+}
+
+/// One character as Go's `strconv.Quote` writes it (without quotes).
+fn go_quote_char(c: char) -> String {
+    match c {
+        '\u{7}' => r"\a".into(),
+        '\u{8}' => r"\b".into(),
+        '\u{c}' => r"\f".into(),
+        '\n' => r"\n".into(),
+        '\r' => r"\r".into(),
+        '\t' => r"\t".into(),
+        '\u{b}' => r"\v".into(),
+        '\\' => r"\\".into(),
+        c if (c as u32) < 0x20 || c as u32 == 0x7F => format!(r"\x{:02x}", c as u32),
+        c if !go_printable(c) && (c as u32) < 0x10000 => format!(r"\u{:04x}", c as u32),
+        c if !go_printable(c) => format!(r"\U{:08x}", c as u32),
+        c => c.to_string(),
+    }
+}
+
+/// An approximation of Go's `strconv.IsPrint` (exact for Latin-1).
+fn go_printable(c: char) -> bool {
+    !(c.is_control()
+        || matches!(
+            c,
+            '\u{A0}' | '\u{AD}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
+        )
+        || (c.is_whitespace() && c != ' '))
+}
+
+/// Go's `strconv.Quote` of a string.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if c == '"' {
+            out.push_str("\\\"");
+        } else {
+            out.push_str(&go_quote_char(c));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// sops's reading of the top level: an object, walked like sops does.
+fn read_top_object(dec: &mut Decoder) -> Result<Map, DecodeError> {
+    let start = dec.pos;
+    match dec.token()? {
+        Token::ObjectStart => read_object(dec),
+        Token::ArrayStart => Err(DecodeError::At(
+            "Expected JSON object start, got delimiter [ instead".into(),
+            start,
+        )),
+        Token::ObjectEnd | Token::ArrayEnd => {
+            Err(DecodeError::At("Expected JSON object start".into(), start))
+        }
+        Token::Scalar(v) => {
+            let (shown, ty) = match &v {
+                Value::Str(s) => (go_quote(s), "string"),
+                Value::Int(n) => (format_g(*n as f64, false), "float64"),
+                Value::Float(x) => (format_g(*x, false), "float64"),
+                Value::Bool(b) => (b.to_string(), "bool"),
+                _ => ("<nil>".to_string(), "<nil>"),
+            };
+            Err(DecodeError::At(
+                format!("Expected JSON object start, got {shown} of type {ty} instead"),
+                dec.pos,
+            ))
+        }
+    }
+}
+
+/// sops's `treeBranchFromJSONDecoder`: members until `}`; the input ending
+/// where a value should start ends the object silently.
+fn read_object(dec: &mut Decoder) -> Result<Map, DecodeError> {
+    let mut map = Map::new();
+    loop {
+        // sops's `treeItemFromJSONDecoder`.
+        let key = match dec.token() {
+            Ok(Token::Scalar(Value::Str(k))) => k,
+            Ok(Token::ObjectEnd) => return Ok(map),
+            Ok(_) | Err(DecodeError::Eof) => {
+                return Err(DecodeError::At(
+                    "Expected JSON object key, got %!s(<nil>) of type <nil> instead".into(),
+                    dec.pos,
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        let value = match dec.token() {
+            Ok(Token::ArrayStart) => read_array(dec),
+            Ok(Token::ObjectStart) => read_object(dec).map(Value::Map),
+            Ok(Token::Scalar(v)) => Ok(v),
+            Ok(Token::ObjectEnd | Token::ArrayEnd) => Ok(Value::Null),
+            Err(e) => Err(e),
+        };
+        match value {
+            Ok(v) => map.push(key, v),
+            Err(DecodeError::Eof) => return Ok(map),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// sops's `sliceFromJSONDecoder`: elements until `]`.
+fn read_array(dec: &mut Decoder) -> Result<Value, DecodeError> {
+    let mut items = Vec::new();
+    loop {
+        match dec.token()? {
+            Token::ArrayEnd => return Ok(Value::List(items)),
+            Token::ObjectStart => items.push(Value::Map(read_object(dec)?)),
+            Token::ArrayStart => items.push(read_array(dec)?),
+            Token::Scalar(v) => items.push(v),
+            Token::ObjectEnd => items.push(Value::Null),
+        }
+    }
+}
+
+/// Checks that the input is exactly one JSON value (plus white space), with
+/// the messages of Go's `json.Unmarshal`.
+fn validate_strict(input: &[u8]) -> Result<(), DecodeError> {
+    let mut dec = Decoder::new(input);
+    let eof =
+        |dec: &Decoder| DecodeError::At("unexpected end of JSON input".into(), dec.input.len());
+    let mut depth = 0usize;
+    loop {
+        match dec.token() {
+            Ok(Token::ObjectStart | Token::ArrayStart) => depth += 1,
+            Ok(Token::ObjectEnd | Token::ArrayEnd) => depth -= 1,
+            Ok(Token::Scalar(_)) => {}
+            Err(DecodeError::Eof) => return Err(eof(&dec)),
+            Err(DecodeError::At(msg, _)) if msg == "unexpected EOF" => return Err(eof(&dec)),
+            // Number range errors are reported later, by the tree reader.
+            Err(DecodeError::At(msg, _)) if msg.starts_with("json: cannot unmarshal number") => {}
+            Err(e) => return Err(e),
+        }
+        // A key leaves the state at "expecting a colon": not a complete value.
+        if depth == 0 && dec.state == State::TopValue {
+            break;
+        }
+    }
+    if let Some(c) = dec.peek() {
+        return Err(DecodeError::At(
+            format!("invalid character {} after top-level value", quote_char(c)),
+            dec.pos,
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/// The indentation unit for an `indent` setting.
+fn indent_unit(indent: Option<i64>) -> Result<String, FormatError> {
+    match indent {
+        None | Some(-1) => Ok("\t".to_string()),
+        Some(n) if n < -1 => Err(FormatError::Emit(
+            "Error marshaling to json: JSON Indentation parameter smaller than -1 is not accepted"
+                .into(),
+        )),
+        Some(n) => Ok(" ".repeat(n as usize)),
+    }
+}
+
+/// Writes one document (and the metadata as its last member `sops`) with a
+/// final newline.
+pub(crate) fn emit_document(
+    doc: &Map,
+    metadata: Option<&Map>,
+    indent: Option<i64>,
+) -> Result<Vec<u8>, FormatError> {
+    let unit = indent_unit(indent)?;
+    let mut out = Vec::with_capacity(4096);
+    let mut enc = Encoder {
+        out: &mut out,
+        unit: &unit,
+    };
+    let sops_member = metadata.map(|m| ("sops", m));
+    enc.object(doc, sops_member, 0)
+        .map_err(|e| FormatError::Emit(format!("Error marshaling to json: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// Writes values the way sops's `encodeValue` + `json.Indent` do.
+struct Encoder<'o> {
+    out: &'o mut Vec<u8>,
+    unit: &'o str,
+}
+
+impl Encoder<'_> {
+    fn newline(&mut self, depth: usize) {
+        self.out.push(b'\n');
+        for _ in 0..depth {
+            self.out.extend_from_slice(self.unit.as_bytes());
+        }
+    }
+
+    fn object(
+        &mut self,
+        map: &Map,
+        extra: Option<(&str, &Map)>,
+        depth: usize,
+    ) -> Result<(), String> {
+        let mut first = true;
+        self.out.push(b'{');
+        let entries = map
+            .entries()
+            .map(|(k, v)| (k, MemberValue::Value(v)))
+            .chain(extra.map(|(k, m)| (k, MemberValue::Map(m))));
+        for (key, value) in entries {
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            self.newline(depth + 1);
+            write_string(self.out, key);
+            self.out.extend_from_slice(b": ");
+            let result = match value {
+                MemberValue::Value(v) => self.value(v, depth + 1),
+                MemberValue::Map(m) => self.object(m, None, depth + 1),
+            };
+            result.map_err(|e| format!("Error encoding value : {e}"))?;
+        }
+        if !first {
+            self.newline(depth);
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn value(&mut self, value: &Value, depth: usize) -> Result<(), String> {
+        match value {
+            Value::Map(m) => self.object(m, None, depth)?,
+            Value::List(items) => {
+                let mut first = true;
+                self.out.push(b'[');
+                for item in items {
+                    if matches!(item, Value::Comment(_)) {
+                        continue;
+                    }
+                    if !first {
+                        self.out.push(b',');
+                    }
+                    first = false;
+                    self.newline(depth + 1);
+                    self.value(item, depth + 1)?;
+                }
+                if !first {
+                    self.newline(depth);
+                }
+                self.out.push(b']');
+            }
+            Value::Str(s) => write_string(self.out, s),
+            Value::Bytes(b) => write_bytes_string(self.out, b),
+            Value::Int(n) => self.out.extend_from_slice(n.to_string().as_bytes()),
+            Value::Float(x) => match format_json_float(*x) {
+                Some(text) => self.out.extend_from_slice(text.as_bytes()),
+                None => {
+                    return Err(format!(
+                        "json: unsupported value: {}",
+                        crate::gofmt::format_g(*x, false)
+                    ))
+                }
+            },
+            Value::Bool(b) => self
+                .out
+                .extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Null => self.out.extend_from_slice(b"null"),
+            Value::Time(t) => {
+                if !(0..=9999).contains(&t.year) {
+                    return Err("json: error calling MarshalJSON for type time.Time: Time.MarshalJSON: year outside of range [0,9999]".into());
+                }
+                write_string(self.out, &t.to_rfc3339_nano());
+            }
+            Value::Comment(Comment { text, .. }) => {
+                // Go marshals the comment struct itself.
+                let mut m = Map::new();
+                m.push("Value", Value::Str(text.clone()));
+                self.object(&m, None, depth)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A member to write: a tree value or the metadata mapping.
+enum MemberValue<'a> {
+    Value(&'a Value),
+    Map(&'a Map),
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes a JSON string like Go's `encoding/json` (HTML-safe escaping).
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    write_escaped(out, s);
+    out.push(b'"');
+}
+
+/// The escaped content of a JSON string, without the quotes.
+fn write_escaped(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0x08 => Some(b"\\b"),
+            0x0C => Some(b"\\f"),
+            0..=0x1F | b'<' | b'>' | b'&' => Some(b""),
+            // U+2028 and U+2029 (E2 80 A8 / E2 80 A9).
+            0xE2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(if bytes[i + 2] == 0xA8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                });
+                i += 3;
+                start = i;
+                continue;
+            }
+            _ => None,
+        };
+        match escape {
+            None => i += 1,
+            Some(text) => {
+                out.extend_from_slice(&bytes[start..i]);
+                if text.is_empty() {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 0xF) as usize]);
+                } else {
+                    out.extend_from_slice(text);
+                }
+                i += 1;
+                start = i;
+            }
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Writes a Go string that may hold invalid UTF-8: each invalid byte is
+/// written as the escape `\ufffd`, as Go's encoder does.
+fn write_bytes_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                write_escaped(out, s);
+                break;
+            }
+            Err(e) => {
+                let valid = e.valid_up_to();
+                write_escaped(out, std::str::from_utf8(&rest[..valid]).unwrap_or(""));
+                out.extend_from_slice(b"\\ufffd");
+                rest = &rest[valid + 1..];
+            }
+        }
+    }
+    out.push(b'"');
 }
