@@ -1240,4 +1240,32 @@ mod tests {
         assert_eq!(IniStore.emit_value(&Value::Float(1e21)).unwrap(), b"1e+21");
         assert!(IniStore.emit_value(&Value::Float(f64::NAN)).is_err());
     }
+
+    #[test]
+    fn comment_texts_from_other_formats() {
+        // The reference's output for `sops decrypt --output-type ini` of a
+        // YAML file with comments `#;foo  `, `##bar`, `#   spaced` and
+        // `# lead space` (section comments keep their spacing, key
+        // comments are trimmed).
+        let mut doc = Map::new();
+        doc.push(
+            "s",
+            section(vec![
+                comment(";foo  "),
+                entry("a", Value::Int(1)),
+                comment("#bar"),
+                entry("b", Value::Int(2)),
+                comment("   spaced"),
+                entry("c", Value::Int(3)),
+            ]),
+        );
+        doc.push(
+            "t",
+            section(vec![comment(" lead space"), entry("d", Value::Int(4))]),
+        );
+        assert_eq!(
+            emit(doc),
+            "; foo\n[s]\n# bar\na = 1\n; spaced\nb = 2\nc = 3\n\n;  lead space\n[t]\nd = 4\n"
+        );
+    }
 }
