@@ -24,6 +24,7 @@ use super::flatten::{flatten, unflatten};
 use super::{EncryptedFile, FormatError, Store};
 use crate::gofmt::{format_flat_float, format_g, format_json_float};
 use crate::tree::{Comment, Item, Map, Timestamp, Value};
+use std::collections::HashMap;
 
 /// The name of the implicit first section.
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -120,6 +121,8 @@ struct ParsedSection {
     name: String,
     comment: String,
     keys: Vec<ParsedKey>,
+    /// Position of each key name in `keys`.
+    index: HashMap<String, usize>,
 }
 
 impl ParsedSection {
@@ -128,6 +131,7 @@ impl ParsedSection {
             name,
             comment: String::new(),
             keys: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
@@ -137,12 +141,13 @@ impl ParsedSection {
         if name.is_empty() {
             return Err("error creating new key: empty key name".into());
         }
-        let index = match self.keys.iter().position(|k| k.name == name) {
-            Some(i) => {
+        let index = match self.index.get(&name) {
+            Some(&i) => {
                 self.keys[i].value = value;
                 i
             }
             None => {
+                self.index.insert(name.clone(), self.keys.len());
                 self.keys.push(ParsedKey {
                     name,
                     value,
@@ -478,6 +483,8 @@ struct OutSection {
     name: String,
     comment: String,
     keys: Vec<OutKey>,
+    /// Position of each key name in `keys`.
+    index: HashMap<String, usize>,
 }
 
 impl OutSection {
@@ -486,6 +493,7 @@ impl OutSection {
             name,
             comment: String::new(),
             keys: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
@@ -495,10 +503,11 @@ impl OutSection {
         if name.is_empty() {
             return Err("Error encoding key: error creating new key: empty key name".into());
         }
-        if let Some(i) = self.keys.iter().position(|k| k.name == name) {
+        if let Some(&i) = self.index.get(&name) {
             self.keys[i].value = value;
             return Ok(i);
         }
+        self.index.insert(name.clone(), self.keys.len());
         self.keys.push(OutKey {
             name,
             value,
