@@ -32,7 +32,14 @@ const DEFAULT_SECTION: &str = "DEFAULT";
 /// The name of the metadata section.
 const METADATA_SECTION: &str = "sops";
 
-/// The Ini store.
+/// The INI store.
+///
+/// Error texts are those of sops 3.11 with `gopkg.in/ini.v1`: parse errors
+/// of a plaintext file are prefixed `Could not unmarshal input data: `
+/// (those of an encrypted file are go-ini's message alone, as sops prints
+/// them), write errors `Error marshaling to ini: `. go-ini's messages quote
+/// the offending line including its line break (`key-value delimiter not
+/// found: foo\n`), as the reference prints it.
 pub struct IniStore;
 
 impl Store for IniStore {
