@@ -24,6 +24,7 @@ use super::flatten::{flatten, unflatten};
 use super::{EncryptedFile, FormatError, Store};
 use crate::gofmt::{format_flat_float, format_g, format_json_float};
 use crate::tree::{Comment, Item, Map, Timestamp, Value};
+use std::collections::HashMap;
 
 /// The name of the implicit first section.
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -31,7 +32,14 @@ const DEFAULT_SECTION: &str = "DEFAULT";
 /// The name of the metadata section.
 const METADATA_SECTION: &str = "sops";
 
-/// The Ini store.
+/// The INI store.
+///
+/// Error texts are those of sops 3.11 with `gopkg.in/ini.v1`: parse errors
+/// of a plaintext file are prefixed `Could not unmarshal input data: `
+/// (those of an encrypted file are go-ini's message alone, as sops prints
+/// them), write errors `Error marshaling to ini: `. go-ini's messages quote
+/// the offending line including its line break (`key-value delimiter not
+/// found: foo\n`), as the reference prints it.
 pub struct IniStore;
 
 impl Store for IniStore {
@@ -120,6 +128,8 @@ struct ParsedSection {
     name: String,
     comment: String,
     keys: Vec<ParsedKey>,
+    /// Position of each key name in `keys`.
+    index: HashMap<String, usize>,
 }
 
 impl ParsedSection {
@@ -128,6 +138,7 @@ impl ParsedSection {
             name,
             comment: String::new(),
             keys: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
@@ -137,12 +148,13 @@ impl ParsedSection {
         if name.is_empty() {
             return Err("error creating new key: empty key name".into());
         }
-        let index = match self.keys.iter().position(|k| k.name == name) {
-            Some(i) => {
+        let index = match self.index.get(&name) {
+            Some(&i) => {
                 self.keys[i].value = value;
                 i
             }
             None => {
+                self.index.insert(name.clone(), self.keys.len());
                 self.keys.push(ParsedKey {
                     name,
                     value,
@@ -247,8 +259,7 @@ impl<'a> Parser<'a> {
             };
         }
         let mut line = line.trim();
-        if line.ends_with('\\') {
-            let without = &line[..line.len() - 1];
+        if let Some(without) = line.strip_suffix('\\') {
             return Ok(self.read_continuation_lines(without.to_string()));
         }
         if let Some(i) = line.find(['#', ';']) {
@@ -479,6 +490,8 @@ struct OutSection {
     name: String,
     comment: String,
     keys: Vec<OutKey>,
+    /// Position of each key name in `keys`.
+    index: HashMap<String, usize>,
 }
 
 impl OutSection {
@@ -487,6 +500,7 @@ impl OutSection {
             name,
             comment: String::new(),
             keys: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
@@ -496,10 +510,11 @@ impl OutSection {
         if name.is_empty() {
             return Err("Error encoding key: error creating new key: empty key name".into());
         }
-        if let Some(i) = self.keys.iter().position(|k| k.name == name) {
+        if let Some(&i) = self.index.get(&name) {
             self.keys[i].value = value;
             return Ok(i);
         }
+        self.index.insert(name.clone(), self.keys.len());
         self.keys.push(OutKey {
             name,
             value,
@@ -906,5 +921,367 @@ mod tests {
         let enc = key.get("enc").and_then(Value::as_str).unwrap();
         assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\nYWdl"));
         assert!(enc.ends_with("\n-----END AGE ENCRYPTED FILE-----\n"));
+    }
+
+    fn section(items: Vec<Item>) -> Value {
+        Value::Map(Map(items))
+    }
+
+    fn entry(k: &str, v: Value) -> Item {
+        Item::Entry(k.into(), v)
+    }
+
+    fn comment(text: &str) -> Item {
+        Item::Comment(Comment::new(text))
+    }
+
+    fn emit(doc: Map) -> String {
+        String::from_utf8(IniStore.emit_plain(&[doc]).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn tree_layout_of_sections_keys_and_comments() {
+        let input = "g = 1\n;c1\n#c2\n[s] ; after\nk=v;semi\n# above\nk2 : x # hash\n";
+        let docs = IniStore.parse_plain(input.as_bytes()).unwrap();
+        let mut expected = Map::new();
+        expected.push("DEFAULT", section(vec![entry("g", Value::Str("1".into()))]));
+        expected.push(
+            "s",
+            section(vec![
+                comment("c1\n#c2\n; after"),
+                entry("k", Value::Str("v".into())),
+                comment("semi"),
+                entry("k2", Value::Str("x".into())),
+                comment("above\n# hash"),
+            ]),
+        );
+        assert_eq!(docs, vec![expected]);
+        assert_eq!(
+            round_trip(input),
+            "g = 1\n\n; c1\n# c2\n; after\n[s]\n; semi\nk  = v\n; above\n# hash\nk2 = x\n"
+        );
+    }
+
+    #[test]
+    fn default_section_always_first_and_empty_one_omitted() {
+        let docs = IniStore.parse_plain(b"[a]\nx = 1\n").unwrap();
+        assert_eq!(docs[0].0.len(), 2);
+        assert_eq!(docs[0].get("DEFAULT"), Some(&Value::Map(Map::new())));
+        assert_eq!(round_trip("[a]\nx = 1\n"), "[a]\nx = 1\n");
+        assert_eq!(
+            round_trip("k=v\n[DEFAULT]\nk2=v2\n"),
+            "k = v\n\n[DEFAULT]\nk2 = v2\n"
+        );
+        assert_eq!(round_trip(""), "");
+    }
+
+    #[test]
+    fn quoting_on_write() {
+        let mut doc = Map::new();
+        doc.push(
+            "s",
+            section(vec![
+                entry("nl", Value::Str("a\nb".into())),
+                entry("bq", Value::Str("a`b".into())),
+                entry("semi", Value::Str("a;b".into())),
+                entry("hash", Value::Str("a#b".into())),
+                entry("lead", Value::Str(" a".into())),
+                entry("empty", Value::Str(String::new())),
+                entry("k=1", Value::Str("v".into())),
+                entry("k\"q", Value::Str("v".into())),
+                entry("k`b", Value::Str("v".into())),
+            ]),
+        );
+        assert_eq!(
+            emit(doc),
+            "[s]\nnl        = \"\"\"a\nb\"\"\"\nbq        = \"\"\"a`b\"\"\"\n\
+             semi      = `a;b`\nhash      = `a#b`\nlead      = \" a\"\n\
+             empty     = \n`k=1`     = v\n`k\"q`     = v\n\"\"\"k`b\"\"\" = v\n"
+        );
+    }
+
+    #[test]
+    fn comment_markers_on_write() {
+        let mut doc = Map::new();
+        doc.push(
+            "s",
+            section(vec![
+                comment("plain  \n;semi  \n#hash"),
+                entry("k", Value::Str("v".into())),
+                comment("ENC[AES256_GCM,data:x,type:comment]\n  two  "),
+                entry("k2", Value::Str("v".into())),
+            ]),
+        );
+        doc.0.push(comment("top-level comments are dropped"));
+        assert_eq!(
+            emit(doc),
+            "; plain  \n; semi\n# hash\n[s]\n\
+             ; ENC[AES256_GCM,data:x,type:comment]\n; two\nk  = v\nk2 = v\n"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_keep_first_position() {
+        let mut doc = Map::new();
+        doc.push(
+            "s",
+            section(vec![
+                entry("a", Value::Str("1".into())),
+                comment("ca"),
+                entry("b", Value::Str("2".into())),
+                entry("a", Value::Str("3".into())),
+            ]),
+        );
+        assert_eq!(emit(doc), "[s]\n; ca\na = 3\nb = 2\n");
+        assert_eq!(
+            round_trip("[s]\n;x\na=1\nb=2\na=3\n"),
+            "[s]\na = 3\nb = 2\n"
+        );
+    }
+
+    #[test]
+    fn non_string_values_as_text() {
+        // The reference's output for `sops decrypt --output-type ini` of a
+        // YAML file with these values.
+        let mut nested = Map::new();
+        nested.push("e", Value::Int(1));
+        let mut inner = Map::new();
+        inner.push("g", Value::Str("h".into()));
+        nested.push("f", Value::Map(inner));
+        let mut doc = Map::new();
+        doc.push(
+            "b",
+            section(vec![
+                entry(
+                    "c",
+                    Value::List(vec![
+                        Value::Int(1),
+                        Value::Float(2.5),
+                        Value::Bool(true),
+                        Value::Null,
+                        Value::Str("x<y".into()),
+                    ]),
+                ),
+                entry("d", Value::Map(nested)),
+                entry(
+                    "t",
+                    Value::Time(Timestamp::parse_rfc3339("2001-12-14t21:59:43.10-05:00").unwrap()),
+                ),
+                entry("f", Value::Float(1000.0)),
+                entry("g", Value::Float(1e21)),
+                entry("n", Value::Null),
+                entry("i", Value::Int(-5)),
+                entry("l", Value::List(vec![Value::Float(2.5e30)])),
+            ]),
+        );
+        assert_eq!(
+            emit(doc),
+            "[b]\nc = [1 2.5 true <nil> x<y]\nd = [{e 1} {f [{g h}]}]\n\
+             t = 2001-12-14T21:59:43-05:00\nf = 1000.0\ng = 1E+21\nn = <nil>\n\
+             i = -5\nl = [2.5e+30]\n"
+        );
+    }
+
+    #[test]
+    fn emit_errors() {
+        let mut doc = Map::new();
+        doc.push("a", Value::Int(1));
+        assert_eq!(
+            IniStore.emit_plain(&[doc]).unwrap_err().to_string(),
+            "Error marshaling to ini: Error encoding section: Section values should always be TreeBranches"
+        );
+        let mut doc = Map::new();
+        doc.push("s", section(vec![entry("", Value::Str("x".into()))]));
+        assert_eq!(
+            IniStore.emit_plain(&[doc]).unwrap_err().to_string(),
+            "Error marshaling to ini: Error encoding key: error creating new key: empty key name"
+        );
+    }
+
+    #[test]
+    fn parse_errors_match_go_ini() {
+        let err = |input: &str| {
+            IniStore
+                .parse_plain(input.as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("[s]\nfoo\n"),
+            "Could not unmarshal input data: key-value delimiter not found: foo\n"
+        );
+        assert_eq!(
+            err("[]\n"),
+            "Could not unmarshal input data: empty section name"
+        );
+        assert_eq!(
+            err("=1\n"),
+            "Could not unmarshal input data: empty key name: =1\n"
+        );
+        assert_eq!(
+            err("[s\n"),
+            "Could not unmarshal input data: unclosed section: [s\n"
+        );
+        assert_eq!(
+            err("a=\"\"\"x\n"),
+            "Could not unmarshal input data: missing closing key quote from \"\\\"\\\"\\\"x\\n\" to \"\""
+        );
+        // Encrypted files: go-ini's message alone, as sops 3.11 prints it.
+        assert_eq!(
+            IniStore.parse_encrypted(b"foo").unwrap_err().to_string(),
+            "key-value delimiter not found: foo"
+        );
+    }
+
+    #[test]
+    fn values_quotes_and_inline_comments() {
+        let input = "a = \"x y\"\nb = 'z'\nc = \"a;b\"\nd = `p;q` r\ne = \"\"\"m\nn\"\"\" ;c\n\
+                     f = one \\\n  two\ng = v#c\n- = auto\n";
+        let docs = IniStore.parse_plain(input.as_bytes()).unwrap();
+        let values: Vec<(String, String)> = match docs[0].get("DEFAULT") {
+            Some(Value::Map(m)) => m
+                .entries()
+                .map(|(k, v)| (k.to_string(), v.as_str().unwrap().to_string()))
+                .collect(),
+            other => panic!("{other:?}"),
+        };
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("a", "x y"),
+                ("b", "z"),
+                ("c", "\"a"),
+                ("d", "p;q"),
+                ("e", "m\nn"),
+                ("f", "one two"),
+                ("g", "v"),
+                ("#1", "auto")
+            ]
+        );
+    }
+
+    #[test]
+    fn encrypted_metadata_section() {
+        let mut age = Map::new();
+        age.push("recipient", Value::Str("age1x".into()));
+        age.push(
+            "enc",
+            Value::Str("-----BEGIN-----\nabc\n-----END-----\n".into()),
+        );
+        let mut meta = Map::new();
+        meta.push("version", Value::Str("3.11.0".into()));
+        meta.push("age", Value::List(vec![Value::Map(age)]));
+        meta.push("mac_only_encrypted", Value::Bool(false));
+        meta.push("shamir_threshold", Value::Int(2));
+        meta.push("kms", Value::List(vec![]));
+        let mut doc = Map::new();
+        doc.push("DEFAULT", section(vec![]));
+        doc.push("s", section(vec![entry("k", Value::Str("ENC[x]".into()))]));
+        let out = IniStore.emit_encrypted(&[doc.clone()], &meta).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "[s]\nk = ENC[x]\n\n[sops]\n\
+             age__list_0__map_enc       = -----BEGIN-----\\nabc\\n-----END-----\\n\n\
+             age__list_0__map_recipient = age1x\n\
+             mac_only_encrypted         = false\n\
+             shamir_threshold           = 2\n\
+             version                    = 3.11.0\n"
+        );
+        let back = IniStore.parse_encrypted(text.as_bytes()).unwrap();
+        assert_eq!(back.documents, vec![doc]);
+        let meta_back = back.metadata.unwrap();
+        assert_eq!(meta_back.get("shamir_threshold"), Some(&Value::Int(2)));
+        assert_eq!(
+            meta_back.get("mac_only_encrypted"),
+            Some(&Value::Bool(false))
+        );
+        let Some(Value::List(ages)) = meta_back.get("age") else {
+            panic!()
+        };
+        let Value::Map(age) = &ages[0] else { panic!() };
+        assert_eq!(
+            age.get("enc"),
+            Some(&Value::Str("-----BEGIN-----\nabc\n-----END-----\n".into()))
+        );
+    }
+
+    #[test]
+    fn reads_313_armor_with_real_newlines() {
+        let text = "[foo]\nbar = x\n\n[sops]\nenc = \"\"\"-----BEGIN-----\n\nabc\n-----END-----\"\"\"\nversion = 3.13.1\n";
+        let file = IniStore.parse_encrypted(text.as_bytes()).unwrap();
+        let meta = file.metadata.unwrap();
+        assert_eq!(
+            meta.get("enc"),
+            Some(&Value::Str("-----BEGIN-----\n\nabc\n-----END-----".into()))
+        );
+        assert_eq!(file.documents[0].0.len(), 2);
+        assert!(IniStore
+            .parse_encrypted(b"[a]\nb=c\n")
+            .unwrap()
+            .metadata
+            .is_none());
+    }
+
+    #[test]
+    fn metadata_key_is_a_sops_section() {
+        let docs = IniStore.parse_plain(b"a=1\n[sops]\nb=2\n").unwrap();
+        assert!(IniStore.has_metadata_key(&docs[0]));
+        let docs = IniStore.parse_plain(b"sops=1\n").unwrap();
+        assert!(!IniStore.has_metadata_key(&docs[0]));
+    }
+
+    #[test]
+    fn emit_value_is_go_json() {
+        let v = Value::List(vec![
+            Value::Int(1),
+            Value::Float(2.5),
+            Value::Bool(true),
+            Value::Null,
+            Value::Str("x<y".into()),
+        ]);
+        assert_eq!(
+            IniStore.emit_value(&v).unwrap(),
+            b"[1,2.5,true,null,\"x\\u003cy\"]"
+        );
+        let t = Timestamp::parse_rfc3339("2001-12-14t21:59:43.10-05:00").unwrap();
+        assert_eq!(
+            IniStore.emit_value(&Value::Time(t)).unwrap(),
+            b"\"2001-12-14T21:59:43.1-05:00\""
+        );
+        assert_eq!(IniStore.emit_value(&Value::Float(1e21)).unwrap(), b"1e+21");
+        assert!(IniStore.emit_value(&Value::Float(f64::NAN)).is_err());
+    }
+
+    #[test]
+    fn comment_texts_from_other_formats() {
+        // The reference's output for `sops decrypt --output-type ini` of a
+        // YAML file with comments `#;foo  `, `##bar`, `#   spaced` and
+        // `# lead space` (section comments keep their spacing, key
+        // comments are trimmed).
+        let mut doc = Map::new();
+        doc.push(
+            "s",
+            section(vec![
+                comment(";foo  "),
+                entry("a", Value::Int(1)),
+                comment("#bar"),
+                entry("b", Value::Int(2)),
+                comment("   spaced"),
+                entry("c", Value::Int(3)),
+            ]),
+        );
+        doc.push(
+            "t",
+            section(vec![comment(" lead space"), entry("d", Value::Int(4))]),
+        );
+        assert_eq!(
+            emit(doc),
+            "; foo\n[s]\n# bar\na = 1\n; spaced\nb = 2\nc = 3\n\n;  lead space\n[t]\nd = 4\n"
+        );
     }
 }
