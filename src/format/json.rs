@@ -121,6 +121,26 @@ pub(crate) fn parse_encrypted_json(input: &[u8]) -> Result<EncryptedFile, Format
             e.render(input)
         ))
     })?;
+    // The metadata is read first, into a Go struct.
+    let first = input.iter().copied().find(|&b| !is_space(b));
+    let kind = match first {
+        Some(b'{') => None,
+        Some(b'n') => {
+            return Ok(EncryptedFile {
+                documents: vec![Map::new()],
+                metadata: None,
+            })
+        }
+        Some(b'[') => Some("array"),
+        Some(b'"') => Some("string"),
+        Some(b't' | b'f') => Some("bool"),
+        _ => Some("number"),
+    };
+    if let Some(kind) = kind {
+        return Err(FormatError::Parse(format!(
+            "Error unmarshalling input json: json: cannot unmarshal {kind} into Go value of type stores.SopsFile"
+        )));
+    }
     let mut document = parse_document(input)?;
     let mut metadata = None;
     let mut bad_type = None;
@@ -229,6 +249,9 @@ struct Decoder<'a> {
     pos: usize,
     state: State,
     stack: Vec<State>,
+    /// Use the messages of Go's `json.Unmarshal` scanner instead of
+    /// `Decoder.Token` where they differ.
+    strict: bool,
 }
 
 fn is_space(b: u8) -> bool {
@@ -242,6 +265,7 @@ impl<'a> Decoder<'a> {
             pos: 0,
             state: State::TopValue,
             stack: Vec::new(),
+            strict: false,
         }
     }
 
@@ -280,6 +304,7 @@ impl<'a> Decoder<'a> {
             State::ObjectKey => " looking for beginning of object key string",
             State::ObjectColon => " after object key",
             State::ObjectComma => " after object key:value pair",
+            State::ObjectStart if self.strict => " looking for beginning of object key string",
             State::ObjectStart => "",
         };
         DecodeError::At(
@@ -787,6 +812,7 @@ fn read_array(dec: &mut Decoder) -> Result<Value, DecodeError> {
 /// the messages of Go's `json.Unmarshal`.
 fn validate_strict(input: &[u8]) -> Result<(), DecodeError> {
     let mut dec = Decoder::new(input);
+    dec.strict = true;
     let eof =
         |dec: &Decoder| DecodeError::At("unexpected end of JSON input".into(), dec.input.len());
     let mut depth = 0usize;
@@ -1345,6 +1371,15 @@ mod tests {
             "Error unmarshalling input json: json: cannot unmarshal string into Go struct field SopsFile.sops of type stores.Metadata"
         );
         assert!(s.parse_encrypted(b"{\"a\":1}\n\n").is_ok());
+        assert_eq!(
+            err(br#"{1:2}"#),
+            "Error unmarshalling input json: invalid character '1' looking for beginning of object key string at line 1, column 2"
+        );
+        assert_eq!(
+            err(b"[1]"),
+            "Error unmarshalling input json: json: cannot unmarshal array into Go value of type stores.SopsFile"
+        );
+        assert_eq!(s.parse_encrypted(b"null").unwrap().metadata, None);
     }
 
     #[test]
