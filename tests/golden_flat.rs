@@ -37,15 +37,27 @@ fn check_dir(dir: &str, ext: &str, store: &dyn Store) {
         assert_eq!(out, expected, "{name}");
         // Writing is a fixed point: the output reads back to the same tree.
         let again = store.parse_plain(&out).unwrap();
-        assert_eq!(store.emit_plain(&again).unwrap(), expected, "{name} (again)");
+        assert_eq!(
+            store.emit_plain(&again).unwrap(),
+            expected,
+            "{name} (again)"
+        );
         checked += 1;
     }
-    assert!(checked >= 10, "only {checked} golden files in {}", dir.display());
+    assert!(
+        checked >= 10,
+        "only {checked} golden files in {}",
+        dir.display()
+    );
 }
 
 #[test]
 fn json_golden_pairs() {
-    check_dir("testdata/json", "json", &JsonStore::new(&StoreOptions::default()));
+    check_dir(
+        "testdata/json",
+        "json",
+        &JsonStore::new(&StoreOptions::default()),
+    );
 }
 
 #[test]
@@ -70,7 +82,9 @@ fn check_encrypted_dir(dir: &str, store_for: &dyn Fn(&str) -> Box<dyn Store>) {
         assert!(metadata.get("lastmodified").is_some(), "{name}");
         assert!(metadata.get("sops").is_none(), "{name}");
         assert_eq!(file.documents.len(), 1);
-        assert!(file.documents[0].entries().all(|(k, _)| k != "sops" && !k.starts_with("sops_")));
+        assert!(file.documents[0]
+            .entries()
+            .all(|(k, _)| k != "sops" && !k.starts_with("sops_")));
         let out = store.emit_encrypted(&file.documents, &metadata).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&out),
@@ -85,7 +99,11 @@ fn check_encrypted_dir(dir: &str, store_for: &dyn Fn(&str) -> Box<dyn Store>) {
 #[test]
 fn json_encrypted_round_trip() {
     check_encrypted_dir("testdata/json/encrypted", &|name| {
-        let indent = if name.starts_with("indent2") { Some(2) } else { None };
+        let indent = if name.starts_with("indent2") {
+            Some(2)
+        } else {
+            None
+        };
         Box::new(JsonStore::new(&StoreOptions {
             json_indent: indent,
             ..StoreOptions::default()
@@ -108,5 +126,47 @@ fn binary_encrypted_round_trip() {
     let metadata = file.metadata.expect("metadata");
     assert_eq!(file.documents[0].entries().count(), 1);
     assert!(file.documents[0].get("data").is_some());
-    assert_eq!(store.emit_encrypted(&file.documents, &metadata).unwrap(), input);
+    assert_eq!(
+        store.emit_encrypted(&file.documents, &metadata).unwrap(),
+        input
+    );
+}
+
+/// 100 000 leaves: parse + emit must be fast (well under 100 ms in release;
+/// the bound here is loose so that debug builds pass too).
+#[test]
+fn json_large_document_is_fast() {
+    let mut input = String::from("{");
+    for i in 0..1000 {
+        if i > 0 {
+            input.push(',');
+        }
+        input.push_str(&format!("\"key{i}\":{{"));
+        for j in 0..100 {
+            if j > 0 {
+                input.push(',');
+            }
+            match j % 4 {
+                0 => input.push_str(&format!("\"s{j}\":\"value <{i}> \\u00e9 {j}\"")),
+                1 => input.push_str(&format!("\"n{j}\":{}", i * j)),
+                2 => input.push_str(&format!("\"f{j}\":{}.25", i)),
+                _ => input.push_str(&format!("\"l{j}\":[true,null]")),
+            }
+        }
+        input.push('}');
+    }
+    input.push('}');
+    let store = JsonStore::new(&StoreOptions::default());
+    let start = std::time::Instant::now();
+    let docs = store.parse_plain(input.as_bytes()).unwrap();
+    let parsed = start.elapsed();
+    let out = store.emit_plain(&docs).unwrap();
+    let elapsed = start.elapsed();
+    eprintln!(
+        "100k leaves: {} bytes in, {} bytes out, parse {parsed:?}, total {elapsed:?}",
+        input.len(),
+        out.len()
+    );
+    assert!(elapsed < std::time::Duration::from_secs(3));
+    assert_eq!(store.parse_plain(&out).unwrap(), docs);
 }

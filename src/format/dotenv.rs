@@ -245,3 +245,210 @@ fn decode_non_strings(pairs: &mut [(String, Value)]) -> Result<(), FormatError> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &[u8]) -> Map {
+        let mut docs = DotenvStore.parse_plain(input).unwrap();
+        assert_eq!(docs.len(), 1);
+        docs.remove(0)
+    }
+
+    #[test]
+    fn reads_lines_verbatim() {
+        let m = parse(b"# c\n\nexport A=\"x y\"\r\n SP = v \nE=\nEQ=a=b\n=k\nML=a\\nb\\\\nc\n#\n");
+        let mut want = Map::new();
+        want.0.push(Item::Comment(Comment::new(" c")));
+        want.push("export A", Value::Str("\"x y\"\r".into()));
+        want.push(" SP ", Value::Str(" v ".into()));
+        want.push("E", Value::Str(String::new()));
+        want.push("EQ", Value::Str("a=b".into()));
+        want.push("", Value::Str("k".into()));
+        want.push("ML", Value::Str("a\nb\\\nc".into()));
+        want.0.push(Item::Comment(Comment::new("")));
+        assert_eq!(m, want);
+    }
+
+    #[test]
+    fn round_trip_bytes() {
+        let input = b"# c\nA=1\r\nB=line1\\nline2\nC=\n";
+        let out = DotenvStore.emit_plain(&[parse(input)]).unwrap();
+        assert_eq!(out, input);
+        // Blank lines are dropped, a final newline is added.
+        let out = DotenvStore.emit_plain(&[parse(b"\n\nA=1\n\nB=2")]).unwrap();
+        assert_eq!(out, b"A=1\nB=2\n");
+    }
+
+    #[test]
+    fn invalid_utf8_values_are_kept_as_bytes() {
+        let m = parse(b"A=x\xffy\\n\n");
+        assert_eq!(m.get("A"), Some(&Value::Bytes(b"x\xffy\n".to_vec())));
+        assert_eq!(DotenvStore.emit_plain(&[m]).unwrap(), b"A=x\xffy\\n\n");
+    }
+
+    #[test]
+    fn line_without_equals_is_an_error() {
+        assert_eq!(
+            DotenvStore
+                .parse_plain(b"A=1\n   \n")
+                .unwrap_err()
+                .to_string(),
+            "invalid dotenv input line:     (line 2)"
+        );
+        assert_eq!(
+            DotenvStore.parse_plain(b"NOVALUE").unwrap_err().to_string(),
+            "invalid dotenv input line: NOVALUE (line 1)"
+        );
+    }
+
+    #[test]
+    fn non_strings_are_written_as_text() {
+        let mut m = Map::new();
+        m.push("f", Value::Float(1000.0));
+        m.push("g", Value::Float(1e21));
+        m.push("h", Value::Float(1e-6));
+        m.push("i", Value::Int(-3));
+        m.push("b", Value::Bool(false));
+        m.push("n", Value::Null);
+        m.push(
+            "t",
+            Value::Time(crate::tree::Timestamp::parse_rfc3339("2024-01-01T10:00:00.5Z").unwrap()),
+        );
+        assert_eq!(
+            String::from_utf8(DotenvStore.emit_plain(&[m]).unwrap()).unwrap(),
+            "f=1000.0\ng=1E+21\nh=1E-06\ni=-3\nb=false\nn=<nil>\nt=2024-01-01T10:00:00Z\n"
+        );
+    }
+
+    #[test]
+    fn complex_values_are_refused() {
+        let mut m = Map::new();
+        m.push("ok", Value::Str("x".into()));
+        m.push("nested", Value::Map(Map::new()));
+        assert_eq!(
+            DotenvStore.emit_plain(&[m]).unwrap_err().to_string(),
+            "cannot use complex value in dotenv file; offending key nested"
+        );
+        let mut l = Map::new();
+        l.push("list", Value::List(vec![]));
+        assert!(DotenvStore.emit_plain(&[l]).is_err());
+    }
+
+    #[test]
+    fn emit_value_only_strings() {
+        assert_eq!(
+            DotenvStore.emit_value(&Value::Str("a\nb".into())).unwrap(),
+            b"a\nb"
+        );
+        assert_eq!(
+            DotenvStore
+                .emit_value(&Value::Int(1))
+                .unwrap_err()
+                .to_string(),
+            "the dotenv store only supports emitting strings, got int"
+        );
+        assert_eq!(
+            DotenvStore
+                .emit_value(&Value::Float(1.0))
+                .unwrap_err()
+                .to_string(),
+            "the dotenv store only supports emitting strings, got float64"
+        );
+        assert_eq!(
+            DotenvStore
+                .emit_value(&Value::List(vec![]))
+                .unwrap_err()
+                .to_string(),
+            "the dotenv store only supports emitting strings, got []interface {}"
+        );
+    }
+
+    fn sample_metadata() -> Map {
+        let mut entry = Map::new();
+        entry.push("recipient", Value::Str("age1xyz".into()));
+        entry.push(
+            "enc",
+            Value::Str("-----BEGIN-----\nabc\n-----END-----\n".into()),
+        );
+        let mut md = Map::new();
+        md.push("shamir_threshold", Value::Int(2));
+        md.push("age", Value::List(vec![Value::Map(entry)]));
+        md.push("lastmodified", Value::Str("2026-11-27T23:37:57Z".into()));
+        md.push("mac_only_encrypted", Value::Bool(true));
+        md.push("version", Value::Str("3.11.0".into()));
+        md
+    }
+
+    #[test]
+    fn metadata_is_flattened_sorted_and_escaped() {
+        let mut doc = Map::new();
+        doc.0.push(Item::Comment(Comment::new("ENC[c]")));
+        doc.push("A", Value::Str("ENC[a]".into()));
+        let out = DotenvStore
+            .emit_encrypted(&[doc.clone()], &sample_metadata())
+            .unwrap();
+        let text = "#ENC[c]\nA=ENC[a]\n\
+            sops_age__list_0__map_enc=-----BEGIN-----\\nabc\\n-----END-----\\n\n\
+            sops_age__list_0__map_recipient=age1xyz\n\
+            sops_lastmodified=2026-11-27T23:37:57Z\n\
+            sops_mac_only_encrypted=true\n\
+            sops_shamir_threshold=2\n\
+            sops_version=3.11.0\n";
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), text);
+
+        let back = DotenvStore.parse_encrypted(&out).unwrap();
+        assert_eq!(back.documents, vec![doc]);
+        let md = back.metadata.unwrap();
+        assert_eq!(md.get("shamir_threshold"), Some(&Value::Int(2)));
+        assert_eq!(md.get("mac_only_encrypted"), Some(&Value::Bool(true)));
+        let Some(Value::List(age)) = md.get("age") else {
+            panic!("age list")
+        };
+        let Value::Map(entry) = &age[0] else {
+            panic!("entry")
+        };
+        assert_eq!(
+            entry.get("enc"),
+            Some(&Value::Str("-----BEGIN-----\nabc\n-----END-----\n".into()))
+        );
+    }
+
+    #[test]
+    fn metadata_keys_anywhere_last_one_wins() {
+        let f = DotenvStore
+            .parse_encrypted(
+                b"sops_version=1\nA=x\nsops_version=3.11.0\nsops_mac_only_encrypted=1\n",
+            )
+            .unwrap();
+        let md = f.metadata.unwrap();
+        assert_eq!(md.get("version"), Some(&Value::Str("3.11.0".into())));
+        assert_eq!(md.get("mac_only_encrypted"), Some(&Value::Bool(false)));
+        assert_eq!(f.documents[0].entries().count(), 1);
+        assert_eq!(
+            DotenvStore.parse_encrypted(b"A=1\n").unwrap().metadata,
+            None
+        );
+        assert_eq!(
+            DotenvStore
+                .parse_encrypted(b"sops_shamir_threshold=x\n")
+                .unwrap_err()
+                .to_string(),
+            "shamir_threshold is not an integer: strconv.Atoi: parsing \"x\": invalid syntax"
+        );
+        let f = DotenvStore
+            .parse_encrypted(b"sops_shamir_threshold=2.0\n")
+            .unwrap();
+        assert_eq!(
+            f.metadata.unwrap().get("shamir_threshold"),
+            Some(&Value::Int(2))
+        );
+    }
+
+    #[test]
+    fn detects_sops_prefixed_keys() {
+        assert!(DotenvStore.has_metadata_key(&parse(b"A=1\nsops_x=2\n")));
+        assert!(!DotenvStore.has_metadata_key(&parse(b"A=1\nsops=2\n#sops_x=1\n")));
+    }
+}
