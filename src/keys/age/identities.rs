@@ -57,9 +57,7 @@ pub struct AgeEnv {
 impl AgeEnv {
     /// Reads the process environment.
     pub fn from_process() -> AgeEnv {
-        let var = |name: &str| {
-            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
-        };
+        let var = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
         AgeEnv {
             ssh_private_key_file: std::env::var_os(SSH_KEY_FILE_VAR).map(PathBuf::from),
             ssh_private_key_cmd: var(SSH_KEY_CMD_VAR),
@@ -172,7 +170,10 @@ impl Identities {
     /// documentation); passphrases are asked on the terminal. Problems with
     /// single sources are reported when a key cannot be decrypted.
     pub fn from_environment() -> Result<Identities, String> {
-        Ok(Identities::load(&AgeEnv::from_process(), terminal_prompter()))
+        Ok(Identities::load(
+            &AgeEnv::from_process(),
+            terminal_prompter(),
+        ))
     }
 
     /// Gathers identities from `env`, asking passphrases with `prompter`.
@@ -444,7 +445,8 @@ fn is_encrypted_identity_file(data: &[u8]) -> bool {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(data.len());
     let data = &data[start..];
-    data.starts_with(b"age-encryption.org/") || data.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+    data.starts_with(b"age-encryption.org/")
+        || data.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
 }
 
 type Parsed = (Vec<Box<dyn age::Identity>>, Vec<String>);
@@ -564,12 +566,8 @@ impl EncryptedIdentityFile {
                 age_error_text(&other, 1)
             ),
         })?;
-        parse_identities(&plain, &self.location, &self.context, false).map_err(|e| {
-            format!(
-                "failed to parse '{}' age identities: {e}",
-                self.location
-            )
-        })
+        parse_identities(&plain, &self.location, &self.context, false)
+            .map_err(|e| format!("failed to parse '{}' age identities: {e}", self.location))
     }
 }
 
@@ -584,5 +582,357 @@ impl age::Identity for EncryptedIdentityFile {
             State::Ready(ids) => ids.iter().find_map(|id| id.unwrap_stanzas(stanzas)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::age::AgeKey;
+    use age::secrecy::{ExposeSecret, SecretString};
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// Generates a throw-away SSH key pair (test only) and returns the
+    /// private key path and the public key line.
+    fn ssh_keygen(
+        dir: &Path,
+        name: &str,
+        kind: &str,
+        passphrase: &str,
+    ) -> Option<(PathBuf, String)> {
+        let path = dir.join(name);
+        let mut cmd = Command::new("ssh-keygen");
+        cmd.args(["-q", "-t", kind, "-N", passphrase, "-C", "test key", "-f"])
+            .arg(&path);
+        if kind == "rsa" {
+            cmd.args(["-b", "2048"]);
+        }
+        match cmd.status() {
+            Ok(s) if s.success() => {}
+            _ => {
+                eprintln!("ssh-keygen not available; test skipped");
+                return None;
+            }
+        }
+        let public = std::fs::read_to_string(path.with_extension("pub")).ok()?;
+        Some((path, public.trim().to_string()))
+    }
+
+    fn wrapped(recipient: &str) -> AgeKey {
+        let mut key = AgeKey::new(recipient).unwrap();
+        key.wrap(&[42u8; 32]).unwrap();
+        key
+    }
+
+    /// A prompter answering `answer` and recording the prompts.
+    fn answering(answer: &str, prompts: Arc<Mutex<Vec<String>>>) -> Prompter {
+        let answer = answer.to_string();
+        Arc::new(move |prompt: &str| {
+            prompts.lock().unwrap().push(prompt.to_string());
+            Ok(SecretString::from(answer.clone()))
+        })
+    }
+
+    fn no_tty() -> Prompter {
+        super::super::ui::no_terminal_prompter()
+    }
+
+    fn x25519_pair() -> (String, String) {
+        let id = age::x25519::Identity::generate();
+        (
+            id.to_public().to_string(),
+            id.to_string().expose_secret().to_string(),
+        )
+    }
+
+    #[test]
+    fn ssh_keys_from_file_variable_and_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some((ed, ed_pub)) = ssh_keygen(dir.path(), "ed", "ed25519", "") else {
+            return;
+        };
+        assert!(ed_pub.ends_with(" test key"));
+        let key = wrapped(&ed_pub);
+        assert_eq!(key.recipient, ed_pub, "stored with its comment");
+        let env = AgeEnv {
+            ssh_private_key_file: Some(ed.clone()),
+            ..AgeEnv::default()
+        };
+        let ids = Identities::load(&env, no_tty());
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let Some((_, rsa_pub)) = ssh_keygen(&home.join(".ssh"), "id_rsa", "rsa", "") else {
+            return;
+        };
+        let key = wrapped(&rsa_pub);
+        let env = AgeEnv {
+            home: Some(home.clone()),
+            ..AgeEnv::default()
+        };
+        let ids = Identities::load(&env, no_tty());
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+        // The ed25519 key is not there: the error lists what was looked at.
+        let err = wrapped(&ed_pub).unwrap(&ids).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "failed to create reader for decrypting sops data key with age: identity did not match any of the recipients: incorrect identity for recipient block. Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', '{}', 'SOPS_AGE_KEY', 'SOPS_AGE_KEY_FILE', and 'SOPS_AGE_KEY_CMD'.",
+                home.join(".ssh/id_ed25519").display()
+            )
+        );
+    }
+
+    #[test]
+    fn passphrase_protected_ssh_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some((path, public)) = ssh_keygen(dir.path(), "pw", "ed25519", "sesame") else {
+            return;
+        };
+        let key = wrapped(&public);
+        let env = AgeEnv {
+            ssh_private_key_file: Some(path.clone()),
+            ..AgeEnv::default()
+        };
+        let prompts = Arc::new(Mutex::new(Vec::new()));
+        let ids = Identities::load(&env, answering("sesame", prompts.clone()));
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+        // Asked once, and not again for a second key.
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+        assert_eq!(
+            *prompts.lock().unwrap(),
+            vec![format!("Enter passphrase for \"{}\": ", path.display())]
+        );
+
+        // Not asked at all for a key addressed to someone else.
+        let (r, _) = x25519_pair();
+        let prompts = Arc::new(Mutex::new(Vec::new()));
+        let ids = Identities::load(&env, answering("sesame", prompts.clone()));
+        assert!(wrapped(&r).unwrap(&ids).is_err());
+        assert!(prompts.lock().unwrap().is_empty());
+
+        let ids = Identities::load(&env, answering("wrong", prompts.clone()));
+        let err = key.unwrap(&ids).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "Errors while loading age identities: wrong passphrase for SSH key {}.",
+                path.display()
+            )),
+            "{err}"
+        );
+        let ids = Identities::load(&env, no_tty());
+        let err = key.unwrap(&ids).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "failed to obtain passphrase: could not read passphrase for \"{}\": no terminal is available",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("sesame"));
+    }
+
+    #[test]
+    fn key_commands_get_the_recipient() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, secret) = x25519_pair();
+        let file = dir.path().join("keys.txt");
+        std::fs::write(&file, format!("{secret}\n")).unwrap();
+        let key = wrapped(&r);
+        let cmd = format!(
+            "sh -c 'test \"$SOPS_AGE_RECIPIENT\" = {r} && cat \"$0\"' '{}'",
+            file.display()
+        );
+        let env = AgeEnv {
+            key_cmd: Some(cmd),
+            ..AgeEnv::default()
+        };
+        let ids = Identities::load(&env, no_tty());
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+
+        let env = AgeEnv {
+            key_cmd: Some("false".into()),
+            ..AgeEnv::default()
+        };
+        let err = key.unwrap(&Identities::load(&env, no_tty())).unwrap_err();
+        assert_eq!(
+            err,
+            "failed to load age identities. Errors while loading age identities: failed to execute command false from SOPS_AGE_KEY_CMD: exit status 1. Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', 'SOPS_AGE_KEY', and 'SOPS_AGE_KEY_FILE'."
+        );
+        let env = AgeEnv {
+            key_cmd: Some("/nonexistent-enseal-cmd arg".into()),
+            ..AgeEnv::default()
+        };
+        let err = key.unwrap(&Identities::load(&env, no_tty())).unwrap_err();
+        assert!(
+            err.contains("failed to execute command /nonexistent-enseal-cmd arg from SOPS_AGE_KEY_CMD: fork/exec /nonexistent-enseal-cmd: no such file or directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ssh_key_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some((path, public)) = ssh_keygen(dir.path(), "ed", "ed25519", "") else {
+            return;
+        };
+        let key = wrapped(&public);
+        let env = AgeEnv {
+            ssh_private_key_cmd: Some(format!("cat '{}'", path.display())),
+            ..AgeEnv::default()
+        };
+        let ids = Identities::load(&env, no_tty());
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+    }
+
+    #[test]
+    fn several_identities_per_line_and_sources_combined() {
+        let (r1, s1) = x25519_pair();
+        let (r2, s2) = x25519_pair();
+        let pq = HybridIdentity::generate().unwrap();
+        let env = AgeEnv {
+            key: Some(Zeroizing::new(format!(
+                "# comment\n{s1} {} \n\n",
+                pq.to_secret_string().as_str()
+            ))),
+            ..AgeEnv::default()
+        };
+        let mut ids = Identities::load(&env, no_tty());
+        ids.add_text(&s2, "extra").unwrap();
+        for r in [r1, r2, pq.to_public().to_string()] {
+            assert_eq!(&**wrapped(&r).unwrap(&ids).unwrap(), &[42u8; 32]);
+        }
+        let (r3, _) = x25519_pair();
+        assert!(wrapped(&r3)
+            .unwrap(&ids)
+            .unwrap_err()
+            .contains("no identity matched any of the recipients."));
+    }
+
+    #[test]
+    fn default_file_and_load_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, secret) = x25519_pair();
+        let default = dir.path().join("keys.txt");
+        let missing = dir.path().join("missing.txt");
+        let key = wrapped(&r);
+        // Missing default file: listed only when no other identities text was read.
+        let env = AgeEnv {
+            key_file: Some(missing.clone()),
+            default_key_file: Some(default.clone()),
+            ..AgeEnv::default()
+        };
+        let err = key.unwrap(&Identities::load(&env, no_tty())).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "failed to load age identities. Errors while loading age identities: failed to open SOPS_AGE_KEY_FILE file: open {}: no such file or directory. Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', 'SOPS_AGE_KEY', 'SOPS_AGE_KEY_CMD', and '{}'.",
+                missing.display(),
+                default.display()
+            )
+        );
+        let env = AgeEnv {
+            key: Some(Zeroizing::new("garbage".into())),
+            default_key_file: Some(default.clone()),
+            ..AgeEnv::default()
+        };
+        let err = key.unwrap(&Identities::load(&env, no_tty())).unwrap_err();
+        assert_eq!(
+            err,
+            "failed to load age identities. Errors while loading age identities: failed to parse 'SOPS_AGE_KEY' age identities: unknown identity type. Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', 'SOPS_AGE_KEY_FILE', and 'SOPS_AGE_KEY_CMD'."
+        );
+        // The default file is used together with the others.
+        std::fs::write(&default, format!("{secret}\n")).unwrap();
+        let ids = Identities::load(&env, no_tty());
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+    }
+
+    #[test]
+    fn missing_plugins_are_named() {
+        let identity = age_core::primitives::bech32_encode(
+            bech32::Hrp::parse_unchecked("age-plugin-enseal-test-missing-"),
+            &[7; 32],
+        )
+        .to_uppercase();
+        let (r, _) = x25519_pair();
+        let env = AgeEnv {
+            key: Some(Zeroizing::new(identity)),
+            ..AgeEnv::default()
+        };
+        let err = wrapped(&r)
+            .unwrap(&Identities::load(&env, no_tty()))
+            .unwrap_err();
+        assert!(
+            err.starts_with("failed to load age identities. Errors while loading age identities: age plugin age-plugin-enseal-test-missing not found on PATH."),
+            "{err}"
+        );
+    }
+
+    /// An identities file encrypted with a passphrase (work factor kept low).
+    fn encrypted_identity_file(content: &str, passphrase: &str) -> Vec<u8> {
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_string()));
+        recipient.set_work_factor(2);
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .unwrap();
+        let mut out = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut w = encryptor.wrap_output(armor).unwrap();
+        w.write_all(content.as_bytes()).unwrap();
+        w.finish().unwrap().finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn passphrase_encrypted_identity_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, secret) = x25519_pair();
+        let file = dir.path().join("keys.age");
+        std::fs::write(&file, encrypted_identity_file(&secret, "open")).unwrap();
+        let key = wrapped(&r);
+        let env = AgeEnv {
+            key_file: Some(file.clone()),
+            ..AgeEnv::default()
+        };
+        let prompts = Arc::new(Mutex::new(Vec::new()));
+        let ids = Identities::load(&env, answering("open", prompts.clone()));
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
+        assert_eq!(
+            *prompts.lock().unwrap(),
+            vec![format!(
+                "Enter passphrase for identity '{}': ",
+                file.display()
+            )]
+        );
+        let ids = Identities::load(&env, answering("shut", prompts.clone()));
+        let err = key.unwrap(&ids).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "Errors while loading age identities: wrong passphrase for identity file {}.",
+                file.display()
+            )),
+            "{err}"
+        );
+        let ids = Identities::load(&env, no_tty());
+        let err = key.unwrap(&ids).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "identity file {} is passphrase-protected and its passphrase could not be read: no terminal is available",
+                file.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn quoted_lists() {
+        assert_eq!(quoted_list(&["a"]), "'a'");
+        assert_eq!(quoted_list(&["a", "b"]), "'a' and 'b'");
+        assert_eq!(quoted_list(&["a", "b", "c"]), "'a', 'b', and 'c'");
     }
 }

@@ -92,8 +92,7 @@ impl AgeKey {
             )
         };
         let encryptor =
-            age::Encryptor::with_recipients(std::iter::once(recipient))
-                .map_err(|e| fail(&e))?;
+            age::Encryptor::with_recipients(std::iter::once(recipient)).map_err(|e| fail(&e))?;
         let mut armored = Vec::new();
         let armor =
             ArmoredWriter::wrap_output(&mut armored, Format::AsciiArmor).map_err(|e| fail(&e))?;
@@ -188,9 +187,7 @@ pub fn parse_recipient(recipient: &str) -> Result<Recipient, String> {
         "age" => x25519::Recipient::from_str(recipient)
             .map(Recipient::X25519)
             .map_err(|e| {
-                format!(
-                    "failed to parse input as Bech32-encoded age public key {recipient:?}: {e}"
-                )
+                format!("failed to parse input as Bech32-encoded age public key {recipient:?}: {e}")
             }),
         "age1pq" => pq::HybridRecipient::from_str(recipient)
             .map(Recipient::Hybrid)

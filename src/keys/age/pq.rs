@@ -132,7 +132,12 @@ impl age::Recipient for HybridRecipient {
 impl HybridRecipient {
     /// Deterministic part of the wrap: X-Wing encapsulation with the given
     /// ephemeral X25519 scalar and ML-KEM randomness, then HPKE seal.
-    fn seal(&self, ephemeral: &[u8; 32], m: &[u8; 32], plaintext: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn seal(
+        &self,
+        ephemeral: &[u8; 32],
+        m: &[u8; 32],
+        plaintext: &[u8],
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
         let e = StaticSecret::from(*ephemeral);
         let ct_t = PublicKey::from(&e).to_bytes();
         let ss_t = e.diffie_hellman(&PublicKey::from(self.pk_t));
@@ -222,7 +227,9 @@ impl HybridIdentity {
         if stanza.args.len() != 1 {
             return Err(());
         }
-        let enc = BASE64_STANDARD_NO_PAD.decode(&stanza.args[0]).map_err(|_| ())?;
+        let enc = BASE64_STANDARD_NO_PAD
+            .decode(&stanza.args[0])
+            .map_err(|_| ())?;
         if enc.len() != ENC_LEN {
             return Err(());
         }
@@ -264,7 +271,8 @@ impl FromStr for HybridIdentity {
     /// Parses `AGE-SECRET-KEY-PQ-1…`; errors never contain the key.
     fn from_str(s: &str) -> Result<Self, String> {
         let bytes = Zeroizing::new(
-            decode_bech32(s, IDENTITY_HRP).map_err(|e| format!("malformed hybrid secret key: {e}"))?,
+            decode_bech32(s, IDENTITY_HRP)
+                .map_err(|e| format!("malformed hybrid secret key: {e}"))?,
         );
         let seed: [u8; 32] = bytes[..]
             .try_into()
@@ -454,9 +462,10 @@ mod tests {
     fn cctv_test_identity_recipient() {
         // The recipient of the CCTV test identity starts as the vectors'
         // generator derives it: ML-KEM key then X25519 point.
-        let id: HybridIdentity = "AGE-SECRET-KEY-PQ-1HZLGZUPT4ETPKDEV8HSGFDCYZ4E522W0A7PU2LHT8EH9W6YLNC3SW78XKG"
-            .parse()
-            .unwrap();
+        let id: HybridIdentity =
+            "AGE-SECRET-KEY-PQ-1HZLGZUPT4ETPKDEV8HSGFDCYZ4E522W0A7PU2LHT8EH9W6YLNC3SW78XKG"
+                .parse()
+                .unwrap();
         assert_eq!(id.to_public().to_bytes().len(), RECIPIENT_LEN);
         assert!("AGE-SECRET-KEY-1QQQ".parse::<HybridIdentity>().is_err());
         let err = "age1pq1qqqq".parse::<HybridRecipient>().unwrap_err();

@@ -112,10 +112,9 @@ impl age::Identity for SshIdentity {
                 result
             }
             Err(_) => {
-                self.notes.borrow_mut().push(format!(
-                    "wrong passphrase for SSH key {}",
-                    self.location
-                ));
+                self.notes
+                    .borrow_mut()
+                    .push(format!("wrong passphrase for SSH key {}", self.location));
                 None
             }
         }
