@@ -72,7 +72,7 @@ impl AgeKey {
         let plugin_holder;
         let recipient: &dyn age::Recipient = match &parsed {
             Recipient::X25519(r) => r,
-            Recipient::Hybrid(r) => r,
+            Recipient::Hybrid(r) => r.as_ref(),
             Recipient::Ssh(r) => r,
             Recipient::Plugin(r) => {
                 plugin_holder = age::plugin::RecipientPluginV1::new(
@@ -130,7 +130,7 @@ pub enum Recipient {
     /// `age1…`.
     X25519(x25519::Recipient),
     /// `age1pq1…` (ML-KEM-768 + X25519).
-    Hybrid(pq::HybridRecipient),
+    Hybrid(Box<pq::HybridRecipient>),
     /// `age1<plugin>1…`, handled by `age-plugin-<plugin>` on `PATH`.
     Plugin(age::plugin::Recipient),
     /// `ssh-ed25519 …` or `ssh-rsa …`.
@@ -190,7 +190,7 @@ pub fn parse_recipient(recipient: &str) -> Result<Recipient, String> {
                 format!("failed to parse input as Bech32-encoded age public key {recipient:?}: {e}")
             }),
         "age1pq" => pq::HybridRecipient::from_str(recipient)
-            .map(Recipient::Hybrid)
+            .map(|r| Recipient::Hybrid(Box::new(r)))
             .map_err(|e| format!("failed to parse input as age1pq recipient {recipient:?}: {e}")),
         _ => age::plugin::Recipient::from_str(recipient)
             .map(Recipient::Plugin)
