@@ -1,0 +1,44 @@
+//! Golden tests for the YAML store: for every `testdata/yaml/NAME.yaml`,
+//! parse_plain → emit_plain must give exactly `NAME.expected.yaml`, which is
+//! what the reference sops 3.11.0 prints for `sops decrypt (sops encrypt NAME.yaml)`.
+
+use enseal::format::{FormatKind, StoreOptions};
+use std::path::Path;
+
+#[test]
+fn yaml_golden_round_trips() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/yaml");
+    let store = FormatKind::Yaml.store(&StoreOptions::default());
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("testdata/yaml")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml") && !n.ends_with(".expected.yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25, "corpus too small");
+    let mut failures = Vec::new();
+    for name in &names {
+        let input = std::fs::read(dir.join(name)).unwrap();
+        let expected_path = dir.join(name.replace(".yaml", ".expected.yaml"));
+        let expected = std::fs::read_to_string(&expected_path).unwrap();
+        let got = store
+            .parse_plain(&input)
+            .and_then(|docs| store.emit_plain(&docs))
+            .map(|b| String::from_utf8(b).unwrap());
+        match got {
+            Ok(got) if got == expected => {}
+            Ok(got) => failures.push(format!(
+                "{name}: output differs\n--- expected\n{expected}--- got\n{got}"
+            )),
+            Err(e) => failures.push(format!("{name}: error {e}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n")
+    );
+}
