@@ -1221,6 +1221,11 @@ impl Emitter {
         self.write_indicator("|", true, false, false);
         self.write_block_scalar_hints(value);
         self.process_line_comment();
+        // A leading line break needs its own line after the header (as the
+        // yaml.v3 release sops uses writes it).
+        if value.chars().next().is_some_and(is_break_char) {
+            self.put_break();
+        }
         self.whitespace = true;
         let mut breaks = true;
         for c in value.chars() {

@@ -76,15 +76,6 @@ impl Frame {
         }
     }
 
-    /// Position of the last entry/item (for inline comments).
-    fn len(&self) -> usize {
-        if self.is_map {
-            self.items.len()
-        } else {
-            self.list.len()
-        }
-    }
-
     fn insert_comment(&mut self, at: usize, c: Comment) {
         if self.is_map {
             self.items.insert(at, Item::Comment(c));
@@ -375,7 +366,12 @@ impl Builder<'_> {
                 Some((_, ncol)) if direct_next && col <= ncol => {
                     self.pending_heads.extend(comments);
                 }
-                Some((_, ncol)) if first && col > ncol && !self.stack.is_empty() => {
+                _ if first
+                    && self.stack.last().is_some_and(|top| match next {
+                        Some((_, ncol)) => col > ncol,
+                        None => col >= top.indent,
+                    }) =>
+                {
                     let d = self.stack.len() - 1;
                     self.place(d, comments);
                 }

@@ -15,7 +15,6 @@ pub(crate) enum Kind {
     Float,
     Timestamp,
     Str,
-    Merge,
 }
 
 /// A resolved plain scalar.
@@ -28,7 +27,6 @@ pub(crate) enum Resolved {
     Float(f64),
     Time(Timestamp),
     Str,
-    Merge,
 }
 
 impl Resolved {
@@ -41,7 +39,6 @@ impl Resolved {
             Resolved::Float(_) => Kind::Float,
             Resolved::Time(_) => Kind::Timestamp,
             Resolved::Str => Kind::Str,
-            Resolved::Merge => Kind::Merge,
         }
     }
 }
@@ -449,7 +446,6 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::Float => "float",
         Kind::Timestamp => "timestamp",
         Kind::Str => "str",
-        Kind::Merge => "merge",
     }
 }
 
@@ -462,7 +458,7 @@ fn resolved_to_value(r: Resolved, text: &str) -> Value {
         Resolved::Uint(_) => Value::Str(text.to_string()),
         Resolved::Float(f) => Value::Float(f),
         Resolved::Time(t) => Value::Time(t),
-        Resolved::Str | Resolved::Merge => Value::Str(text.to_string()),
+        Resolved::Str => Value::Str(text.to_string()),
     }
 }
 
