@@ -42,3 +42,35 @@ fn yaml_golden_round_trips() {
         failures.join("\n")
     );
 }
+
+/// Files encrypted by the reference (public test key): reading them and
+/// writing them back must reproduce the exact bytes, `sops:` block included.
+#[test]
+fn yaml_encrypted_layout_round_trips() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/yaml-enc");
+    let store = FormatKind::Yaml.store(&StoreOptions::default());
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("testdata/yaml-enc") {
+        let path = entry.unwrap().path();
+        count += 1;
+        let input = std::fs::read(&path).unwrap();
+        let parsed = store.parse_encrypted(&input).unwrap();
+        let meta = parsed.metadata.expect("metadata");
+        assert!(meta.get("mac").is_some());
+        for doc in &parsed.documents {
+            assert!(doc.get("sops").is_none());
+        }
+        let out = store.emit_encrypted(&parsed.documents, &meta).unwrap();
+        if out != input {
+            failures.push(format!(
+                "{}:\n--- expected\n{}--- got\n{}",
+                path.display(),
+                String::from_utf8_lossy(&input),
+                String::from_utf8_lossy(&out)
+            ));
+        }
+    }
+    assert!(count >= 5);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
