@@ -117,7 +117,14 @@ struct Builder<'a> {
     doc_started: bool,
     doc_scalar: Option<(Value, usize, usize)>,
     doc_seq: Option<usize>,
-    dup_errors: Vec<(usize, usize, Vec<String>)>,
+    /// Mappings of the first document with duplicate keys: start, end, messages.
+    dup_errors: Vec<DupError>,
+}
+
+struct DupError {
+    start: (usize, usize),
+    end: (usize, usize),
+    messages: Vec<String>,
 }
 
 fn err_at(span: &Span, msg: impl std::fmt::Display) -> FormatError {
@@ -243,9 +250,19 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
             Event::DocumentEnd => {
                 b.resolve_own(None, false);
                 if !b.dup_errors.is_empty() {
+                    // yaml.v3 does not decode the children of a mapping with
+                    // duplicate keys: nested reports are dropped.
                     let mut errs = std::mem::take(&mut b.dup_errors);
-                    errs.sort_by_key(|(l, c, _)| (*l, *c));
-                    let lines: Vec<String> = errs.into_iter().flat_map(|(_, _, e)| e).collect();
+                    errs.sort_by_key(|e| e.start);
+                    let mut lines: Vec<String> = Vec::new();
+                    let mut covered_until: Option<(usize, usize)> = None;
+                    for e in errs {
+                        if covered_until.is_some_and(|end| e.start < end) {
+                            continue;
+                        }
+                        covered_until = Some(e.end);
+                        lines.extend(e.messages);
+                    }
                     return Err(FormatError::Parse(format!(
                         "yaml: unmarshal errors:\n  {}",
                         lines.join("\n  ")
@@ -284,6 +301,11 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
             }
         }
         i += 1;
+    }
+    if docs.is_empty() && first_doc_checks && !src.is_empty() {
+        // yaml.v3 reports a stream without documents (blank lines or
+        // comments only) as end of file; an empty input is fine.
+        return Err(FormatError::Parse("EOF".into()));
     }
     Ok(docs)
 }
@@ -433,7 +455,11 @@ impl Builder<'_> {
                 if self.check_keys && frame.is_map && frame.keys.len() > 1 {
                     let errs = duplicate_key_errors(&frame.keys);
                     if !errs.is_empty() {
-                        self.dup_errors.push((frame.line, frame.indent, errs));
+                        self.dup_errors.push(DupError {
+                            start: (frame.line, frame.indent),
+                            end: start,
+                            messages: errs,
+                        });
                     }
                 }
                 let flow = frame.flow;
