@@ -74,3 +74,30 @@ fn yaml_encrypted_layout_round_trips() {
     assert!(count >= 5);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A 100k-leaf document must parse and emit quickly (linear algorithms).
+#[test]
+fn yaml_large_document_is_fast() {
+    let mut src = String::new();
+    for i in 0..1000 {
+        src.push_str(&format!("section{i}:\n    # comment {i}\n"));
+        for j in 0..50 {
+            src.push_str(&format!("    key{j}: value {i} {j} # inline\n"));
+        }
+        src.push_str("    list:\n");
+        for j in 0..50 {
+            src.push_str(&format!("        - {j}.5\n"));
+        }
+    }
+    let store = FormatKind::Yaml.store(&StoreOptions::default());
+    let start = std::time::Instant::now();
+    let docs = store.parse_plain(src.as_bytes()).unwrap();
+    let parsed = start.elapsed();
+    let out = store.emit_plain(&docs).unwrap();
+    eprintln!("parse {parsed:?}");
+    let elapsed = start.elapsed();
+    assert!(out.len() > src.len() / 2);
+    let limit = if cfg!(debug_assertions) { 30000 } else { 1500 };
+    assert!(elapsed.as_millis() < limit, "took {elapsed:?}");
+    eprintln!("100k leaves: {elapsed:?}");
+}

@@ -317,7 +317,7 @@ pub(crate) fn emit_documents(docs: &[&Map], extra: Option<&Map>, indent: usize) 
         events.push(Event::new(EvKind::DocEnd));
     }
     events.push(Event::new(EvKind::StreamEnd));
-    Emitter::new(indent).run(&events)
+    Emitter::new(indent).run(events)
 }
 
 /// Writes one value as a YAML document (`yaml.Marshal` of the node).
@@ -326,7 +326,7 @@ pub(crate) fn emit_single_value(v: &Value) -> Vec<u8> {
     node_events(value_node(v), String::new(), &mut events);
     events.push(Event::new(EvKind::DocEnd));
     events.push(Event::new(EvKind::StreamEnd));
-    Emitter::new(4).run(&events)
+    Emitter::new(4).run(events)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,11 +429,13 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
         block_indicators = true;
         flow_indicators = true;
     }
-    let chars: Vec<char> = value.chars().collect();
-    let n = chars.len();
     let mut preceded_by_whitespace = true;
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t');
+    let mut iter = value.chars().peekable();
+    let mut i = 0usize;
+    while let Some(c) = iter.next() {
+        let next = iter.peek().copied();
+        let is_last = next.is_none();
+        let followed_by_whitespace = matches!(next, None | Some(' ' | '\t'));
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -482,7 +484,7 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if is_last {
                 trailing_space = true;
             }
             if previous_break {
@@ -495,7 +497,7 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if is_last {
                 trailing_break = true;
             }
             if previous_space {
@@ -508,6 +510,7 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
             previous_break = false;
         }
         preceded_by_whitespace = matches!(c, ' ' | '\t' | '\0') || is_break_char(c);
+        i += 1;
     }
     let mut a = ScalarAnalysis {
         multiline: line_breaks,
@@ -583,10 +586,10 @@ impl Emitter {
         }
     }
 
-    fn run(mut self, events: &[Event]) -> Vec<u8> {
+    fn run(mut self, mut events: Vec<Event>) -> Vec<u8> {
         for i in 0..events.len() {
-            self.analyze_event(&events[i]);
-            self.state_machine(events, i);
+            self.analyze_event(&mut events[i]);
+            self.state_machine(&events, i);
         }
         self.out
     }
@@ -721,20 +724,20 @@ impl Emitter {
 
     // ----- state machine -----
 
-    fn analyze_event(&mut self, ev: &Event) {
+    fn analyze_event(&mut self, ev: &mut Event) {
         self.tag_handle = "";
         self.tag_suffix = "";
         if !ev.head.is_empty() {
-            self.head_comment = ev.head.clone();
+            self.head_comment = std::mem::take(&mut ev.head);
         }
         if !ev.line.is_empty() {
-            self.line_comment = ev.line.clone();
+            self.line_comment = std::mem::take(&mut ev.line);
         }
         if !ev.foot.is_empty() {
-            self.foot_comment = ev.foot.clone();
+            self.foot_comment = std::mem::take(&mut ev.foot);
         }
         if !ev.tail.is_empty() {
-            self.tail_comment = ev.tail.clone();
+            self.tail_comment = std::mem::take(&mut ev.tail);
         }
         if ev.kind == EvKind::Scalar {
             if let Some(tag) = ev.tag {

@@ -81,14 +81,20 @@ fn resolve_with(s: &str, allow_time: bool) -> Resolved {
                     return Resolved::Time(t);
                 }
             }
-            let plain: String = s.chars().filter(|c| *c != '_').collect();
-            match parse_go_int(&plain) {
+            let stripped;
+            let plain: &str = if s.contains('_') {
+                stripped = s.replace('_', "");
+                &stripped
+            } else {
+                s
+            };
+            match parse_go_int(plain) {
                 Some(GoInt::Signed(i)) => return Resolved::Int(i),
                 Some(GoInt::Unsigned(u)) => return Resolved::Uint(u),
                 None => {}
             }
-            if is_yaml_style_float(&plain) {
-                if let Some(f) = parse_decimal_float(&plain) {
+            if is_yaml_style_float(plain) {
+                if let Some(f) = parse_decimal_float(plain) {
                     return Resolved::Float(f);
                 }
             }
