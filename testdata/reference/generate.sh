@@ -29,7 +29,8 @@ export HOME=$SCRATCH/home
 cd "$SCRATCH/cwd"
 
 echo "generate.sh: using $("$SOPS" --version --disable-version-check 2>/dev/null | head -1) ($SOPS)"
-rm -f "$HERE"/*.enc.* "$HERE"/*.dec.*
+rm -f "$HERE"/*.enc.* "$HERE"/*.dec.* "$HERE"/extract/*.out
+mkdir -p "$HERE/extract"
 n=0
 while IFS=$'\t' read -r name input keys args; do
   [[ -z "$name" || "$name" == \#* ]] && continue
@@ -64,3 +65,15 @@ while IFS=$'\t' read -r name input keys args; do
   printf '  %-34s %s\n' "$name" "sops ${argv[*]}"
 done < "$HERE/cases.tsv"
 echo "generate.sh: wrote $n cases to $HERE"
+
+# --extract goldens (extracts.tsv): extract/NAME.out = `sops decrypt --extract PATH NAME.enc.EXT`
+m=0
+while IFS=$'\t' read -r name case path; do
+  [[ -z "$name" || "$name" == \#* ]] && continue
+  enc=$(ls "$HERE/$case".enc.* 2>/dev/null | head -1)
+  [[ -n "$enc" ]] || { echo "generate.sh: extracts.tsv: no fixture for case $case" >&2; exit 1; }
+  SOPS_AGE_KEY_FILE=$KEY1 "$SOPS" decrypt --extract "$path" "$enc" > "$HERE/extract/$name.out"
+  m=$((m + 1))
+  printf '  %-34s %s\n' "extract/$name.out" "sops decrypt --extract '$path' $(basename "$enc")"
+done < "$HERE/extracts.tsv"
+echo "generate.sh: wrote $m extract goldens to $HERE/extract"
