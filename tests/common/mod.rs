@@ -610,7 +610,7 @@ fn sort_ini_metadata(text: &str) -> String {
 /// with the same options compare equal: every `ENC[...]` value becomes
 /// `ENC[type:T]`, age armor blocks become `AGE`, the `lastmodified` timestamp
 /// and the `version` number in the metadata become placeholders; the lines of
-/// an INI `[sops]` section are sorted.
+/// an INI `[sops]` section are sorted; in JSON `int` and `float` are equal.
 pub fn normalize_encrypted(text: &str) -> String {
     static RES: OnceLock<[regex::Regex; 4]> = OnceLock::new();
     let [enc, armor, modified, version] = RES.get_or_init(|| {
@@ -627,7 +627,15 @@ pub fn normalize_encrypted(text: &str) -> String {
         ]
     });
     let sorted = sort_ini_metadata(text);
-    let t = enc.replace_all(&sorted, "ENC[type:$1]");
+    let mut t = enc.replace_all(&sorted, "ENC[type:$1]").into_owned();
+    if text.trim_start().starts_with('{') {
+        // JSON: sops up to 3.13.1 (and the 3.11.0 reference) encrypts every
+        // number as `float`; 3.13.2 types integer literals `int`. Both decrypt
+        // to the same text, so do not tell them apart.
+        t = t
+            .replace("ENC[type:int]", "ENC[type:number]")
+            .replace("ENC[type:float]", "ENC[type:number]");
+    }
     let t = armor.replace_all(&t, "AGE");
     let t = modified.replace_all(&t, "${1}TIME");
     version.replace_all(&t, "${1}X.Y.Z").into_owned()
