@@ -219,7 +219,7 @@ fn ref_to_enseal_case(sops: &Path, case: &Case) -> Result<(), String> {
 }
 
 fn ref_to_enseal(format: &str) {
-    let Some(sops) = require_sops(&format!("ref_to_enseal_{format}")) else {
+    let Some(sops) = require_sops() else {
         return;
     };
     let cases = cases_of(format);
@@ -291,7 +291,7 @@ fn enseal_to_ref_case(sops: &Path, case: &Case) -> Result<(), String> {
 }
 
 fn enseal_to_ref(format: &str) {
-    let Some(sops) = require_sops(&format!("enseal_to_ref_{format}")) else {
+    let Some(sops) = require_sops() else {
         return;
     };
     let cases = cases_of(format);
@@ -333,7 +333,7 @@ fn enseal_to_ref_binary() {
 /// decrypts the file.
 #[test]
 fn mac_only_encrypted_global_flag_with_subcommand() {
-    let Some(sops) = require_sops("mac_only_encrypted_global_flag_with_subcommand") else {
+    let Some(sops) = require_sops() else {
         return;
     };
     let sb = Sandbox::new();
@@ -375,7 +375,7 @@ fn shape_case(sops: &Path, case: &Case) -> Result<(), String> {
 }
 
 fn shape(format: &str) {
-    let Some(sops) = require_sops(&format!("encrypted_shape_{format}")) else {
+    let Some(sops) = require_sops() else {
         return;
     };
     let cases = cases_of(format);

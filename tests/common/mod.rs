@@ -69,10 +69,13 @@ pub fn in_ci() -> bool {
 ///
 /// In CI a missing reference PANICS (never a silent skip). Locally it prints a
 /// loud `SKIPPED` note and returns `None`; the caller then returns early.
-pub fn require_sops(test: &str) -> Option<PathBuf> {
+pub fn require_sops() -> Option<PathBuf> {
     if let Some(p) = sops_ref() {
         return Some(p);
     }
+    // The libtest harness names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("?");
     let msg = format!(
         "reference sops missing (set ENSEAL_SOPS_REF or run scripts/install-test-deps; \
          scripts/test does both) — needed by test `{test}`"
@@ -80,7 +83,9 @@ pub fn require_sops(test: &str) -> Option<PathBuf> {
     if in_ci() {
         panic!("{msg}; CI is set, so this is a failure, not a skip");
     }
-    eprintln!("\n*** SKIPPED: {msg} ***\n");
+    // Straight to the stderr handle: libtest captures `eprintln!` of passing
+    // tests, and this note must be seen.
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {msg} ***\n");
     None
 }
 
