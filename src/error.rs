@@ -136,6 +136,14 @@ pub enum Error {
     /// An `--extract` path that does not lead anywhere.
     #[error("error truncating tree: {0}")]
     TreePath(String),
+    /// Another error, in the context of a file.
+    #[error("{path}: {inner}")]
+    InFile {
+        /// The file.
+        path: String,
+        /// The error.
+        inner: Box<Error>,
+    },
     /// A duplicate entry in the decryption order.
     #[error("Duplicate decryption key type: {0}")]
     DuplicateDecryptionKeyType(String),
@@ -146,6 +154,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use exit::*;
         match self {
+            Error::InFile { inner, .. } => inner.exit_code(),
             Error::NoFileSpecified | Error::FileNotFound(_) => NO_FILE_SPECIFIED,
             Error::ConflictingParameters(_) => CONFLICTING_PARAMETERS,
             Error::ReadInput { .. } | Error::ParsePlain { .. } => COULD_NOT_READ_INPUT,
@@ -172,6 +181,7 @@ impl Error {
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
+            Error::InFile { inner, .. } => inner.hint(),
             Error::AlreadyEncrypted(_) => Some("to change an encrypted file, use `enseal edit FILE`; if it is plaintext, rename the 'sops' entry"),
             Error::MetadataNotFound(_) => Some("the file is not encrypted (or not in the format its extension says: try --input-type)"),
             Error::Mac(_) => Some("the file was changed outside sops/enseal; if you trust it, decrypt with --ignore-mac"),
@@ -180,6 +190,16 @@ impl Error {
             Error::TreePathFormat(_) => Some("paths look like [\"key\"][0][\"nested\"]"),
             Error::GenerateDataKey(_) => Some("check the recipients given with --age or SOPS_AGE_RECIPIENTS"),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// This error, said of `path`.
+    pub fn in_file(self, path: &str) -> Error {
+        Error::InFile {
+            path: path.to_string(),
+            inner: Box::new(self),
         }
     }
 }
