@@ -73,7 +73,7 @@ pub enum Error {
         message: String,
     },
     /// The encrypted input does not parse (when decrypting: exit 1).
-    #[error("{path}: Error unmarshalling input: {message}")]
+    #[error("{path}: {message}")]
     ParseEncrypted {
         /// The file.
         path: String,
