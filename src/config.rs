@@ -435,7 +435,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
     let documents = match YamlStore::new(&StoreOptions::default()).parse_plain(bytes) {
         Ok(documents) => documents,
+        // yaml.Unmarshal accepts a stream without documents (blank lines or
+        // comments only), which the store reports as "EOF".
         Err(FormatError::NoDocument) => Vec::new(),
+        Err(FormatError::Parse(m)) if m == "EOF" => Vec::new(),
         Err(e) => {
             return Err(ConfigError::Unmarshal {
                 path: path.to_path_buf(),
@@ -452,7 +455,8 @@ impl Config {
     /// Decodes the top-level mapping of a config file.
     pub fn from_document(path: &Path, map: &Map) -> Result<Config, ConfigError> {
         let d = Decoder { path };
-        d.check_keys(map, "")?;
+        let resolved = d.resolve_map(map, "", 0)?;
+        let map = &resolved;
         let creation_rules = match map.get("creation_rules") {
             None | Some(Value::Null) => None,
             Some(Value::List(items)) => {
@@ -688,12 +692,68 @@ impl Decoder<'_> {
     ) -> Result<Option<&'v Map>, ConfigError> {
         match value {
             Value::Null => Ok(None),
-            Value::Map(m) => {
-                self.check_keys(m, at)?;
-                Ok(Some(m))
-            }
+            Value::Map(m) => Ok(Some(m)),
             other => Err(self.type_error(at, other, go_target)),
         }
+    }
+
+    /// The tree with every mapping's merge key (`<<`) applied the way
+    /// yaml.v3 applies it when decoding, and duplicate keys rejected.
+    fn resolve(&self, value: &Value, at: &str, depth: usize) -> Result<Value, ConfigError> {
+        if depth > 200 {
+            return Err(self.unmarshal(at, "document nesting is too deep"));
+        }
+        Ok(match value {
+            Value::Map(m) => Value::Map(self.resolve_map(m, at, depth)?),
+            Value::List(items) => Value::List(
+                list_items(items)
+                    .enumerate()
+                    .map(|(i, v)| self.resolve(v, &format!("{at}[{i}]"), depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    fn resolve_map(&self, map: &Map, at: &str, depth: usize) -> Result<Map, ConfigError> {
+        self.check_keys(map, at)?;
+        let mut out = Map::new();
+        let mut merges: Vec<&Value> = Vec::new();
+        for (key, value) in map.entries() {
+            if key == "<<" {
+                merges.push(value);
+            } else {
+                out.push(key, self.resolve(value, &join(at, key), depth + 1)?);
+            }
+        }
+        for merge in merges {
+            let sources: Vec<&Value> = match merge {
+                Value::Map(_) => vec![merge],
+                Value::List(items) => list_items(items).collect(),
+                _ => Vec::new(),
+            };
+            if sources.is_empty() && !matches!(merge, Value::List(_)) {
+                return Err(self.unmarshal(
+                    at,
+                    "map merge requires map or sequence of maps as the value",
+                ));
+            }
+            // Explicit keys win, then earlier sources over later ones.
+            for source in sources {
+                let Value::Map(source) = source else {
+                    return Err(self.unmarshal(
+                        at,
+                        "map merge requires map or sequence of maps as the value",
+                    ));
+                };
+                for (key, value) in self.resolve_map(source, at, depth + 1)?.entries() {
+                    if out.get(key).is_none() {
+                        out.push(key, value.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn string(&self, map: Option<&Map>, field: &str, at: &str) -> Result<String, ConfigError> {
@@ -979,7 +1039,6 @@ impl Decoder<'_> {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Map(ctx)) => {
                     let ctx_at = join(&kms_at, "context");
-                    self.check_keys(ctx, &ctx_at)?;
                     ctx.entries()
                         .map(|(k, v)| {
                             scalar_text(v)
@@ -1857,5 +1916,172 @@ mod tests {
         assert!(e
             .to_string()
             .ends_with("(config file /nonexistent/.sops.yaml)"));
+    }
+
+    // --- YAML input ------------------------------------------------------------------
+
+    fn yaml(text: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("/proj/.sops.yaml"), text.as_bytes())
+    }
+
+    #[test]
+    fn spec_example_from_yaml() {
+        let text = format!(
+            r#"creation_rules:
+  # first match wins
+  - path_regex: \.dev\.yaml$
+    age: >-
+      {R1},
+      {R2}
+    encrypted_regex: ^(data|stringData)$
+  - path_regex: ^secrets/shared/
+    shamir_threshold: 2
+    key_groups:
+      - age: [{R1}]
+      - age: [{R2}]
+        pgp: [FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4]
+      - kms:
+          - arn: {ARN}
+            role: {ROLE}
+            context: {{Environment: production}}
+            aws_profile: prod
+  - pgp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4   # catch-all
+stores:
+  yaml: {{indent: 2}}
+  json: {{indent: 4}}
+"#
+        );
+        let c = yaml(&text).unwrap();
+        let dev = rule(&c, "app/x.dev.yaml").unwrap();
+        assert_eq!(dev.key_groups[0].age, strings(&[R1, R2]));
+        assert_eq!(
+            dev.rule,
+            Some(EncryptionRule::EncryptedRegex("^(data|stringData)$".into()))
+        );
+        let shared = rule(&c, "secrets/shared/db.yaml").unwrap();
+        assert_eq!((shared.index, shared.shamir_threshold), (1, 2));
+        assert_eq!(shared.key_groups.len(), 3);
+        assert_eq!(
+            shared.key_groups[2].kms[0].context,
+            Some(vec![("Environment".into(), "production".into())])
+        );
+        let other = rule(&c, "secrets/other.yaml").unwrap();
+        assert_eq!(
+            other.key_groups[0].pgp,
+            strings(&["FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"])
+        );
+        assert_eq!(
+            c.store_options(),
+            StoreOptions {
+                yaml_indent: Some(2),
+                json_indent: Some(4),
+                json_binary_indent: None
+            }
+        );
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let text = format!(
+            r#"x-base: &base
+  age: {R1}
+  encrypted_regex: ^data$
+x-group: &group
+  pgp: [AA]
+creation_rules:
+  - <<: *base
+    path_regex: ^one/
+    encrypted_regex: ^spec$
+  - path_regex: ^two/
+    key_groups:
+      - merge: [*group]
+        age: [{R2}]
+      - *group
+  - <<: [*base, {{age: {R2}, mac_only_encrypted: true}}]
+"#
+        );
+        let c = yaml(&text).unwrap();
+        let one = rule(&c, "one/a").unwrap();
+        assert_eq!(one.key_groups[0].age, strings(&[R1]));
+        // Explicit keys win over merged ones.
+        assert_eq!(
+            one.rule,
+            Some(EncryptionRule::EncryptedRegex("^spec$".into()))
+        );
+        let two = rule(&c, "two/a").unwrap();
+        assert_eq!(two.key_groups[0].pgp, strings(&["AA"]));
+        assert_eq!(two.key_groups[0].age, strings(&[R2]));
+        assert_eq!(two.key_groups[1].pgp, strings(&["AA"]));
+        // Earlier merge sources win over later ones.
+        let three = rule(&c, "three").unwrap();
+        assert_eq!(three.key_groups[0].age, strings(&[R1]));
+        assert!(three.mac_only_encrypted);
+        // The store itself rejects a bad merge value in YAML input …
+        let bad = yaml("creation_rules:\n  - <<: 5\n").unwrap_err();
+        assert!(bad
+            .to_string()
+            .contains("map merge requires map or sequence of maps as the value"));
+        // … and so does the decoder for trees from elsewhere.
+        let mut rule_map = Map::new();
+        rule_map.push("<<", Value::Int(5));
+        let mut m = Map::new();
+        m.push("creation_rules", Value::List(vec![Value::Map(rule_map)]));
+        assert_eq!(
+            Config::from_document(Path::new("/proj/.sops.yaml"), &m)
+                .unwrap_err()
+                .to_string(),
+            "error loading config: Could not unmarshal config file: map merge requires map or sequence of maps as the value (config file /proj/.sops.yaml, creation_rules[0])"
+        );
+    }
+
+    #[test]
+    fn empty_and_odd_yaml_files() {
+        for text in ["", "\n", "# nothing here\n", "---\n"] {
+            let c = yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert!(!c.has_creation_rules(), "{text:?}");
+            assert_eq!(c.store_options(), StoreOptions::default());
+        }
+        // Only the first document counts.
+        let c = yaml("creation_rules: []\n---\nstores: {yaml: {indent: 2}}\n").unwrap();
+        assert!(c.has_creation_rules());
+        assert_eq!(c.store_options(), StoreOptions::default());
+        // Unknown keys are ignored.
+        let c = yaml("hc_vault_uris: x\ncreation_rules:\n  - foo: bar\n").unwrap();
+        assert!(rule(&c, "a").is_ok());
+        for text in ["[1, 2]\n", "creation_rules: [\n", "a: b: c\n"] {
+            let e = yaml(text).unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Unmarshal { .. }),
+                "{text:?}: {e:?}"
+            );
+            assert!(
+                e.to_string()
+                    .starts_with("error loading config: Could not unmarshal config file: "),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".sops.yaml");
+        std::fs::write(
+            &path,
+            format!("creation_rules:\n  - path_regex: ^sub/\n    age: {R1}\n"),
+        )
+        .unwrap();
+        let c = load(&path).unwrap();
+        assert_eq!(c.path, path);
+        let sub = dir.path().join("sub");
+        let found = c
+            .rule_for_file(Path::new("deeper/c.yaml"), &sub)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.key_groups[0].age, strings(&[R1]));
+        assert!(matches!(
+            c.rule_for_file(Path::new("c.yaml"), dir.path()),
+            Err(ConfigError::NoMatchingRule { .. })
+        ));
     }
 }
