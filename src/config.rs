@@ -240,6 +240,46 @@ pub fn absolute_path(path: &Path, cwd: &Path) -> PathBuf {
     }
 }
 
+/// The working directory the way Go's `os.Getwd` reports it: `$PWD` when it
+/// is absolute and names the same directory as `.` (so a path through a
+/// symbolic link is kept, as in sops), else the resolved directory.
+pub fn working_dir() -> std::io::Result<PathBuf> {
+    let resolved = std::env::current_dir()?;
+    if let Some(pwd) = std::env::var_os("PWD").map(PathBuf::from) {
+        if pwd.is_absolute() && same_dir(&pwd, &resolved) {
+            return Ok(pwd);
+        }
+    }
+    Ok(resolved)
+}
+
+#[cfg(unix)]
+fn same_dir(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+}
+
+/// Store options with the global `--indent` flag applied: when given, it
+/// replaces all three indents (cli.md §4.4).
+pub fn apply_indent(options: StoreOptions, indent: Option<i64>) -> StoreOptions {
+    match indent {
+        Some(n) => StoreOptions {
+            yaml_indent: Some(n),
+            json_indent: Some(n),
+            json_binary_indent: Some(n),
+        },
+        None => options,
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Output types
 // ---------------------------------------------------------------------------
@@ -1866,6 +1906,27 @@ mod tests {
             config(r#"{"stores": null}"#).store_options(),
             StoreOptions::default()
         );
+    }
+
+    #[test]
+    fn indent_flag_overrides_all_three() {
+        let c = config(r#"{"stores": {"yaml": {"indent": 2}, "json": {"indent": 3}}}"#);
+        assert_eq!(apply_indent(c.store_options(), None), c.store_options());
+        assert_eq!(
+            apply_indent(c.store_options(), Some(6)),
+            StoreOptions {
+                yaml_indent: Some(6),
+                json_indent: Some(6),
+                json_binary_indent: Some(6)
+            }
+        );
+    }
+
+    #[test]
+    fn working_dir_is_a_directory() {
+        let wd = working_dir().unwrap();
+        assert!(wd.is_absolute());
+        assert!(same_dir(&wd, &std::env::current_dir().unwrap()));
     }
 
     // --- destination rules -------------------------------------------------------
