@@ -84,7 +84,7 @@ pub enum Error {
     #[error("File cannot be completely empty, it must contain at least one document")]
     NoDocument,
     /// The plaintext already has sops metadata.
-    #[error("{0}: the file already contains sops metadata (a top-level 'sops' entry, or 'sops_' keys in flat formats): it is probably already encrypted")]
+    #[error("{0}: The file you have provided contains a top-level entry called 'sops', or for flat file formats top-level entries starting with 'sops_'. This is generally due to the file already being encrypted. SOPS uses a top-level entry called 'sops' to store the metadata required to decrypt the file. For this reason, SOPS can not encrypt files that already contain such an entry.")]
     AlreadyEncrypted(String),
     /// A key named `sops` (or `sops_…`) in data to be encrypted that the
     /// store does not count as metadata.

@@ -192,10 +192,8 @@ impl Identities {
     }
 
     fn locations_note(&self) -> String {
-        format!(
-            "Looked for age identities in: {}",
-            self.locations.join(", ")
-        )
+        let quoted: Vec<String> = self.locations.iter().map(|l| format!("'{l}'")).collect();
+        format!("Did not find keys in locations {}.", quoted.join(", "))
     }
 }
 
