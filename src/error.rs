@@ -84,7 +84,7 @@ pub enum Error {
     #[error("File cannot be completely empty, it must contain at least one document")]
     NoDocument,
     /// The plaintext already has sops metadata.
-    #[error("{0}: the file already contains sops metadata (a top-level 'sops' entry, or 'sops_' keys in flat formats): it is probably already encrypted")]
+    #[error("{0}: The file you have provided contains a top-level entry called 'sops', or for flat file formats top-level entries starting with 'sops_'. This is generally due to the file already being encrypted. SOPS uses a top-level entry called 'sops' to store the metadata required to decrypt the file. For this reason, SOPS can not encrypt files that already contain such an entry.")]
     AlreadyEncrypted(String),
     /// A key named `sops` (or `sops_…`) in data to be encrypted that the
     /// store does not count as metadata.
@@ -136,6 +136,14 @@ pub enum Error {
     /// An `--extract` path that does not lead anywhere.
     #[error("error truncating tree: {0}")]
     TreePath(String),
+    /// Another error, in the context of a file.
+    #[error("{path}: {inner}")]
+    InFile {
+        /// The file.
+        path: String,
+        /// The error.
+        inner: Box<Error>,
+    },
     /// A duplicate entry in the decryption order.
     #[error("Duplicate decryption key type: {0}")]
     DuplicateDecryptionKeyType(String),
@@ -146,6 +154,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use exit::*;
         match self {
+            Error::InFile { inner, .. } => inner.exit_code(),
             Error::NoFileSpecified | Error::FileNotFound(_) => NO_FILE_SPECIFIED,
             Error::ConflictingParameters(_) => CONFLICTING_PARAMETERS,
             Error::ReadInput { .. } | Error::ParsePlain { .. } => COULD_NOT_READ_INPUT,
@@ -172,6 +181,7 @@ impl Error {
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
+            Error::InFile { inner, .. } => inner.hint(),
             Error::AlreadyEncrypted(_) => Some("to change an encrypted file, use `enseal edit FILE`; if it is plaintext, rename the 'sops' entry"),
             Error::MetadataNotFound(_) => Some("the file is not encrypted (or not in the format its extension says: try --input-type)"),
             Error::Mac(_) => Some("the file was changed outside sops/enseal; if you trust it, decrypt with --ignore-mac"),
@@ -180,6 +190,16 @@ impl Error {
             Error::TreePathFormat(_) => Some("paths look like [\"key\"][0][\"nested\"]"),
             Error::GenerateDataKey(_) => Some("check the recipients given with --age or SOPS_AGE_RECIPIENTS"),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// This error, said of `path`.
+    pub fn in_file(self, path: &str) -> Error {
+        Error::InFile {
+            path: path.to_string(),
+            inner: Box::new(self),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! [`keys`] → data key → [`crypto`] → tree → format → bytes.
 
 pub mod cli;
+pub mod config;
 pub mod crypto;
 pub mod document;
 pub mod error;

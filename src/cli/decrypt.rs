@@ -29,7 +29,12 @@ pub(crate) fn run(file: Option<&str>, io: &IoArgs, reading: &ReadArgs) -> Result
     let out_store = out_kind.store(&options);
     let encrypted = load_encrypted(in_store.as_ref(), &input.bytes, &input.name)?;
     let mut keys = keys;
-    let decrypted = encrypted.decrypt(&mut keys, reading.ignore_mac)?;
+    let decrypted = encrypted
+        .decrypt(&mut keys, reading.ignore_mac)
+        .map_err(|e| match e {
+            Error::RetrieveKey(_) => e,
+            other => other.in_file(&input.name),
+        })?;
     for warning in &decrypted.warnings {
         eprintln!("warning: {}: {warning}", input.name);
     }

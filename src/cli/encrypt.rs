@@ -46,7 +46,7 @@ pub(crate) fn run(file: Option<&str>, io: &IoArgs, keys: &KeyArgs, rules: &RuleA
         mac_only_encrypted: rules.mac_only_encrypted,
         binary: in_kind == FormatKind::Binary,
     };
-    let encrypted = document::encrypt(documents, settings)?;
+    let encrypted = document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?;
     let bytes = out_store
         .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
         .map_err(|e| Error::Dump(e.to_string()))?;

@@ -237,6 +237,9 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         None => {
             let file = cli.file.as_deref();
+            if file.is_none() && (cli.encrypt || cli.decrypt) {
+                return Err(Error::NoFileSpecified);
+            }
             match (cli.encrypt, cli.decrypt) {
                 (true, false) => encrypt::run(file, &cli.io, &cli.keys, &cli.rules),
                 (false, true) => decrypt::run(file, &cli.io, &cli.reading),

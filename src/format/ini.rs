@@ -348,6 +348,18 @@ fn parse_ini(input: &[u8]) -> Result<Vec<ParsedSection>, String> {
         eof: false,
         comment: String::new(),
     };
+    parse_sections(&mut parser).map_err(|message| {
+        // Name the line: go-ini's messages quote it but not its number.
+        let line = src[..parser.pos.min(src.len())]
+            .trim_end_matches('\n')
+            .matches('\n')
+            .count()
+            + 1;
+        format!("{} (line {line})", message.trim_end_matches(['\n', '\r']))
+    })
+}
+
+fn parse_sections(parser: &mut Parser<'_>) -> Result<Vec<ParsedSection>, String> {
     let mut sections = vec![ParsedSection::new(DEFAULT_SECTION.to_string())];
     let mut count = 1u64;
     while !parser.eof {

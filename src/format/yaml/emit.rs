@@ -1,0 +1,1337 @@
+//! Writing: the tree is turned into the node layout sops builds (comments as
+//! head/foot comments), then into events, which an emitter with the layout
+//! rules of the Go YAML v3 library writes out (block style, configurable
+//! indentation, no line wrapping).
+
+use super::resolve::string_can_be_plain;
+use crate::gofmt::format_g;
+use crate::tree::{Item, Map, Value};
+
+/// Requested scalar style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// An intermediate node, as sops builds it before encoding.
+struct Node {
+    kind: NodeKind,
+    head: String,
+    foot: String,
+}
+
+enum NodeKind {
+    Map(Vec<(Node, Node)>),
+    Seq(Vec<Node>),
+    Scalar {
+        value: String,
+        style: Style,
+        tag: Option<&'static str>,
+    },
+}
+
+impl Node {
+    fn new(kind: NodeKind) -> Node {
+        Node {
+            kind,
+            head: String::new(),
+            foot: String::new(),
+        }
+    }
+}
+
+/// Joins comment texts the way sops does: `#` + text, one per line.
+fn join_comments(comments: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, c) in comments.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push('#');
+        out.push_str(c);
+    }
+    out
+}
+
+fn add_head(node: &mut Node, comments: &mut Vec<&str>) {
+    if comments.is_empty() {
+        return;
+    }
+    let c = join_comments(comments);
+    comments.clear();
+    if node.head.is_empty() {
+        node.head = c;
+    } else {
+        node.head = format!("{c}\n{}", node.head);
+    }
+}
+
+fn add_foot(node: &mut Node, comments: &mut Vec<&str>) {
+    if comments.is_empty() {
+        return;
+    }
+    let c = join_comments(comments);
+    comments.clear();
+    if node.foot.is_empty() {
+        node.foot = c;
+    } else {
+        node.foot.push('\n');
+        node.foot.push_str(&c);
+    }
+}
+
+fn string_node(s: &str) -> Node {
+    let style = if s.contains('\n') {
+        Style::Literal
+    } else if string_can_be_plain(s) {
+        Style::Plain
+    } else {
+        Style::Double
+    };
+    // A plain `<<` reads back as a merge key, which yaml.v3 then writes
+    // with its tag.
+    let tag = (style == Style::Plain && s == "<<").then_some("merge");
+    Node::new(NodeKind::Scalar {
+        value: s.to_string(),
+        style,
+        tag,
+    })
+}
+
+fn plain_node(s: String) -> Node {
+    Node::new(NodeKind::Scalar {
+        value: s,
+        style: Style::Plain,
+        tag: None,
+    })
+}
+
+fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        ".nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { ".inf" } else { "-.inf" }.into()
+    } else {
+        format_g(f, false)
+    }
+}
+
+fn binary_node(bytes: &[u8]) -> Node {
+    use base64::Engine;
+    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let lines = enc.len() / 70 + 1;
+    let mut value = String::new();
+    for chunk in enc.as_bytes().chunks(70) {
+        value.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        if lines > 1 {
+            value.push('\n');
+        }
+    }
+    let style = if value.contains('\n') {
+        Style::Literal
+    } else {
+        Style::Plain
+    };
+    Node::new(NodeKind::Scalar {
+        value,
+        style,
+        tag: Some("binary"),
+    })
+}
+
+fn value_node(v: &Value) -> Node {
+    match v {
+        Value::Map(m) => map_node(m),
+        Value::List(l) => seq_node(l),
+        Value::Str(s) => string_node(s),
+        Value::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(s) => string_node(s),
+            Err(_) => binary_node(b),
+        },
+        Value::Int(i) => plain_node(i.to_string()),
+        Value::Float(f) => plain_node(float_text(*f)),
+        Value::Bool(b) => plain_node(b.to_string()),
+        Value::Time(t) => plain_node(t.to_rfc3339_nano()),
+        Value::Null | Value::Comment(_) => plain_node("null".into()),
+    }
+}
+
+fn map_node(m: &Map) -> Node {
+    let mut node = Node::new(NodeKind::Map(Vec::new()));
+    let mut pairs = Vec::new();
+    let mut comments: Vec<&str> = Vec::new();
+    let mut beginning = true;
+    for item in &m.0 {
+        match item {
+            Item::Comment(c) => comments.push(&c.text),
+            Item::Entry(k, v) => {
+                if beginning {
+                    add_head(&mut node, &mut comments);
+                    beginning = false;
+                }
+                let mut key = string_node(k);
+                add_head(&mut key, &mut comments);
+                pairs.push((key, value_node(v)));
+            }
+        }
+    }
+    if !comments.is_empty() {
+        match pairs.last_mut() {
+            Some((k, _)) => add_foot(k, &mut comments),
+            None => add_head(&mut node, &mut comments),
+        }
+    }
+    node.kind = NodeKind::Map(pairs);
+    node
+}
+
+fn seq_node(l: &[Value]) -> Node {
+    let mut node = Node::new(NodeKind::Seq(Vec::new()));
+    let mut items: Vec<Node> = Vec::new();
+    let mut comments: Vec<&str> = Vec::new();
+    let mut beginning = true;
+    for v in l {
+        if let Value::Comment(c) = v {
+            comments.push(&c.text);
+            continue;
+        }
+        if beginning {
+            add_head(&mut node, &mut comments);
+            beginning = false;
+        }
+        let mut item = value_node(v);
+        add_head(&mut item, &mut comments);
+        items.push(item);
+    }
+    if !comments.is_empty() {
+        match items.last_mut() {
+            Some(last) => add_foot(last, &mut comments),
+            None => add_head(&mut node, &mut comments),
+        }
+    }
+    node.kind = NodeKind::Seq(items);
+    node
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EvKind {
+    StreamStart,
+    StreamEnd,
+    DocStart,
+    DocEnd,
+    MapStart,
+    MapEnd,
+    SeqStart,
+    SeqEnd,
+    Scalar,
+}
+
+struct Event {
+    kind: EvKind,
+    value: String,
+    style: Style,
+    tag: Option<&'static str>,
+    head: String,
+    line: String,
+    foot: String,
+    tail: String,
+}
+
+impl Event {
+    fn new(kind: EvKind) -> Event {
+        Event {
+            kind,
+            value: String::new(),
+            style: Style::Plain,
+            tag: None,
+            head: String::new(),
+            line: String::new(),
+            foot: String::new(),
+            tail: String::new(),
+        }
+    }
+}
+
+/// yaml.v3 `encoder.node`: node → events (moving key foot comments to the
+/// following key, or the mapping end, as "tail" comments).
+fn node_events(node: Node, tail: String, out: &mut Vec<Event>) {
+    match node.kind {
+        NodeKind::Map(pairs) => {
+            let mut ev = Event::new(EvKind::MapStart);
+            ev.head = node.head;
+            ev.tail = tail;
+            out.push(ev);
+            let mut tail = String::new();
+            for (mut k, v) in pairs {
+                let foot = std::mem::take(&mut k.foot);
+                node_events(k, tail, out);
+                tail = foot;
+                node_events(v, String::new(), out);
+            }
+            let mut end = Event::new(EvKind::MapEnd);
+            end.tail = tail;
+            end.foot = node.foot;
+            out.push(end);
+        }
+        NodeKind::Seq(items) => {
+            let mut ev = Event::new(EvKind::SeqStart);
+            ev.head = node.head;
+            out.push(ev);
+            for item in items {
+                node_events(item, String::new(), out);
+            }
+            let mut end = Event::new(EvKind::SeqEnd);
+            end.foot = node.foot;
+            out.push(end);
+        }
+        NodeKind::Scalar { value, style, tag } => {
+            let mut ev = Event::new(EvKind::Scalar);
+            ev.value = value;
+            ev.style = style;
+            ev.tag = tag;
+            ev.head = node.head;
+            ev.foot = node.foot;
+            ev.tail = tail;
+            out.push(ev);
+        }
+    }
+}
+
+/// Writes documents (each a mapping) as a YAML stream.
+pub(crate) fn emit_documents(docs: &[&Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
+    let mut events = vec![Event::new(EvKind::StreamStart)];
+    for doc in docs {
+        events.push(Event::new(EvKind::DocStart));
+        let node = match extra {
+            Some(meta) => {
+                let mut m = (*doc).clone();
+                m.push("sops", Value::Map(meta.clone()));
+                map_node(&m)
+            }
+            None => map_node(doc),
+        };
+        node_events(node, String::new(), &mut events);
+        events.push(Event::new(EvKind::DocEnd));
+    }
+    events.push(Event::new(EvKind::StreamEnd));
+    Emitter::new(indent).run(events)
+}
+
+/// Writes one value as a YAML document (`yaml.Marshal` of the node).
+pub(crate) fn emit_single_value(v: &Value) -> Vec<u8> {
+    let mut events = vec![
+        Event::new(EvKind::StreamStart),
+        Event::new(EvKind::DocStart),
+    ];
+    node_events(value_node(v), String::new(), &mut events);
+    events.push(Event::new(EvKind::DocEnd));
+    events.push(Event::new(EvKind::StreamEnd));
+    Emitter::new(4).run(events)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    StreamStart,
+    FirstDocStart,
+    DocStart,
+    DocContent,
+    DocEnd,
+    FlowSeqFirst,
+    FlowSeqItem,
+    FlowSeqTrail,
+    FlowMapFirst,
+    FlowMapKey,
+    FlowMapTrail,
+    FlowMapSimpleValue,
+    FlowMapValue,
+    BlockSeqFirst,
+    BlockSeqItem,
+    BlockMapFirst,
+    BlockMapKey,
+    BlockMapSimpleValue,
+    BlockMapValue,
+    End,
+}
+
+#[derive(Default, Clone, Copy)]
+struct ScalarAnalysis {
+    multiline: bool,
+    flow_plain_allowed: bool,
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+struct Emitter {
+    out: Vec<u8>,
+    best_indent: i64,
+    state: State,
+    states: Vec<State>,
+    indent: i64,
+    indents: Vec<i64>,
+    flow_level: usize,
+    root_context: bool,
+    simple_key_context: bool,
+    column: i64,
+    whitespace: bool,
+    indention: bool,
+    open_ended: bool,
+    foot_indent: i64,
+    head_comment: String,
+    line_comment: String,
+    foot_comment: String,
+    tail_comment: String,
+    key_line_comment: String,
+    // Analysis of the current event.
+    tag_handle: &'static str,
+    tag_suffix: &'static str,
+    scalar: ScalarAnalysis,
+    scalar_style: Style,
+}
+
+fn is_break_char(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// yaml.v3 `is_printable` (note: characters outside the BMP are not).
+fn is_printable(c: char) -> bool {
+    let u = c as u32;
+    u == 0x0A
+        || (0x20..=0x7E).contains(&u)
+        || (0xA0..=0xD7FF).contains(&u)
+        || ((0xE000..=0xFFFF).contains(&u) && u != 0xFEFF && u != 0xFFFE && u != 0xFFFF)
+}
+
+fn analyze_scalar(value: &str) -> ScalarAnalysis {
+    if value.is_empty() {
+        return ScalarAnalysis {
+            multiline: false,
+            flow_plain_allowed: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let mut block_indicators = false;
+    let mut flow_indicators = false;
+    let mut line_breaks = false;
+    let mut special_characters = false;
+    let mut tab_characters = false;
+    let mut leading_space = false;
+    let mut leading_break = false;
+    let mut trailing_space = false;
+    let mut trailing_break = false;
+    let mut break_space = false;
+    let mut space_break = false;
+    let mut previous_space = false;
+    let mut previous_break = false;
+    if value.starts_with("---") || value.starts_with("...") {
+        block_indicators = true;
+        flow_indicators = true;
+    }
+    let mut preceded_by_whitespace = true;
+    let mut iter = value.chars().peekable();
+    let mut i = 0usize;
+    while let Some(c) = iter.next() {
+        let next = iter.peek().copied();
+        let is_last = next.is_none();
+        let followed_by_whitespace = matches!(next, None | Some(' ' | '\t'));
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
+                '?' | ':' => {
+                    flow_indicators = true;
+                    if followed_by_whitespace {
+                        block_indicators = true;
+                    }
+                }
+                '-' => {
+                    if followed_by_whitespace {
+                        flow_indicators = true;
+                        block_indicators = true;
+                    }
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                ',' | '?' | '[' | ']' | '{' | '}' => flow_indicators = true,
+                ':' => {
+                    flow_indicators = true;
+                    if followed_by_whitespace {
+                        block_indicators = true;
+                    }
+                }
+                '#' => {
+                    if preceded_by_whitespace {
+                        flow_indicators = true;
+                        block_indicators = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if c == '\t' {
+            tab_characters = true;
+        } else if !is_printable(c) {
+            special_characters = true;
+        }
+        if c == ' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if is_last {
+                trailing_space = true;
+            }
+            if previous_break {
+                break_space = true;
+            }
+            previous_space = true;
+            previous_break = false;
+        } else if is_break_char(c) {
+            line_breaks = true;
+            if i == 0 {
+                leading_break = true;
+            }
+            if is_last {
+                trailing_break = true;
+            }
+            if previous_space {
+                space_break = true;
+            }
+            previous_space = false;
+            previous_break = true;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_whitespace = matches!(c, ' ' | '\t' | '\0') || is_break_char(c);
+        i += 1;
+    }
+    let mut a = ScalarAnalysis {
+        multiline: line_breaks,
+        flow_plain_allowed: true,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || tab_characters || special_characters {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special_characters {
+        a.block_allowed = false;
+    }
+    if line_breaks {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if flow_indicators {
+        a.flow_plain_allowed = false;
+    }
+    if block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+impl Emitter {
+    fn new(indent: usize) -> Emitter {
+        let best_indent = if (2..=9).contains(&indent) {
+            indent as i64
+        } else {
+            2
+        };
+        Emitter {
+            out: Vec::new(),
+            best_indent,
+            state: State::StreamStart,
+            states: Vec::new(),
+            indent: -1,
+            indents: Vec::new(),
+            flow_level: 0,
+            root_context: false,
+            simple_key_context: false,
+            column: 0,
+            whitespace: true,
+            indention: true,
+            open_ended: false,
+            foot_indent: -1,
+            head_comment: String::new(),
+            line_comment: String::new(),
+            foot_comment: String::new(),
+            tail_comment: String::new(),
+            key_line_comment: String::new(),
+            tag_handle: "",
+            tag_suffix: "",
+            scalar: ScalarAnalysis::default(),
+            scalar_style: Style::Plain,
+        }
+    }
+
+    fn run(mut self, mut events: Vec<Event>) -> Vec<u8> {
+        for i in 0..events.len() {
+            self.analyze_event(&mut events[i]);
+            self.state_machine(&events, i);
+        }
+        self.out
+    }
+
+    // ----- low-level writing -----
+
+    fn put(&mut self, b: u8) {
+        self.out.push(b);
+        self.column += 1;
+    }
+
+    fn put_break(&mut self) {
+        self.out.push(b'\n');
+        self.column = 0;
+        self.indention = true;
+    }
+
+    fn write_char(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        self.out
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.column += 1;
+    }
+
+    fn write_str(&mut self, s: &str) {
+        for c in s.chars() {
+            self.write_char(c);
+        }
+    }
+
+    fn write_break_char(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.write_char(c);
+            self.column = 0;
+            self.indention = true;
+        }
+    }
+
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0);
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        if self.foot_indent == indent {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(b' ');
+        }
+        self.whitespace = true;
+        self.foot_indent = -1;
+    }
+
+    fn write_indicator(&mut self, ind: &str, need_ws: bool, is_ws: bool, is_indention: bool) {
+        if need_ws && !self.whitespace {
+            self.put(b' ');
+        }
+        self.write_str(ind);
+        self.whitespace = is_ws;
+        self.indention = self.indention && is_indention;
+        self.open_ended = false;
+    }
+
+    fn write_comment(&mut self, comment: &str) {
+        let mut breaks = false;
+        let mut pound = false;
+        for c in comment.chars() {
+            if is_break_char(c) {
+                self.write_break_char(c);
+                breaks = true;
+                pound = false;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if !pound {
+                    if c != '#' {
+                        self.put(b'#');
+                        self.put(b' ');
+                    }
+                    pound = true;
+                }
+                self.write_char(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        if !breaks {
+            self.put_break();
+        }
+        self.whitespace = true;
+    }
+
+    // ----- comments -----
+
+    fn process_head_comment(&mut self) {
+        if !self.tail_comment.is_empty() {
+            self.write_indent();
+            let c = std::mem::take(&mut self.tail_comment);
+            self.write_comment(&c);
+            self.foot_indent = self.indent.max(0);
+        }
+        if self.head_comment.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let c = std::mem::take(&mut self.head_comment);
+        self.write_comment(&c);
+    }
+
+    fn process_line_comment(&mut self) {
+        if self.line_comment.is_empty() {
+            return;
+        }
+        if !self.whitespace {
+            self.put(b' ');
+        }
+        let c = std::mem::take(&mut self.line_comment);
+        self.write_comment(&c);
+    }
+
+    fn process_foot_comment(&mut self) {
+        if self.foot_comment.is_empty() {
+            return;
+        }
+        self.write_indent();
+        let c = std::mem::take(&mut self.foot_comment);
+        self.write_comment(&c);
+        self.foot_indent = self.indent.max(0);
+    }
+
+    // ----- state machine -----
+
+    fn analyze_event(&mut self, ev: &mut Event) {
+        self.tag_handle = "";
+        self.tag_suffix = "";
+        if !ev.head.is_empty() {
+            self.head_comment = std::mem::take(&mut ev.head);
+        }
+        if !ev.line.is_empty() {
+            self.line_comment = std::mem::take(&mut ev.line);
+        }
+        if !ev.foot.is_empty() {
+            self.foot_comment = std::mem::take(&mut ev.foot);
+        }
+        if !ev.tail.is_empty() {
+            self.tail_comment = std::mem::take(&mut ev.tail);
+        }
+        if ev.kind == EvKind::Scalar {
+            if let Some(tag) = ev.tag {
+                self.tag_handle = "!!";
+                self.tag_suffix = tag;
+            }
+            self.scalar = analyze_scalar(&ev.value);
+        }
+    }
+
+    fn pop_state(&mut self) {
+        self.state = self.states.pop().unwrap_or(State::End);
+    }
+
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { self.best_indent } else { 0 };
+        } else if !indentless {
+            if self.states.last() == Some(&State::BlockSeqItem) {
+                self.indent += 2;
+            } else {
+                self.indent =
+                    self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
+            }
+        }
+    }
+
+    fn state_machine(&mut self, events: &[Event], i: usize) {
+        let ev = &events[i];
+        match self.state {
+            State::StreamStart => {
+                self.indent = -1;
+                self.column = 0;
+                self.whitespace = true;
+                self.indention = true;
+                self.foot_indent = -1;
+                self.state = State::FirstDocStart;
+            }
+            State::FirstDocStart => self.emit_document_start(ev, true),
+            State::DocStart => self.emit_document_start(ev, false),
+            State::DocContent => {
+                self.states.push(State::DocEnd);
+                self.process_head_comment();
+                self.emit_node(events, i, true, false, false, false);
+                self.process_line_comment();
+                self.process_foot_comment();
+            }
+            State::DocEnd => {
+                self.foot_indent = 0;
+                self.process_foot_comment();
+                self.foot_indent = -1;
+                self.write_indent();
+                self.state = State::DocStart;
+            }
+            State::FlowSeqFirst => self.emit_flow_sequence_item(events, i, true, false),
+            State::FlowSeqItem => self.emit_flow_sequence_item(events, i, false, false),
+            State::FlowSeqTrail => self.emit_flow_sequence_item(events, i, false, true),
+            State::FlowMapFirst => self.emit_flow_mapping_key(events, i, true, false),
+            State::FlowMapKey => self.emit_flow_mapping_key(events, i, false, false),
+            State::FlowMapTrail => self.emit_flow_mapping_key(events, i, false, true),
+            State::FlowMapSimpleValue => self.emit_flow_mapping_value(events, i, true),
+            State::FlowMapValue => self.emit_flow_mapping_value(events, i, false),
+            State::BlockSeqFirst => self.emit_block_sequence_item(events, i, true),
+            State::BlockSeqItem => self.emit_block_sequence_item(events, i, false),
+            State::BlockMapFirst => self.emit_block_mapping_key(events, i, true),
+            State::BlockMapKey => self.emit_block_mapping_key(events, i, false),
+            State::BlockMapSimpleValue => self.emit_block_mapping_value(events, i, true),
+            State::BlockMapValue => self.emit_block_mapping_value(events, i, false),
+            State::End => {}
+        }
+    }
+
+    fn emit_document_start(&mut self, ev: &Event, first: bool) {
+        match ev.kind {
+            EvKind::DocStart => {
+                if !first {
+                    self.write_indent();
+                    self.write_indicator("---", true, false, false);
+                    self.write_indent();
+                }
+                if !self.head_comment.is_empty() {
+                    self.process_head_comment();
+                    self.put_break();
+                }
+                self.state = State::DocContent;
+            }
+            _ => {
+                self.state = State::End;
+            }
+        }
+    }
+
+    fn check_empty(&self, events: &[Event], i: usize, start: EvKind, end: EvKind) -> bool {
+        events[i].kind == start && events.get(i + 1).is_some_and(|e| e.kind == end)
+    }
+
+    fn check_simple_key(&self, events: &[Event], i: usize) -> bool {
+        let ev = &events[i];
+        match ev.kind {
+            EvKind::Scalar => {
+                if self.scalar.multiline {
+                    return false;
+                }
+                let len = self.tag_handle.len() + self.tag_suffix.len() + ev.value.len();
+                len <= 128
+            }
+            EvKind::SeqStart => self.check_empty(events, i, EvKind::SeqStart, EvKind::SeqEnd),
+            EvKind::MapStart => self.check_empty(events, i, EvKind::MapStart, EvKind::MapEnd),
+            _ => false,
+        }
+    }
+
+    fn emit_node(
+        &mut self,
+        events: &[Event],
+        i: usize,
+        root: bool,
+        _seq: bool,
+        _map: bool,
+        simple_key: bool,
+    ) {
+        self.root_context = root;
+        self.simple_key_context = simple_key;
+        let ev = &events[i];
+        match ev.kind {
+            EvKind::Scalar => self.emit_scalar(ev),
+            EvKind::SeqStart => {
+                if self.flow_level > 0
+                    || self.check_empty(events, i, EvKind::SeqStart, EvKind::SeqEnd)
+                {
+                    self.state = State::FlowSeqFirst;
+                } else {
+                    self.state = State::BlockSeqFirst;
+                }
+            }
+            EvKind::MapStart => {
+                if self.flow_level > 0
+                    || self.check_empty(events, i, EvKind::MapStart, EvKind::MapEnd)
+                {
+                    self.state = State::FlowMapFirst;
+                } else {
+                    self.state = State::BlockMapFirst;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn emit_flow_sequence_item(&mut self, events: &[Event], i: usize, first: bool, trail: bool) {
+        if first {
+            self.write_indicator("[", true, true, false);
+            self.increase_indent(true, false);
+            self.flow_level += 1;
+        }
+        if events[i].kind == EvKind::SeqEnd {
+            self.flow_level -= 1;
+            self.pop_indent();
+            if self.column == 0 {
+                self.write_indent();
+            }
+            self.write_indicator("]", false, false, false);
+            self.process_line_comment();
+            self.process_foot_comment();
+            self.pop_state();
+            return;
+        }
+        if !first && !trail {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_head_comment();
+        if self.column == 0 {
+            self.write_indent();
+        }
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
+            self.states.push(State::FlowSeqTrail);
+        } else {
+            self.states.push(State::FlowSeqItem);
+        }
+        self.emit_node(events, i, false, true, false, false);
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn emit_flow_mapping_key(&mut self, events: &[Event], i: usize, first: bool, trail: bool) {
+        if first {
+            self.write_indicator("{", true, true, false);
+            self.increase_indent(true, false);
+            self.flow_level += 1;
+        }
+        if events[i].kind == EvKind::MapEnd {
+            if (!self.head_comment.is_empty()
+                || !self.foot_comment.is_empty()
+                || !self.tail_comment.is_empty())
+                && !first
+                && !trail
+            {
+                self.write_indicator(",", false, false, false);
+            }
+            self.process_head_comment();
+            self.flow_level -= 1;
+            self.pop_indent();
+            self.write_indicator("}", false, false, false);
+            self.process_line_comment();
+            self.process_foot_comment();
+            self.pop_state();
+            return;
+        }
+        if !first && !trail {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_head_comment();
+        if self.column == 0 {
+            self.write_indent();
+        }
+        if self.check_simple_key(events, i) {
+            self.states.push(State::FlowMapSimpleValue);
+            self.emit_node(events, i, false, false, true, true);
+            return;
+        }
+        self.write_indicator("?", true, false, false);
+        self.states.push(State::FlowMapValue);
+        self.emit_node(events, i, false, false, true, false);
+    }
+
+    fn emit_flow_mapping_value(&mut self, events: &[Event], i: usize, simple: bool) {
+        if simple {
+            self.write_indicator(":", false, false, false);
+        } else {
+            self.write_indicator(":", true, false, false);
+        }
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
+            self.states.push(State::FlowMapTrail);
+        } else {
+            self.states.push(State::FlowMapKey);
+        }
+        self.emit_node(events, i, false, false, true, false);
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
+            self.write_indicator(",", false, false, false);
+        }
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn emit_block_sequence_item(&mut self, events: &[Event], i: usize, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        if events[i].kind == EvKind::SeqEnd {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.process_head_comment();
+        self.write_indent();
+        self.write_indicator("-", true, false, true);
+        self.states.push(State::BlockSeqItem);
+        self.emit_node(events, i, false, true, false, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn emit_block_mapping_key(&mut self, events: &[Event], i: usize, first: bool) {
+        if first {
+            self.increase_indent(false, false);
+        }
+        self.process_head_comment();
+        if events[i].kind == EvKind::MapEnd {
+            self.pop_indent();
+            self.pop_state();
+            return;
+        }
+        self.write_indent();
+        if !self.line_comment.is_empty() {
+            self.key_line_comment = std::mem::take(&mut self.line_comment);
+        }
+        if self.check_simple_key(events, i) {
+            self.states.push(State::BlockMapSimpleValue);
+            self.emit_node(events, i, false, false, true, true);
+            return;
+        }
+        self.write_indicator("?", true, false, true);
+        self.states.push(State::BlockMapValue);
+        self.emit_node(events, i, false, false, true, false);
+    }
+
+    fn emit_block_mapping_value(&mut self, events: &[Event], i: usize, simple: bool) {
+        if simple {
+            self.write_indicator(":", false, false, false);
+        } else {
+            self.write_indent();
+            self.write_indicator(":", true, false, true);
+        }
+        if !self.key_line_comment.is_empty() {
+            let kind = events[i].kind;
+            if kind == EvKind::Scalar {
+                if self.line_comment.is_empty() {
+                    self.line_comment = std::mem::take(&mut self.key_line_comment);
+                }
+            } else if kind == EvKind::MapStart || kind == EvKind::SeqStart {
+                std::mem::swap(&mut self.line_comment, &mut self.key_line_comment);
+                self.process_line_comment();
+                std::mem::swap(&mut self.line_comment, &mut self.key_line_comment);
+            }
+        }
+        self.states.push(State::BlockMapKey);
+        self.emit_node(events, i, false, false, true, false);
+        self.process_line_comment();
+        self.process_foot_comment();
+    }
+
+    fn emit_scalar(&mut self, ev: &Event) {
+        self.select_scalar_style(ev);
+        // Tag.
+        if !self.tag_handle.is_empty() || !self.tag_suffix.is_empty() {
+            if !self.whitespace {
+                self.put(b' ');
+            }
+            let h = self.tag_handle;
+            let s = self.tag_suffix;
+            self.write_str(h);
+            self.write_str(s);
+            self.whitespace = false;
+            self.indention = false;
+        }
+        self.increase_indent(true, false);
+        let allow_breaks = !self.simple_key_context;
+        match self.scalar_style {
+            Style::Plain => self.write_plain(&ev.value),
+            Style::Single => self.write_single_quoted(&ev.value, allow_breaks),
+            Style::Double => self.write_double_quoted(&ev.value),
+            Style::Literal => self.write_literal(&ev.value),
+        }
+        self.pop_indent();
+        self.pop_state();
+    }
+
+    fn select_scalar_style(&mut self, ev: &Event) {
+        let no_tag = self.tag_handle.is_empty() && self.tag_suffix.is_empty();
+        let mut style = ev.style;
+        if self.simple_key_context && self.scalar.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain {
+            if (self.flow_level > 0 && !self.scalar.flow_plain_allowed)
+                || (self.flow_level == 0 && !self.scalar.block_plain_allowed)
+            {
+                style = Style::Single;
+            }
+            if ev.value.is_empty() && (self.flow_level > 0 || self.simple_key_context) {
+                style = Style::Single;
+            }
+        }
+        if style == Style::Single && !self.scalar.single_quoted_allowed {
+            style = Style::Double;
+        }
+        if style == Style::Literal
+            && (!self.scalar.block_allowed || self.flow_level > 0 || self.simple_key_context)
+        {
+            style = Style::Double;
+        }
+        // Tagged scalars are written with their tag (not implicit): a
+        // non-plain style then needs no extra `!`.
+        let _ = no_tag;
+        self.scalar_style = style;
+    }
+
+    fn write_plain(&mut self, value: &str) {
+        if !value.is_empty() && !self.whitespace {
+            self.put(b' ');
+        }
+        // Plain scalars never contain line breaks here (they are not
+        // allowed plain) and the width is unlimited.
+        self.write_str(value);
+        if !value.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+        if self.root_context {
+            self.open_ended = true;
+        }
+    }
+
+    fn write_single_quoted(&mut self, value: &str, _allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        let mut breaks = false;
+        for c in value.chars() {
+            if c == ' ' {
+                self.write_char(c);
+            } else if is_break_char(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break_char(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put(b'\'');
+                }
+                self.write_char(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double_quoted(&mut self, value: &str) {
+        self.write_indicator("\"", true, false, false);
+        for c in value.chars() {
+            let u = c as u32;
+            if !is_printable(c) || u == 0xFEFF || is_break_char(c) || c == '"' || c == '\\' {
+                self.put(b'\\');
+                let esc: Option<u8> = match u {
+                    0x00 => Some(b'0'),
+                    0x07 => Some(b'a'),
+                    0x08 => Some(b'b'),
+                    0x09 => Some(b't'),
+                    0x0A => Some(b'n'),
+                    0x0B => Some(b'v'),
+                    0x0C => Some(b'f'),
+                    0x0D => Some(b'r'),
+                    0x1B => Some(b'e'),
+                    0x22 => Some(b'"'),
+                    0x5C => Some(b'\\'),
+                    0x85 => Some(b'N'),
+                    0xA0 => Some(b'_'),
+                    0x2028 => Some(b'L'),
+                    0x2029 => Some(b'P'),
+                    _ => None,
+                };
+                match esc {
+                    Some(e) => self.put(e),
+                    None => {
+                        let (prefix, width) = if u <= 0xFF {
+                            (b'x', 2)
+                        } else if u <= 0xFFFF {
+                            (b'u', 4)
+                        } else {
+                            (b'U', 8)
+                        };
+                        self.put(prefix);
+                        let hex = format!("{u:0width$X}");
+                        for b in hex.bytes() {
+                            self.put(b);
+                        }
+                    }
+                }
+            } else {
+                self.write_char(c);
+            }
+        }
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_block_scalar_hints(&mut self, value: &str) {
+        let first = value.chars().next();
+        if first.is_some_and(|c| c == ' ' || is_break_char(c)) {
+            let hint = char::from(b'0' + self.best_indent as u8).to_string();
+            self.write_indicator(&hint, false, false, false);
+        }
+        self.open_ended = false;
+        let mut rev = value.chars().rev();
+        let chomp = match rev.next() {
+            None => Some("-"),
+            Some(last) if !is_break_char(last) => Some("-"),
+            Some(_) => match rev.next() {
+                None => {
+                    self.open_ended = true;
+                    Some("+")
+                }
+                Some(prev) if is_break_char(prev) => {
+                    self.open_ended = true;
+                    Some("+")
+                }
+                Some(_) => None,
+            },
+        };
+        if let Some(h) = chomp {
+            self.write_indicator(h, false, false, false);
+        }
+    }
+
+    fn write_literal(&mut self, value: &str) {
+        self.write_indicator("|", true, false, false);
+        self.write_block_scalar_hints(value);
+        self.process_line_comment();
+        // A leading line break needs its own line after the header (as the
+        // yaml.v3 release sops uses writes it).
+        if value.chars().next().is_some_and(is_break_char) {
+            self.put_break();
+        }
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in value.chars() {
+            if is_break_char(c) {
+                self.write_break_char(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.write_char(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Comment;
+
+    fn s(x: &str) -> Value {
+        Value::Str(x.into())
+    }
+
+    fn emit(m: &Map) -> String {
+        String::from_utf8(emit_documents(&[m], None, 4)).unwrap()
+    }
+
+    #[test]
+    fn block_layout() {
+        let mut inner = Map::new();
+        inner.push("nested", Value::Int(1));
+        inner.push("other", Value::Int(2));
+        let mut m = Map::new();
+        m.0.push(Item::Comment(Comment::new(" head")));
+        m.push(
+            "key2",
+            Value::List(vec![
+                Value::Comment(Comment::new(" item")),
+                s("a"),
+                Value::Map(inner),
+            ]),
+        );
+        m.push("block", s("line1\nline2\n"));
+        m.push("colon", s("a: b"));
+        m.push("tagged", s("123"));
+        m.push("y", Value::Float(1e6));
+        m.push("e", Value::Map(Map::new()));
+        assert_eq!(
+            emit(&m),
+            "# head\nkey2:\n    # item\n    - a\n    - nested: 1\n      other: 2\nblock: |\n    line1\n    line2\ncolon: 'a: b'\ntagged: \"123\"\n\"y\": 1e+06\ne: {}\n"
+        );
+    }
+
+    #[test]
+    fn empty_document_and_multi() {
+        let a = Map::new();
+        let mut b = Map::new();
+        b.push("k", Value::Null);
+        let out = emit_documents(&[&a, &b], None, 4);
+        assert_eq!(String::from_utf8(out).unwrap(), "{}\n---\nk: null\n");
+    }
+
+    #[test]
+    fn single_values() {
+        assert_eq!(emit_single_value(&Value::Float(2.5)), b"2.5\n");
+        assert_eq!(
+            emit_single_value(&Value::List(vec![s("appended")])),
+            b"- appended\n"
+        );
+    }
+}

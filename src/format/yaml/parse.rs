@@ -1,0 +1,754 @@
+//! Reading: granit-parser events → documents of the tree, with the scalar
+//! resolution, alias expansion and comment placement sops (through the Go
+//! YAML v3 library) applies.
+//!
+//! Comment placement follows the observable behaviour of sops 3.11:
+//! * a comment on the line of a scalar (or of a key whose value is a block
+//!   collection, or after a flow collection) is placed before that entry;
+//! * a block of own-line comments directly above the next token, at a column
+//!   not right of it, is placed before the next node;
+//! * the first block directly below content, right of the next token, stays
+//!   in the innermost open collection (after its last entry);
+//! * any other block goes to the innermost open mapping whose indentation is
+//!   at most the comment's column.
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, Tag};
+
+use super::resolve::{resolve_plain, resolve_scalar, Resolved, ScalarTag};
+use crate::format::FormatError;
+use crate::tree::{Comment, Item, Map, Value};
+
+struct Ev<'a> {
+    ev: Event<'a>,
+    span: Span,
+}
+
+/// One open collection.
+struct Frame {
+    is_map: bool,
+    flow: bool,
+    /// Column of the first key/item (block collections).
+    indent: usize,
+    anchor: usize,
+    items: Vec<Item>,
+    list: Vec<Value>,
+    pending_key: Option<PendingKey>,
+    /// Comments placed in this frame while a child is still open.
+    deferred: Vec<Comment>,
+    /// Keys seen (raw text, line) for the duplicate check.
+    keys: Vec<(String, usize)>,
+    line: usize,
+}
+
+struct PendingKey {
+    key: String,
+    pre: Vec<Comment>,
+    merge: bool,
+}
+
+impl Frame {
+    fn new(is_map: bool, flow: bool, indent: usize, anchor: usize, line: usize) -> Frame {
+        Frame {
+            is_map,
+            flow,
+            indent,
+            anchor,
+            items: Vec::new(),
+            list: Vec::new(),
+            pending_key: None,
+            deferred: Vec::new(),
+            keys: Vec::new(),
+            line,
+        }
+    }
+
+    fn push_comment(&mut self, c: Comment) {
+        if self.is_map {
+            if let Some(pk) = self.pending_key.as_mut() {
+                pk.pre.push(c);
+            } else {
+                self.items.push(Item::Comment(c));
+            }
+        } else {
+            self.list.push(Value::Comment(c));
+        }
+    }
+
+    fn insert_comment(&mut self, at: usize, c: Comment) {
+        if self.is_map {
+            self.items.insert(at, Item::Comment(c));
+        } else {
+            self.list.insert(at, Value::Comment(c));
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Last {
+    None,
+    /// A key was read; its value has not started.
+    Key,
+    /// A scalar/alias entry or item was added at this index of the top frame.
+    Entry(usize),
+    /// A flow collection was added at this index of the top frame.
+    Flow(usize),
+}
+
+struct OwnComment {
+    line: usize,
+    col: usize,
+    text: String,
+}
+
+struct Builder<'a> {
+    src: &'a str,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Value>,
+    /// Raw text of anchored scalars (for aliases used as keys).
+    anchor_text: HashMap<usize, String>,
+    pending_heads: Vec<Comment>,
+    own: Vec<OwnComment>,
+    last: Last,
+    last_line: usize,
+    check_keys: bool,
+    doc: Option<Map>,
+    doc_started: bool,
+    doc_scalar: Option<(Value, usize, usize)>,
+    doc_seq: Option<usize>,
+    /// Mappings of the first document with duplicate keys: start, end, messages.
+    dup_errors: Vec<DupError>,
+}
+
+struct DupError {
+    start: (usize, usize),
+    end: (usize, usize),
+    messages: Vec<String>,
+}
+
+fn err_at(span: &Span, msg: impl std::fmt::Display) -> FormatError {
+    FormatError::Parse(format!(
+        "{msg} (line {}, column {})",
+        span.start.line(),
+        span.start.col() + 1
+    ))
+}
+
+fn scalar_tag(tag: Option<&Tag>) -> ScalarTag {
+    match tag {
+        None => ScalarTag::None,
+        Some(t) => {
+            if t.handle() == "tag:yaml.org,2002:" || t.handle() == "!!" {
+                ScalarTag::Core(t.suffix().to_string())
+            } else if t.handle() == "!" && t.suffix().is_empty() {
+                ScalarTag::None
+            } else {
+                ScalarTag::Other
+            }
+        }
+    }
+}
+
+/// Go's `%#v` of a string (enough for key names in messages).
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Parses a YAML stream into documents. `first_doc_checks` enables the
+/// duplicate-key and type checks sops runs on the first document of a
+/// plaintext file.
+pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>, FormatError> {
+    let mut events = Vec::new();
+    for r in Parser::new_from_str(src) {
+        match r {
+            Ok((ev, span)) => events.push(Ev { ev, span }),
+            Err(e) => {
+                return Err(FormatError::Parse(format!(
+                    "yaml: line {}: column {}: {}",
+                    e.marker().line(),
+                    e.marker().col() + 1,
+                    e.info()
+                )))
+            }
+        }
+    }
+    // For every event: does a node event follow in the same document?
+    let mut node_follows = vec![false; events.len()];
+    let mut seen = false;
+    for i in (0..events.len()).rev() {
+        node_follows[i] = seen;
+        match events[i].ev {
+            Event::DocumentEnd | Event::DocumentStart(..) => seen = false,
+            Event::Scalar(..)
+            | Event::Alias(_)
+            | Event::MappingStart(..)
+            | Event::SequenceStart(..) => seen = true,
+            _ => {}
+        }
+    }
+    let mut b = Builder {
+        src,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        anchor_text: HashMap::new(),
+        pending_heads: Vec::new(),
+        own: Vec::new(),
+        last: Last::None,
+        last_line: 0,
+        check_keys: first_doc_checks,
+        doc: None,
+        doc_started: false,
+        doc_scalar: None,
+        doc_seq: None,
+        dup_errors: Vec::new(),
+    };
+    let mut docs = Vec::new();
+    let mut doc_index = 0usize;
+    let mut i = 0;
+    while i < events.len() {
+        let Ev { ev, span } = &events[i];
+        let next_is_right = matches!(
+            events.get(i + 1).map(|e| &e.ev),
+            Some(Event::Comment(_, Placement::Right))
+        );
+        match ev {
+            Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
+            Event::Comment(text, placement) => {
+                let text = text.to_string();
+                if *placement == Placement::Right {
+                    b.inline_comment(text);
+                } else {
+                    b.own.push(OwnComment {
+                        line: span.start.line(),
+                        col: span.start.col(),
+                        text,
+                    });
+                }
+            }
+            Event::DocumentStart(..) => {
+                b.doc_started = true;
+                b.doc = None;
+                b.doc_scalar = None;
+                b.doc_seq = None;
+                b.anchors.clear();
+                b.anchor_text.clear();
+                b.last = Last::None;
+            }
+            Event::DocumentEnd => {
+                b.resolve_own(None, false);
+                if !b.dup_errors.is_empty() {
+                    // yaml.v3 does not decode the children of a mapping with
+                    // duplicate keys: nested reports are dropped.
+                    let mut errs = std::mem::take(&mut b.dup_errors);
+                    errs.sort_by_key(|e| e.start);
+                    let mut lines: Vec<String> = Vec::new();
+                    let mut covered_until: Option<(usize, usize)> = None;
+                    for e in errs {
+                        if covered_until.is_some_and(|end| e.start < end) {
+                            continue;
+                        }
+                        covered_until = Some(e.end);
+                        lines.extend(e.messages);
+                    }
+                    return Err(FormatError::Parse(format!(
+                        "yaml: unmarshal errors:\n  {}",
+                        lines.join("\n  ")
+                    )));
+                }
+                if b.doc_seq.is_some() {
+                    return Err(FormatError::Parse(
+                        "Error unmarshaling input YAML: YAML documents that are sequences are not supported".into(),
+                    ));
+                }
+                let mut doc = match b.doc.take() {
+                    Some(m) => m,
+                    None => match b.doc_scalar.take() {
+                        None | Some((Value::Null, _, _)) => Map::new(),
+                        Some(_) => {
+                            return Err(FormatError::Parse(
+                                "Error unmarshaling input YAML: YAML documents that are values are not supported".into(),
+                            ))
+                        }
+                    },
+                };
+                // Comments left over (a document of comments only).
+                if !b.pending_heads.is_empty() {
+                    for c in b.pending_heads.drain(..) {
+                        doc.0.push(Item::Comment(c));
+                    }
+                }
+                docs.push(doc);
+                doc_index += 1;
+                b.check_keys = false;
+                b.doc_started = false;
+            }
+            _ => {
+                let follows = node_follows[i];
+                b.handle_node(ev, span, next_is_right, follows, doc_index)?;
+            }
+        }
+        i += 1;
+    }
+    if docs.is_empty() && first_doc_checks && !src.is_empty() {
+        // yaml.v3 reports a stream without documents (blank lines or
+        // comments only) as end of file; an empty input is fine.
+        return Err(FormatError::Parse("EOF".into()));
+    }
+    Ok(docs)
+}
+
+impl Builder<'_> {
+    fn inline_comment(&mut self, text: String) {
+        let c = Comment { text, inline: true };
+        match self.last {
+            Last::Key => {
+                if let Some(pk) = self.stack.last_mut().and_then(|f| f.pending_key.as_mut()) {
+                    pk.pre.push(c);
+                    return;
+                }
+                self.pending_heads.push(c);
+            }
+            Last::Entry(pos) => {
+                if let Some(f) = self.stack.last_mut() {
+                    f.insert_comment(pos, c);
+                    return;
+                }
+                self.pending_heads.push(c);
+            }
+            Last::Flow(pos) => {
+                if let Some(f) = self.stack.last_mut() {
+                    let target = if f.is_map {
+                        match f.items.get_mut(pos) {
+                            Some(Item::Entry(_, v)) => Some(v),
+                            _ => None,
+                        }
+                    } else {
+                        f.list.get_mut(pos)
+                    };
+                    match target {
+                        Some(Value::List(l)) => {
+                            let at = l
+                                .iter()
+                                .take_while(|v| matches!(v, Value::Comment(_)))
+                                .count();
+                            l.insert(at, Value::Comment(c));
+                        }
+                        Some(Value::Map(m)) => {
+                            let at =
+                                m.0.iter()
+                                    .take_while(|v| matches!(v, Item::Comment(_)))
+                                    .count();
+                            m.0.insert(at, Item::Comment(c));
+                        }
+                        _ => self.pending_heads.push(c),
+                    }
+                    return;
+                }
+                self.pending_heads.push(c);
+            }
+            Last::None => self.pending_heads.push(c),
+        }
+    }
+
+    /// Places the buffered own-line comments, now that the next token is known.
+    fn resolve_own(&mut self, next: Option<(usize, usize)>, _node: bool) {
+        if self.own.is_empty() {
+            return;
+        }
+        let own = std::mem::take(&mut self.own);
+        // Split into blocks: consecutive lines, same column.
+        let mut blocks: Vec<Vec<OwnComment>> = Vec::new();
+        for c in own {
+            let new_block = match blocks.last().and_then(|b| b.last()) {
+                Some(p) => c.line != p.line + 1 || c.col != p.col,
+                None => true,
+            };
+            if new_block {
+                blocks.push(vec![c]);
+            } else if let Some(b) = blocks.last_mut() {
+                b.push(c);
+            }
+        }
+        let nblocks = blocks.len();
+        for (k, block) in blocks.into_iter().enumerate() {
+            let col = block[0].col;
+            let first_line = block[0].line;
+            let last_line = block[block.len() - 1].line;
+            let first = k == 0 && self.last_line > 0 && first_line == self.last_line + 1;
+            let direct_next = k + 1 == nblocks && next.is_some_and(|(l, _)| last_line + 1 == l);
+            let comments = block.into_iter().map(|c| Comment::new(c.text));
+            match next {
+                Some((_, ncol)) if direct_next && col <= ncol => {
+                    self.pending_heads.extend(comments);
+                }
+                _ if first
+                    && self.stack.last().is_some_and(|top| match next {
+                        Some((_, ncol)) => col > ncol,
+                        None => col >= top.indent,
+                    }) =>
+                {
+                    let d = self.stack.len() - 1;
+                    self.place(d, comments);
+                }
+                _ => {
+                    if self.stack.is_empty() {
+                        self.pending_heads.extend(comments);
+                        continue;
+                    }
+                    let mut target = 0;
+                    for (d, f) in self.stack.iter().enumerate() {
+                        if f.is_map && !f.flow && f.indent <= col {
+                            target = d;
+                        }
+                    }
+                    self.place(target, comments);
+                }
+            }
+        }
+    }
+
+    fn place(&mut self, depth: usize, comments: impl Iterator<Item = Comment>) {
+        let top = self.stack.len() - 1;
+        let f = &mut self.stack[depth];
+        if depth == top {
+            for c in comments {
+                f.push_comment(c);
+            }
+        } else {
+            f.deferred.extend(comments);
+        }
+    }
+
+    fn content_end_line(&self, span: &Span) -> usize {
+        // The last line holding content of this node.
+        let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+            return span.end.line();
+        };
+        let text = self.src.get(s..e).unwrap_or("");
+        let trimmed = text.trim_end_matches([' ', '\t', '\n', '\r']);
+        span.start.line() + trimmed.matches('\n').count()
+    }
+
+    fn handle_node(
+        &mut self,
+        ev: &Event,
+        span: &Span,
+        next_is_right: bool,
+        node_follows: bool,
+        doc_index: usize,
+    ) -> Result<(), FormatError> {
+        let start = (span.start.line(), span.start.col());
+        match ev {
+            Event::MappingEnd | Event::SequenceEnd => {
+                let next = if node_follows { Some(start) } else { None };
+                self.resolve_own(next, false);
+                let Some(frame) = self.stack.pop() else {
+                    return Ok(());
+                };
+                if self.check_keys && frame.is_map && frame.keys.len() > 1 {
+                    let errs = duplicate_key_errors(&frame.keys);
+                    if !errs.is_empty() {
+                        self.dup_errors.push(DupError {
+                            start: (frame.line, frame.indent),
+                            end: start,
+                            messages: errs,
+                        });
+                    }
+                }
+                let flow = frame.flow;
+                let anchor = frame.anchor;
+                let line = frame.line;
+                let value = if frame.is_map {
+                    if let Some(pk) = frame.pending_key {
+                        // A key without a value cannot happen in a valid stream.
+                        return Err(err_at(
+                            span,
+                            format!("yaml: missing value for key {}", go_quote(&pk.key)),
+                        ));
+                    }
+                    let mut items = frame.items;
+                    items.extend(frame.deferred.into_iter().map(Item::Comment));
+                    Value::Map(Map(items))
+                } else {
+                    let mut list = frame.list;
+                    list.extend(frame.deferred.into_iter().map(Value::Comment));
+                    Value::List(list)
+                };
+                if anchor != 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                self.last_line = self.content_end_line(span).max(self.last_line);
+                if self.stack.is_empty() {
+                    match value {
+                        Value::Map(m) => self.doc = Some(m),
+                        _ => self.doc_seq = Some(line),
+                    }
+                    self.last = Last::None;
+                } else {
+                    let pos = self.add_value(value, Vec::new(), span, doc_index)?;
+                    self.last = if flow { Last::Flow(pos) } else { Last::None };
+                }
+                let _ = next_is_right;
+                Ok(())
+            }
+            Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
+                self.resolve_own(Some(start), true);
+                let is_map = matches!(ev, Event::MappingStart(..));
+                let flow = *style == granit_parser::StructureStyle::Flow;
+                if let Some(top) = self.stack.last() {
+                    if top.is_map && top.pending_key.is_none() {
+                        return Err(err_at(
+                            span,
+                            format!(
+                                "Tree contains a non-string key (type {}). Only string keys are supported",
+                                if is_map { "map" } else { "list" }
+                            ),
+                        ));
+                    }
+                }
+                if self.stack.is_empty() && !is_map && self.check_keys {
+                    return Err(FormatError::Parse(format!(
+                        "yaml: unmarshal errors:\n  line {}: cannot unmarshal !!seq into map[string]interface {{}}",
+                        span.start.line()
+                    )));
+                }
+                let heads = std::mem::take(&mut self.pending_heads);
+                let in_seq = self.stack.last().is_some_and(|f| !f.is_map);
+                let mut frame = Frame::new(is_map, flow, start.1, *anchor, start.0);
+                if in_seq {
+                    if let Some(parent) = self.stack.last_mut() {
+                        for c in heads {
+                            parent.list.push(Value::Comment(c));
+                        }
+                    }
+                } else {
+                    for c in heads {
+                        frame.push_comment(c);
+                    }
+                }
+                self.stack.push(frame);
+                self.last = Last::None;
+                self.last_line = start.0;
+                Ok(())
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                self.resolve_own(Some(start), true);
+                let quoted = *style != ScalarStyle::Plain;
+                let stag = scalar_tag(tag.as_deref());
+                let raw = text.to_string();
+                let value = resolve_scalar(&raw, quoted, &stag).map_err(|m| err_at(span, m))?;
+                if !quoted && stag == ScalarTag::None {
+                    if let Resolved::Uint(_) = resolve_plain(&raw) {
+                        return Err(err_at(
+                            span,
+                            format!("integer {raw} does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)"),
+                        ));
+                    }
+                }
+                if *anchor != 0 {
+                    self.anchors.insert(*anchor, value.clone());
+                    self.anchor_text.insert(*anchor, raw.clone());
+                }
+                let merge = !quoted && raw == "<<" && matches!(stag, ScalarTag::None);
+                self.last_line = self.content_end_line(span);
+                self.scalar_node(value, raw, merge, span, doc_index)
+            }
+            Event::Alias(id) => {
+                self.resolve_own(Some(start), true);
+                let Some(value) = self.anchors.get(id).cloned() else {
+                    return Err(err_at(span, "yaml: unknown anchor referenced"));
+                };
+                let raw = self.anchor_text.get(id).cloned().unwrap_or_default();
+                self.last_line = self.content_end_line(span);
+                match value {
+                    Value::Map(_) | Value::List(_) if !self.stack.is_empty() => {
+                        let top = self
+                            .stack
+                            .last()
+                            .map(|f| f.is_map && f.pending_key.is_none());
+                        if top == Some(true) {
+                            return Err(err_at(
+                                span,
+                                "Tree contains a non-string key (type map). Only string keys are supported",
+                            ));
+                        }
+                        let heads = std::mem::take(&mut self.pending_heads);
+                        let pos = self.add_value(value, heads, span, doc_index)?;
+                        self.last = Last::Entry(pos);
+                        Ok(())
+                    }
+                    Value::Map(m) => {
+                        self.doc = Some(m);
+                        Ok(())
+                    }
+                    Value::List(_) => {
+                        self.doc_seq = Some(start.0);
+                        Ok(())
+                    }
+                    v => self.scalar_node(v, raw, false, span, doc_index),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn scalar_node(
+        &mut self,
+        value: Value,
+        raw: String,
+        merge: bool,
+        span: &Span,
+        doc_index: usize,
+    ) -> Result<(), FormatError> {
+        let Some(top) = self.stack.last_mut() else {
+            // A scalar document.
+            if self.check_keys && !matches!(value, Value::Null) {
+                return Err(FormatError::Parse(format!(
+                    "yaml: unmarshal errors:\n  line {}: cannot unmarshal !!{} `{}` into map[string]interface {{}}",
+                    span.start.line(),
+                    scalar_kind(&value),
+                    raw
+                )));
+            }
+            self.doc_scalar = Some((value, span.start.line(), span.start.col()));
+            return Ok(());
+        };
+        if top.is_map && top.pending_key.is_none() {
+            let key = match value {
+                Value::Str(s) => s,
+                other => {
+                    return Err(err_at(
+                        span,
+                        format!(
+                            "Tree contains a non-string key (type {}): {}. Only string keys are supported",
+                            go_type(&other),
+                            raw
+                        ),
+                    ))
+                }
+            };
+            if self.check_keys {
+                top.keys.push((raw, span.start.line()));
+            }
+            let pre = std::mem::take(&mut self.pending_heads);
+            top.pending_key = Some(PendingKey { key, pre, merge });
+            self.last = Last::Key;
+            return Ok(());
+        }
+        let heads = std::mem::take(&mut self.pending_heads);
+        let pos = self.add_value(value, heads, span, doc_index)?;
+        self.last = Last::Entry(pos);
+        Ok(())
+    }
+
+    /// Adds a completed value to the top frame; returns its index there.
+    fn add_value(
+        &mut self,
+        value: Value,
+        heads: Vec<Comment>,
+        span: &Span,
+        _doc_index: usize,
+    ) -> Result<usize, FormatError> {
+        let check = self.check_keys;
+        let Some(top) = self.stack.last_mut() else {
+            return Ok(0);
+        };
+        let pos;
+        if top.is_map {
+            let Some(pk) = top.pending_key.take() else {
+                return Ok(top.items.len());
+            };
+            if check && pk.merge {
+                let ok = match &value {
+                    Value::Map(_) => true,
+                    Value::List(l) => l
+                        .iter()
+                        .filter(|v| !matches!(v, Value::Comment(_)))
+                        .all(|v| matches!(v, Value::Map(_))),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(FormatError::Parse(
+                        "yaml: map merge requires map or sequence of maps as the value".into(),
+                    ));
+                }
+            }
+            top.items.extend(pk.pre.into_iter().map(Item::Comment));
+            top.items.extend(heads.into_iter().map(Item::Comment));
+            pos = top.items.len();
+            top.items.push(Item::Entry(pk.key, value));
+            let deferred = std::mem::take(&mut top.deferred);
+            top.items.extend(deferred.into_iter().map(Item::Comment));
+        } else {
+            top.list.extend(heads.into_iter().map(Value::Comment));
+            pos = top.list.len();
+            top.list.push(value);
+            let deferred = std::mem::take(&mut top.deferred);
+            top.list.extend(deferred.into_iter().map(Value::Comment));
+        }
+        let _ = span;
+        Ok(pos)
+    }
+}
+
+fn scalar_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Int(_) => "int",
+        Value::Float(_) => "float",
+        Value::Bool(_) => "bool",
+        Value::Time(_) => "timestamp",
+        Value::Null => "null",
+        _ => "str",
+    }
+}
+
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Int(_) => "int",
+        Value::Float(_) => "float64",
+        Value::Bool(_) => "bool",
+        Value::Time(_) => "time.Time",
+        Value::Null => "<nil>",
+        Value::Bytes(_) => "string",
+        _ => v.type_name(),
+    }
+}
+
+/// Runs the duplicate-key check of the first document (yaml.v3 reports every
+/// later key equal to an earlier one, in order).
+pub(crate) fn duplicate_key_errors(keys: &[(String, usize)]) -> Vec<String> {
+    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (k, _)) in keys.iter().enumerate() {
+        groups.entry(k.as_str()).or_default().push(i);
+    }
+    let mut errs = Vec::new();
+    for (i, (k, line)) in keys.iter().enumerate() {
+        let g = &groups[k.as_str()];
+        if g.len() < 2 {
+            continue;
+        }
+        for &j in g.iter().filter(|&&j| j > i) {
+            errs.push(format!(
+                "line {}: mapping key {} already defined at line {}",
+                keys[j].1,
+                go_quote(k),
+                line
+            ));
+        }
+    }
+    errs
+}

@@ -1,0 +1,662 @@
+//! Command-line behaviour of enseal that needs no reference binary: it works
+//! from the committed reference fixtures (`testdata/reference/`) and their
+//! goldens. Exit codes follow the reference (spec/cli.md §10).
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    reference(name)
+}
+
+fn golden(name: &str) -> Vec<u8> {
+    std::fs::read(reference(name)).unwrap_or_else(|e| panic!("golden {name}: {e}"))
+}
+
+fn assert_bytes(label: &str, want: &[u8], got: &[u8]) {
+    if let Err(e) = diff_bytes(label, want, got) {
+        panic!("{e}");
+    }
+}
+
+fn with_key(mut cmd: std::process::Command) -> std::process::Command {
+    cmd.env("SOPS_AGE_KEY_FILE", key_file(1));
+    cmd
+}
+
+// ---------------------------------------------------------------------------
+// filestatus
+// ---------------------------------------------------------------------------
+
+#[test]
+fn filestatus_encrypted_files() {
+    for f in [
+        "yaml-basic.enc.yaml",
+        "yaml-multidoc.enc.yaml",
+        "json-nested.enc.json",
+        "dotenv-basic.enc.env",
+        "ini-sections.enc.ini",
+        "binary-blob.enc.bin",
+    ] {
+        let out = run(enseal().arg("filestatus").arg(fixture(f))).ok();
+        assert_eq!(out.out(), "{\"encrypted\":true}\n", "filestatus {f}");
+    }
+}
+
+#[test]
+fn filestatus_plain_files() {
+    for f in [
+        "plain/basic.yaml",
+        "plain/nested.json",
+        "plain/basic.env",
+        "plain/sections.ini",
+    ] {
+        let out = run(enseal().arg("filestatus").arg(fixture(f))).ok();
+        assert_eq!(out.out(), "{\"encrypted\":false}\n", "filestatus {f}");
+    }
+}
+
+#[test]
+fn filestatus_without_mac_is_not_encrypted() {
+    let sb = Sandbox::new();
+    let text = std::fs::read_to_string(fixture("yaml-basic.enc.yaml")).expect("fixture");
+    let no_mac: String = text
+        .lines()
+        .filter(|l| !l.starts_with("    mac: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = sb.write("nomac.yaml", no_mac);
+    let out = run(sb.enseal().arg("filestatus").arg(&p)).ok();
+    assert_eq!(out.out(), "{\"encrypted\":false}\n");
+}
+
+#[test]
+fn filestatus_no_file_exit_100() {
+    run(enseal().arg("filestatus")).code_in(&[100]);
+}
+
+// ---------------------------------------------------------------------------
+// Exit codes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn missing_file_exit_100() {
+    let sb = Sandbox::new();
+    let missing = sb.path("does-not-exist.yaml");
+    let out = run(with_key(sb.enseal()).arg("decrypt").arg(&missing)).code_in(&[100]);
+    assert!(
+        out.err().contains("non-existent file"),
+        "message: {}",
+        out.err()
+    );
+    let out = run(sb
+        .enseal()
+        .args(["encrypt", "--age"])
+        .arg(recipient(1))
+        .arg(&missing))
+    .code_in(&[100]);
+    assert!(
+        out.err().contains("non-existent file"),
+        "message: {}",
+        out.err()
+    );
+    // legacy modes too
+    run(with_key(sb.enseal()).arg("-d").arg(&missing)).code_in(&[100]);
+}
+
+#[test]
+fn no_file_argument_exit_100_in_legacy_mode() {
+    run(with_key(enseal()).arg("-d")).code_in(&[100]);
+}
+
+#[test]
+fn encrypting_an_encrypted_file_exit_203() {
+    for f in [
+        "yaml-basic.enc.yaml",
+        "json-nested.enc.json",
+        "dotenv-basic.enc.env",
+        "ini-sections.enc.ini",
+    ] {
+        let sb = Sandbox::new();
+        let name = f.replace(".enc", "");
+        let p = sb.copy(&fixture(f), &name);
+        let out = run(sb
+            .enseal()
+            .args(["encrypt", "--age"])
+            .arg(recipient(1))
+            .arg(&p))
+        .code_in(&[203]);
+        assert!(
+            out.err().contains("top-level entry called 'sops'"),
+            "{f}: message: {}",
+            out.err()
+        );
+        assert!(out.stdout.is_empty(), "{f}: no output expected");
+    }
+}
+
+#[test]
+fn no_key_exit_128_lists_tried_locations() {
+    let sb = Sandbox::new();
+    let out = run(sb
+        .enseal()
+        .arg("decrypt")
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .code_in(&[128]);
+    let err = out.err();
+    assert!(
+        err.contains("Failed to get the data key required to decrypt the SOPS file."),
+        "message: {err}"
+    );
+    // The message is word-wrapped, so check the pieces after unwrapping.
+    let flat: String = err
+        .lines()
+        .map(|l| l.trim_start().trim_start_matches(['-', '|']).trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for want in [
+        "Did not find keys in",
+        "'SOPS_AGE_KEY'",
+        "'SOPS_AGE_KEY_FILE'",
+    ] {
+        assert!(flat.contains(want), "message lacks {want:?}: {err}");
+    }
+    let default_file = sb.home().join(".config/sops/age/keys.txt");
+    assert!(
+        flat.replace(' ', "")
+            .contains(&default_file.display().to_string().replace(' ', "")),
+        "message lacks the default key file {}: {err}",
+        default_file.display()
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn wrong_key_exit_128() {
+    // Test key 2 is not a recipient of the one-key fixture.
+    let out = run(enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(2))
+        .arg("decrypt")
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .code_in(&[128]);
+    assert!(out.err().contains(&recipient(1)), "message: {}", out.err());
+}
+
+#[test]
+fn tampered_mac_exit_51() {
+    let sb = Sandbox::new();
+    let text = std::fs::read_to_string(fixture("yaml-basic.enc.yaml")).expect("fixture");
+    let bad = text.replace("inner: also-clear", "inner: also-changed");
+    assert_ne!(bad, text);
+    let p = sb.write("bad.enc.yaml", bad);
+    let out = run(with_key(sb.enseal()).arg("decrypt").arg(&p)).code_in(&[51]);
+    assert!(out.err().contains("MAC mismatch"), "message: {}", out.err());
+    assert!(
+        out.stdout.is_empty(),
+        "no plaintext may be printed on MAC failure"
+    );
+}
+
+#[test]
+fn bad_extract_path_exit_91() {
+    for path in ["foo", "[\"a\"", "[x]", "[\"app\"]bar"] {
+        let out = run(with_key(enseal())
+            .args(["decrypt", "--extract", path])
+            .arg(fixture("yaml-basic.enc.yaml")))
+        .code_in(&[91]);
+        assert!(
+            out.err().contains("error parsing --extract path"),
+            "{path}: message: {}",
+            out.err()
+        );
+    }
+}
+
+#[test]
+fn extract_missing_key_exit_1() {
+    let out = run(with_key(enseal())
+        .args(["decrypt", "--extract", "[\"nope\"]"])
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .code_in(&[1]);
+    assert!(out.err().contains("nope"), "message: {}", out.err());
+}
+
+#[test]
+fn in_place_with_output_exit_8() {
+    let sb = Sandbox::new();
+    let p = sb.copy(&fixture("yaml-basic.enc.yaml"), "f.enc.yaml");
+    let before = std::fs::read(&p).expect("read");
+    let out = run(with_key(sb.enseal())
+        .args(["decrypt", "-i", "--output"])
+        .arg(sb.path("out.yaml"))
+        .arg(&p))
+    .code_in(&[8]);
+    assert!(
+        out.err().contains("--output") && out.err().contains("--in-place"),
+        "message: {}",
+        out.err()
+    );
+    assert_eq!(
+        std::fs::read(&p).expect("read"),
+        before,
+        "file must be untouched"
+    );
+    assert!(!sb.path("out.yaml").exists());
+}
+
+#[test]
+fn stdin_encrypt_without_filename_override_exit_8() {
+    let out = run_stdin(
+        enseal().args(["encrypt", "--age"]).arg(recipient(1)),
+        b"a: 1\n",
+    )
+    .code_in(&[8]);
+    assert!(
+        out.err().contains("--filename-override"),
+        "message: {}",
+        out.err()
+    );
+}
+
+#[test]
+fn decrypting_a_plain_file_exit_1() {
+    let out = run(with_key(enseal())
+        .arg("decrypt")
+        .arg(fixture("plain/basic.yaml")))
+    .code_in(&[1]);
+    assert!(
+        out.err().contains("sops metadata not found"),
+        "message: {}",
+        out.err()
+    );
+}
+
+/// Malformed plaintext → exit 2 and a message that says where (line number).
+#[test]
+fn malformed_input_exit_2_with_line_number() {
+    let line_re = regex::Regex::new(r"(?i)line\s*:?\s*\d+|:\d+:\d+").expect("regex");
+    let mut failures = Vec::new();
+    let inputs = [
+        ("bad.yaml", "a: 1\nb: 2\nc: [1, 2\nd: 4\n"),
+        ("bad2.yaml", "a: 1\nb:\n  - x\n - y\n"),
+        ("bad.json", "{\n  \"a\": 1,\n  \"b\": ,\n}\n"),
+        ("bad.ini", "[ok]\na = 1\n[broken\nb = 2\n"),
+    ];
+    for (name, text) in inputs {
+        let sb = Sandbox::new();
+        let p = sb.write(name, text);
+        let out = run(sb
+            .enseal()
+            .args(["encrypt", "--age"])
+            .arg(recipient(1))
+            .arg(&p));
+        if out.code != Some(2) {
+            failures.push(format!(
+                "{name}: want exit 2, got {:?}: {}",
+                out.code,
+                out.err()
+            ));
+        } else if !line_re.is_match(&out.err()) {
+            failures.push(format!(
+                "{name}: error message has no line number: {}",
+                out.err()
+            ));
+        } else if !out.stdout.is_empty() {
+            failures.push(format!("{name}: output on error"));
+        }
+    }
+    report("malformed input", inputs.len(), failures);
+}
+
+// ---------------------------------------------------------------------------
+// Keys from the environment and default locations
+// ---------------------------------------------------------------------------
+
+#[test]
+fn key_from_sops_age_key() {
+    let out = run(enseal()
+        .env("SOPS_AGE_KEY", secret_key(1))
+        .arg("decrypt")
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .ok();
+    assert_bytes("decrypt", &golden("yaml-basic.dec.yaml"), &out.stdout);
+}
+
+#[test]
+fn key_from_default_home_location() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".config/sops/age");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(key_file(1), dir.join("keys.txt")).expect("copy key");
+    let out = run(sb
+        .enseal()
+        .arg("decrypt")
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .ok();
+    assert_bytes("decrypt", &golden("yaml-basic.dec.yaml"), &out.stdout);
+}
+
+#[test]
+fn key_from_xdg_config_home() {
+    let sb = Sandbox::new();
+    let xdg = sb.root().join("xdg");
+    std::fs::create_dir_all(xdg.join("sops/age")).expect("mkdir");
+    std::fs::copy(key_file(1), xdg.join("sops/age/keys.txt")).expect("copy key");
+    let out = run(sb
+        .enseal()
+        .env("XDG_CONFIG_HOME", &xdg)
+        .arg("decrypt")
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .ok();
+    assert_bytes("decrypt", &golden("yaml-basic.dec.yaml"), &out.stdout);
+}
+
+#[test]
+fn recipients_from_sops_age_recipients() {
+    let sb = Sandbox::new();
+    let p = sb.copy(&fixture("plain/basic.yaml"), "basic.yaml");
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_RECIPIENTS", recipient(2))
+        .arg("encrypt")
+        .arg(&p))
+    .ok();
+    let enc = out.out();
+    assert!(enc.contains(&recipient(2)), "recipient missing:\n{enc}");
+    let e = sb.write("basic.enc.yaml", &out.stdout);
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(2))
+        .arg("decrypt")
+        .arg(&e))
+    .ok();
+    assert_bytes("round trip", &golden("yaml-basic.dec.yaml"), &out.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// --extract
+// ---------------------------------------------------------------------------
+
+/// Every golden of `testdata/reference/extracts.tsv`: strings as raw bytes
+/// without newline, maps/lists as documents of the output store.
+#[test]
+fn extract_goldens() {
+    let table = std::fs::read_to_string(reference("extracts.tsv")).expect("extracts.tsv");
+    let mut failures = Vec::new();
+    let mut total = 0;
+    for line in table.lines() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 3, "extracts.tsv: bad line {line:?}");
+        let (name, case, path) = (cols[0], cols[1], cols[2]);
+        total += 1;
+        let case = cases()
+            .iter()
+            .find(|c| c.name == case)
+            .unwrap_or_else(|| panic!("extracts.tsv: unknown case {case}"));
+        let want = golden(&format!("extract/{name}.out"));
+        let r = catch(name, || {
+            let out = run(with_key(enseal())
+                .args(["decrypt", "--extract", path])
+                .arg(case.enc_fixture()));
+            if out.code != Some(0) {
+                return Err(format!("exit {:?}: {}", out.code, out.err()));
+            }
+            diff_bytes(&format!("--extract '{path}'"), &want, &out.stdout)
+        });
+        if let Err(e) = r {
+            failures.push(e);
+        }
+    }
+    report("extract goldens", total, failures);
+}
+
+#[test]
+fn extract_string_is_raw_without_newline() {
+    let out = run(with_key(enseal())
+        .args([
+            "decrypt",
+            "--extract",
+            "[\"app\"][\"database\"][\"password\"]",
+        ])
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .ok();
+    assert_eq!(out.stdout, b"p@ss: w0rd #1");
+}
+
+// ---------------------------------------------------------------------------
+// Output destinations: -i, --output, stdin
+// ---------------------------------------------------------------------------
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).expect("stat").permissions().mode() & 0o7777
+}
+
+fn set_mode(p: &Path, m: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod");
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn decrypt_in_place_keeps_permissions_and_leaves_no_temp_files() {
+    let sb = Sandbox::new();
+    let p = sb.copy(&fixture("yaml-basic.enc.yaml"), "secrets.yaml");
+    set_mode(&p, 0o640);
+    let out = run(with_key(sb.enseal()).args(["decrypt", "-i"]).arg(&p)).ok();
+    assert!(out.stdout.is_empty(), "-i must not print the result");
+    assert_bytes(
+        "in-place decrypt",
+        &golden("yaml-basic.dec.yaml"),
+        &std::fs::read(&p).expect("read"),
+    );
+    assert_eq!(mode(&p), 0o640, "permissions changed");
+    assert_eq!(
+        dir_entries(&sb.work()),
+        vec!["secrets.yaml"],
+        "stray files left"
+    );
+}
+
+#[test]
+fn encrypt_in_place_round_trip() {
+    let sb = Sandbox::new();
+    let p = sb.copy(&fixture("plain/nested.json"), "nested.json");
+    set_mode(&p, 0o600);
+    run(sb
+        .enseal()
+        .args(["encrypt", "-i", "--age"])
+        .arg(recipient(1))
+        .arg(&p))
+    .ok();
+    assert_eq!(mode(&p), 0o600, "permissions changed");
+    assert_eq!(
+        dir_entries(&sb.work()),
+        vec!["nested.json"],
+        "stray files left"
+    );
+    let text = std::fs::read_to_string(&p).expect("read");
+    assert!(text.contains("ENC[AES256_GCM,"), "not encrypted:\n{text}");
+    let out = run(sb.enseal().arg("filestatus").arg(&p)).ok();
+    assert_eq!(out.out(), "{\"encrypted\":true}\n");
+    let out = run(with_key(sb.enseal()).arg("decrypt").arg(&p)).ok();
+    assert_bytes("round trip", &golden("json-nested.dec.json"), &out.stdout);
+}
+
+#[test]
+fn legacy_encrypt_in_place() {
+    let sb = Sandbox::new();
+    let p = sb.copy(&fixture("plain/basic.env"), "basic.env");
+    run(sb
+        .enseal()
+        .args(["-e", "-i", "--age"])
+        .arg(recipient(1))
+        .arg(&p))
+    .ok();
+    let out = run(with_key(sb.enseal()).arg("-d").arg(&p)).ok();
+    assert_bytes("round trip", &golden("dotenv-basic.dec.env"), &out.stdout);
+}
+
+#[test]
+fn decrypt_to_output_file() {
+    let sb = Sandbox::new();
+    let dest = sb.path("out.json");
+    let out = run(with_key(sb.enseal())
+        .args(["decrypt", "--output"])
+        .arg(&dest)
+        .arg(fixture("json-nested.enc.json")))
+    .ok();
+    assert!(out.stdout.is_empty(), "--output must not print to stdout");
+    assert_bytes(
+        "--output",
+        &golden("json-nested.dec.json"),
+        &std::fs::read(&dest).expect("read"),
+    );
+}
+
+#[test]
+fn encrypt_to_output_file() {
+    let sb = Sandbox::new();
+    let dest = sb.path("out.enc.ini");
+    let out = run(sb
+        .enseal()
+        .args(["encrypt", "--age"])
+        .arg(recipient(1))
+        .arg("--output")
+        .arg(&dest)
+        .arg(fixture("plain/sections.ini")))
+    .ok();
+    assert!(out.stdout.is_empty());
+    let out = run(with_key(sb.enseal()).arg("decrypt").arg(&dest)).ok();
+    assert_bytes("round trip", &golden("ini-sections.dec.ini"), &out.stdout);
+}
+
+#[test]
+fn decrypt_stdin_with_filename_override() {
+    let enc = std::fs::read(fixture("yaml-basic.enc.yaml")).expect("fixture");
+    let want = golden("yaml-basic.dec.yaml");
+    // no file argument
+    let out = run_stdin(
+        with_key(enseal()).args(["decrypt", "--filename-override", "x.yaml"]),
+        &enc,
+    )
+    .ok();
+    assert_bytes("stdin", &want, &out.stdout);
+    // explicit "-"
+    let out = run_stdin(
+        with_key(enseal()).args(["decrypt", "--filename-override", "x.yaml", "-"]),
+        &enc,
+    )
+    .ok();
+    assert_bytes("stdin via -", &want, &out.stdout);
+    // explicit types instead of a name
+    let out = run_stdin(
+        with_key(enseal()).args(["decrypt", "--input-type", "yaml", "--output-type", "yaml"]),
+        &enc,
+    )
+    .ok();
+    assert_bytes("stdin with types", &want, &out.stdout);
+}
+
+#[test]
+fn encrypt_stdin_with_filename_override() {
+    let sb = Sandbox::new();
+    let plain = std::fs::read(fixture("plain/basic.env")).expect("fixture");
+    for args in [
+        vec!["encrypt", "--filename-override", "x.env", "--age"],
+        vec!["encrypt", "--filename-override", "x.env", "--age", "-"],
+    ] {
+        let mut cmd = sb.enseal();
+        cmd.args(&args[..4]).arg(recipient(1));
+        if args.len() > 4 {
+            cmd.arg("-");
+        }
+        let out = run_stdin(&mut cmd, &plain).ok();
+        assert!(
+            out.out().contains("sops_mac=ENC["),
+            "not a dotenv sops file:\n{}",
+            out.out()
+        );
+        let e = sb.write("x.enc.env", &out.stdout);
+        let out = run(with_key(sb.enseal()).arg("decrypt").arg(&e)).ok();
+        assert_bytes("round trip", &golden("dotenv-basic.dec.env"), &out.stdout);
+    }
+}
+
+#[test]
+fn in_place_with_stdin_exit_8() {
+    run_stdin(
+        with_key(enseal()).args(["decrypt", "-i", "--filename-override", "x.yaml"]),
+        b"a: 1\n",
+    )
+    .code_in(&[8]);
+}
+
+#[test]
+fn output_type_conversion_yaml_to_json() {
+    // decrypt a YAML fixture with --output-type json
+    let out = run(with_key(enseal())
+        .args(["decrypt", "--output-type", "json"])
+        .arg(fixture("yaml-k8s.enc.yaml")))
+    .ok();
+    let text = out.out();
+    assert!(text.starts_with("{\n\t\"apiVersion\": \"v1\","), "{text}");
+    assert!(text.contains("\"password\": \"s3cr3t\""), "{text}");
+}
+
+#[test]
+fn comment_regex_flags_accepted_on_encrypt_subcommand() {
+    let sb = Sandbox::new();
+    let p = sb.copy(&fixture("plain/commentregex.yaml"), "commentregex.yaml");
+    let out = run(sb
+        .enseal()
+        .args(["encrypt", "--encrypted-comment-regex", "sops:enc", "--age"])
+        .arg(recipient(1))
+        .arg(&p))
+    .ok();
+    // Same shape as the reference's legacy-mode fixture.
+    let want = normalize_encrypted(
+        &std::fs::read_to_string(fixture("yaml-comment-encrypted-regex.enc.yaml"))
+            .expect("fixture"),
+    );
+    assert_bytes(
+        "encrypted shape",
+        want.as_bytes(),
+        normalize_encrypted(&out.out()).as_bytes(),
+    );
+}
+
+#[test]
+fn indent_is_a_global_flag() {
+    let out = run(with_key(enseal())
+        .args(["--indent", "2", "decrypt"])
+        .arg(fixture("json-nested.enc.json")))
+    .ok();
+    assert!(
+        out.out().starts_with("{\n  \"name\": \"enseal\",\n"),
+        "{}",
+        out.out()
+    );
+    let out = run(with_key(enseal())
+        .args(["--indent", "2", "decrypt"])
+        .arg(fixture("yaml-k8s.enc.yaml")))
+    .ok();
+    assert!(
+        out.out().contains("\nmetadata:\n  name: app-secrets\n"),
+        "{}",
+        out.out()
+    );
+}
