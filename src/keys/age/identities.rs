@@ -26,7 +26,9 @@ use zeroize::Zeroizing;
 
 use super::pq::HybridIdentity;
 use super::ssh::{Notes, SshIdentity};
-use super::ui::{io_error_text, resolve_error, terminal_prompter, Prompter, UiCallbacks};
+use super::ui::{
+    io_error_text, resolve_error, strip_isolates, terminal_prompter, Prompter, UiCallbacks,
+};
 
 const SSH_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 const SSH_KEY_CMD_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
@@ -435,7 +437,7 @@ fn age_error_text(e: &age::DecryptError, identities: usize) -> String {
         age::DecryptError::NoMatchingKeys => "no identity matched any of the recipients".into(),
         age::DecryptError::InvalidHeader => "failed to read header: parsing age header".into(),
         age::DecryptError::PluginResolve(e) => resolve_error(e),
-        other => other.to_string(),
+        other => strip_isolates(&other.to_string()),
     }
 }
 
@@ -553,7 +555,10 @@ impl EncryptedIdentityFile {
                 self.location
             )
         })?;
-        let identity = age::scrypt::Identity::new(passphrase);
+        let mut identity = age::scrypt::Identity::new(passphrase);
+        // As Go's age: accept work factors up to 2^22 instead of the
+        // crate's estimate of what this machine does in a few seconds.
+        identity.set_max_work_factor(22);
         let plain = super::decrypt_with(&self.data, &[&identity]).map_err(|e| match e {
             age::DecryptError::DecryptionFailed
             | age::DecryptError::KeyDecryptionFailed

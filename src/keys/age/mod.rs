@@ -87,8 +87,9 @@ impl AgeKey {
         };
         let fail = |e: &dyn std::fmt::Display| {
             format!(
-                "failed to encrypt the data key to age recipient {}: {e}",
-                self.recipient
+                "failed to encrypt the data key to age recipient {}: {}",
+                self.recipient,
+                ui::strip_isolates(&e.to_string())
             )
         };
         let encryptor =

@@ -86,8 +86,16 @@ pub(crate) fn resolve_error(e: &age::plugin::ResolveError) -> String {
         age::plugin::ResolveError::MissingPlugin { binary_name } => {
             format!("age plugin {binary_name} not found on PATH")
         }
-        other => other.to_string(),
+        other => strip_isolates(&other.to_string()),
     }
+}
+
+/// Removes the Unicode direction isolates that the age crate's localised
+/// messages put around arguments.
+pub(crate) fn strip_isolates(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, '\u{2068}' | '\u{2069}'))
+        .collect()
 }
 
 /// An I/O error in Go's words (`no such file or directory`), as sops prints.
