@@ -163,3 +163,93 @@ fn missing_identities_are_reported_like_sops() {
         assert_eq!(flat(got.err()), flat(want.err()), "with {vars:?}");
     }
 }
+
+/// A plugin recipient (`age1ensealfake1…`) and identity
+/// (`AGE-PLUGIN-ENSEALFAKE-1…`) served by the fake plugin script in
+/// `testdata/age-plugin/` (it copies the file key: test only).
+const PLUGIN_RECIPIENT: &str = "age1ensealfake1qypqxpqyuvksm";
+const PLUGIN_IDENTITY: &str = "AGE-PLUGIN-ENSEALFAKE-1Q5RQWZQC88TYZ";
+
+fn path_with_plugin() -> String {
+    let dir = testdata("age-plugin");
+    match std::env::var("PATH") {
+        Ok(p) => format!("{}:{p}", dir.display()),
+        Err(_) => dir.display().to_string(),
+    }
+}
+
+#[test]
+fn plugin_recipients_and_identities() {
+    let sb = Sandbox::new();
+    let input = sb.write("plain.yaml", PLAIN);
+    let path = path_with_plugin();
+
+    let encrypted = run(sb
+        .enseal()
+        .env("PATH", &path)
+        .args(["encrypt", "--age", PLUGIN_RECIPIENT])
+        .arg(&input))
+    .ok();
+    assert_eq!(stored_recipient(&encrypted.out()), PLUGIN_RECIPIENT);
+    let file = sb.write("by-enseal.yaml", &encrypted.stdout);
+    let out = run(sb
+        .enseal()
+        .env("PATH", &path)
+        .env("SOPS_AGE_KEY", PLUGIN_IDENTITY)
+        .arg("decrypt")
+        .arg(&file))
+    .ok();
+    assert_eq!(out.out(), PLAIN);
+
+    // Without the plugin on PATH, both directions say so.
+    let out = run(sb
+        .enseal()
+        .args(["encrypt", "--age", PLUGIN_RECIPIENT])
+        .arg(&input));
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.err()
+            .contains("age plugin age-plugin-ensealfake not found on PATH"),
+        "{}",
+        out.err()
+    );
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY", PLUGIN_IDENTITY)
+        .arg("decrypt")
+        .arg(&file))
+    .code_in(&[128]);
+    let flat: String = out.err().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("age plugin age-plugin-ensealfake not found on PATH"),
+        "{flat}"
+    );
+
+    // The reference sops uses the same plugin, both ways.
+    let Some(sops) = require_sops() else {
+        return;
+    };
+    let out = run(sb
+        .sops(&sops)
+        .env("PATH", &path)
+        .env("SOPS_AGE_KEY", PLUGIN_IDENTITY)
+        .arg("decrypt")
+        .arg(&file))
+    .ok();
+    assert_eq!(out.out(), PLAIN);
+    let by_sops = run(sb
+        .sops(&sops)
+        .env("PATH", &path)
+        .args(["encrypt", "--age", PLUGIN_RECIPIENT])
+        .arg(&input))
+    .ok();
+    let file = sb.write("by-sops.yaml", &by_sops.stdout);
+    let out = run(sb
+        .enseal()
+        .env("PATH", &path)
+        .env("SOPS_AGE_KEY", PLUGIN_IDENTITY)
+        .arg("decrypt")
+        .arg(&file))
+    .ok();
+    assert_eq!(out.out(), PLAIN);
+}
