@@ -435,6 +435,28 @@ mod tests {
         assert_eq!(count, 17);
     }
 
+    /// Interop with typage (the TypeScript age implementation): recipient
+    /// derivation from the identity, and decryption of its output.
+    #[test]
+    fn typage_identity_recipient_and_file() {
+        let dir = format!("{}/testdata/age-typage", env!("CARGO_MANIFEST_DIR"));
+        let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let identity: HybridIdentity = read("identity.txt").trim().parse().unwrap();
+        assert_eq!(
+            identity.to_public().to_string(),
+            read("recipient.txt").trim()
+        );
+        let file = read("bytes-0-to-31.age");
+        let decryptor =
+            age::Decryptor::new(age::armor::ArmoredReader::new(file.as_bytes())).unwrap();
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .unwrap();
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(out, (0u8..32).collect::<Vec<_>>());
+    }
+
     #[test]
     fn round_trip_and_encodings() {
         let id = HybridIdentity::generate().unwrap();
