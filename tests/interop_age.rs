@@ -253,3 +253,47 @@ fn plugin_recipients_and_identities() {
     .ok();
     assert_eq!(out.out(), PLAIN);
 }
+
+/// Hybrid post-quantum recipients (`age1pq1…`): sops 3.11 handles them
+/// too, so files go both ways. The identity is the public test key in
+/// `testdata/age-typage/`.
+#[test]
+fn hybrid_post_quantum_both_directions() {
+    let Some(sops) = require_sops() else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let input = sb.write("plain.yaml", PLAIN);
+    let identity = testdata("age-typage/identity.txt");
+    let recipient = std::fs::read_to_string(testdata("age-typage/recipient.txt")).unwrap();
+    let recipient = recipient.trim();
+
+    let by_sops = run(sb
+        .sops(&sops)
+        .args(["encrypt", "--age", recipient])
+        .arg(&input))
+    .ok();
+    let file = sb.write("by-sops.yaml", &by_sops.stdout);
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", &identity)
+        .arg("decrypt")
+        .arg(&file))
+    .ok();
+    assert_eq!(out.out(), PLAIN);
+
+    let by_enseal = run(sb
+        .enseal()
+        .args(["encrypt", "--age", recipient])
+        .arg(&input))
+    .ok();
+    assert_eq!(stored_recipient(&by_enseal.out()), recipient);
+    let file = sb.write("by-enseal.yaml", &by_enseal.stdout);
+    let out = run(sb
+        .sops(&sops)
+        .env("SOPS_AGE_KEY_FILE", &identity)
+        .arg("decrypt")
+        .arg(&file))
+    .ok();
+    assert_eq!(out.out(), PLAIN);
+}
