@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::IoArgs;
+use crate::config::{self, Config};
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
 
@@ -79,26 +80,79 @@ pub(crate) fn kinds(io: &IoArgs, type_path: &str) -> (FormatKind, FormatKind) {
     (pick(&io.input_type), pick(&io.output_type))
 }
 
-/// Store options from `--indent`, validated for the output store.
-pub(crate) fn store_options(io: &IoArgs, output: FormatKind) -> Result<StoreOptions> {
-    if let Some(indent) = io.indent {
-        match output {
-            FormatKind::Yaml if indent < 0 => {
-                return Err(Error::Dump("YAML Negative indentation not accepted".into()))
+/// The `.sops.yaml` in effect for a command, and the working directory the
+/// config's paths are resolved against.
+pub(crate) struct ConfigContext {
+    /// The decoded config file, `None` when there is none.
+    pub config: Option<Config>,
+    /// The working directory (as Go's `os.Getwd` gives it).
+    pub cwd: PathBuf,
+}
+
+impl ConfigContext {
+    /// Finds and loads the config: `explicit` (`--config` / `SOPS_CONFIG`)
+    /// when given and non-empty, else a `.sops.yaml` in the working
+    /// directory or above it (printing the `.sops.yml` warning when the
+    /// search saw one). A config that cannot be read or decoded is an error
+    /// (exit 1) for every command, as in sops.
+    pub fn load(explicit: Option<&str>) -> Result<ConfigContext> {
+        let cwd = config::working_dir()
+            .map_err(|e| Error::Usage(format!("cannot determine the working directory: {e}")))?;
+        let path = match explicit.filter(|p| !p.is_empty()) {
+            Some(p) => Some(PathBuf::from(p)),
+            None => {
+                let found = config::lookup_config(Path::new("."));
+                if let Some(warning) = &found.warning {
+                    eprintln!("warning: {warning}");
+                }
+                found.path
             }
-            FormatKind::Json | FormatKind::Binary if indent < -1 => {
-                return Err(Error::Dump(
-                    "JSON Indentation parameter smaller than -1 is not accepted".into(),
-                ))
-            }
-            _ => {}
-        }
+        };
+        let config = match path {
+            Some(p) => Some(config::load(&p).map_err(|e| Error::Usage(e.to_string()))?),
+            None => None,
+        };
+        Ok(ConfigContext { config, cwd })
     }
-    Ok(StoreOptions {
-        yaml_indent: io.indent,
-        json_indent: io.indent,
-        json_binary_indent: io.indent,
-    })
+
+    /// The store options of the config (`stores:`), defaults without one.
+    pub fn stores(&self) -> StoreOptions {
+        self.config
+            .as_ref()
+            .map(Config::store_options)
+            .unwrap_or_default()
+    }
+}
+
+/// Store options: the config's `stores:` with `--indent` on top (it replaces
+/// all three indents), validated for the output store: a negative YAML
+/// indent, or a JSON indent below -1, is refused (exit 4) wherever it came
+/// from. `json_binary` is only checked when `encrypting` (decrypting a
+/// binary file writes raw bytes, no JSON).
+pub(crate) fn store_options(
+    io: &IoArgs,
+    output: FormatKind,
+    stores: StoreOptions,
+    encrypting: bool,
+) -> Result<StoreOptions> {
+    let options = config::apply_indent(stores, io.indent);
+    let negative = |indent: Option<i64>, min: i64| indent.is_some_and(|i| i < min);
+    let json_error = || {
+        Error::Dump(
+            "Error marshaling to json: JSON Indentation parameter smaller than -1 is not accepted"
+                .into(),
+        )
+    };
+    match output {
+        FormatKind::Yaml if negative(options.yaml_indent, 0) => {
+            Err(Error::Dump("YAML Negative indentation not accepted".into()))
+        }
+        FormatKind::Json if negative(options.json_indent, -1) => Err(json_error()),
+        FormatKind::Binary if encrypting && negative(options.json_binary_indent, -1) => {
+            Err(json_error())
+        }
+        _ => Ok(options),
+    }
 }
 
 /// Checks `--in-place` against `--output`.
