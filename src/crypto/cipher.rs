@@ -2,7 +2,7 @@
 //! additional data = the value's key path (or `lastmodified` for the MAC).
 
 use aes_gcm::aead::consts::{U12, U32};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce};
 use zeroize::{Zeroize, Zeroizing};
@@ -136,6 +136,35 @@ impl Cipher {
         .to_string();
         sealed.zeroize();
         out
+    }
+
+    /// Decrypts a parsed `ENC[…]` value with `aad`, in place: the returned
+    /// buffer is the value's own `data`.
+    pub fn decrypt_owned(
+        &self,
+        value: EncValue,
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        let mut buffer = Zeroizing::new(value.data);
+        let tag = aes_gcm::Tag::from_slice(&value.tag);
+        let result = match value.iv.len() {
+            32 => self.gcm.decrypt_in_place_detached(
+                Nonce::<U32>::from_slice(&value.iv),
+                aad,
+                &mut buffer,
+                tag,
+            ),
+            12 => Gcm12::new(self.key.as_bytes().into()).decrypt_in_place_detached(
+                Nonce::<U12>::from_slice(&value.iv),
+                aad,
+                &mut buffer,
+                tag,
+            ),
+            n => return Err(CipherError::IvLength(n)),
+        };
+        result
+            .map(|()| buffer)
+            .map_err(|_| CipherError::Authentication)
     }
 
     /// Decrypts a parsed `ENC[…]` value with `aad`.

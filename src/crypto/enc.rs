@@ -45,9 +45,21 @@ impl FromStr for EncValue {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let rest = s.strip_prefix(PREFIX).ok_or(EncParseError::Format)?;
-        let (data, rest) = rest.split_once(",iv:").ok_or(EncParseError::Format)?;
-        let (iv, rest) = rest.split_once(",tag:").ok_or(EncParseError::Format)?;
-        let (tag, rest) = rest.split_once(",type:").ok_or(EncParseError::Format)?;
+        // Base64 never contains `,`: split at commas (a fast byte search)
+        // and check each field's name.
+        let field = |rest: &'_ str, name: &str| -> Result<(usize, usize), EncParseError> {
+            let comma = rest.find(',').ok_or(EncParseError::Format)?;
+            if !rest[comma + 1..].starts_with(name) {
+                return Err(EncParseError::Format);
+            }
+            Ok((comma, comma + 1 + name.len()))
+        };
+        let (end, next) = field(rest, "iv:")?;
+        let (data, rest) = (&rest[..end], &rest[next..]);
+        let (end, next) = field(rest, "tag:")?;
+        let (iv, rest) = (&rest[..end], &rest[next..]);
+        let (end, next) = field(rest, "type:")?;
+        let (tag, rest) = (&rest[..end], &rest[next..]);
         let end = rest.rfind(']').ok_or(EncParseError::Format)?;
         let type_name = &rest[..end];
         if data.is_empty() || iv.is_empty() || tag.is_empty() || type_name.is_empty() {
