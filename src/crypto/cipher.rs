@@ -127,13 +127,7 @@ impl Cipher {
             )
             .unwrap_or_default();
         let tag_at = sealed.len().saturating_sub(16);
-        let out = EncValue {
-            data: sealed[..tag_at].to_vec(),
-            iv: iv.to_vec(),
-            tag: sealed[tag_at..].to_vec(),
-            type_name: type_name.to_string(),
-        }
-        .to_string();
+        let out = EncValue::format(&sealed[..tag_at], &iv, &sealed[tag_at..], type_name);
         sealed.zeroize();
         out
     }

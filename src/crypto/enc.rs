@@ -83,16 +83,34 @@ impl FromStr for EncValue {
     }
 }
 
+impl EncValue {
+    /// The `ENC[…]` text of encrypted parts, without building an `EncValue`.
+    pub fn format(data: &[u8], iv: &[u8], tag: &[u8], type_name: &str) -> String {
+        let b64 = |n: usize| n.div_ceil(3) * 4;
+        let mut out = String::with_capacity(
+            PREFIX.len() + b64(data.len()) + b64(iv.len()) + b64(tag.len()) + 24,
+        );
+        out.push_str(PREFIX);
+        STANDARD.encode_string(data, &mut out);
+        out.push_str(",iv:");
+        STANDARD.encode_string(iv, &mut out);
+        out.push_str(",tag:");
+        STANDARD.encode_string(tag, &mut out);
+        out.push_str(",type:");
+        out.push_str(type_name);
+        out.push(']');
+        out
+    }
+}
+
 impl fmt::Display for EncValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{PREFIX}{},iv:{},tag:{},type:{}]",
-            STANDARD.encode(&self.data),
-            STANDARD.encode(&self.iv),
-            STANDARD.encode(&self.tag),
-            self.type_name
-        )
+        f.write_str(&EncValue::format(
+            &self.data,
+            &self.iv,
+            &self.tag,
+            &self.type_name,
+        ))
     }
 }
 
