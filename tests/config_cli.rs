@@ -672,3 +672,19 @@ fn ref_and_enseal_agree_on_rules_and_indents_from_config() {
         panic!("{e}");
     }
 }
+
+#[test]
+fn missing_file_is_reported_before_the_config() {
+    let sb = Sandbox::new();
+    sb.write(".sops.yaml", "creation_rules: [\n");
+    for args in [vec!["encrypt"], vec!["decrypt"], vec!["-e"], vec!["-d"]] {
+        let out = run(sb.enseal().args(&args).arg("nope.yaml")).code_in(&[100]);
+        assert!(
+            out.err().contains("cannot operate on non-existent file"),
+            "{args:?}: {}",
+            out.err()
+        );
+    }
+    // filestatus loads the config first, as sops does.
+    run(sb.enseal().args(["filestatus", "nope.yaml"])).code_in(&[1]);
+}

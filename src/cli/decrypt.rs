@@ -1,7 +1,7 @@
 //! `enseal decrypt`.
 
 use super::io::{
-    check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
+    check_exists, check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
 };
 use super::{IoArgs, ReadArgs};
 use crate::document::EncryptedDocument;
@@ -24,6 +24,7 @@ pub(crate) fn run(
         None => Vec::new(),
     };
     let keys = key_context(reading)?;
+    check_exists(file)?;
     let stores = ConfigContext::load(config_path)?.stores();
     let input = read_input(file, io)?;
     let (in_kind, out_kind) = kinds(io, &input.type_path);

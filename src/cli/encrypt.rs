@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::io::{
-    check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
+    check_exists, check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
 };
 use super::{IoArgs, KeyArgs, RuleArgs};
 use crate::config::{Config, CreationRule};
@@ -30,6 +30,7 @@ pub(crate) fn run(
             "must specify --filename-override (or --input-type) when reading from stdin".into(),
         ));
     }
+    check_exists(file)?;
     let context = ConfigContext::load(config_path)?;
     let creation = creation_rule(&context, file, io)?;
     let rule = rule_from_flags(&merged_rules(rules, creation))?;

@@ -69,6 +69,21 @@ pub(crate) fn read_input(file: Option<&str>, io: &IoArgs) -> Result<Input> {
     })
 }
 
+/// Fails with "non-existent file" (exit 100) when `file` names a path that
+/// does not exist: sops checks this before it loads the config.
+pub(crate) fn check_exists(file: Option<&str>) -> Result<()> {
+    if is_stdin(file) {
+        return Ok(());
+    }
+    let path = PathBuf::from(file.unwrap_or_default());
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::FileNotFound(
+            std::path::absolute(&path).unwrap_or(path),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The input and output stores: each from its flag, else from the path.
 pub(crate) fn kinds(io: &IoArgs, type_path: &str) -> (FormatKind, FormatKind) {
     let from_path = FormatKind::from_path(type_path);
