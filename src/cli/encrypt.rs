@@ -237,3 +237,53 @@ fn master_keys(keys: &KeyArgs) -> Result<Vec<MasterKey>> {
         .map(MasterKey::Age)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creation(rule: Option<EncryptionRule>) -> CreationRule {
+        CreationRule {
+            index: 0,
+            path_regex: String::new(),
+            key_groups: Vec::new(),
+            uses_key_groups: false,
+            shamir_threshold: 0,
+            rule,
+            mac_only_encrypted: false,
+        }
+    }
+
+    #[test]
+    fn config_rule_fills_only_unset_fields() {
+        let from_config = creation(Some(EncryptionRule::EncryptedRegex("^a".into())));
+        // Nothing on the command line: the config's rule.
+        let merged = merged_rules(&RuleArgs::default(), Some(&from_config));
+        assert_eq!(
+            rule_from_flags(&merged).unwrap(),
+            Some(EncryptionRule::EncryptedRegex("^a".into()))
+        );
+        // The same field given (even empty counts as unset): the flag wins.
+        for (flag, want) in [("^b", "^b"), ("", "^a")] {
+            let flags = RuleArgs {
+                encrypted_regex: Some(flag.into()),
+                ..Default::default()
+            };
+            let merged = merged_rules(&flags, Some(&from_config));
+            assert_eq!(
+                rule_from_flags(&merged).unwrap(),
+                Some(EncryptionRule::EncryptedRegex(want.into()))
+            );
+        }
+        // Another field: two rules, refused with exit 8.
+        let flags = RuleArgs {
+            encrypted_suffix: Some("_x".into()),
+            ..Default::default()
+        };
+        let err = rule_from_flags(&merged_rules(&flags, Some(&from_config))).unwrap_err();
+        assert_eq!(err.exit_code(), 8);
+        // No rule anywhere: the default is recorded later.
+        let merged = merged_rules(&RuleArgs::default(), Some(&creation(None)));
+        assert_eq!(rule_from_flags(&merged).unwrap(), None);
+    }
+}

@@ -204,3 +204,50 @@ pub(crate) fn write_output(io: &IoArgs, input: &Input, bytes: &[u8]) -> Result<(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stores(yaml: i64, json: i64, binary: i64) -> StoreOptions {
+        StoreOptions {
+            yaml_indent: Some(yaml),
+            json_indent: Some(json),
+            json_binary_indent: Some(binary),
+        }
+    }
+
+    #[test]
+    fn indent_flag_replaces_config_indents() {
+        let io = IoArgs {
+            indent: Some(3),
+            ..Default::default()
+        };
+        let got = store_options(&io, FormatKind::Yaml, stores(-1, -5, -5), true).unwrap();
+        assert_eq!(got, stores(3, 3, 3));
+        let got = store_options(&IoArgs::default(), FormatKind::Yaml, stores(2, 5, 7), true);
+        assert_eq!(got.unwrap(), stores(2, 5, 7));
+    }
+
+    #[test]
+    fn negative_config_indents_are_checked_for_the_output_store_only() {
+        let io = IoArgs::default();
+        let bad = stores(-1, -2, -2);
+        let err = store_options(&io, FormatKind::Yaml, bad, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Error dumping file: YAML Negative indentation not accepted"
+        );
+        let err = store_options(&io, FormatKind::Json, bad, false).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(err.to_string().contains("smaller than -1"));
+        assert!(store_options(&io, FormatKind::Dotenv, bad, true).is_ok());
+        assert!(store_options(&io, FormatKind::Ini, bad, true).is_ok());
+        // Binary output is JSON only when encrypting.
+        assert!(store_options(&io, FormatKind::Binary, bad, false).is_ok());
+        assert!(store_options(&io, FormatKind::Binary, bad, true).is_err());
+        // -1 is valid JSON (one tab), 0 valid YAML.
+        assert!(store_options(&io, FormatKind::Json, stores(0, -1, -1), true).is_ok());
+        assert!(store_options(&io, FormatKind::Yaml, stores(0, -1, -1), true).is_ok());
+    }
+}

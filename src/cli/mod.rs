@@ -111,7 +111,7 @@ pub(crate) struct IoArgs {
     /// Output type: yaml, json, dotenv, ini, binary (default: from the extension).
     #[arg(long, value_name = "TYPE")]
     pub output_type: Option<String>,
-    /// Use this path for type detection (and, later, config matching).
+    /// Use this path for type detection and for matching `.sops.yaml` creation rules.
     #[arg(long, value_name = "PATH")]
     pub filename_override: Option<String>,
     /// Output indentation (YAML default 4; JSON default one tab).
