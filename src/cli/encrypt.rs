@@ -115,17 +115,18 @@ fn in_rule(message: String, config: &Config, rule: &CreationRule) -> String {
 fn merged_rules(flags: &RuleArgs, creation: Option<&CreationRule>) -> RuleArgs {
     let mut merged = flags.clone();
     if let Some(rule) = creation.and_then(|r| r.rule.as_ref()) {
-        let (field, value) = rule.field();
-        let slot = match field {
-            "unencrypted_suffix" => &mut merged.unencrypted_suffix,
-            "encrypted_suffix" => &mut merged.encrypted_suffix,
-            "unencrypted_regex" => &mut merged.unencrypted_regex,
-            "encrypted_regex" => &mut merged.encrypted_regex,
-            "unencrypted_comment_regex" => &mut merged.unencrypted_comment_regex,
-            _ => &mut merged.encrypted_comment_regex,
+        let (slot, value) = match rule {
+            EncryptionRule::UnencryptedSuffix(v) => (&mut merged.unencrypted_suffix, v),
+            EncryptionRule::EncryptedSuffix(v) => (&mut merged.encrypted_suffix, v),
+            EncryptionRule::UnencryptedRegex(v) => (&mut merged.unencrypted_regex, v),
+            EncryptionRule::EncryptedRegex(v) => (&mut merged.encrypted_regex, v),
+            EncryptionRule::UnencryptedCommentRegex(v) => {
+                (&mut merged.unencrypted_comment_regex, v)
+            }
+            EncryptionRule::EncryptedCommentRegex(v) => (&mut merged.encrypted_comment_regex, v),
         };
         if slot.as_deref().is_none_or(str::is_empty) {
-            *slot = Some(value.to_string());
+            *slot = Some(value.clone());
         }
     }
     merged
