@@ -322,7 +322,10 @@ pub(crate) fn emit_documents(docs: &[&Map], extra: Option<&Map>, indent: usize) 
 
 /// Writes one value as a YAML document (`yaml.Marshal` of the node).
 pub(crate) fn emit_single_value(v: &Value) -> Vec<u8> {
-    let mut events = vec![Event::new(EvKind::StreamStart), Event::new(EvKind::DocStart)];
+    let mut events = vec![
+        Event::new(EvKind::StreamStart),
+        Event::new(EvKind::DocStart),
+    ];
     node_events(value_node(v), String::new(), &mut events);
     events.push(Event::new(EvKind::DocEnd));
     events.push(Event::new(EvKind::StreamEnd));
@@ -449,11 +452,9 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
                         block_indicators = true;
                     }
                 }
-                '-' => {
-                    if followed_by_whitespace {
-                        flow_indicators = true;
-                        block_indicators = true;
-                    }
+                '-' if followed_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
                 }
                 _ => {}
             }
@@ -466,11 +467,9 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
                         block_indicators = true;
                     }
                 }
-                '#' => {
-                    if preceded_by_whitespace {
-                        flow_indicators = true;
-                        block_indicators = true;
-                    }
+                '#' if preceded_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
                 }
                 _ => {}
             }
@@ -609,7 +608,8 @@ impl Emitter {
 
     fn write_char(&mut self, c: char) {
         let mut buf = [0u8; 4];
-        self.out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.out
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         self.column += 1;
     }
 
@@ -764,7 +764,8 @@ impl Emitter {
             if self.states.last() == Some(&State::BlockSeqItem) {
                 self.indent += 2;
             } else {
-                self.indent = self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
+                self.indent =
+                    self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
             }
         }
     }
@@ -854,21 +855,33 @@ impl Emitter {
         }
     }
 
-    fn emit_node(&mut self, events: &[Event], i: usize, root: bool, _seq: bool, _map: bool, simple_key: bool) {
+    fn emit_node(
+        &mut self,
+        events: &[Event],
+        i: usize,
+        root: bool,
+        _seq: bool,
+        _map: bool,
+        simple_key: bool,
+    ) {
         self.root_context = root;
         self.simple_key_context = simple_key;
         let ev = &events[i];
         match ev.kind {
             EvKind::Scalar => self.emit_scalar(ev),
             EvKind::SeqStart => {
-                if self.flow_level > 0 || self.check_empty(events, i, EvKind::SeqStart, EvKind::SeqEnd) {
+                if self.flow_level > 0
+                    || self.check_empty(events, i, EvKind::SeqStart, EvKind::SeqEnd)
+                {
                     self.state = State::FlowSeqFirst;
                 } else {
                     self.state = State::BlockSeqFirst;
                 }
             }
             EvKind::MapStart => {
-                if self.flow_level > 0 || self.check_empty(events, i, EvKind::MapStart, EvKind::MapEnd) {
+                if self.flow_level > 0
+                    || self.check_empty(events, i, EvKind::MapStart, EvKind::MapEnd)
+                {
                     self.state = State::FlowMapFirst;
                 } else {
                     self.state = State::BlockMapFirst;
@@ -903,13 +916,19 @@ impl Emitter {
         if self.column == 0 {
             self.write_indent();
         }
-        if !self.line_comment.is_empty() || !self.foot_comment.is_empty() || !self.tail_comment.is_empty() {
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
             self.states.push(State::FlowSeqTrail);
         } else {
             self.states.push(State::FlowSeqItem);
         }
         self.emit_node(events, i, false, true, false, false);
-        if !self.line_comment.is_empty() || !self.foot_comment.is_empty() || !self.tail_comment.is_empty() {
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
             self.write_indicator(",", false, false, false);
         }
         self.process_line_comment();
@@ -923,7 +942,9 @@ impl Emitter {
             self.flow_level += 1;
         }
         if events[i].kind == EvKind::MapEnd {
-            if (!self.head_comment.is_empty() || !self.foot_comment.is_empty() || !self.tail_comment.is_empty())
+            if (!self.head_comment.is_empty()
+                || !self.foot_comment.is_empty()
+                || !self.tail_comment.is_empty())
                 && !first
                 && !trail
             {
@@ -961,13 +982,19 @@ impl Emitter {
         } else {
             self.write_indicator(":", true, false, false);
         }
-        if !self.line_comment.is_empty() || !self.foot_comment.is_empty() || !self.tail_comment.is_empty() {
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
             self.states.push(State::FlowMapTrail);
         } else {
             self.states.push(State::FlowMapKey);
         }
         self.emit_node(events, i, false, false, true, false);
-        if !self.line_comment.is_empty() || !self.foot_comment.is_empty() || !self.tail_comment.is_empty() {
+        if !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
+        {
             self.write_indicator(",", false, false, false);
         }
         self.process_line_comment();

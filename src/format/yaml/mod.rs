@@ -103,7 +103,10 @@ mod tests {
     }
 
     fn parse_err(input: &str) -> String {
-        store().parse_plain(input.as_bytes()).unwrap_err().to_string()
+        store()
+            .parse_plain(input.as_bytes())
+            .unwrap_err()
+            .to_string()
     }
 
     fn round_trip(input: &str) -> String {
@@ -180,7 +183,8 @@ mod tests {
 
     #[test]
     fn parse_encrypted_extracts_metadata() {
-        let input = b"a: ENC[x]\nsops:\n    version: 3.11.0\n---\nb: 1\nsops:\n    version: 3.11.0\n";
+        let input =
+            b"a: ENC[x]\nsops:\n    version: 3.11.0\n---\nb: 1\nsops:\n    version: 3.11.0\n";
         let f = store().parse_encrypted(input).unwrap();
         assert_eq!(f.documents.len(), 2);
         assert!(f.documents.iter().all(|d| d.get("sops").is_none()));
@@ -188,7 +192,11 @@ mod tests {
         assert_eq!(meta.get("version"), Some(&Value::Str("3.11.0".into())));
         let out = store().emit_encrypted(&f.documents, &meta).unwrap();
         assert_eq!(out, input.to_vec());
-        assert!(store().parse_encrypted(b"a: 1\n").unwrap().metadata.is_none());
+        assert!(store()
+            .parse_encrypted(b"a: 1\n")
+            .unwrap()
+            .metadata
+            .is_none());
         assert_eq!(
             store()
                 .parse_encrypted(b"sops: 1\n")
@@ -208,7 +216,9 @@ mod tests {
     #[test]
     fn encrypted_comments_in_sequences_and_mappings() {
         let mut m = Map::new();
-        m.0.push(Item::Comment(Comment::new("ENC[AES256_GCM,data:x,type:comment]")));
+        m.0.push(Item::Comment(Comment::new(
+            "ENC[AES256_GCM,data:x,type:comment]",
+        )));
         m.push(
             "l",
             Value::List(vec![
@@ -246,12 +256,18 @@ mod tests {
         age.push("recipient", Value::Str("age1xyz".into()));
         age.push(
             "enc",
-            Value::Str("-----BEGIN AGE ENCRYPTED FILE-----\nabc\n-----END AGE ENCRYPTED FILE-----\n".into()),
+            Value::Str(
+                "-----BEGIN AGE ENCRYPTED FILE-----\nabc\n-----END AGE ENCRYPTED FILE-----\n"
+                    .into(),
+            ),
         );
         let mut meta = Map::new();
         meta.push("age", Value::List(vec![Value::Map(age)]));
         meta.push("lastmodified", Value::Str("2026-11-27T23:39:06Z".into()));
-        meta.push("pgp_enc", Value::Str("-----BEGIN PGP MESSAGE-----\n\nx\n-----END PGP MESSAGE-----".into()));
+        meta.push(
+            "pgp_enc",
+            Value::Str("-----BEGIN PGP MESSAGE-----\n\nx\n-----END PGP MESSAGE-----".into()),
+        );
         meta.push("version", Value::Str("3.11.0".into()));
         let mut doc = Map::new();
         doc.push("k", Value::Str("ENC[x]".into()));

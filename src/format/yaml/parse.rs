@@ -193,9 +193,10 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
         node_follows[i] = seen;
         match events[i].ev {
             Event::DocumentEnd | Event::DocumentStart(..) => seen = false,
-            Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..) => {
-                seen = true
-            }
+            Event::Scalar(..)
+            | Event::Alias(_)
+            | Event::MappingStart(..)
+            | Event::SequenceStart(..) => seen = true,
             _ => {}
         }
     }
@@ -340,11 +341,17 @@ impl Builder<'_> {
                     };
                     match target {
                         Some(Value::List(l)) => {
-                            let at = l.iter().take_while(|v| matches!(v, Value::Comment(_))).count();
+                            let at = l
+                                .iter()
+                                .take_while(|v| matches!(v, Value::Comment(_)))
+                                .count();
                             l.insert(at, Value::Comment(c));
                         }
                         Some(Value::Map(m)) => {
-                            let at = m.0.iter().take_while(|v| matches!(v, Item::Comment(_))).count();
+                            let at =
+                                m.0.iter()
+                                    .take_while(|v| matches!(v, Item::Comment(_)))
+                                    .count();
                             m.0.insert(at, Item::Comment(c));
                         }
                         _ => self.pending_heads.push(c),
@@ -468,7 +475,10 @@ impl Builder<'_> {
                 let value = if frame.is_map {
                     if let Some(pk) = frame.pending_key {
                         // A key without a value cannot happen in a valid stream.
-                        return Err(err_at(span, format!("yaml: missing value for key {}", go_quote(&pk.key))));
+                        return Err(err_at(
+                            span,
+                            format!("yaml: missing value for key {}", go_quote(&pk.key)),
+                        ));
                     }
                     let mut items = frame.items;
                     items.extend(frame.deferred.into_iter().map(Item::Comment));
@@ -566,7 +576,10 @@ impl Builder<'_> {
                 self.last_line = self.content_end_line(span);
                 match value {
                     Value::Map(_) | Value::List(_) if !self.stack.is_empty() => {
-                        let top = self.stack.last().map(|f| f.is_map && f.pending_key.is_none());
+                        let top = self
+                            .stack
+                            .last()
+                            .map(|f| f.is_map && f.pending_key.is_none());
                         if top == Some(true) {
                             return Err(err_at(
                                 span,

@@ -363,8 +363,21 @@ pub(crate) fn is_base60_float(s: &str) -> bool {
 pub(crate) fn is_old_bool(s: &str) -> bool {
     matches!(
         s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO"
-            | "off" | "Off" | "OFF"
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
     )
 }
 
@@ -498,7 +511,10 @@ mod tests {
         assert_eq!(plain("1:20"), Value::Str("1:20".into()));
         assert!(matches!(plain("2001-12-14"), Value::Time(_)));
         assert!(matches!(plain("2001-12-14 21:59:43.10"), Value::Time(_)));
-        assert!(matches!(plain("2001-12-14t21:59:43.10-05:00"), Value::Time(_)));
+        assert!(matches!(
+            plain("2001-12-14t21:59:43.10-05:00"),
+            Value::Time(_)
+        ));
         assert_eq!(
             plain("2001-12-14 21:59:43.10 -5"),
             Value::Str("2001-12-14 21:59:43.10 -5".into())
@@ -514,7 +530,10 @@ mod tests {
             resolve_scalar("123", false, &core("str")).unwrap(),
             Value::Str("123".into())
         );
-        assert_eq!(resolve_scalar("7", true, &core("int")).unwrap(), Value::Int(7));
+        assert_eq!(
+            resolve_scalar("7", true, &core("int")).unwrap(),
+            Value::Int(7)
+        );
         assert_eq!(
             resolve_scalar("1", false, &core("float")).unwrap(),
             Value::Float(1.0)
