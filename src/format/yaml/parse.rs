@@ -94,6 +94,8 @@ enum Last {
     Entry(usize),
     /// A flow collection was added at this index of the top frame.
     Flow(usize),
+    /// The next inline comment is lost (as yaml.v3 loses it).
+    Drop,
 }
 
 struct OwnComment {
@@ -119,6 +121,8 @@ struct Builder<'a> {
     doc_seq: Option<usize>,
     /// Mappings of the first document with duplicate keys: start, end, messages.
     dup_errors: Vec<DupError>,
+    /// Byte offset of the end of the last key read.
+    last_key_end: Option<usize>,
 }
 
 struct DupError {
@@ -215,6 +219,7 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
         doc_scalar: None,
         doc_seq: None,
         dup_errors: Vec::new(),
+        last_key_end: None,
     };
     let mut docs = Vec::new();
     let mut doc_index = 0usize;
@@ -230,7 +235,7 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
             Event::Comment(text, placement) => {
                 let text = text.to_string();
                 if *placement == Placement::Right {
-                    b.inline_comment(text);
+                    b.inline_comment(text, span);
                 } else {
                     b.own.push(OwnComment {
                         line: span.start.line(),
@@ -239,7 +244,12 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                     });
                 }
             }
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(_, version) => {
+                if version.is_some_and(|v| v.major != 1 || v.minor != 1) {
+                    return Err(FormatError::Parse(
+                        "yaml: found incompatible YAML document".into(),
+                    ));
+                }
                 b.doc_started = true;
                 b.doc = None;
                 b.doc_scalar = None;
@@ -312,9 +322,14 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
 }
 
 impl Builder<'_> {
-    fn inline_comment(&mut self, text: String) {
+    fn inline_comment(&mut self, text: String, span: &Span) {
         let c = Comment { text, inline: true };
         match self.last {
+            Last::Key if self.value_props_before(span) => {
+                // `key: &anchor # c` / `key: !tag # c`: the comment belongs
+                // to the (block) value that follows.
+                self.pending_heads.push(c);
+            }
             Last::Key => {
                 if let Some(pk) = self.stack.last_mut().and_then(|f| f.pending_key.as_mut()) {
                     pk.pre.push(c);
@@ -360,8 +375,20 @@ impl Builder<'_> {
                 }
                 self.pending_heads.push(c);
             }
+            Last::Drop => {}
             Last::None => self.pending_heads.push(c),
         }
+    }
+
+    /// True when an anchor or tag stands between the last key and this
+    /// inline comment.
+    fn value_props_before(&self, span: &Span) -> bool {
+        let (Some(end), Some(start)) = (self.last_key_end, span.start.byte_offset()) else {
+            return false;
+        };
+        self.src
+            .get(end..start)
+            .is_some_and(|between| between.contains('&') || between.contains('!'))
     }
 
     /// Places the buffered own-line comments, now that the next token is known.
@@ -472,6 +499,8 @@ impl Builder<'_> {
                 let flow = frame.flow;
                 let anchor = frame.anchor;
                 let line = frame.line;
+                let is_empty_map =
+                    frame.is_map && frame.items.is_empty() && frame.deferred.is_empty();
                 let value = if frame.is_map {
                     if let Some(pk) = frame.pending_key {
                         // A key without a value cannot happen in a valid stream.
@@ -500,7 +529,18 @@ impl Builder<'_> {
                     self.last = Last::None;
                 } else {
                     let pos = self.add_value(value, Vec::new(), span, doc_index)?;
-                    self.last = if flow { Last::Flow(pos) } else { Last::None };
+                    let parent_is_seq = self.stack.last().is_some_and(|f| !f.is_map);
+                    self.last = if !flow {
+                        Last::None
+                    } else if parent_is_seq {
+                        // An inline comment after a flow item is placed before it.
+                        Last::Entry(pos)
+                    } else if is_empty_map {
+                        // yaml.v3 loses the inline comment of an empty `{}` value.
+                        Last::Drop
+                    } else {
+                        Last::Flow(pos)
+                    };
                 }
                 let _ = next_is_right;
                 Ok(())
@@ -647,6 +687,7 @@ impl Builder<'_> {
             let pre = std::mem::take(&mut self.pending_heads);
             top.pending_key = Some(PendingKey { key, pre, merge });
             self.last = Last::Key;
+            self.last_key_end = span.end.byte_offset();
             return Ok(());
         }
         let heads = std::mem::take(&mut self.pending_heads);
