@@ -20,11 +20,6 @@ use super::resolve::{resolve_plain, resolve_scalar, Resolved, ScalarTag};
 use crate::format::FormatError;
 use crate::tree::{Comment, Item, Map, Value};
 
-struct Ev<'a> {
-    ev: Event<'a>,
-    span: Span,
-}
-
 /// One open collection.
 struct Frame {
     is_map: bool,
@@ -176,34 +171,6 @@ fn go_quote(s: &str) -> String {
 /// duplicate-key and type checks sops runs on the first document of a
 /// plaintext file.
 pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>, FormatError> {
-    let mut events = Vec::new();
-    for r in Parser::new_from_str(src) {
-        match r {
-            Ok((ev, span)) => events.push(Ev { ev, span }),
-            Err(e) => {
-                return Err(FormatError::Parse(format!(
-                    "yaml: line {}: column {}: {}",
-                    e.marker().line(),
-                    e.marker().col() + 1,
-                    e.info()
-                )))
-            }
-        }
-    }
-    // For every event: does a node event follow in the same document?
-    let mut node_follows = vec![false; events.len()];
-    let mut seen = false;
-    for i in (0..events.len()).rev() {
-        node_follows[i] = seen;
-        match events[i].ev {
-            Event::DocumentEnd | Event::DocumentStart(..) => seen = false,
-            Event::Scalar(..)
-            | Event::Alias(_)
-            | Event::MappingStart(..)
-            | Event::SequenceStart(..) => seen = true,
-            _ => {}
-        }
-    }
     let mut b = Builder {
         src,
         stack: Vec::new(),
@@ -223,18 +190,21 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
     };
     let mut docs = Vec::new();
     let mut doc_index = 0usize;
-    let mut i = 0;
-    while i < events.len() {
-        let Ev { ev, span } = &events[i];
-        let next_is_right = matches!(
-            events.get(i + 1).map(|e| &e.ev),
-            Some(Event::Comment(_, Placement::Right))
-        );
+    for r in Parser::new_from_str(src) {
+        let (ev, span) = r.map_err(|e| {
+            FormatError::Parse(format!(
+                "yaml: line {}: column {}: {}",
+                e.marker().line(),
+                e.marker().col() + 1,
+                e.info()
+            ))
+        })?;
+        let span = &span;
         match ev {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::Comment(text, placement) => {
-                let text = text.to_string();
-                if *placement == Placement::Right {
+                let text = text.into_owned();
+                if placement == Placement::Right {
                     b.inline_comment(text, span);
                 } else {
                     b.own.push(OwnComment {
@@ -306,12 +276,10 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                 b.check_keys = false;
                 b.doc_started = false;
             }
-            _ => {
-                let follows = node_follows[i];
-                b.handle_node(ev, span, next_is_right, follows, doc_index)?;
+            ev => {
+                b.handle_node(&ev, span, doc_index)?;
             }
         }
-        i += 1;
     }
     if docs.is_empty() && first_doc_checks && !src.is_empty() {
         // yaml.v3 reports a stream without documents (blank lines or
@@ -377,6 +345,21 @@ impl Builder<'_> {
             }
             Last::Drop => {}
             Last::None => self.pending_heads.push(c),
+        }
+    }
+
+    /// True when the token at this (collection end) position ends the
+    /// document: end of input or a document marker.
+    fn end_of_document(&self, span: &Span) -> bool {
+        let Some(off) = span.start.byte_offset() else {
+            return false;
+        };
+        match self.src.get(off..) {
+            None => true,
+            Some(rest) => {
+                rest.trim_start_matches(['\n', '\r', ' ', '\t']).is_empty()
+                    || (span.start.col() == 0 && (rest.starts_with("---") || rest.starts_with("...")))
+            }
         }
     }
 
@@ -474,14 +457,16 @@ impl Builder<'_> {
         &mut self,
         ev: &Event,
         span: &Span,
-        next_is_right: bool,
-        node_follows: bool,
         doc_index: usize,
     ) -> Result<(), FormatError> {
         let start = (span.start.line(), span.start.col());
         match ev {
             Event::MappingEnd | Event::SequenceEnd => {
-                let next = if node_follows { Some(start) } else { None };
+                let next = if self.end_of_document(span) {
+                    None
+                } else {
+                    Some(start)
+                };
                 self.resolve_own(next, false);
                 let Some(frame) = self.stack.pop() else {
                     return Ok(());
@@ -542,7 +527,6 @@ impl Builder<'_> {
                         Last::Flow(pos)
                     };
                 }
-                let _ = next_is_right;
                 Ok(())
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
