@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, Tag};
 
-use super::resolve::{resolve_plain, resolve_scalar, Resolved, ScalarTag};
+use super::resolve::{resolve_scalar, ScalarTag};
 use crate::format::FormatError;
 use crate::tree::{Comment, Item, Map, Value};
 
@@ -358,7 +358,8 @@ impl Builder<'_> {
             None => true,
             Some(rest) => {
                 rest.trim_start_matches(['\n', '\r', ' ', '\t']).is_empty()
-                    || (span.start.col() == 0 && (rest.starts_with("---") || rest.starts_with("...")))
+                    || (span.start.col() == 0
+                        && (rest.starts_with("---") || rest.starts_with("...")))
             }
         }
     }
@@ -573,19 +574,11 @@ impl Builder<'_> {
                 self.resolve_own(Some(start), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
-                let raw = text.to_string();
-                let value = resolve_scalar(&raw, quoted, &stag).map_err(|m| err_at(span, m))?;
-                if !quoted && stag == ScalarTag::None {
-                    if let Resolved::Uint(_) = resolve_plain(&raw) {
-                        return Err(err_at(
-                            span,
-                            format!("integer {raw} does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)"),
-                        ));
-                    }
-                }
+                let raw: &str = text;
+                let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
                 if *anchor != 0 {
                     self.anchors.insert(*anchor, value.clone());
-                    self.anchor_text.insert(*anchor, raw.clone());
+                    self.anchor_text.insert(*anchor, raw.to_string());
                 }
                 let merge = !quoted && raw == "<<" && matches!(stag, ScalarTag::None);
                 self.last_line = self.content_end_line(span);
@@ -623,7 +616,7 @@ impl Builder<'_> {
                         self.doc_seq = Some(start.0);
                         Ok(())
                     }
-                    v => self.scalar_node(v, raw, false, span, doc_index),
+                    v => self.scalar_node(v, &raw, false, span, doc_index),
                 }
             }
             _ => Ok(()),
@@ -633,7 +626,7 @@ impl Builder<'_> {
     fn scalar_node(
         &mut self,
         value: Value,
-        raw: String,
+        raw: &str,
         merge: bool,
         span: &Span,
         doc_index: usize,
@@ -666,7 +659,7 @@ impl Builder<'_> {
                 }
             };
             if self.check_keys {
-                top.keys.push((raw, span.start.line()));
+                top.keys.push((raw.to_string(), span.start.line()));
             }
             let pre = std::mem::take(&mut self.pending_heads);
             top.pending_key = Some(PendingKey { key, pre, merge });
