@@ -395,20 +395,26 @@ impl Builder<'_> {
             }
         }
         let nblocks = blocks.len();
+        let after_key = matches!(self.last, Last::Key) && next.is_some();
+        let starts: Vec<usize> = blocks.iter().map(|b| b[0].line).collect();
         for (k, block) in blocks.into_iter().enumerate() {
             let col = block[0].col;
             let first_line = block[0].line;
             let last_line = block[block.len() - 1].line;
             let first = k == 0 && self.last_line > 0 && first_line == self.last_line + 1;
             let direct_next = k + 1 == nblocks && next.is_some_and(|(l, _)| last_line + 1 == l);
+            // The block ends where another one, at another column, starts.
+            let column_change = starts.get(k + 1) == Some(&(last_line + 1));
             let comments = block.into_iter().map(|c| Comment::new(c.text));
             match next {
+                // Between a key and its block value: the value's head.
+                _ if after_key => self.pending_heads.extend(comments),
                 Some((_, ncol)) if direct_next && col <= ncol => {
                     self.pending_heads.extend(comments);
                 }
                 _ if first
                     && self.stack.last().is_some_and(|top| match next {
-                        Some((_, ncol)) => col > ncol,
+                        Some((_, ncol)) => col > ncol || column_change,
                         None => col >= top.indent,
                     }) =>
                 {
