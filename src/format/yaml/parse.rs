@@ -32,6 +32,8 @@ struct Frame {
     pending_key: Option<PendingKey>,
     /// Comments placed in this frame while a child is still open.
     deferred: Vec<Comment>,
+    /// Comments written after the last item when the frame closes.
+    end_comments: Vec<Comment>,
     /// Keys seen (raw text, line) for the duplicate check.
     keys: Vec<(String, usize)>,
     line: usize,
@@ -54,6 +56,7 @@ impl Frame {
             list: Vec::new(),
             pending_key: None,
             deferred: Vec::new(),
+            end_comments: Vec::new(),
             keys: Vec::new(),
             line,
         }
@@ -384,9 +387,11 @@ impl Builder<'_> {
         // Split into blocks: consecutive lines, same column.
         let mut blocks: Vec<Vec<OwnComment>> = Vec::new();
         for c in own {
-            let new_block = match blocks.last().and_then(|b| b.last()) {
-                Some(p) => c.line != p.line + 1 || c.col != p.col,
-                None => true,
+            // A new block starts after a blank line or when a line is
+            // dedented relative to the block's first line.
+            let new_block = match (blocks.last().and_then(|b| b.first()), blocks.last().and_then(|b| b.last())) {
+                (Some(f), Some(p)) => c.line != p.line + 1 || c.col < f.col,
+                _ => true,
             };
             if new_block {
                 blocks.push(vec![c]);
@@ -414,12 +419,18 @@ impl Builder<'_> {
                 }
                 _ if first
                     && self.stack.last().is_some_and(|top| match next {
-                        Some((_, ncol)) => col > ncol || column_change,
+                        Some((_, ncol)) => col != ncol || ncol == top.indent || column_change,
                         None => col >= top.indent,
                     }) =>
                 {
+                    // A foot of the last node: it stays in the innermost
+                    // collection (for a sequence, yaml.v3 moves it to the end).
                     let d = self.stack.len() - 1;
-                    self.place(d, comments);
+                    if self.stack[d].is_map {
+                        self.place(d, comments);
+                    } else {
+                        self.stack[d].end_comments.extend(comments);
+                    }
                 }
                 _ => {
                     if self.stack.is_empty() {
@@ -503,10 +514,12 @@ impl Builder<'_> {
                     }
                     let mut items = frame.items;
                     items.extend(frame.deferred.into_iter().map(Item::Comment));
+                    items.extend(frame.end_comments.into_iter().map(Item::Comment));
                     Value::Map(Map(items))
                 } else {
                     let mut list = frame.list;
                     list.extend(frame.deferred.into_iter().map(Value::Comment));
+                    list.extend(frame.end_comments.into_iter().map(Value::Comment));
                     Value::List(list)
                 };
                 if anchor != 0 {
