@@ -389,7 +389,10 @@ impl Builder<'_> {
         for c in own {
             // A new block starts after a blank line or when a line is
             // dedented relative to the block's first line.
-            let new_block = match (blocks.last().and_then(|b| b.first()), blocks.last().and_then(|b| b.last())) {
+            let new_block = match (
+                blocks.last().and_then(|b| b.first()),
+                blocks.last().and_then(|b| b.last()),
+            ) {
                 (Some(f), Some(p)) => c.line != p.line + 1 || c.col < f.col,
                 _ => true,
             };
