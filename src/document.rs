@@ -96,7 +96,7 @@ pub fn encrypt(
 impl EncryptedDocument {
     /// Recovers the data key and decrypts every value, verifying the MAC
     /// unless `ignore_mac`.
-    pub fn decrypt(&self, keys: &mut KeyContext, ignore_mac: bool) -> Result<Decrypted, Error> {
+    pub fn decrypt(self, keys: &mut KeyContext, ignore_mac: bool) -> Result<Decrypted, Error> {
         let metadata = &self.metadata;
         let data_key = recover_data_key(&metadata.key_groups, metadata.shamir_threshold, keys)
             .map_err(Error::RetrieveKey)?;
@@ -107,7 +107,7 @@ impl EncryptedDocument {
             selector: &selector,
             mac_only_encrypted: metadata.mac_only_encrypted,
         };
-        let mut documents = self.documents.clone();
+        let mut documents = self.documents;
         let outcome = walk
             .run(&mut documents, &mut cipher)
             .map_err(|e| Error::DecryptTree(e.to_string()))?;

@@ -2,7 +2,7 @@
 //! additional data = the value's key path (or `lastmodified` for the MAC).
 
 use aes_gcm::aead::consts::{U12, U32};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce};
 use zeroize::{Zeroize, Zeroizing};
@@ -127,15 +127,38 @@ impl Cipher {
             )
             .unwrap_or_default();
         let tag_at = sealed.len().saturating_sub(16);
-        let out = EncValue {
-            data: sealed[..tag_at].to_vec(),
-            iv: iv.to_vec(),
-            tag: sealed[tag_at..].to_vec(),
-            type_name: type_name.to_string(),
-        }
-        .to_string();
+        let out = EncValue::format(&sealed[..tag_at], &iv, &sealed[tag_at..], type_name);
         sealed.zeroize();
         out
+    }
+
+    /// Decrypts a parsed `ENC[…]` value with `aad`, in place: the returned
+    /// buffer is the value's own `data`.
+    pub fn decrypt_owned(
+        &self,
+        value: EncValue,
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        let mut buffer = Zeroizing::new(value.data);
+        let tag = aes_gcm::Tag::from_slice(&value.tag);
+        let result = match value.iv.len() {
+            32 => self.gcm.decrypt_in_place_detached(
+                Nonce::<U32>::from_slice(&value.iv),
+                aad,
+                &mut buffer,
+                tag,
+            ),
+            12 => Gcm12::new(self.key.as_bytes().into()).decrypt_in_place_detached(
+                Nonce::<U12>::from_slice(&value.iv),
+                aad,
+                &mut buffer,
+                tag,
+            ),
+            n => return Err(CipherError::IvLength(n)),
+        };
+        result
+            .map(|()| buffer)
+            .map_err(|_| CipherError::Authentication)
     }
 
     /// Decrypts a parsed `ENC[…]` value with `aad`.

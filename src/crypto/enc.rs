@@ -45,9 +45,21 @@ impl FromStr for EncValue {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let rest = s.strip_prefix(PREFIX).ok_or(EncParseError::Format)?;
-        let (data, rest) = rest.split_once(",iv:").ok_or(EncParseError::Format)?;
-        let (iv, rest) = rest.split_once(",tag:").ok_or(EncParseError::Format)?;
-        let (tag, rest) = rest.split_once(",type:").ok_or(EncParseError::Format)?;
+        // Base64 never contains `,`: split at commas (a fast byte search)
+        // and check each field's name.
+        let field = |rest: &'_ str, name: &str| -> Result<(usize, usize), EncParseError> {
+            let comma = rest.find(',').ok_or(EncParseError::Format)?;
+            if !rest[comma + 1..].starts_with(name) {
+                return Err(EncParseError::Format);
+            }
+            Ok((comma, comma + 1 + name.len()))
+        };
+        let (end, next) = field(rest, "iv:")?;
+        let (data, rest) = (&rest[..end], &rest[next..]);
+        let (end, next) = field(rest, "tag:")?;
+        let (iv, rest) = (&rest[..end], &rest[next..]);
+        let (end, next) = field(rest, "type:")?;
+        let (tag, rest) = (&rest[..end], &rest[next..]);
         let end = rest.rfind(']').ok_or(EncParseError::Format)?;
         let type_name = &rest[..end];
         if data.is_empty() || iv.is_empty() || tag.is_empty() || type_name.is_empty() {
@@ -71,16 +83,34 @@ impl FromStr for EncValue {
     }
 }
 
+impl EncValue {
+    /// The `ENC[…]` text of encrypted parts, without building an `EncValue`.
+    pub fn format(data: &[u8], iv: &[u8], tag: &[u8], type_name: &str) -> String {
+        let b64 = |n: usize| n.div_ceil(3) * 4;
+        let mut out = String::with_capacity(
+            PREFIX.len() + b64(data.len()) + b64(iv.len()) + b64(tag.len()) + 24,
+        );
+        out.push_str(PREFIX);
+        STANDARD.encode_string(data, &mut out);
+        out.push_str(",iv:");
+        STANDARD.encode_string(iv, &mut out);
+        out.push_str(",tag:");
+        STANDARD.encode_string(tag, &mut out);
+        out.push_str(",type:");
+        out.push_str(type_name);
+        out.push(']');
+        out
+    }
+}
+
 impl fmt::Display for EncValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{PREFIX}{},iv:{},tag:{},type:{}]",
-            STANDARD.encode(&self.data),
-            STANDARD.encode(&self.iv),
-            STANDARD.encode(&self.tag),
-            self.type_name
-        )
+        f.write_str(&EncValue::format(
+            &self.data,
+            &self.iv,
+            &self.tag,
+            &self.type_name,
+        ))
     }
 }
 

@@ -39,6 +39,20 @@ pub enum PlaintextError {
     Invalid(&'static str),
 }
 
+/// Rebuilds a typed value from decrypted bytes, reusing the buffer for strings.
+pub fn parse_owned(
+    type_name: &str,
+    mut bytes: Zeroizing<Vec<u8>>,
+) -> Result<Value, PlaintextError> {
+    if type_name == "str" {
+        return Ok(match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(s) => Value::Str(s),
+            Err(e) => Value::Bytes(e.into_bytes()),
+        });
+    }
+    parse(type_name, &bytes)
+}
+
 /// Rebuilds a typed value from decrypted bytes.
 pub fn parse(type_name: &str, bytes: &[u8]) -> Result<Value, PlaintextError> {
     let text = || std::str::from_utf8(bytes).ok();

@@ -53,6 +53,7 @@ struct State<'c> {
     hasher: Sha512,
     comments: Vec<Vec<String>>,
     warnings: Vec<String>,
+    aad: String,
 }
 
 impl Walk<'_> {
@@ -71,6 +72,7 @@ impl Walk<'_> {
             hasher,
             comments: Vec::new(),
             warnings: Vec::new(),
+            aad: String::new(),
         };
         for document in documents.iter_mut() {
             let mut path = Vec::new();
@@ -185,9 +187,10 @@ impl Walk<'_> {
             return Ok(());
         }
         if let Some((type_name, bytes)) = plaintext::serialize(leaf) {
+            fill_aad(&mut state.aad, path);
             let encrypted = state
                 .cipher
-                .encrypt(&bytes, aad(path).as_bytes(), type_name)
+                .encrypt(&bytes, state.aad.as_bytes(), type_name)
                 .map_err(|e| WalkError::Encrypt(e.to_string()))?;
             *leaf = Value::Str(encrypted);
         }
@@ -223,11 +226,13 @@ impl Walk<'_> {
         let parsed: EncValue = text
             .parse()
             .map_err(|e| WalkError::Decrypt(format!("at {}: {e}", at())))?;
+        let type_name = parsed.type_name.clone();
+        fill_aad(&mut state.aad, path);
         let bytes = state
             .cipher
-            .decrypt(&parsed, aad(path).as_bytes())
+            .decrypt_owned(parsed, state.aad.as_bytes())
             .map_err(|e| WalkError::Decrypt(format!("at {}: {e}", at())))?;
-        let value = plaintext::parse(&parsed.type_name, &bytes)
+        let value = plaintext::parse_owned(&type_name, bytes)
             .map_err(|e| WalkError::Decrypt(format!("at {}: {e}", at())))?;
         if let Value::Comment(c) = value {
             if !in_list {
@@ -323,7 +328,14 @@ fn clear_innermost(state: &mut State<'_>) {
 
 /// The additional data of a value: its key path joined with `:`, plus `:`.
 pub fn aad(path: &[&str]) -> String {
-    let mut out = String::with_capacity(path.iter().map(|p| p.len() + 1).sum::<usize>() + 1);
+    let mut out = String::new();
+    fill_aad(&mut out, path);
+    out
+}
+
+/// Writes the additional data of `path` into a reused buffer.
+fn fill_aad(out: &mut String, path: &[&str]) {
+    out.clear();
     for p in path {
         out.push_str(p);
         out.push(':');
@@ -331,7 +343,6 @@ pub fn aad(path: &[&str]) -> String {
     if path.is_empty() {
         out.push(':');
     }
-    out
 }
 
 /// A key path in sops' index syntax, for messages: `["db"]["password"]`.

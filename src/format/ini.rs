@@ -1120,28 +1120,28 @@ mod tests {
         };
         assert_eq!(
             err("[s]\nfoo\n"),
-            "Could not unmarshal input data: key-value delimiter not found: foo\n"
+            "Could not unmarshal input data: key-value delimiter not found: foo (line 2)"
         );
         assert_eq!(
             err("[]\n"),
-            "Could not unmarshal input data: empty section name"
+            "Could not unmarshal input data: empty section name (line 1)"
         );
         assert_eq!(
             err("=1\n"),
-            "Could not unmarshal input data: empty key name: =1\n"
+            "Could not unmarshal input data: empty key name: =1 (line 1)"
         );
         assert_eq!(
             err("[s\n"),
-            "Could not unmarshal input data: unclosed section: [s\n"
+            "Could not unmarshal input data: unclosed section: [s (line 1)"
         );
         assert_eq!(
             err("a=\"\"\"x\n"),
-            "Could not unmarshal input data: missing closing key quote from \"\\\"\\\"\\\"x\\n\" to \"\""
+            "Could not unmarshal input data: missing closing key quote from \"\\\"\\\"\\\"x\\n\" to \"\" (line 1)"
         );
         // Encrypted files: go-ini's message alone, as sops 3.11 prints it.
         assert_eq!(
             IniStore.parse_encrypted(b"foo").unwrap_err().to_string(),
-            "key-value delimiter not found: foo"
+            "key-value delimiter not found: foo (line 1)"
         );
     }
 

@@ -79,13 +79,11 @@ impl Store for YamlStore {
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
-        let docs: Vec<&Map> = documents.iter().collect();
-        Ok(emit::emit_documents(&docs, None, self.indent))
+        Ok(emit::emit_documents(documents, None, self.indent))
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
-        let docs: Vec<&Map> = documents.iter().collect();
-        Ok(emit::emit_documents(&docs, Some(metadata), self.indent))
+        Ok(emit::emit_documents(documents, Some(metadata), self.indent))
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {

@@ -16,14 +16,9 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, Tag};
 
-use super::resolve::{resolve_plain, resolve_scalar, Resolved, ScalarTag};
+use super::resolve::{resolve_scalar, ScalarTag};
 use crate::format::FormatError;
 use crate::tree::{Comment, Item, Map, Value};
-
-struct Ev<'a> {
-    ev: Event<'a>,
-    span: Span,
-}
 
 /// One open collection.
 struct Frame {
@@ -37,6 +32,8 @@ struct Frame {
     pending_key: Option<PendingKey>,
     /// Comments placed in this frame while a child is still open.
     deferred: Vec<Comment>,
+    /// Comments written after the last item when the frame closes.
+    end_comments: Vec<Comment>,
     /// Keys seen (raw text, line) for the duplicate check.
     keys: Vec<(String, usize)>,
     line: usize,
@@ -59,6 +56,7 @@ impl Frame {
             list: Vec::new(),
             pending_key: None,
             deferred: Vec::new(),
+            end_comments: Vec::new(),
             keys: Vec::new(),
             line,
         }
@@ -94,6 +92,8 @@ enum Last {
     Entry(usize),
     /// A flow collection was added at this index of the top frame.
     Flow(usize),
+    /// The next inline comment is lost (as yaml.v3 loses it).
+    Drop,
 }
 
 struct OwnComment {
@@ -119,6 +119,8 @@ struct Builder<'a> {
     doc_seq: Option<usize>,
     /// Mappings of the first document with duplicate keys: start, end, messages.
     dup_errors: Vec<DupError>,
+    /// Byte offset of the end of the last key read.
+    last_key_end: Option<usize>,
 }
 
 struct DupError {
@@ -172,34 +174,6 @@ fn go_quote(s: &str) -> String {
 /// duplicate-key and type checks sops runs on the first document of a
 /// plaintext file.
 pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>, FormatError> {
-    let mut events = Vec::new();
-    for r in Parser::new_from_str(src) {
-        match r {
-            Ok((ev, span)) => events.push(Ev { ev, span }),
-            Err(e) => {
-                return Err(FormatError::Parse(format!(
-                    "yaml: line {}: column {}: {}",
-                    e.marker().line(),
-                    e.marker().col() + 1,
-                    e.info()
-                )))
-            }
-        }
-    }
-    // For every event: does a node event follow in the same document?
-    let mut node_follows = vec![false; events.len()];
-    let mut seen = false;
-    for i in (0..events.len()).rev() {
-        node_follows[i] = seen;
-        match events[i].ev {
-            Event::DocumentEnd | Event::DocumentStart(..) => seen = false,
-            Event::Scalar(..)
-            | Event::Alias(_)
-            | Event::MappingStart(..)
-            | Event::SequenceStart(..) => seen = true,
-            _ => {}
-        }
-    }
     let mut b = Builder {
         src,
         stack: Vec::new(),
@@ -215,22 +189,26 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
         doc_scalar: None,
         doc_seq: None,
         dup_errors: Vec::new(),
+        last_key_end: None,
     };
     let mut docs = Vec::new();
     let mut doc_index = 0usize;
-    let mut i = 0;
-    while i < events.len() {
-        let Ev { ev, span } = &events[i];
-        let next_is_right = matches!(
-            events.get(i + 1).map(|e| &e.ev),
-            Some(Event::Comment(_, Placement::Right))
-        );
+    for r in Parser::new_from_str(src) {
+        let (ev, span) = r.map_err(|e| {
+            FormatError::Parse(format!(
+                "yaml: line {}: column {}: {}",
+                e.marker().line(),
+                e.marker().col() + 1,
+                e.info()
+            ))
+        })?;
+        let span = &span;
         match ev {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::Comment(text, placement) => {
-                let text = text.to_string();
-                if *placement == Placement::Right {
-                    b.inline_comment(text);
+                let text = text.into_owned();
+                if placement == Placement::Right {
+                    b.inline_comment(text, span);
                 } else {
                     b.own.push(OwnComment {
                         line: span.start.line(),
@@ -239,7 +217,12 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                     });
                 }
             }
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(_, version) => {
+                if version.is_some_and(|v| v.major != 1 || v.minor != 1) {
+                    return Err(FormatError::Parse(
+                        "yaml: found incompatible YAML document".into(),
+                    ));
+                }
                 b.doc_started = true;
                 b.doc = None;
                 b.doc_scalar = None;
@@ -296,12 +279,10 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                 b.check_keys = false;
                 b.doc_started = false;
             }
-            _ => {
-                let follows = node_follows[i];
-                b.handle_node(ev, span, next_is_right, follows, doc_index)?;
+            ev => {
+                b.handle_node(&ev, span, doc_index)?;
             }
         }
-        i += 1;
     }
     if docs.is_empty() && first_doc_checks && !src.is_empty() {
         // yaml.v3 reports a stream without documents (blank lines or
@@ -312,9 +293,14 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
 }
 
 impl Builder<'_> {
-    fn inline_comment(&mut self, text: String) {
+    fn inline_comment(&mut self, text: String, span: &Span) {
         let c = Comment { text, inline: true };
         match self.last {
+            Last::Key if self.value_props_before(span) => {
+                // `key: &anchor # c` / `key: !tag # c`: the comment belongs
+                // to the (block) value that follows.
+                self.pending_heads.push(c);
+            }
             Last::Key => {
                 if let Some(pk) = self.stack.last_mut().and_then(|f| f.pending_key.as_mut()) {
                     pk.pre.push(c);
@@ -360,8 +346,36 @@ impl Builder<'_> {
                 }
                 self.pending_heads.push(c);
             }
+            Last::Drop => {}
             Last::None => self.pending_heads.push(c),
         }
+    }
+
+    /// True when the token at this (collection end) position ends the
+    /// document: end of input or a document marker.
+    fn end_of_document(&self, span: &Span) -> bool {
+        let Some(off) = span.start.byte_offset() else {
+            return false;
+        };
+        match self.src.get(off..) {
+            None => true,
+            Some(rest) => {
+                rest.trim_start_matches(['\n', '\r', ' ', '\t']).is_empty()
+                    || (span.start.col() == 0
+                        && (rest.starts_with("---") || rest.starts_with("...")))
+            }
+        }
+    }
+
+    /// True when an anchor or tag stands between the last key and this
+    /// inline comment.
+    fn value_props_before(&self, span: &Span) -> bool {
+        let (Some(end), Some(start)) = (self.last_key_end, span.start.byte_offset()) else {
+            return false;
+        };
+        self.src
+            .get(end..start)
+            .is_some_and(|between| between.contains('&') || between.contains('!'))
     }
 
     /// Places the buffered own-line comments, now that the next token is known.
@@ -373,9 +387,14 @@ impl Builder<'_> {
         // Split into blocks: consecutive lines, same column.
         let mut blocks: Vec<Vec<OwnComment>> = Vec::new();
         for c in own {
-            let new_block = match blocks.last().and_then(|b| b.last()) {
-                Some(p) => c.line != p.line + 1 || c.col != p.col,
-                None => true,
+            // A new block starts after a blank line or when a line is
+            // dedented relative to the block's first line.
+            let new_block = match (
+                blocks.last().and_then(|b| b.first()),
+                blocks.last().and_then(|b| b.last()),
+            ) {
+                (Some(f), Some(p)) => c.line != p.line + 1 || c.col < f.col,
+                _ => true,
             };
             if new_block {
                 blocks.push(vec![c]);
@@ -384,25 +403,37 @@ impl Builder<'_> {
             }
         }
         let nblocks = blocks.len();
+        let after_key = matches!(self.last, Last::Key) && next.is_some();
+        let starts: Vec<usize> = blocks.iter().map(|b| b[0].line).collect();
         for (k, block) in blocks.into_iter().enumerate() {
             let col = block[0].col;
             let first_line = block[0].line;
             let last_line = block[block.len() - 1].line;
             let first = k == 0 && self.last_line > 0 && first_line == self.last_line + 1;
             let direct_next = k + 1 == nblocks && next.is_some_and(|(l, _)| last_line + 1 == l);
+            // The block ends where another one, at another column, starts.
+            let column_change = starts.get(k + 1) == Some(&(last_line + 1));
             let comments = block.into_iter().map(|c| Comment::new(c.text));
             match next {
+                // Between a key and its block value: the value's head.
+                _ if after_key => self.pending_heads.extend(comments),
                 Some((_, ncol)) if direct_next && col <= ncol => {
                     self.pending_heads.extend(comments);
                 }
                 _ if first
                     && self.stack.last().is_some_and(|top| match next {
-                        Some((_, ncol)) => col > ncol,
+                        Some((_, ncol)) => col != ncol || ncol == top.indent || column_change,
                         None => col >= top.indent,
                     }) =>
                 {
+                    // A foot of the last node: it stays in the innermost
+                    // collection (for a sequence, yaml.v3 moves it to the end).
                     let d = self.stack.len() - 1;
-                    self.place(d, comments);
+                    if self.stack[d].is_map {
+                        self.place(d, comments);
+                    } else {
+                        self.stack[d].end_comments.extend(comments);
+                    }
                 }
                 _ => {
                     if self.stack.is_empty() {
@@ -447,14 +478,16 @@ impl Builder<'_> {
         &mut self,
         ev: &Event,
         span: &Span,
-        next_is_right: bool,
-        node_follows: bool,
         doc_index: usize,
     ) -> Result<(), FormatError> {
         let start = (span.start.line(), span.start.col());
         match ev {
             Event::MappingEnd | Event::SequenceEnd => {
-                let next = if node_follows { Some(start) } else { None };
+                let next = if self.end_of_document(span) {
+                    None
+                } else {
+                    Some(start)
+                };
                 self.resolve_own(next, false);
                 let Some(frame) = self.stack.pop() else {
                     return Ok(());
@@ -472,6 +505,8 @@ impl Builder<'_> {
                 let flow = frame.flow;
                 let anchor = frame.anchor;
                 let line = frame.line;
+                let is_empty_map =
+                    frame.is_map && frame.items.is_empty() && frame.deferred.is_empty();
                 let value = if frame.is_map {
                     if let Some(pk) = frame.pending_key {
                         // A key without a value cannot happen in a valid stream.
@@ -482,10 +517,12 @@ impl Builder<'_> {
                     }
                     let mut items = frame.items;
                     items.extend(frame.deferred.into_iter().map(Item::Comment));
+                    items.extend(frame.end_comments.into_iter().map(Item::Comment));
                     Value::Map(Map(items))
                 } else {
                     let mut list = frame.list;
                     list.extend(frame.deferred.into_iter().map(Value::Comment));
+                    list.extend(frame.end_comments.into_iter().map(Value::Comment));
                     Value::List(list)
                 };
                 if anchor != 0 {
@@ -500,9 +537,19 @@ impl Builder<'_> {
                     self.last = Last::None;
                 } else {
                     let pos = self.add_value(value, Vec::new(), span, doc_index)?;
-                    self.last = if flow { Last::Flow(pos) } else { Last::None };
+                    let parent_is_seq = self.stack.last().is_some_and(|f| !f.is_map);
+                    self.last = if !flow {
+                        Last::None
+                    } else if parent_is_seq {
+                        // An inline comment after a flow item is placed before it.
+                        Last::Entry(pos)
+                    } else if is_empty_map {
+                        // yaml.v3 loses the inline comment of an empty `{}` value.
+                        Last::Drop
+                    } else {
+                        Last::Flow(pos)
+                    };
                 }
-                let _ = next_is_right;
                 Ok(())
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
@@ -549,19 +596,11 @@ impl Builder<'_> {
                 self.resolve_own(Some(start), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
-                let raw = text.to_string();
-                let value = resolve_scalar(&raw, quoted, &stag).map_err(|m| err_at(span, m))?;
-                if !quoted && stag == ScalarTag::None {
-                    if let Resolved::Uint(_) = resolve_plain(&raw) {
-                        return Err(err_at(
-                            span,
-                            format!("integer {raw} does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)"),
-                        ));
-                    }
-                }
+                let raw: &str = text;
+                let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
                 if *anchor != 0 {
                     self.anchors.insert(*anchor, value.clone());
-                    self.anchor_text.insert(*anchor, raw.clone());
+                    self.anchor_text.insert(*anchor, raw.to_string());
                 }
                 let merge = !quoted && raw == "<<" && matches!(stag, ScalarTag::None);
                 self.last_line = self.content_end_line(span);
@@ -599,7 +638,7 @@ impl Builder<'_> {
                         self.doc_seq = Some(start.0);
                         Ok(())
                     }
-                    v => self.scalar_node(v, raw, false, span, doc_index),
+                    v => self.scalar_node(v, &raw, false, span, doc_index),
                 }
             }
             _ => Ok(()),
@@ -609,7 +648,7 @@ impl Builder<'_> {
     fn scalar_node(
         &mut self,
         value: Value,
-        raw: String,
+        raw: &str,
         merge: bool,
         span: &Span,
         doc_index: usize,
@@ -642,11 +681,12 @@ impl Builder<'_> {
                 }
             };
             if self.check_keys {
-                top.keys.push((raw, span.start.line()));
+                top.keys.push((raw.to_string(), span.start.line()));
             }
             let pre = std::mem::take(&mut self.pending_heads);
             top.pending_key = Some(PendingKey { key, pre, merge });
             self.last = Last::Key;
+            self.last_key_end = span.end.byte_offset();
             return Ok(());
         }
         let heads = std::mem::take(&mut self.pending_heads);
