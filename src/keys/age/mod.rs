@@ -20,7 +20,7 @@ use super::map_of;
 use crate::tree::{Map, Value};
 
 pub use identities::{default_key_file, AgeEnv, Identities};
-pub use ui::{terminal_prompter, Prompter};
+pub use ui::{no_terminal_prompter, terminal_prompter, Prompter};
 
 /// An age master key entry: the recipient and the armored wrapped data key.
 #[derive(Debug, Clone, PartialEq, Eq)]
