@@ -252,7 +252,7 @@ impl Identities {
     /// Adds identities from a text (one or more per line, `#` comments),
     /// tried before all others. Errors never contain key material.
     pub fn add_text(&mut self, text: &str, source: &str) -> Result<(), String> {
-        let (ids, errors) = parse_identities(text.as_bytes(), source, &self.context, true)
+        let (ids, errors) = parse_identities(text.as_bytes(), source, source, &self.context, true)
             .map_err(|e| format!("failed to parse '{source}' age identities: {e}"))?;
         self.extra.ids.extend(ids);
         self.extra.errors.extend(errors);
@@ -376,7 +376,7 @@ fn load_ssh_file(path: &Path, context: &Context) -> Source {
 /// Parses an identities text read from `name` (as sops names it in
 /// errors); `location` names it in passphrase prompts.
 fn parse_source(data: &[u8], name: &str, location: &str, context: &Context) -> Source {
-    match parse_identities(data, location, context, true) {
+    match parse_identities(data, name, location, context, true) {
         Ok((ids, errors)) => Source {
             ids,
             errors,
@@ -458,6 +458,7 @@ type Parsed = (Vec<Box<dyn age::Identity>>, Vec<String>);
 /// `PATH`) are skipped with a message in the second list.
 fn parse_identities(
     data: &[u8],
+    name: &str,
     location: &str,
     context: &Context,
     allow_encrypted: bool,
@@ -468,6 +469,7 @@ fn parse_identities(
         }
         let id = EncryptedIdentityFile {
             data: data.to_vec(),
+            name: name.to_string(),
             location: location.to_string(),
             context: context.clone(),
             state: RefCell::new(State::Pending),
@@ -524,6 +526,9 @@ enum State {
 /// the passphrase asked on the terminal.
 struct EncryptedIdentityFile {
     data: Vec<u8>,
+    /// The source as sops names it in the prompt (`SOPS_AGE_KEY_FILE`, a path).
+    name: String,
+    /// The file's path where known, for messages.
     location: String,
     context: Context,
     state: RefCell<State>,
@@ -548,7 +553,7 @@ impl EncryptedIdentityFile {
     }
 
     fn decrypt(&self) -> Result<Parsed, String> {
-        let prompt = format!("Enter passphrase for identity '{}': ", self.location);
+        let prompt = format!("Enter passphrase for identity '{}': ", self.name);
         let passphrase = (self.context.prompter)(&prompt).map_err(|why| {
             format!(
                 "identity file {} is passphrase-protected and its passphrase could not be read: {why}",
@@ -571,7 +576,7 @@ impl EncryptedIdentityFile {
                 age_error_text(&other, 1)
             ),
         })?;
-        parse_identities(&plain, &self.location, &self.context, false)
+        parse_identities(&plain, &self.name, &self.location, &self.context, false)
             .map_err(|e| format!("failed to parse '{}' age identities: {e}", self.location))
     }
 }
@@ -909,10 +914,7 @@ mod tests {
         assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32]);
         assert_eq!(
             *prompts.lock().unwrap(),
-            vec![format!(
-                "Enter passphrase for identity '{}': ",
-                file.display()
-            )]
+            vec!["Enter passphrase for identity 'SOPS_AGE_KEY_FILE': ".to_string()]
         );
         let ids = Identities::load(&env, answering("shut", prompts.clone()));
         let err = key.unwrap(&ids).unwrap_err();
