@@ -351,6 +351,38 @@ impl Builder<'_> {
         }
     }
 
+    /// Column of the `-` indicator before a block sequence item starting
+    /// at this span (granit reports the item's content position).
+    fn dash_col(&self, span: &Span) -> usize {
+        let col = span.start.col();
+        let Some(off) = span.start.byte_offset() else {
+            return col;
+        };
+        let before = self.src.get(..off).unwrap_or("");
+        if self.src.get(off..).is_some_and(|r| r.starts_with('-')) {
+            return col;
+        }
+        let trimmed = before.trim_end_matches(' ');
+        let spaces = before.len() - trimmed.len();
+        if trimmed.ends_with('-') && col > spaces {
+            col - spaces - 1
+        } else {
+            col
+        }
+    }
+
+    /// Position of the token that starts this node: for an item of a block
+    /// sequence, its `-` indicator.
+    fn token_pos(&self, span: &Span) -> (usize, usize) {
+        let in_block_seq = self.stack.last().is_some_and(|f| !f.is_map && !f.flow);
+        let col = if in_block_seq {
+            self.dash_col(span)
+        } else {
+            span.start.col()
+        };
+        (span.start.line(), col)
+    }
+
     /// True when the token at this (collection end) position ends the
     /// document: end of input or a document marker.
     fn end_of_document(&self, span: &Span) -> bool {
@@ -402,49 +434,58 @@ impl Builder<'_> {
         let nblocks = blocks.len();
         let after_key = matches!(self.last, Last::Key) && next.is_some();
         let starts: Vec<usize> = blocks.iter().map(|b| b[0].line).collect();
+        let mut prev_end = self.last_line;
         for (k, block) in blocks.into_iter().enumerate() {
             let col = block[0].col;
             let first_line = block[0].line;
             let last_line = block[block.len() - 1].line;
-            let first = k == 0 && self.last_line > 0 && first_line == self.last_line + 1;
+            // Directly below the previous content or the previous block.
+            let adjacent = prev_end > 0 && first_line == prev_end + 1;
+            prev_end = last_line;
+            let first = k == 0 && adjacent;
             let direct_next = k + 1 == nblocks && next.is_some_and(|(l, _)| last_line + 1 == l);
-            // The block ends where another one, at another column, starts.
-            let column_change = starts.get(k + 1) == Some(&(last_line + 1));
-            let comments = block.into_iter().map(|c| Comment::new(c.text));
-            match next {
-                // Between a key and its block value: the value's head.
-                _ if after_key => self.pending_heads.extend(comments),
-                Some((_, ncol)) if direct_next && col <= ncol => {
-                    self.pending_heads.extend(comments);
+            // Followed directly by a dedented block.
+            let dedent_follows = starts.get(k + 1) == Some(&(last_line + 1));
+            let comments: Vec<Comment> = block.into_iter().map(|c| Comment::new(c.text)).collect();
+            let deepest = self.stack.last().map(|f| f.indent);
+            let to_deepest = match (next, deepest) {
+                (_, None) => false,
+                (_, Some(_)) if dedent_follows => true,
+                (Some((_, ncol)), Some(ind)) => first && (col != ncol || ncol == ind),
+                (None, Some(ind)) => first && col >= ind,
+            };
+            if after_key || (direct_next && next.is_some_and(|(_, ncol)| col <= ncol)) {
+                // The head of the next node.
+                self.pending_heads.extend(comments);
+            } else if self.stack.is_empty() {
+                self.pending_heads.extend(comments);
+            } else if to_deepest {
+                // A foot of the last node: it stays in the innermost
+                // collection (yaml.v3 moves a dedented one to the end of a
+                // sequence).
+                let d = self.stack.len() - 1;
+                let f = &mut self.stack[d];
+                if !f.is_map && col < f.indent {
+                    f.end_comments.extend(comments);
+                } else {
+                    self.place(d, comments.into_iter());
                 }
-                _ if first
-                    && self.stack.last().is_some_and(|top| match next {
-                        Some((_, ncol)) => col != ncol || ncol == top.indent || column_change,
-                        None => col >= top.indent,
-                    }) =>
-                {
-                    // A foot of the last node: it stays in the innermost
-                    // collection (for a sequence, yaml.v3 moves it to the end).
-                    let d = self.stack.len() - 1;
-                    if self.stack[d].is_map {
-                        self.place(d, comments);
-                    } else {
-                        self.stack[d].end_comments.extend(comments);
+            } else if !adjacent {
+                // Separated by a blank line: the head of the next node, or
+                // the end of the document.
+                match next {
+                    Some(_) => self.pending_heads.extend(comments),
+                    None => self.place(0, comments.into_iter()),
+                }
+            } else {
+                // By indentation: the innermost mapping not right of it.
+                let mut target = 0;
+                for (d, f) in self.stack.iter().enumerate() {
+                    if f.is_map && !f.flow && f.indent <= col {
+                        target = d;
                     }
                 }
-                _ => {
-                    if self.stack.is_empty() {
-                        self.pending_heads.extend(comments);
-                        continue;
-                    }
-                    let mut target = 0;
-                    for (d, f) in self.stack.iter().enumerate() {
-                        if f.is_map && !f.flow && f.indent <= col {
-                            target = d;
-                        }
-                    }
-                    self.place(target, comments);
-                }
+                self.place(target, comments.into_iter());
             }
         }
     }
@@ -550,7 +591,7 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
-                self.resolve_own(Some(start), true);
+                self.resolve_own(Some(self.token_pos(span)), true);
                 let is_map = matches!(ev, Event::MappingStart(..));
                 let flow = *style == granit_parser::StructureStyle::Flow;
                 if let Some(top) = self.stack.last() {
@@ -572,7 +613,12 @@ impl Builder<'_> {
                 }
                 let heads = std::mem::take(&mut self.pending_heads);
                 let in_seq = self.stack.last().is_some_and(|f| !f.is_map);
-                let mut frame = Frame::new(is_map, flow, start.1, *anchor, start.0);
+                let indent = if is_map || flow {
+                    start.1
+                } else {
+                    self.dash_col(span)
+                };
+                let mut frame = Frame::new(is_map, flow, indent, *anchor, start.0);
                 if in_seq {
                     if let Some(parent) = self.stack.last_mut() {
                         for c in heads {
@@ -590,7 +636,7 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::Scalar(text, style, anchor, tag) => {
-                self.resolve_own(Some(start), true);
+                self.resolve_own(Some(self.token_pos(span)), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
                 let raw: &str = text;
@@ -604,7 +650,7 @@ impl Builder<'_> {
                 self.scalar_node(value, raw, merge, span, doc_index)
             }
             Event::Alias(id) => {
-                self.resolve_own(Some(start), true);
+                self.resolve_own(Some(self.token_pos(span)), true);
                 let Some(value) = self.anchors.get(id).cloned() else {
                     return Err(err_at(span, "yaml: unknown anchor referenced"));
                 };
