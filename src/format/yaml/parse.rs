@@ -34,6 +34,8 @@ struct Frame {
     deferred: Vec<Comment>,
     /// Comments written after the last item when the frame closes.
     end_comments: Vec<Comment>,
+    /// Comments placed before this collection in its parent sequence.
+    item_pre: Vec<Comment>,
     /// Keys seen (raw text, line) for the duplicate check.
     keys: Vec<(String, usize)>,
     line: usize,
@@ -57,6 +59,7 @@ impl Frame {
             pending_key: None,
             deferred: Vec::new(),
             end_comments: Vec::new(),
+            item_pre: Vec::new(),
             keys: Vec::new(),
             line,
         }
@@ -309,6 +312,19 @@ impl Builder<'_> {
                 self.pending_heads.push(c);
             }
             Last::Entry(pos) => {
+                let n = self.stack.len();
+                // `- key: value # c`: yaml.v3 gives the comment to the item
+                // mapping, so it goes before the item in the sequence.
+                let item_map_line = n >= 2
+                    && self.stack[n - 1].is_map
+                    && !self.stack[n - 1].flow
+                    && !self.stack[n - 2].is_map
+                    && !self.stack[n - 2].flow
+                    && self.stack[n - 1].line == span.start.line();
+                if item_map_line {
+                    self.stack[n - 1].item_pre.push(c);
+                    return;
+                }
                 if let Some(f) = self.stack.last_mut() {
                     f.insert_comment(pos, c);
                     return;
@@ -421,7 +437,10 @@ impl Builder<'_> {
         for c in own {
             // A new block starts after a blank line or when a line is
             // dedented relative to the block's first line.
-            let new_block = match (blocks.last().and_then(|b| b.first()), blocks.last().and_then(|b| b.last())) {
+            let new_block = match (
+                blocks.last().and_then(|b| b.first()),
+                blocks.last().and_then(|b| b.last()),
+            ) {
                 (Some(f), Some(p)) => c.line != p.line + 1 || c.col < f.col,
                 _ => true,
             };
@@ -470,7 +489,7 @@ impl Builder<'_> {
                 } else {
                     self.place(d, comments.into_iter());
                 }
-            } else if !adjacent {
+            } else if !adjacent && next.is_none_or(|(_, ncol)| col <= ncol) {
                 // Separated by a blank line: the head of the next node, or
                 // the end of the document.
                 match next {
@@ -574,7 +593,7 @@ impl Builder<'_> {
                     }
                     self.last = Last::None;
                 } else {
-                    let pos = self.add_value(value, Vec::new(), span, doc_index)?;
+                    let pos = self.add_value(value, frame.item_pre, span, doc_index)?;
                     let parent_is_seq = self.stack.last().is_some_and(|f| !f.is_map);
                     self.last = if !flow {
                         Last::None
