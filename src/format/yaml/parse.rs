@@ -471,7 +471,9 @@ impl Builder<'_> {
                 (_, None) => false,
                 (_, Some(_)) if dedent_follows => true,
                 (Some((_, ncol)), Some(ind)) => first && (col != ncol || ncol == ind),
-                (None, Some(ind)) => first && col >= ind,
+                // At the end of the document only the last block is the
+                // document's foot.
+                (None, Some(ind)) => (first && col >= ind) || (!adjacent && k + 1 < nblocks),
             };
             if after_key || (direct_next && next.is_some_and(|(_, ncol)| col <= ncol)) {
                 // The head of the next node.
