@@ -467,10 +467,21 @@ impl Builder<'_> {
             let dedent_follows = starts.get(k + 1) == Some(&(last_line + 1));
             let comments: Vec<Comment> = block.into_iter().map(|c| Comment::new(c.text)).collect();
             let deepest = self.stack.last().map(|f| f.indent);
+            let blank_after = !dedent_follows && next.is_none_or(|(l, _)| l != last_line + 1);
+            let n = self.stack.len();
+            // The next token is another item of the sequence holding the
+            // innermost collection.
+            let continues = |f: &Frame| !f.is_map && next.is_some_and(|(_, ncol)| f.indent == ncol);
+            let seq_continues = (n >= 1 && continues(&self.stack[n - 1]))
+                || (n >= 2 && continues(&self.stack[n - 2]));
             let to_deepest = match (next, deepest) {
                 (_, None) => false,
-                (_, Some(_)) if dedent_follows => true,
-                (Some((_, ncol)), Some(ind)) => first && (col != ncol || ncol == ind),
+                (Some(_), Some(_)) if first && dedent_follows => true,
+                (Some((_, ncol)), Some(ind)) => {
+                    first
+                        && (col != ncol || ncol == ind)
+                        && !(blank_after && col < ind && !seq_continues)
+                }
                 // At the end of the document only the last block is the
                 // document's foot.
                 (None, Some(ind)) => (first && col >= ind) || (!adjacent && k + 1 < nblocks),
@@ -498,6 +509,16 @@ impl Builder<'_> {
                     Some(_) => self.pending_heads.extend(comments),
                     None => self.place(0, comments.into_iter()),
                 }
+            } else if !adjacent && k == 0 {
+                // Separated by blank lines, right of the next token: the
+                // innermost collection not right of it.
+                let mut target = 0;
+                for (d, f) in self.stack.iter().enumerate() {
+                    if !f.flow && f.indent <= col {
+                        target = d;
+                    }
+                }
+                self.place(target, comments.into_iter());
             } else {
                 // By indentation: the innermost mapping not right of it.
                 let mut target = 0;
