@@ -558,6 +558,9 @@ impl Builder<'_> {
 
     fn content_end_line(&self, span: &Span) -> usize {
         // The last line holding content of this node.
+        if span.start.line() == span.end.line() {
+            return span.start.line();
+        }
         let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
             return span.end.line();
         };
@@ -895,6 +898,10 @@ fn go_type(v: &Value) -> &'static str {
 /// Runs the duplicate-key check of the first document (yaml.v3 reports every
 /// later key equal to an earlier one, in order).
 pub(crate) fn duplicate_key_errors(keys: &[(String, usize)]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    if keys.iter().all(|(k, _)| seen.insert(k.as_str())) {
+        return Vec::new();
+    }
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, (k, _)) in keys.iter().enumerate() {
         groups.entry(k.as_str()).or_default().push(i);
