@@ -1,11 +1,9 @@
 #![no_main]
-//! The json store: parse_plain / parse_encrypted / emit_* on arbitrary bytes.
+//! Fuzz target `format_json`: see `common::format_json`.
 
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
 mod common;
 
-fuzz_target!(|data: &[u8]| {
-    common::exercise_store(enseal::format::FormatKind::Json, data);
-});
+fuzz_target!(|data: &[u8]| common::format_json(data));

@@ -1,11 +1,9 @@
 #![no_main]
-//! The yaml store: parse_plain / parse_encrypted / emit_* on arbitrary bytes.
+//! Fuzz target `format_yaml`: see `common::format_yaml`.
 
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
 mod common;
 
-fuzz_target!(|data: &[u8]| {
-    common::exercise_store(enseal::format::FormatKind::Yaml, data);
-});
+fuzz_target!(|data: &[u8]| common::format_yaml(data));
