@@ -53,7 +53,7 @@ pub(crate) fn run(file: Option<&str>, io: &IoArgs, reading: &ReadArgs) -> Result
     write_output(io, &input, &bytes)
 }
 
-fn key_context(reading: &ReadArgs) -> Result<KeyContext> {
+pub(crate) fn key_context(reading: &ReadArgs) -> Result<KeyContext> {
     let mut keys = KeyContext::new();
     if let Some(order) = reading
         .decryption_order

@@ -3,6 +3,9 @@
 
 mod decrypt;
 mod encrypt;
+mod exec;
+mod exec_env;
+mod exec_file;
 mod filestatus;
 mod io;
 
@@ -50,7 +53,104 @@ enum Command {
     Decrypt(Box<DecryptCmd>),
     /// Print whether a file is encrypted: {"encrypted":true|false}.
     Filestatus(FilestatusCmd),
+    /// Run a command with the decrypted values in its environment.
+    ExecEnv(ExecEnvCmd),
+    /// Run a command with the decrypted file as a FIFO or temporary file.
+    ExecFile(ExecFileCmd),
 }
+
+/// `exec-env`: `enseal exec-env FILE 'shell command'` or
+/// `enseal exec-env FILE -- program args…` (no shell).
+#[derive(Debug, Args)]
+#[command(after_help = EXEC_ENV_HELP)]
+pub(crate) struct ExecEnvCmd {
+    /// Start the command and return at once (deprecated).
+    #[arg(long)]
+    pub background: bool,
+    /// Do not pass enseal's own environment to the command.
+    #[arg(long)]
+    pub pristine: bool,
+    /// Run the command as this user (needs root).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Replace enseal with the command (exec) instead of running it as a child.
+    #[arg(long)]
+    pub same_process: bool,
+    /// Turn nested mappings and lists into variables: `db: {host: x}` gives
+    /// `db_host=x`, list items are numbered (`hosts_0`). `--flatten=SEP`
+    /// joins the names with SEP instead of `_`.
+    #[arg(long, value_name = "SEP", num_args = 0..=1, require_equals = true, default_missing_value = "_")]
+    pub flatten: Option<String>,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    /// The encrypted file (its type comes from the extension).
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// The command, run with /bin/sh -c.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<std::ffi::OsString>,
+    /// The program and its arguments, run without a shell.
+    #[arg(last = true, value_name = "PROGRAM")]
+    pub argv: Vec<std::ffi::OsString>,
+}
+
+const EXEC_ENV_HELP: &str = "\
+The top-level values of the (first) document become environment variables;
+non-string values are written as text (1.5, true, null -> <nil>). Nested
+values are refused unless --flatten is given. The exit status is the
+command's (128+N when it died of signal N); SIGINT, SIGTERM, SIGHUP,
+SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are forwarded to it.
+
+Examples:
+  enseal exec-env secrets.enc.env 'echo $DB_PASSWORD'
+  enseal exec-env /run/secrets.enc.env -- node server.js";
+
+/// `exec-file`: `{}` in the command is replaced by the file's path.
+#[derive(Debug, Args)]
+#[command(after_help = EXEC_FILE_HELP)]
+pub(crate) struct ExecFileCmd {
+    /// Start the command and return at once (deprecated).
+    #[arg(long)]
+    pub background: bool,
+    /// Use a regular temporary file (mode 0600) instead of a FIFO.
+    #[arg(long)]
+    pub no_fifo: bool,
+    /// Run the command as this user (needs root).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Input type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Name of the FIFO/file inside the private temporary directory.
+    #[arg(long, value_name = "NAME")]
+    pub filename: Option<String>,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    /// The encrypted file.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// The command, run with /bin/sh -c.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<std::ffi::OsString>,
+    /// The program and its arguments, run without a shell.
+    #[arg(last = true, value_name = "PROGRAM")]
+    pub argv: Vec<std::ffi::OsString>,
+}
+
+const EXEC_FILE_HELP: &str = "\
+The decrypted file is served through a FIFO (readable once) or, with
+--no-fifo, a temporary file; both live in a new 0700 directory in
+$XDG_RUNTIME_DIR, /dev/shm or the temp directory, removed when the command
+ends. Exit status and signals as for exec-env.
+
+Examples:
+  enseal exec-file secrets.enc.json 'app --config {}'
+  enseal exec-file --no-fifo secrets.enc.yaml -- /app/server --config {}";
 
 #[derive(Debug, Args)]
 struct EncryptCmd {
@@ -235,6 +335,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Filestatus(cmd)) => {
             filestatus::run(cmd.file.as_deref(), cmd.input_type.as_deref())
         }
+        Some(Command::ExecEnv(cmd)) => exec_env::run(cmd).map(exit_unless_zero),
+        Some(Command::ExecFile(cmd)) => exec_file::run(cmd).map(exit_unless_zero),
         None => {
             let file = cli.file.as_deref();
             if file.is_none() && (cli.encrypt || cli.decrypt) {
@@ -254,6 +356,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 },
             }
         }
+    }
+}
+
+/// Ends enseal with the exit code of a command it ran, when not 0.
+fn exit_unless_zero(code: i32) {
+    if code != 0 {
+        std::process::exit(code);
     }
 }
 

@@ -1,0 +1,365 @@
+//! What `exec-env` and `exec-file` share: decrypting the file, the command
+//! to run (a shell string or an argv), `--user`, and running the child as a
+//! correct init wrapper (signals forwarded, exit status propagated).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus};
+
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::iterator::{Handle, SignalsInfo};
+use signal_hook::low_level::siginfo::Cause;
+
+use super::decrypt::{key_context, load_encrypted};
+use super::ReadArgs;
+use crate::error::{Error, Result};
+use crate::format::Store;
+use crate::tree::Map;
+
+/// The shell used for the command-string form, as the reference does.
+pub(crate) const SHELL: &str = "/bin/sh";
+
+/// The signals forwarded to the child.
+pub(crate) const FORWARDED: [i32; 7] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+/// The command to run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Program {
+    /// One string run through `/bin/sh -c` (the reference's form).
+    Shell(OsString),
+    /// A program and its arguments, run without a shell.
+    Argv(Vec<OsString>),
+}
+
+impl Program {
+    /// The program from the `COMMAND` positional and the words after `--`.
+    /// `None` when neither was given; an error when both were.
+    pub(crate) fn from_args(
+        command: Option<OsString>,
+        argv: Vec<OsString>,
+    ) -> Result<Option<Self>> {
+        match (command, argv.is_empty()) {
+            (Some(_), false) => Err(Error::Usage(
+                "error: give the command either as one string or after `--`, not both".into(),
+            )),
+            (Some(c), true) => Ok(Some(Program::Shell(c))),
+            (None, false) => Ok(Some(Program::Argv(argv))),
+            (None, true) => Ok(None),
+        }
+    }
+
+    /// Replaces every `{}` in the command (each argv word, or the shell
+    /// string) by `path`.
+    pub(crate) fn with_placeholder(&self, path: &Path) -> Program {
+        let replace = |s: &OsString| -> OsString {
+            use std::os::unix::ffi::{OsStrExt, OsStringExt};
+            let bytes = s.as_bytes();
+            let with = path.as_os_str().as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i..].starts_with(b"{}") {
+                    out.extend_from_slice(with);
+                    i += 2;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            OsString::from_vec(out)
+        };
+        match self {
+            Program::Shell(s) => Program::Shell(replace(s)),
+            Program::Argv(v) => Program::Argv(v.iter().map(replace).collect()),
+        }
+    }
+
+    /// A `Command` for it (no environment changes yet).
+    pub(crate) fn command(&self) -> Command {
+        match self {
+            Program::Shell(s) => {
+                let mut c = Command::new(SHELL);
+                c.arg("-c").arg(s);
+                c
+            }
+            Program::Argv(v) => {
+                let mut c = Command::new(&v[0]);
+                c.args(&v[1..]);
+                c
+            }
+        }
+    }
+
+    /// The program name, for messages.
+    fn name(&self) -> &OsStr {
+        match self {
+            Program::Shell(_) => OsStr::new(SHELL),
+            Program::Argv(v) => &v[0],
+        }
+    }
+
+    /// The error for a program that could not be started.
+    pub(crate) fn start_error(&self, e: &std::io::Error) -> Error {
+        let mut msg = format!("cannot run {}: {e}", self.name().to_string_lossy());
+        if matches!(self, Program::Shell(_)) && e.kind() == std::io::ErrorKind::NotFound {
+            msg.push_str(
+                "\nhint: images without a shell need the argv form: `enseal exec-env FILE -- program args…`",
+            );
+        }
+        Error::Usage(msg)
+    }
+}
+
+/// Decrypts `file` with the given input store; returns the plaintext
+/// documents.
+pub(crate) fn decrypt_file(
+    file: &str,
+    store: &dyn Store,
+    decryption_order: Option<&str>,
+) -> Result<Vec<Map>> {
+    let mut keys = key_context(&ReadArgs {
+        decryption_order: decryption_order.map(str::to_string),
+        ..ReadArgs::default()
+    })?;
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let abs = std::path::absolute(file).unwrap_or_else(|_| file.into());
+            return Err(Error::FileNotFound(abs));
+        }
+        Err(source) => {
+            return Err(Error::ReadInput {
+                path: file.to_string(),
+                source,
+            })
+        }
+    };
+    let encrypted = load_encrypted(store, &bytes, file)?;
+    let decrypted = encrypted.decrypt(&mut keys, false).map_err(|e| match e {
+        Error::RetrieveKey(_) => e,
+        other => other.in_file(file),
+    })?;
+    for warning in &decrypted.warnings {
+        eprintln!("warning: {file}: {warning}");
+    }
+    Ok(decrypted.documents)
+}
+
+/// A user to run the command as (`--user`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct User {
+    /// Login name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Home directory.
+    pub home: String,
+    /// Primary and supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl User {
+    /// Looks `name` up in `/etc/passwd` (a number is taken as a uid when no
+    /// user has that name) and its groups in `/etc/group`.
+    pub(crate) fn lookup(name: &str) -> Result<User> {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        Self::lookup_in(name, &passwd, &group)
+            .ok_or_else(|| Error::Usage(format!("user: unknown user {name}")))
+    }
+
+    fn lookup_in(name: &str, passwd: &str, group: &str) -> Option<User> {
+        let entries: Vec<Vec<&str>> = passwd
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 7)
+            .collect();
+        let fields = entries
+            .iter()
+            .find(|f| f[0] == name)
+            .or_else(|| entries.iter().find(|f| f[2] == name))?;
+        let uid = fields[2].parse().ok()?;
+        let gid: u32 = fields[3].parse().ok()?;
+        let login = fields[0].to_string();
+        let mut groups = vec![gid];
+        for line in group.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() < 4 {
+                continue;
+            }
+            let Ok(g) = f[2].parse::<u32>() else { continue };
+            if f[3].split(',').any(|m| m == login) && !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        Some(User {
+            name: login,
+            uid,
+            gid,
+            home: fields[5].to_string(),
+            groups,
+        })
+    }
+
+    /// Makes `cmd` switch to this user (groups, gid, uid) before exec.
+    pub(crate) fn apply(&self, cmd: &mut Command) {
+        let groups: Vec<libc::gid_t> = self.groups.clone();
+        let (uid, gid) = (self.uid, self.gid);
+        // SAFETY: the closure runs between fork and exec and only makes
+        // async-signal-safe system calls on data prepared beforehand.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// `HOME`, `USER` and `LOGNAME` of this user.
+    pub(crate) fn env(&self) -> [(&'static str, &str); 3] {
+        [
+            ("HOME", self.home.as_str()),
+            ("USER", self.name.as_str()),
+            ("LOGNAME", self.name.as_str()),
+        ]
+    }
+}
+
+/// Catches the forwarded signals from now on (so that they no longer end
+/// enseal) until [`Forwarder::stop`]. Install it before creating anything
+/// that must be cleaned up.
+pub(crate) struct Forwarder {
+    signals: Option<SignalsInfo<WithOrigin>>,
+    handle: Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    /// Starts catching the signals.
+    pub(crate) fn install() -> Result<Forwarder> {
+        let signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
+            .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
+        let handle = signals.handle();
+        Ok(Forwarder {
+            signals: Some(signals),
+            handle,
+            thread: None,
+        })
+    }
+
+    /// Forwards every caught signal (also those caught before) to `pid`.
+    /// Signals the terminal sends to the whole foreground process group
+    /// (Ctrl-C, window size changes) reached the child already and are not
+    /// sent twice.
+    pub(crate) fn forward_to(&mut self, pid: u32) {
+        let Some(mut signals) = self.signals.take() else {
+            return;
+        };
+        let pid = pid as libc::pid_t;
+        self.thread = Some(std::thread::spawn(move || {
+            for origin in signals.forever() {
+                if origin.cause == Cause::Kernel {
+                    continue;
+                }
+                // SAFETY: kill(2) with a valid signal number.
+                unsafe {
+                    libc::kill(pid, origin.signal);
+                }
+            }
+        }));
+    }
+
+    /// Stops forwarding.
+    pub(crate) fn stop(mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits for the child, forwarding signals; returns its exit code (128+N
+/// when it died of signal N).
+pub(crate) fn wait_forwarding(mut child: Child, mut forwarder: Forwarder) -> Result<i32> {
+    forwarder.forward_to(child.id());
+    let status = child.wait();
+    forwarder.stop();
+    let status = status.map_err(|e| Error::Usage(format!("cannot wait for the command: {e}")))?;
+    Ok(exit_code(status))
+}
+
+/// The exit code a wrapper reports for `status`.
+pub(crate) fn exit_code(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
+        nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+        alice:x:1000:1000::/home/alice:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nusers:x:100:alice,bob\nalice:x:1000:\ndocker:x:999:bob,alice\n";
+
+    #[test]
+    fn looks_users_up_by_name_or_uid() {
+        let u = User::lookup_in("alice", PASSWD, GROUP).unwrap();
+        assert_eq!(
+            u,
+            User {
+                name: "alice".into(),
+                uid: 1000,
+                gid: 1000,
+                home: "/home/alice".into(),
+                groups: vec![1000, 100, 999],
+            }
+        );
+        assert_eq!(
+            User::lookup_in("65534", PASSWD, GROUP).unwrap().name,
+            "nobody"
+        );
+        assert!(User::lookup_in("mallory", PASSWD, GROUP).is_none());
+    }
+
+    #[test]
+    fn placeholder_is_replaced_everywhere() {
+        let p = Program::Shell("cat {} && wc -c {}".into());
+        assert_eq!(
+            p.with_placeholder(Path::new("/t/f")),
+            Program::Shell("cat /t/f && wc -c /t/f".into())
+        );
+        let p = Program::Argv(vec!["prog".into(), "--config={}".into(), "{".into()]);
+        assert_eq!(
+            p.with_placeholder(Path::new("/t/f")),
+            Program::Argv(vec!["prog".into(), "--config=/t/f".into(), "{".into()])
+        );
+    }
+
+    #[test]
+    fn both_forms_at_once_are_refused() {
+        assert!(Program::from_args(Some("a".into()), vec!["b".into()]).is_err());
+        assert_eq!(Program::from_args(None, vec![]).unwrap(), None);
+    }
+}
