@@ -660,3 +660,41 @@ fn indent_is_a_global_flag() {
         out.out()
     );
 }
+
+// ---------------------------------------------------------------------------
+// decryption order
+// ---------------------------------------------------------------------------
+
+#[test]
+fn duplicate_decryption_order_exit_112() {
+    let out = run(with_key(enseal())
+        .args(["decrypt", "--decryption-order", "age,pgp,age"])
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .code_in(&[112]);
+    assert!(
+        out.err().contains("Duplicate decryption key type: age"),
+        "{}",
+        out.err()
+    );
+    run(with_key(enseal())
+        .env("SOPS_DECRYPTION_ORDER", "pgp,pgp")
+        .arg("decrypt")
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .code_in(&[112]);
+}
+
+#[test]
+fn decryption_order_flag_and_env_are_accepted() {
+    let want = golden("yaml-basic.dec.yaml");
+    let out = run(with_key(enseal())
+        .args(["decrypt", "--decryption-order", "kms,pgp,age"])
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .ok();
+    assert_bytes("flag", &want, out.stdout.as_slice());
+    let out = run(with_key(enseal())
+        .env("SOPS_DECRYPTION_ORDER", "hc_vault,age")
+        .arg("decrypt")
+        .arg(fixture("yaml-basic.enc.yaml")))
+    .ok();
+    assert_bytes("env", &want, out.stdout.as_slice());
+}

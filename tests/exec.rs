@@ -285,6 +285,10 @@ fn wait_bounded(child: &mut std::process::Child) -> Option<i32> {
 const TRAP: &str = "trap 'echo got >\"$OUT\"; exit 7' TERM; : >\"$READY\"; sleep 30 & wait";
 
 fn signal_case(sb: &Sandbox, args: &[&str], file: &Path, tag: &str) {
+    signal_case_with(sb, args, file, tag, TRAP, libc::SIGTERM);
+}
+
+fn signal_case_with(sb: &Sandbox, args: &[&str], file: &Path, tag: &str, script: &str, sig: i32) {
     let out_file = sb.root().join(format!("got-{tag}"));
     let ready = sb.root().join(format!("ready-{tag}"));
     let mut child = enseal(sb)
@@ -292,7 +296,7 @@ fn signal_case(sb: &Sandbox, args: &[&str], file: &Path, tag: &str) {
         .env("READY", &ready)
         .args(args)
         .arg(file)
-        .arg(TRAP)
+        .arg(script)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -300,7 +304,7 @@ fn signal_case(sb: &Sandbox, args: &[&str], file: &Path, tag: &str) {
     wait_for(&ready);
     // SAFETY: kill(2) on our own child.
     unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        libc::kill(child.id() as libc::pid_t, sig);
     }
     assert_eq!(wait_bounded(&mut child), Some(7), "{tag}");
     assert_eq!(
@@ -316,6 +320,48 @@ fn sigterm_is_forwarded_and_exit_code_comes_back() {
     let file = encrypt(&sb, "s.yaml", "A: x\n");
     signal_case(&sb, &["exec-env"], &file, "env");
     signal_case(&sb, &["exec-file"], &file, "file");
+    for (name, sig) in [
+        ("INT", libc::SIGINT),
+        ("HUP", libc::SIGHUP),
+        ("QUIT", libc::SIGQUIT),
+        ("USR1", libc::SIGUSR1),
+        ("USR2", libc::SIGUSR2),
+        ("WINCH", libc::SIGWINCH),
+    ] {
+        let script = TRAP.replace("TERM", name);
+        signal_case_with(&sb, &["exec-env"], &file, name, &script, sig);
+    }
+}
+
+#[test]
+fn child_starts_with_a_clean_signal_mask() {
+    let sb = Sandbox::new();
+    let file = encrypt(&sb, "s.yaml", "A: x\n");
+    for cmd in ["exec-env", "exec-file"] {
+        let out = run(enseal(&sb).arg(cmd).arg(&file).args([
+            "--",
+            "/bin/grep",
+            "-E",
+            "^Sig(Blk|Ign)",
+            "/proc/self/status",
+        ]))
+        .ok();
+        assert!(
+            out.out().contains("SigBlk:\t0000000000000000\n"),
+            "{cmd}: {}",
+            out.out()
+        );
+        // None of the forwarded signals is ignored.
+        let ign = out
+            .out()
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:\t"))
+            .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+            .unwrap();
+        for sig in [1, 2, 3, 10, 12, 15, 28] {
+            assert_eq!(ign & (1 << (sig - 1)), 0, "{cmd}: signal {sig} ignored");
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `enseal decrypt`.
 
-use super::io::{check_output_flags, kinds, read_input, store_options, write_output};
+use super::io::{
+    check_exists, check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
+};
 use super::{IoArgs, ReadArgs};
 use crate::document::EncryptedDocument;
 use crate::error::{Error, Result};
@@ -10,13 +12,20 @@ use crate::metadata::Metadata;
 use crate::tree::Value;
 use crate::tree_path;
 
-pub(crate) fn run(file: Option<&str>, io: &IoArgs, reading: &ReadArgs) -> Result<()> {
+pub(crate) fn run(
+    file: Option<&str>,
+    io: &IoArgs,
+    reading: &ReadArgs,
+    config_path: Option<&str>,
+) -> Result<()> {
     check_output_flags(io)?;
     let extract = match reading.extract.as_deref() {
         Some(path) => tree_path::parse(path).map_err(Error::TreePathFormat)?,
         None => Vec::new(),
     };
     let keys = key_context(reading)?;
+    check_exists(file)?;
+    let stores = ConfigContext::load(config_path)?.stores();
     let input = read_input(file, io)?;
     let (in_kind, out_kind) = kinds(io, &input.type_path);
     if !extract.is_empty() && out_kind == FormatKind::Binary {
@@ -24,7 +33,7 @@ pub(crate) fn run(file: Option<&str>, io: &IoArgs, reading: &ReadArgs) -> Result
             "Binary files are not structured and extracting a single value is not possible".into(),
         ));
     }
-    let options = store_options(io, out_kind)?;
+    let options = store_options(io, out_kind, stores, false)?;
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
     let encrypted = load_encrypted(in_store.as_ref(), &input.bytes, &input.name)?;

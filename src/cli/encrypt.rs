@@ -1,15 +1,26 @@
 //! `enseal encrypt`.
 
-use super::io::{check_output_flags, kinds, read_input, store_options, write_output};
+use std::path::Path;
+
+use super::io::{
+    check_exists, check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
+};
 use super::{IoArgs, KeyArgs, RuleArgs};
+use crate::config::{Config, CreationRule};
 use crate::crypto::EncryptionRule;
 use crate::document::{self, EncryptSettings};
 use crate::error::{Error, Result};
 use crate::format::{FormatError, FormatKind};
 use crate::keys::age::parse_recipient_list;
-use crate::keys::MasterKey;
+use crate::keys::{self, KeyGroup, MasterKey};
 
-pub(crate) fn run(file: Option<&str>, io: &IoArgs, keys: &KeyArgs, rules: &RuleArgs) -> Result<()> {
+pub(crate) fn run(
+    file: Option<&str>,
+    io: &IoArgs,
+    keys: &KeyArgs,
+    rules: &RuleArgs,
+    config_path: Option<&str>,
+) -> Result<()> {
     check_output_flags(io)?;
     if matches!(file, None | Some("-") | Some("/dev/stdin"))
         && io.filename_override.is_none()
@@ -19,11 +30,21 @@ pub(crate) fn run(file: Option<&str>, io: &IoArgs, keys: &KeyArgs, rules: &RuleA
             "must specify --filename-override (or --input-type) when reading from stdin".into(),
         ));
     }
-    let rule = rule_from_flags(rules)?;
-    let key_groups = vec![master_keys(keys)?];
+    check_exists(file)?;
+    let context = ConfigContext::load(config_path)?;
+    let creation = creation_rule(&context, file, io)?;
+    let rule = rule_from_flags(&merged_rules(rules, creation))?;
+    let mac_only_encrypted =
+        rules.mac_only_encrypted || creation.is_some_and(|r| r.mac_only_encrypted);
+    let key_groups = key_groups(keys, &context, creation)?;
+    let shamir_threshold = keys
+        .shamir_secret_sharing_threshold
+        .filter(|&n| n != 0)
+        .or(creation.map(|r| r.shamir_threshold))
+        .unwrap_or(0);
     let input = read_input(file, io)?;
     let (in_kind, out_kind) = kinds(io, &input.type_path);
-    let options = store_options(io, out_kind)?;
+    let options = store_options(io, out_kind, context.stores(), true)?;
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
     let documents = in_store.parse_plain(&input.bytes).map_err(|e| match e {
@@ -41,9 +62,9 @@ pub(crate) fn run(file: Option<&str>, io: &IoArgs, keys: &KeyArgs, rules: &RuleA
     }
     let settings = EncryptSettings {
         key_groups,
-        shamir_threshold: keys.shamir_secret_sharing_threshold.unwrap_or(0),
+        shamir_threshold,
         rule,
-        mac_only_encrypted: rules.mac_only_encrypted,
+        mac_only_encrypted,
         binary: in_kind == FormatKind::Binary,
     };
     let encrypted = document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?;
@@ -51,6 +72,91 @@ pub(crate) fn run(file: Option<&str>, io: &IoArgs, keys: &KeyArgs, rules: &RuleA
         .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
         .map_err(|e| Error::Dump(e.to_string()))?;
     write_output(io, &input, &bytes)
+}
+
+/// The creation rule of the config for the file (`--filename-override`, else
+/// the file path). A config with creation rules must have one that matches,
+/// even when every key comes from flags (cli.md §4.2). The rule's age
+/// recipients are checked here too, as sops does when loading it.
+fn creation_rule<'c>(
+    context: &'c ConfigContext,
+    file: Option<&str>,
+    io: &IoArgs,
+) -> Result<Option<&'c CreationRule>> {
+    let Some(config) = &context.config else {
+        return Ok(None);
+    };
+    let path = io
+        .filename_override
+        .as_deref()
+        .or(file.filter(|f| !matches!(*f, "-" | "/dev/stdin")))
+        .unwrap_or("");
+    let rule = config
+        .rule_for_file(Path::new(path), &context.cwd)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(rule) = rule {
+        keys::check_age_specs(&rule.key_groups)
+            .map_err(|e| Error::Key(in_rule(e, config, rule)))?;
+    }
+    Ok(rule)
+}
+
+/// `message (config file PATH, creation_rules[N])`.
+fn in_rule(message: String, config: &Config, rule: &CreationRule) -> String {
+    format!(
+        "{message} (config file {}, creation_rules[{}])",
+        config.path.display(),
+        rule.index
+    )
+}
+
+/// The rule flags with each unset (or empty) field taken from the creation
+/// rule; more than one set field is refused later, as in sops.
+fn merged_rules(flags: &RuleArgs, creation: Option<&CreationRule>) -> RuleArgs {
+    let mut merged = flags.clone();
+    if let Some(rule) = creation.and_then(|r| r.rule.as_ref()) {
+        let (slot, value) = match rule {
+            EncryptionRule::UnencryptedSuffix(v) => (&mut merged.unencrypted_suffix, v),
+            EncryptionRule::EncryptedSuffix(v) => (&mut merged.encrypted_suffix, v),
+            EncryptionRule::UnencryptedRegex(v) => (&mut merged.unencrypted_regex, v),
+            EncryptionRule::EncryptedRegex(v) => (&mut merged.encrypted_regex, v),
+            EncryptionRule::UnencryptedCommentRegex(v) => {
+                (&mut merged.unencrypted_comment_regex, v)
+            }
+            EncryptionRule::EncryptedCommentRegex(v) => (&mut merged.encrypted_comment_regex, v),
+        };
+        if slot.as_deref().is_none_or(str::is_empty) {
+            *slot = Some(value.clone());
+        }
+    }
+    merged
+}
+
+/// The key groups of the new file: one group of the keys given by flags
+/// (or their environment variables) when there are any, else the creation
+/// rule's groups.
+fn key_groups(
+    keys: &KeyArgs,
+    context: &ConfigContext,
+    creation: Option<&CreationRule>,
+) -> Result<Vec<KeyGroup>> {
+    let from_flags = master_keys(keys)?;
+    if !from_flags.is_empty() {
+        return Ok(vec![from_flags]);
+    }
+    match (creation, &context.config) {
+        (Some(rule), Some(config)) => keys::from_specs(&rule.key_groups).map_err(|e| {
+            // Only key types can fail here: the recipients were checked
+            // with the rule.
+            Error::Key(format!(
+                "{}; give age recipients with --age instead",
+                in_rule(e, config, rule)
+            ))
+        }),
+        _ => Err(Error::Usage(
+            "config file not found, or has no creation rules, and no keys provided through command line options".into(),
+        )),
+    }
 }
 
 fn rule_from_flags(rules: &RuleArgs) -> Result<Option<EncryptionRule>> {
@@ -105,6 +211,7 @@ fn rule_from_flags(rules: &RuleArgs) -> Result<Option<EncryptionRule>> {
     Ok(given.into_iter().next())
 }
 
+/// The master keys given by flags (possibly none).
 fn master_keys(keys: &KeyArgs) -> Result<Vec<MasterKey>> {
     let unsupported = [
         ("--kms / SOPS_KMS_ARN", &keys.kms),
@@ -125,15 +232,59 @@ fn master_keys(keys: &KeyArgs) -> Result<Vec<MasterKey>> {
         }
     }
     let age = keys.age.as_deref().unwrap_or("");
-    let group: Vec<MasterKey> = parse_recipient_list(age)
+    Ok(parse_recipient_list(age)
         .map_err(Error::Key)?
         .into_iter()
         .map(MasterKey::Age)
-        .collect();
-    if group.is_empty() {
-        return Err(Error::Usage(
-            "config file not found, or has no creation rules, and no keys provided through command line options".into(),
-        ));
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creation(rule: Option<EncryptionRule>) -> CreationRule {
+        CreationRule {
+            index: 0,
+            path_regex: String::new(),
+            key_groups: Vec::new(),
+            uses_key_groups: false,
+            shamir_threshold: 0,
+            rule,
+            mac_only_encrypted: false,
+        }
     }
-    Ok(group)
+
+    #[test]
+    fn config_rule_fills_only_unset_fields() {
+        let from_config = creation(Some(EncryptionRule::EncryptedRegex("^a".into())));
+        // Nothing on the command line: the config's rule.
+        let merged = merged_rules(&RuleArgs::default(), Some(&from_config));
+        assert_eq!(
+            rule_from_flags(&merged).unwrap(),
+            Some(EncryptionRule::EncryptedRegex("^a".into()))
+        );
+        // The same field given (even empty counts as unset): the flag wins.
+        for (flag, want) in [("^b", "^b"), ("", "^a")] {
+            let flags = RuleArgs {
+                encrypted_regex: Some(flag.into()),
+                ..Default::default()
+            };
+            let merged = merged_rules(&flags, Some(&from_config));
+            assert_eq!(
+                rule_from_flags(&merged).unwrap(),
+                Some(EncryptionRule::EncryptedRegex(want.into()))
+            );
+        }
+        // Another field: two rules, refused with exit 8.
+        let flags = RuleArgs {
+            encrypted_suffix: Some("_x".into()),
+            ..Default::default()
+        };
+        let err = rule_from_flags(&merged_rules(&flags, Some(&from_config))).unwrap_err();
+        assert_eq!(err.exit_code(), 8);
+        // No rule anywhere: the default is recorded later.
+        let merged = merged_rules(&RuleArgs::default(), Some(&creation(None)));
+        assert_eq!(rule_from_flags(&merged).unwrap(), None);
+    }
 }

@@ -7,10 +7,6 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 
-use signal_hook::iterator::exfiltrator::WithOrigin;
-use signal_hook::iterator::{Handle, SignalsInfo};
-use signal_hook::low_level::siginfo::Cause;
-
 use super::decrypt::{key_context, load_encrypted};
 use super::ReadArgs;
 use crate::error::{Error, Result};
@@ -243,61 +239,118 @@ impl User {
 }
 
 /// Catches the forwarded signals from now on (so that they no longer end
-/// enseal) until [`Forwarder::stop`]. Install it before creating anything
-/// that must be cleaned up.
+/// enseal) and passes them to the child once it is known. Install it before
+/// creating anything that must be cleaned up.
+///
+/// The signals are blocked and taken with `sigwaitinfo(2)` by one thread;
+/// the child starts with an empty signal mask (the standard library resets
+/// it between fork and exec).
 pub(crate) struct Forwarder {
-    signals: Option<SignalsInfo<WithOrigin>>,
-    handle: Handle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    pid: std::sync::Arc<std::sync::atomic::AtomicI32>,
 }
 
 impl Forwarder {
     /// Starts catching the signals.
     pub(crate) fn install() -> Result<Forwarder> {
-        let signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
-            .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
-        let handle = signals.handle();
-        Ok(Forwarder {
-            signals: Some(signals),
-            handle,
-            thread: None,
-        })
+        let set = forwarded_set();
+        // SAFETY: a valid, initialised signal set.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(Error::Usage(format!(
+                "cannot block signals: {}",
+                std::io::Error::from_raw_os_error(rc)
+            )));
+        }
+        let pid = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let target = pid.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || forward_loop(&set, &target))
+            .map_err(|e| Error::Usage(format!("cannot start the signal thread: {e}")))?;
+        Ok(Forwarder { pid })
+    }
+
+    /// Makes `cmd` start with the forwarded signals unblocked (a child
+    /// inherits the signal mask of the thread that starts it).
+    pub(crate) fn prepare(&self, cmd: &mut Command) {
+        let set = forwarded_set();
+        // SAFETY: runs between fork and exec; pthread_sigmask on a prepared
+        // set is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let rc = libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                if rc != 0 {
+                    return Err(std::io::Error::from_raw_os_error(rc));
+                }
+                Ok(())
+            });
+        }
     }
 
     /// Forwards every caught signal (also those caught before) to `pid`.
-    /// Signals the terminal sends to the whole foreground process group
-    /// (Ctrl-C, window size changes) reached the child already and are not
-    /// sent twice.
-    pub(crate) fn forward_to(&mut self, pid: u32) {
-        let Some(mut signals) = self.signals.take() else {
-            return;
-        };
-        let pid = pid as libc::pid_t;
-        self.thread = Some(std::thread::spawn(move || {
-            for origin in signals.forever() {
-                if origin.cause == Cause::Kernel {
-                    continue;
-                }
-                // SAFETY: kill(2) with a valid signal number.
-                unsafe {
-                    libc::kill(pid, origin.signal);
-                }
-            }
-        }));
+    pub(crate) fn forward_to(&self, pid: u32) {
+        self.pid
+            .store(pid as i32, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Stops forwarding.
-    pub(crate) fn stop(mut self) {
-        self.handle.close();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    /// Stops forwarding; signals stay caught (and dropped) until enseal exits.
+    pub(crate) fn stop(self) {
+        self.pid.store(-1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaddset with valid signals.
+    unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut set);
+        for sig in FORWARDED {
+            libc::sigaddset(&mut set, sig);
+        }
+        set
+    }
+}
+
+/// Takes the blocked signals one by one. A signal caught before the child
+/// exists is kept until it does. Signals the terminal sends to the whole
+/// foreground process group (Ctrl-C, window size changes: `si_code` is
+/// `SI_KERNEL`) reached the child already and are not sent twice.
+fn forward_loop(set: &libc::sigset_t, pid: &std::sync::atomic::AtomicI32) {
+    let mut pending: Vec<i32> = Vec::new();
+    loop {
+        // SAFETY: a valid set and a zeroed siginfo_t to fill.
+        let (sig, code) = unsafe {
+            let mut info = std::mem::zeroed::<libc::siginfo_t>();
+            let sig = libc::sigwaitinfo(set, &mut info);
+            (sig, info.si_code)
+        };
+        if sig < 0 {
+            continue;
+        }
+        if code == libc::SI_KERNEL {
+            continue;
+        }
+        pending.push(sig);
+        // Wait (briefly, repeatedly) for the child to be started.
+        let mut target = pid.load(std::sync::atomic::Ordering::SeqCst);
+        while target == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            target = pid.load(std::sync::atomic::Ordering::SeqCst);
+        }
+        for sig in pending.drain(..) {
+            if target > 0 {
+                // SAFETY: kill(2) with a valid signal number.
+                unsafe {
+                    libc::kill(target, sig);
+                }
+            }
         }
     }
 }
 
 /// Waits for the child, forwarding signals; returns its exit code (128+N
 /// when it died of signal N).
-pub(crate) fn wait_forwarding(mut child: Child, mut forwarder: Forwarder) -> Result<i32> {
+pub(crate) fn wait_forwarding(mut child: Child, forwarder: Forwarder) -> Result<i32> {
     forwarder.forward_to(child.id());
     let status = child.wait();
     forwarder.stop();

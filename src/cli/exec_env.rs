@@ -51,6 +51,7 @@ pub(crate) fn run(cmd: ExecEnvCmd) -> Result<i32> {
         return Ok(0);
     }
     let forwarder = Forwarder::install()?;
+    forwarder.prepare(&mut command);
     let child = command.spawn().map_err(|e| {
         // `forwarder` is dropped here, restoring the default handlers.
         program.start_error(&e)

@@ -152,6 +152,7 @@ fn serve(
 
     let program = program.with_placeholder(&path);
     let mut command = program.command();
+    forwarder.prepare(&mut command);
     if let Some(user) = user {
         command.envs(user.env());
         user.apply(&mut command);

@@ -1,13 +1,18 @@
 //! `enseal filestatus`: `{"encrypted":true}` when the file has sops
 //! metadata with a version and a MAC.
 
-use super::io::{kinds, read_input};
+use super::io::{kinds, read_input, ConfigContext};
 use super::IoArgs;
 use crate::error::{Error, Result};
-use crate::format::StoreOptions;
 
-pub(crate) fn run(file: Option<&str>, input_type: Option<&str>) -> Result<()> {
+pub(crate) fn run(
+    file: Option<&str>,
+    input_type: Option<&str>,
+    config_path: Option<&str>,
+) -> Result<()> {
     let file = file.ok_or(Error::NoFileSpecified)?;
+    // Only parsing happens here: the config's indents are not checked.
+    let stores = ConfigContext::load(config_path)?.stores();
     let io = IoArgs {
         input_type: input_type.map(str::to_string),
         ..Default::default()
@@ -15,7 +20,7 @@ pub(crate) fn run(file: Option<&str>, input_type: Option<&str>) -> Result<()> {
     let input = read_input(Some(file), &io)?;
     let (kind, _) = kinds(&io, &input.type_path);
     let parsed = kind
-        .store(&StoreOptions::default())
+        .store(&stores)
         .parse_encrypted(&input.bytes)
         .map_err(|e| {
             Error::Usage(format!(

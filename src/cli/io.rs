@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::IoArgs;
+use crate::config::{self, Config};
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
 
@@ -68,6 +69,21 @@ pub(crate) fn read_input(file: Option<&str>, io: &IoArgs) -> Result<Input> {
     })
 }
 
+/// Fails with "non-existent file" (exit 100) when `file` names a path that
+/// does not exist: sops checks this before it loads the config.
+pub(crate) fn check_exists(file: Option<&str>) -> Result<()> {
+    if is_stdin(file) {
+        return Ok(());
+    }
+    let path = PathBuf::from(file.unwrap_or_default());
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::FileNotFound(
+            std::path::absolute(&path).unwrap_or(path),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The input and output stores: each from its flag, else from the path.
 pub(crate) fn kinds(io: &IoArgs, type_path: &str) -> (FormatKind, FormatKind) {
     let from_path = FormatKind::from_path(type_path);
@@ -79,26 +95,79 @@ pub(crate) fn kinds(io: &IoArgs, type_path: &str) -> (FormatKind, FormatKind) {
     (pick(&io.input_type), pick(&io.output_type))
 }
 
-/// Store options from `--indent`, validated for the output store.
-pub(crate) fn store_options(io: &IoArgs, output: FormatKind) -> Result<StoreOptions> {
-    if let Some(indent) = io.indent {
-        match output {
-            FormatKind::Yaml if indent < 0 => {
-                return Err(Error::Dump("YAML Negative indentation not accepted".into()))
+/// The `.sops.yaml` in effect for a command, and the working directory the
+/// config's paths are resolved against.
+pub(crate) struct ConfigContext {
+    /// The decoded config file, `None` when there is none.
+    pub config: Option<Config>,
+    /// The working directory (as Go's `os.Getwd` gives it).
+    pub cwd: PathBuf,
+}
+
+impl ConfigContext {
+    /// Finds and loads the config: `explicit` (`--config` / `SOPS_CONFIG`)
+    /// when given and non-empty, else a `.sops.yaml` in the working
+    /// directory or above it (printing the `.sops.yml` warning when the
+    /// search saw one). A config that cannot be read or decoded is an error
+    /// (exit 1) for every command, as in sops.
+    pub fn load(explicit: Option<&str>) -> Result<ConfigContext> {
+        let cwd = config::working_dir()
+            .map_err(|e| Error::Usage(format!("cannot determine the working directory: {e}")))?;
+        let path = match explicit.filter(|p| !p.is_empty()) {
+            Some(p) => Some(PathBuf::from(p)),
+            None => {
+                let found = config::lookup_config(Path::new("."));
+                if let Some(warning) = &found.warning {
+                    eprintln!("warning: {warning}");
+                }
+                found.path
             }
-            FormatKind::Json | FormatKind::Binary if indent < -1 => {
-                return Err(Error::Dump(
-                    "JSON Indentation parameter smaller than -1 is not accepted".into(),
-                ))
-            }
-            _ => {}
-        }
+        };
+        let config = match path {
+            Some(p) => Some(config::load(&p).map_err(|e| Error::Usage(e.to_string()))?),
+            None => None,
+        };
+        Ok(ConfigContext { config, cwd })
     }
-    Ok(StoreOptions {
-        yaml_indent: io.indent,
-        json_indent: io.indent,
-        json_binary_indent: io.indent,
-    })
+
+    /// The store options of the config (`stores:`), defaults without one.
+    pub fn stores(&self) -> StoreOptions {
+        self.config
+            .as_ref()
+            .map(Config::store_options)
+            .unwrap_or_default()
+    }
+}
+
+/// Store options: the config's `stores:` with `--indent` on top (it replaces
+/// all three indents), validated for the output store: a negative YAML
+/// indent, or a JSON indent below -1, is refused (exit 4) wherever it came
+/// from. `json_binary` is only checked when `encrypting` (decrypting a
+/// binary file writes raw bytes, no JSON).
+pub(crate) fn store_options(
+    io: &IoArgs,
+    output: FormatKind,
+    stores: StoreOptions,
+    encrypting: bool,
+) -> Result<StoreOptions> {
+    let options = config::apply_indent(stores, io.indent);
+    let negative = |indent: Option<i64>, min: i64| indent.is_some_and(|i| i < min);
+    let json_error = || {
+        Error::Dump(
+            "Error marshaling to json: JSON Indentation parameter smaller than -1 is not accepted"
+                .into(),
+        )
+    };
+    match output {
+        FormatKind::Yaml if negative(options.yaml_indent, 0) => {
+            Err(Error::Dump("YAML Negative indentation not accepted".into()))
+        }
+        FormatKind::Json if negative(options.json_indent, -1) => Err(json_error()),
+        FormatKind::Binary if encrypting && negative(options.json_binary_indent, -1) => {
+            Err(json_error())
+        }
+        _ => Ok(options),
+    }
 }
 
 /// Checks `--in-place` against `--output`.
@@ -133,5 +202,52 @@ pub(crate) fn write_output(io: &IoArgs, input: &Input, bytes: &[u8]) -> Result<(
             path: "<stdout>".into(),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stores(yaml: i64, json: i64, binary: i64) -> StoreOptions {
+        StoreOptions {
+            yaml_indent: Some(yaml),
+            json_indent: Some(json),
+            json_binary_indent: Some(binary),
+        }
+    }
+
+    #[test]
+    fn indent_flag_replaces_config_indents() {
+        let io = IoArgs {
+            indent: Some(3),
+            ..Default::default()
+        };
+        let got = store_options(&io, FormatKind::Yaml, stores(-1, -5, -5), true).unwrap();
+        assert_eq!(got, stores(3, 3, 3));
+        let got = store_options(&IoArgs::default(), FormatKind::Yaml, stores(2, 5, 7), true);
+        assert_eq!(got.unwrap(), stores(2, 5, 7));
+    }
+
+    #[test]
+    fn negative_config_indents_are_checked_for_the_output_store_only() {
+        let io = IoArgs::default();
+        let bad = stores(-1, -2, -2);
+        let err = store_options(&io, FormatKind::Yaml, bad, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Error dumping file: YAML Negative indentation not accepted"
+        );
+        let err = store_options(&io, FormatKind::Json, bad, false).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(err.to_string().contains("smaller than -1"));
+        assert!(store_options(&io, FormatKind::Dotenv, bad, true).is_ok());
+        assert!(store_options(&io, FormatKind::Ini, bad, true).is_ok());
+        // Binary output is JSON only when encrypting.
+        assert!(store_options(&io, FormatKind::Binary, bad, false).is_ok());
+        assert!(store_options(&io, FormatKind::Binary, bad, true).is_err());
+        // -1 is valid JSON (one tab), 0 valid YAML.
+        assert!(store_options(&io, FormatKind::Json, stores(0, -1, -1), true).is_ok());
+        assert!(store_options(&io, FormatKind::Yaml, stores(0, -1, -1), true).is_ok());
     }
 }

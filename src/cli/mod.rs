@@ -28,6 +28,16 @@ pub struct Cli {
     /// Legacy mode: encrypt FILE.
     #[arg(short = 'e', long = "encrypt")]
     encrypt: bool,
+    /// The .sops.yaml to use instead of searching for one from the working
+    /// directory up (accepted before or after the subcommand).
+    #[arg(
+        long,
+        env = "SOPS_CONFIG",
+        value_name = "PATH",
+        global = true,
+        hide_env_values = true
+    )]
+    config: Option<String>,
     #[command(flatten)]
     io: IoArgs,
     #[command(flatten)]
@@ -201,7 +211,7 @@ pub(crate) struct IoArgs {
     /// Output type: yaml, json, dotenv, ini, binary (default: from the extension).
     #[arg(long, value_name = "TYPE")]
     pub output_type: Option<String>,
-    /// Use this path for type detection (and, later, config matching).
+    /// Use this path for type detection and for matching `.sops.yaml` creation rules.
     #[arg(long, value_name = "PATH")]
     pub filename_override: Option<String>,
     /// Output indentation (YAML default 4; JSON default one tab).
@@ -321,19 +331,20 @@ fn report(err: &Error) -> i32 {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    let config = cli.config.as_deref();
     match cli.command {
         Some(Command::Encrypt(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
             let mut rules = cmd.rules;
             rules.mac_only_encrypted |= cli.rules.mac_only_encrypted;
-            encrypt::run(cmd.file.as_deref(), &io, &cmd.keys, &rules)
+            encrypt::run(cmd.file.as_deref(), &io, &cmd.keys, &rules, config)
         }
         Some(Command::Decrypt(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
-            decrypt::run(cmd.file.as_deref(), &io, &cmd.reading)
+            decrypt::run(cmd.file.as_deref(), &io, &cmd.reading, config)
         }
         Some(Command::Filestatus(cmd)) => {
-            filestatus::run(cmd.file.as_deref(), cmd.input_type.as_deref())
+            filestatus::run(cmd.file.as_deref(), cmd.input_type.as_deref(), config)
         }
         Some(Command::ExecEnv(cmd)) => exec_env::run(cmd).map(exit_unless_zero),
         Some(Command::ExecFile(cmd)) => exec_file::run(cmd).map(exit_unless_zero),
@@ -343,8 +354,8 @@ fn dispatch(cli: Cli) -> Result<()> {
                 return Err(Error::NoFileSpecified);
             }
             match (cli.encrypt, cli.decrypt) {
-                (true, false) => encrypt::run(file, &cli.io, &cli.keys, &cli.rules),
-                (false, true) => decrypt::run(file, &cli.io, &cli.reading),
+                (true, false) => encrypt::run(file, &cli.io, &cli.keys, &cli.rules, config),
+                (false, true) => decrypt::run(file, &cli.io, &cli.reading, config),
                 (true, true) => Err(Error::Usage(
                     "Error: choose one of --encrypt and --decrypt".into(),
                 )),

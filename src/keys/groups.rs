@@ -143,6 +143,50 @@ mod tests {
     use crate::keys::age::AgeKey;
 
     #[test]
+    fn keys_are_tried_in_decryption_order_stable_and_unlisted_last() {
+        let other = |t: &str, id: &str| {
+            let mut fields = crate::tree::Map::new();
+            fields.push("arn", crate::tree::Value::Str(id.into()));
+            MasterKey::Other(crate::keys::OtherKey {
+                type_id: t.into(),
+                fields,
+            })
+        };
+        let recipient = ::age::x25519::Identity::generate().to_public().to_string();
+        let group = vec![
+            other("kms", "k1"),
+            other("pgp", "p1"),
+            MasterKey::Age(AgeKey::new(&recipient).unwrap()),
+            other("kms", "k2"),
+        ];
+        let names = |order: &[&str]| -> Vec<String> {
+            let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+            ordered(&group, &order)
+                .iter()
+                .map(|k| k.describe())
+                .collect()
+        };
+        assert_eq!(
+            names(&["age", "pgp"]),
+            [
+                recipient.clone(),
+                "pgp p1".into(),
+                "kms k1".into(),
+                "kms k2".into()
+            ]
+        );
+        assert_eq!(
+            names(&["kms"]),
+            [
+                "kms k1".to_string(),
+                "kms k2".into(),
+                "pgp p1".into(),
+                recipient.clone()
+            ]
+        );
+    }
+
+    #[test]
     fn empty_groups_are_refused() {
         let key = DataKey::generate().unwrap();
         assert_eq!(

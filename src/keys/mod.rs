@@ -5,6 +5,7 @@ pub mod age;
 pub mod groups;
 pub mod shamir;
 
+use crate::config::KeyGroupSpec;
 use crate::tree::{Item, Map, Value};
 use zeroize::Zeroizing;
 
@@ -126,10 +127,138 @@ impl KeyContext {
     }
 }
 
+/// Builds the key groups of a creation rule (`.sops.yaml`) from their raw
+/// descriptions: every age recipient becomes a [`MasterKey::Age`], in
+/// config order, one [`KeyGroup`] per spec.
+///
+/// All age recipients are checked first (as sops does when it loads the
+/// rule), so an invalid or empty one is reported even in a group that also
+/// holds keys of another type; an empty entry gives sops' message
+/// `failed to parse input, unknown recipient type: ""`. Then any key of a
+/// type enseal cannot use yet (pgp, kms, gcp_kms, azure_keyvault,
+/// hc_vault_transit_uri, hckms) is refused with an error naming the type.
+pub fn from_specs(groups: &[KeyGroupSpec]) -> Result<Vec<KeyGroup>, String> {
+    let age_groups = check_age_specs(groups)?;
+    for spec in groups {
+        if let Some(type_name) = unsupported_type(spec) {
+            return Err(format!(
+                "{type_name} keys are not supported by enseal yet (only age)"
+            ));
+        }
+    }
+    Ok(age_groups
+        .into_iter()
+        .map(|keys| keys.into_iter().map(MasterKey::Age).collect())
+        .collect())
+}
+
+/// Parses the age recipients of every group (one list per group), failing
+/// on the first invalid one. Used on its own when a creation rule's keys are
+/// overridden by flags: sops still parses (and rejects) them.
+pub fn check_age_specs(groups: &[KeyGroupSpec]) -> Result<Vec<Vec<age::AgeKey>>, String> {
+    groups
+        .iter()
+        .map(|spec| {
+            spec.age
+                .iter()
+                .map(|r| age::AgeKey::new(r))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect()
+}
+
+/// The config name of the first key type of `spec` that enseal cannot use.
+fn unsupported_type(spec: &KeyGroupSpec) -> Option<&'static str> {
+    [
+        ("kms", spec.kms.is_empty()),
+        ("gcp_kms", spec.gcp_kms.is_empty()),
+        ("hckms", spec.hckms.is_empty()),
+        ("azure_keyvault", spec.azure_kv.is_empty()),
+        ("pgp", spec.pgp.is_empty()),
+        ("hc_vault_transit_uri", spec.hc_vault.is_empty()),
+    ]
+    .into_iter()
+    .find(|(_, empty)| !empty)
+    .map(|(name, _)| name)
+}
+
 /// Builds a mapping from `(key, value)` pairs, keeping their order.
 pub(crate) fn map_of(pairs: Vec<(&str, Value)>) -> Map {
     Map(pairs
         .into_iter()
         .map(|(k, v)| Item::Entry(k.to_string(), v))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipient() -> String {
+        ::age::x25519::Identity::generate().to_public().to_string()
+    }
+
+    #[test]
+    fn specs_become_one_group_each() {
+        let (a, b, c) = (recipient(), recipient(), recipient());
+        let specs = vec![
+            KeyGroupSpec {
+                age: vec![a.clone(), b.clone()],
+                ..Default::default()
+            },
+            KeyGroupSpec {
+                age: vec![c.clone()],
+                ..Default::default()
+            },
+        ];
+        let groups = from_specs(&specs).unwrap();
+        let described: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| g.iter().map(MasterKey::describe).collect())
+            .collect();
+        assert_eq!(described, vec![vec![a, b], vec![c]]);
+        assert!(groups.iter().flatten().all(|k| k.type_id() == "age"));
+    }
+
+    #[test]
+    fn empty_age_entry_is_refused_like_sops() {
+        let specs = vec![KeyGroupSpec {
+            age: vec![recipient(), String::new()],
+            ..Default::default()
+        }];
+        assert_eq!(
+            from_specs(&specs).unwrap_err(),
+            "failed to parse input, unknown recipient type: \"\""
+        );
+    }
+
+    #[test]
+    fn other_key_types_are_named() {
+        let specs = vec![KeyGroupSpec {
+            age: vec![recipient()],
+            pgp: vec!["ABCDEF".into()],
+            ..Default::default()
+        }];
+        let err = from_specs(&specs).unwrap_err();
+        assert!(err.starts_with("pgp keys"), "{err}");
+        assert!(err.contains("not supported by enseal yet"), "{err}");
+    }
+
+    #[test]
+    fn bad_age_recipient_wins_over_unsupported_type() {
+        let specs = vec![
+            KeyGroupSpec {
+                kms: vec![Default::default()],
+                ..Default::default()
+            },
+            KeyGroupSpec {
+                age: vec!["bogus".into()],
+                ..Default::default()
+            },
+        ];
+        assert_eq!(
+            from_specs(&specs).unwrap_err(),
+            "failed to parse input, unknown recipient type: \"bogus\""
+        );
+    }
 }

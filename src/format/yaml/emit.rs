@@ -5,6 +5,8 @@
 
 use super::resolve::string_can_be_plain;
 use crate::gofmt::format_g;
+use std::borrow::Cow;
+
 use crate::tree::{Item, Map, Value};
 
 /// Requested scalar style.
@@ -14,33 +16,6 @@ enum Style {
     Single,
     Double,
     Literal,
-}
-
-/// An intermediate node, as sops builds it before encoding.
-struct Node {
-    kind: NodeKind,
-    head: String,
-    foot: String,
-}
-
-enum NodeKind {
-    Map(Vec<(Node, Node)>),
-    Seq(Vec<Node>),
-    Scalar {
-        value: String,
-        style: Style,
-        tag: Option<&'static str>,
-    },
-}
-
-impl Node {
-    fn new(kind: NodeKind) -> Node {
-        Node {
-            kind,
-            head: String::new(),
-            foot: String::new(),
-        }
-    }
 }
 
 /// Joins comment texts the way sops does: `#` + text, one per line.
@@ -56,164 +31,13 @@ fn join_comments(comments: &[&str]) -> String {
     out
 }
 
-fn add_head(node: &mut Node, comments: &mut Vec<&str>) {
-    if comments.is_empty() {
-        return;
+/// `addCommentsHead`: comments of the enclosing sequence come first.
+fn prepend(item_head: String, own: String) -> String {
+    match (item_head.is_empty(), own.is_empty()) {
+        (true, _) => own,
+        (false, true) => item_head,
+        (false, false) => format!("{item_head}\n{own}"),
     }
-    let c = join_comments(comments);
-    comments.clear();
-    if node.head.is_empty() {
-        node.head = c;
-    } else {
-        node.head = format!("{c}\n{}", node.head);
-    }
-}
-
-fn add_foot(node: &mut Node, comments: &mut Vec<&str>) {
-    if comments.is_empty() {
-        return;
-    }
-    let c = join_comments(comments);
-    comments.clear();
-    if node.foot.is_empty() {
-        node.foot = c;
-    } else {
-        node.foot.push('\n');
-        node.foot.push_str(&c);
-    }
-}
-
-fn string_node(s: &str) -> Node {
-    let style = if s.contains('\n') {
-        Style::Literal
-    } else if string_can_be_plain(s) {
-        Style::Plain
-    } else {
-        Style::Double
-    };
-    // A plain `<<` reads back as a merge key, which yaml.v3 then writes
-    // with its tag.
-    let tag = (style == Style::Plain && s == "<<").then_some("merge");
-    Node::new(NodeKind::Scalar {
-        value: s.to_string(),
-        style,
-        tag,
-    })
-}
-
-fn plain_node(s: String) -> Node {
-    Node::new(NodeKind::Scalar {
-        value: s,
-        style: Style::Plain,
-        tag: None,
-    })
-}
-
-fn float_text(f: f64) -> String {
-    if f.is_nan() {
-        ".nan".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { ".inf" } else { "-.inf" }.into()
-    } else {
-        format_g(f, false)
-    }
-}
-
-fn binary_node(bytes: &[u8]) -> Node {
-    use base64::Engine;
-    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let lines = enc.len() / 70 + 1;
-    let mut value = String::new();
-    for chunk in enc.as_bytes().chunks(70) {
-        value.push_str(std::str::from_utf8(chunk).unwrap_or(""));
-        if lines > 1 {
-            value.push('\n');
-        }
-    }
-    let style = if value.contains('\n') {
-        Style::Literal
-    } else {
-        Style::Plain
-    };
-    Node::new(NodeKind::Scalar {
-        value,
-        style,
-        tag: Some("binary"),
-    })
-}
-
-fn value_node(v: &Value) -> Node {
-    match v {
-        Value::Map(m) => map_node(m),
-        Value::List(l) => seq_node(l),
-        Value::Str(s) => string_node(s),
-        Value::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(s) => string_node(s),
-            Err(_) => binary_node(b),
-        },
-        Value::Int(i) => plain_node(i.to_string()),
-        Value::Float(f) => plain_node(float_text(*f)),
-        Value::Bool(b) => plain_node(b.to_string()),
-        Value::Time(t) => plain_node(t.to_rfc3339_nano()),
-        Value::Null | Value::Comment(_) => plain_node("null".into()),
-    }
-}
-
-fn map_node(m: &Map) -> Node {
-    let mut node = Node::new(NodeKind::Map(Vec::new()));
-    let mut pairs = Vec::new();
-    let mut comments: Vec<&str> = Vec::new();
-    let mut beginning = true;
-    for item in &m.0 {
-        match item {
-            Item::Comment(c) => comments.push(&c.text),
-            Item::Entry(k, v) => {
-                if beginning {
-                    add_head(&mut node, &mut comments);
-                    beginning = false;
-                }
-                let mut key = string_node(k);
-                add_head(&mut key, &mut comments);
-                pairs.push((key, value_node(v)));
-            }
-        }
-    }
-    if !comments.is_empty() {
-        match pairs.last_mut() {
-            Some((k, _)) => add_foot(k, &mut comments),
-            None => add_head(&mut node, &mut comments),
-        }
-    }
-    node.kind = NodeKind::Map(pairs);
-    node
-}
-
-fn seq_node(l: &[Value]) -> Node {
-    let mut node = Node::new(NodeKind::Seq(Vec::new()));
-    let mut items: Vec<Node> = Vec::new();
-    let mut comments: Vec<&str> = Vec::new();
-    let mut beginning = true;
-    for v in l {
-        if let Value::Comment(c) = v {
-            comments.push(&c.text);
-            continue;
-        }
-        if beginning {
-            add_head(&mut node, &mut comments);
-            beginning = false;
-        }
-        let mut item = value_node(v);
-        add_head(&mut item, &mut comments);
-        items.push(item);
-    }
-    if !comments.is_empty() {
-        match items.last_mut() {
-            Some(last) => add_foot(last, &mut comments),
-            None => add_head(&mut node, &mut comments),
-        }
-    }
-    node.kind = NodeKind::Seq(items);
-    node
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,91 +53,228 @@ enum EvKind {
     Scalar,
 }
 
-struct Event {
-    kind: EvKind,
-    value: String,
-    style: Style,
-    tag: Option<&'static str>,
+#[derive(Default)]
+struct EvComments {
     head: String,
-    line: String,
     foot: String,
     tail: String,
 }
 
-impl Event {
-    fn new(kind: EvKind) -> Event {
+struct Event<'a> {
+    kind: EvKind,
+    value: Cow<'a, str>,
+    style: Style,
+    tag: Option<&'static str>,
+    comments: Option<Box<EvComments>>,
+}
+
+impl<'a> Event<'a> {
+    fn new(kind: EvKind) -> Event<'a> {
         Event {
             kind,
-            value: String::new(),
+            value: Cow::Borrowed(""),
             style: Style::Plain,
             tag: None,
-            head: String::new(),
-            line: String::new(),
-            foot: String::new(),
-            tail: String::new(),
+            comments: None,
+        }
+    }
+
+    fn scalar(value: Cow<'a, str>, style: Style, tag: Option<&'static str>) -> Event<'a> {
+        Event {
+            kind: EvKind::Scalar,
+            value,
+            style,
+            tag,
+            comments: None,
+        }
+    }
+
+    fn comments_mut(&mut self) -> &mut EvComments {
+        self.comments.get_or_insert_with(Default::default)
+    }
+
+    fn set_head(&mut self, head: String) {
+        if !head.is_empty() {
+            self.comments_mut().head = head;
         }
     }
 }
 
-/// yaml.v3 `encoder.node`: node → events (moving key foot comments to the
-/// following key, or the mapping end, as "tail" comments).
-fn node_events(node: Node, tail: String, out: &mut Vec<Event>) {
-    match node.kind {
-        NodeKind::Map(pairs) => {
-            let mut ev = Event::new(EvKind::MapStart);
-            ev.head = node.head;
-            ev.tail = tail;
-            out.push(ev);
-            let mut tail = String::new();
-            for (mut k, v) in pairs {
-                let foot = std::mem::take(&mut k.foot);
-                node_events(k, tail, out);
-                tail = foot;
-                node_events(v, String::new(), out);
-            }
-            let mut end = Event::new(EvKind::MapEnd);
-            end.tail = tail;
-            end.foot = node.foot;
-            out.push(end);
-        }
-        NodeKind::Seq(items) => {
-            let mut ev = Event::new(EvKind::SeqStart);
-            ev.head = node.head;
-            out.push(ev);
-            for item in items {
-                node_events(item, String::new(), out);
-            }
-            let mut end = Event::new(EvKind::SeqEnd);
-            end.foot = node.foot;
-            out.push(end);
-        }
-        NodeKind::Scalar { value, style, tag } => {
-            let mut ev = Event::new(EvKind::Scalar);
-            ev.value = value;
-            ev.style = style;
-            ev.tag = tag;
-            ev.head = node.head;
-            ev.foot = node.foot;
-            ev.tail = tail;
-            out.push(ev);
-        }
+/// The event of a string scalar (yaml.v3 `stringv` style choice).
+fn string_event(s: &str) -> Event<'_> {
+    let style = if s.contains('\n') {
+        Style::Literal
+    } else if string_can_be_plain(s) {
+        Style::Plain
+    } else {
+        Style::Double
+    };
+    // A plain `<<` reads back as a merge key, which yaml.v3 then writes
+    // with its tag.
+    let tag = (style == Style::Plain && s == "<<").then_some("merge");
+    Event::scalar(Cow::Borrowed(s), style, tag)
+}
+
+fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        ".nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { ".inf" } else { "-.inf" }.into()
+    } else {
+        format_g(f, false)
     }
 }
 
-/// Writes documents (each a mapping) as a YAML stream.
-pub(crate) fn emit_documents(docs: &[&Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
-    let mut events = vec![Event::new(EvKind::StreamStart)];
+fn binary_event(bytes: &[u8]) -> Event<'static> {
+    use base64::Engine;
+    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let lines = enc.len() / 70 + 1;
+    let mut value = String::new();
+    for chunk in enc.as_bytes().chunks(70) {
+        value.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        if lines > 1 {
+            value.push('\n');
+        }
+    }
+    let style = if value.contains('\n') {
+        Style::Literal
+    } else {
+        Style::Plain
+    };
+    Event::scalar(Cow::Owned(value), style, Some("binary"))
+}
+
+/// Events of one value (sops `treeValueToNode` + yaml.v3 `encoder.node`).
+/// `item_head`: comments placed before it in a sequence. Returns the index
+/// of the event that carries the node's foot comment.
+fn value_events<'a>(v: &'a Value, item_head: String, out: &mut Vec<Event<'a>>) -> usize {
+    let mut ev = match v {
+        Value::Map(m) => return map_events(&m.0, None, item_head, out),
+        Value::List(l) => return seq_events(l, item_head, out),
+        Value::Str(s) => string_event(s),
+        Value::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(s) => string_event(s),
+            Err(_) => binary_event(b),
+        },
+        Value::Int(i) => Event::scalar(Cow::Owned(i.to_string()), Style::Plain, None),
+        Value::Float(f) => Event::scalar(Cow::Owned(float_text(*f)), Style::Plain, None),
+        Value::Bool(b) => Event::scalar(
+            Cow::Borrowed(if *b { "true" } else { "false" }),
+            Style::Plain,
+            None,
+        ),
+        Value::Time(t) => Event::scalar(Cow::Owned(t.to_rfc3339_nano()), Style::Plain, None),
+        Value::Null | Value::Comment(_) => Event::scalar(Cow::Borrowed("null"), Style::Plain, None),
+    };
+    ev.set_head(item_head);
+    out.push(ev);
+    out.len() - 1
+}
+
+/// A mapping (sops `appendTreeBranch`): comments before the first key are
+/// the mapping's head, comments before a key its head, trailing comments the
+/// last key's foot, which yaml.v3 writes as the "tail" of the mapping end.
+fn map_events<'a>(
+    items: &'a [Item],
+    extra: Option<(&'a str, &'a Value)>,
+    item_head: String,
+    out: &mut Vec<Event<'a>>,
+) -> usize {
+    let start = out.len();
+    out.push(Event::new(EvKind::MapStart));
+    let mut pending: Vec<&str> = Vec::new();
+    let mut own_head = String::new();
+    let mut started = false;
+    let mut entry =
+        |k: &'a str, v: &'a Value, pending: &mut Vec<&'a str>, out: &mut Vec<Event<'a>>| {
+            if started {
+                let mut key = string_event(k);
+                key.set_head(join_comments(pending));
+                out.push(key);
+            } else {
+                started = true;
+                own_head = join_comments(pending);
+                out.push(string_event(k));
+            }
+            pending.clear();
+            value_events(v, String::new(), out);
+        };
+    for item in items {
+        match item {
+            Item::Comment(c) => pending.push(&c.text),
+            Item::Entry(k, v) => entry(k, v, &mut pending, out),
+        }
+    }
+    if let Some((k, v)) = extra {
+        entry(k, v, &mut pending, out);
+    }
+    let mut end = Event::new(EvKind::MapEnd);
+    if !started {
+        own_head = join_comments(&pending);
+    } else if !pending.is_empty() {
+        end.comments_mut().tail = join_comments(&pending);
+    }
+    out[start].set_head(prepend(item_head, own_head));
+    out.push(end);
+    out.len() - 1
+}
+
+/// A sequence (sops `appendSequence`): comments before the first item are
+/// the sequence's head, comments before an item its head, trailing comments
+/// the last item's foot.
+fn seq_events<'a>(list: &'a [Value], item_head: String, out: &mut Vec<Event<'a>>) -> usize {
+    let start = out.len();
+    out.push(Event::new(EvKind::SeqStart));
+    let mut pending: Vec<&str> = Vec::new();
+    let mut own_head = String::new();
+    let mut last_foot: Option<usize> = None;
+    for v in list {
+        if let Value::Comment(c) = v {
+            pending.push(&c.text);
+            continue;
+        }
+        let head = if last_foot.is_none() {
+            own_head = join_comments(&pending);
+            String::new()
+        } else {
+            join_comments(&pending)
+        };
+        pending.clear();
+        last_foot = Some(value_events(v, head, out));
+    }
+    match last_foot {
+        None => own_head = join_comments(&pending),
+        Some(i) if !pending.is_empty() => {
+            let foot = join_comments(&pending);
+            let c = out[i].comments_mut();
+            if c.foot.is_empty() {
+                c.foot = foot;
+            } else {
+                c.foot.push('\n');
+                c.foot.push_str(&foot);
+            }
+        }
+        Some(_) => {}
+    }
+    out[start].set_head(prepend(item_head, own_head));
+    out.push(Event::new(EvKind::SeqEnd));
+    out.len() - 1
+}
+
+/// Writes documents (each a mapping) as a YAML stream; `extra` is appended
+/// to every document as a `sops` entry.
+pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
+    let sops = extra.map(|m| Value::Map(m.clone()));
+    let mut events = Vec::new();
+    events.push(Event::new(EvKind::StreamStart));
     for doc in docs {
         events.push(Event::new(EvKind::DocStart));
-        let node = match extra {
-            Some(meta) => {
-                let mut m = (*doc).clone();
-                m.push("sops", Value::Map(meta.clone()));
-                map_node(&m)
-            }
-            None => map_node(doc),
-        };
-        node_events(node, String::new(), &mut events);
+        map_events(
+            &doc.0,
+            sops.as_ref().map(|v| ("sops", v)),
+            String::new(),
+            &mut events,
+        );
         events.push(Event::new(EvKind::DocEnd));
     }
     events.push(Event::new(EvKind::StreamEnd));
@@ -326,7 +287,7 @@ pub(crate) fn emit_single_value(v: &Value) -> Vec<u8> {
         Event::new(EvKind::StreamStart),
         Event::new(EvKind::DocStart),
     ];
-    node_events(value_node(v), String::new(), &mut events);
+    value_events(v, String::new(), &mut events);
     events.push(Event::new(EvKind::DocEnd));
     events.push(Event::new(EvKind::StreamEnd));
     Emitter::new(4).run(events)
@@ -452,11 +413,9 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
                         block_indicators = true;
                     }
                 }
-                '-' => {
-                    if followed_by_whitespace {
-                        flow_indicators = true;
-                        block_indicators = true;
-                    }
+                '-' if followed_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
                 }
                 _ => {}
             }
@@ -469,11 +428,9 @@ fn analyze_scalar(value: &str) -> ScalarAnalysis {
                         block_indicators = true;
                     }
                 }
-                '#' => {
-                    if preceded_by_whitespace {
-                        flow_indicators = true;
-                        block_indicators = true;
-                    }
+                '#' if preceded_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
                 }
                 _ => {}
             }
@@ -618,9 +575,13 @@ impl Emitter {
     }
 
     fn write_str(&mut self, s: &str) {
-        for c in s.chars() {
-            self.write_char(c);
-        }
+        // Columns count characters, not bytes.
+        self.out.extend_from_slice(s.as_bytes());
+        self.column += if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        } as i64;
     }
 
     fn write_break_char(&mut self, c: char) {
@@ -731,17 +692,17 @@ impl Emitter {
     fn analyze_event(&mut self, ev: &mut Event) {
         self.tag_handle = "";
         self.tag_suffix = "";
-        if !ev.head.is_empty() {
-            self.head_comment = std::mem::take(&mut ev.head);
-        }
-        if !ev.line.is_empty() {
-            self.line_comment = std::mem::take(&mut ev.line);
-        }
-        if !ev.foot.is_empty() {
-            self.foot_comment = std::mem::take(&mut ev.foot);
-        }
-        if !ev.tail.is_empty() {
-            self.tail_comment = std::mem::take(&mut ev.tail);
+        if let Some(c) = ev.comments.take() {
+            let c = *c;
+            if !c.head.is_empty() {
+                self.head_comment = c.head;
+            }
+            if !c.foot.is_empty() {
+                self.foot_comment = c.foot;
+            }
+            if !c.tail.is_empty() {
+                self.tail_comment = c.tail;
+            }
         }
         if ev.kind == EvKind::Scalar {
             if let Some(tag) = ev.tag {
@@ -1288,7 +1249,7 @@ mod tests {
     }
 
     fn emit(m: &Map) -> String {
-        String::from_utf8(emit_documents(&[m], None, 4)).unwrap()
+        String::from_utf8(emit_documents(std::slice::from_ref(m), None, 4)).unwrap()
     }
 
     #[test]
@@ -1322,7 +1283,7 @@ mod tests {
         let a = Map::new();
         let mut b = Map::new();
         b.push("k", Value::Null);
-        let out = emit_documents(&[&a, &b], None, 4);
+        let out = emit_documents(&[a, b], None, 4);
         assert_eq!(String::from_utf8(out).unwrap(), "{}\n---\nk: null\n");
     }
 

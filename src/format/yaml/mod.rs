@@ -79,13 +79,11 @@ impl Store for YamlStore {
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
-        let docs: Vec<&Map> = documents.iter().collect();
-        Ok(emit::emit_documents(&docs, None, self.indent))
+        Ok(emit::emit_documents(documents, None, self.indent))
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
-        let docs: Vec<&Map> = documents.iter().collect();
-        Ok(emit::emit_documents(&docs, Some(metadata), self.indent))
+        Ok(emit::emit_documents(documents, Some(metadata), self.indent))
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {
@@ -156,6 +154,20 @@ mod tests {
             parse_err("a: &x 1\nm:\n  <<: *x\n"),
             "yaml: map merge requires map or sequence of maps as the value"
         );
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        assert!(parse_err(&src).contains("excessive aliasing"));
+        let docs = store().parse_plain(b"a: &x {k: v}\nb: *x\n").unwrap();
+        assert_eq!(docs[0].get("a"), docs[0].get("b"));
     }
 
     #[test]

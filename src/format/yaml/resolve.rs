@@ -407,7 +407,7 @@ pub(crate) fn resolve_scalar(value: &str, quoted: bool, tag: &ScalarTag) -> Resu
             if quoted {
                 return Ok(Value::Str(value.to_string()));
             }
-            return Ok(resolved_to_value(resolve_plain(value), value));
+            return resolved_to_value(resolve_plain(value), value);
         }
         ScalarTag::Other => return Ok(Value::Str(value.to_string())),
         ScalarTag::Core(name) => name.as_str(),
@@ -449,7 +449,7 @@ pub(crate) fn resolve_scalar(value: &str, quoted: bool, tag: &ScalarTag) -> Resu
                     return Ok(Value::Float(i as f64));
                 }
             }
-            Ok(resolved_to_value(r, value))
+            resolved_to_value(r, value)
         }
         // Unknown `!!` tags (and `!!merge`, `!!seq`, …) are not resolvable:
         // the value stays a string.
@@ -468,17 +468,21 @@ fn kind_name(k: Kind) -> &'static str {
     }
 }
 
-fn resolved_to_value(r: Resolved, text: &str) -> Value {
-    match r {
+fn resolved_to_value(r: Resolved, text: &str) -> Result<Value, String> {
+    Ok(match r {
         Resolved::Null => Value::Null,
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(i) => Value::Int(i),
-        // Kept as text; the store rejects it with a clear message.
-        Resolved::Uint(_) => Value::Str(text.to_string()),
+        // sops cannot handle these (its tree walker fails on uint64).
+        Resolved::Uint(_) => {
+            return Err(format!(
+                "integer {text} does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)"
+            ))
+        }
         Resolved::Float(f) => Value::Float(f),
         Resolved::Time(t) => Value::Time(t),
         Resolved::Str => Value::Str(text.to_string()),
-    }
+    })
 }
 
 #[cfg(test)]

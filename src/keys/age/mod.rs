@@ -1,0 +1,304 @@
+//! age master keys (format.md §7.4, cli.md §8.1 and §8.5).
+//!
+//! Recipients: X25519 `age1…`, hybrid post-quantum `age1pq1…`, plugin
+//! `age1<name>1…` and SSH `ssh-ed25519 …` / `ssh-rsa …`. Identities: see
+//! [`Identities`], loaded lazily, on the first key to decrypt.
+
+mod identities;
+pub mod pq;
+mod ssh;
+mod ui;
+
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use age::x25519;
+use zeroize::Zeroizing;
+
+use super::map_of;
+use crate::tree::{Map, Value};
+
+pub use identities::{default_key_file, AgeEnv, Identities};
+pub use ui::{no_terminal_prompter, terminal_prompter, Prompter};
+
+/// An age master key entry: the recipient and the armored wrapped data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgeKey {
+    /// The recipient as given (trimmed).
+    pub recipient: String,
+    /// The armored age file holding the data key (empty until wrapped).
+    pub enc: String,
+}
+
+impl AgeKey {
+    /// A key for a recipient string, checked for validity.
+    pub fn new(recipient: &str) -> Result<AgeKey, String> {
+        let recipient = recipient.trim();
+        parse_recipient(recipient)?;
+        Ok(AgeKey {
+            recipient: recipient.to_string(),
+            enc: String::new(),
+        })
+    }
+
+    /// Reads a metadata entry (`recipient`, `enc`).
+    pub fn from_map(map: &Map) -> Result<AgeKey, String> {
+        let field = |name: &str| match map.get(name) {
+            Some(Value::Str(s)) => Ok(s.clone()),
+            Some(other) => Err(format!(
+                "age key field {name:?} is a {}, expected a string",
+                other.type_name()
+            )),
+            None => Err(format!("age key entry without {name:?}")),
+        };
+        Ok(AgeKey {
+            recipient: field("recipient")?,
+            enc: field("enc")?,
+        })
+    }
+
+    /// The metadata entry, in the order sops 3.11 writes it.
+    pub fn to_map(&self) -> Map {
+        map_of(vec![
+            ("recipient", Value::Str(self.recipient.clone())),
+            ("enc", Value::Str(self.enc.clone())),
+        ])
+    }
+
+    /// Encrypts `secret` to the recipient, ASCII-armored.
+    pub fn wrap(&mut self, secret: &[u8]) -> Result<(), String> {
+        let parsed = parse_recipient(&self.recipient)?;
+        let plugin_holder;
+        let recipient: &dyn age::Recipient = match &parsed {
+            Recipient::X25519(r) => r,
+            Recipient::Hybrid(r) => r.as_ref(),
+            Recipient::Ssh(r) => r,
+            Recipient::Plugin(r) => {
+                plugin_holder = age::plugin::RecipientPluginV1::new(
+                    r.plugin(),
+                    std::slice::from_ref(r),
+                    &[],
+                    ui::UiCallbacks::new(terminal_prompter()),
+                )
+                .map_err(|e| ui::resolve_error(&e))?;
+                &plugin_holder
+            }
+        };
+        let fail = |e: &dyn std::fmt::Display| {
+            format!(
+                "failed to encrypt the data key to age recipient {}: {}",
+                self.recipient,
+                ui::strip_isolates(&e.to_string())
+            )
+        };
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(recipient)).map_err(|e| fail(&e))?;
+        let mut armored = Vec::new();
+        let armor =
+            ArmoredWriter::wrap_output(&mut armored, Format::AsciiArmor).map_err(|e| fail(&e))?;
+        let mut writer = encryptor.wrap_output(armor).map_err(|e| fail(&e))?;
+        writer.write_all(secret).map_err(|e| fail(&e))?;
+        writer
+            .finish()
+            .and_then(|armor| armor.finish())
+            .map_err(|e| fail(&e))?;
+        self.enc = String::from_utf8(armored).map_err(|e| fail(&e))?;
+        Ok(())
+    }
+
+    /// Decrypts the wrapped secret with any of the identities. The error
+    /// says what was tried and why it failed (never key material).
+    pub fn unwrap(&self, identities: &Identities) -> Result<Zeroizing<Vec<u8>>, String> {
+        identities.decrypt(&self.recipient, self.enc.as_bytes())
+    }
+}
+
+/// Decrypts an armored (or binary) age file with the given identities.
+pub(crate) fn decrypt_with(
+    enc: &[u8],
+    identities: &[&dyn age::Identity],
+) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
+    let decryptor = age::Decryptor::new(ArmoredReader::new(enc))?;
+    let mut reader = decryptor.decrypt(identities.iter().copied())?;
+    let mut out = Zeroizing::new(Vec::new());
+    reader.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// A parsed recipient of any supported kind.
+pub enum Recipient {
+    /// `age1…`.
+    X25519(x25519::Recipient),
+    /// `age1pq1…` (ML-KEM-768 + X25519).
+    Hybrid(Box<pq::HybridRecipient>),
+    /// `age1<plugin>1…`, handled by `age-plugin-<plugin>` on `PATH`.
+    Plugin(age::plugin::Recipient),
+    /// `ssh-ed25519 …` or `ssh-rsa …`.
+    Ssh(age::ssh::Recipient),
+}
+
+impl Recipient {
+    /// A short name of the recipient kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Recipient::X25519(_) => "X25519",
+            Recipient::Hybrid(_) => "hybrid post-quantum",
+            Recipient::Plugin(_) => "plugin",
+            Recipient::Ssh(_) => "SSH",
+        }
+    }
+}
+
+/// Parses a recipient string (already trimmed). Error texts follow sops.
+pub fn parse_recipient(recipient: &str) -> Result<Recipient, String> {
+    if recipient.starts_with("ssh-") {
+        return age::ssh::Recipient::from_str(recipient)
+            .map(Recipient::Ssh)
+            .map_err(|e| {
+                let why = match e {
+                    age::ssh::ParseRecipientKeyError::Ignore => "not a public key".to_string(),
+                    age::ssh::ParseRecipientKeyError::Invalid(why) => why.to_string(),
+                    age::ssh::ParseRecipientKeyError::RsaModulusTooLarge => {
+                        "RSA modulus too large".to_string()
+                    }
+                    age::ssh::ParseRecipientKeyError::RsaModulusTooSmall => {
+                        "RSA modulus too small".to_string()
+                    }
+                    age::ssh::ParseRecipientKeyError::Unsupported(kind) => {
+                        format!("unsupported SSH key type {kind}")
+                    }
+                    _ => "invalid SSH public key".to_string(),
+                };
+                format!("failed to parse input as SSH public key {recipient:?}: {why}")
+            });
+    }
+    if !recipient.starts_with("age1") {
+        return Err(format!(
+            "failed to parse input, unknown recipient type: {recipient:?}"
+        ));
+    }
+    // The Bech32 human-readable part ends at the last `1`.
+    let hrp = recipient
+        .rfind('1')
+        .map(|i| &recipient[..i])
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match hrp.as_str() {
+        "age" => x25519::Recipient::from_str(recipient)
+            .map(Recipient::X25519)
+            .map_err(|e| {
+                format!("failed to parse input as Bech32-encoded age public key {recipient:?}: {e}")
+            }),
+        "age1pq" => pq::HybridRecipient::from_str(recipient)
+            .map(|r| Recipient::Hybrid(Box::new(r)))
+            .map_err(|e| format!("failed to parse input as age1pq recipient {recipient:?}: {e}")),
+        _ => age::plugin::Recipient::from_str(recipient)
+            .map(Recipient::Plugin)
+            .map_err(|e| format!("failed to parse input as plugin recipient {recipient:?}: {e}")),
+    }
+}
+
+/// Parses `--age` / `SOPS_AGE_RECIPIENTS`: comma-separated, trimmed, empty items ignored.
+pub fn parse_recipient_list(list: &str) -> Result<Vec<AgeKey>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(AgeKey::new)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use age::secrecy::ExposeSecret;
+
+    #[test]
+    fn wrap_unwrap_round_trip() {
+        let identity = x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        let mut key = AgeKey::new(&format!("  {recipient} ")).unwrap();
+        assert_eq!(key.recipient, recipient);
+        key.wrap(&[7u8; 32]).unwrap();
+        assert!(key.enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(key.enc.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+        let mut ids = Identities::empty();
+        ids.add_text(
+            &format!("# created: now\n{}\n", identity.to_string().expose_secret()),
+            "test",
+        )
+        .unwrap();
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[7u8; 32]);
+        let mut other = Identities::empty();
+        other
+            .add_text(
+                x25519::Identity::generate().to_string().expose_secret(),
+                "x",
+            )
+            .unwrap();
+        assert_eq!(
+            key.unwrap(&other).unwrap_err(),
+            "failed to create reader for decrypting sops data key with age: identity did not match any of the recipients: incorrect identity for recipient block."
+        );
+        assert_eq!(
+            key.unwrap(&Identities::empty()).unwrap_err(),
+            "failed to load age identities."
+        );
+    }
+
+    #[test]
+    fn hybrid_recipients_wrap_and_unwrap() {
+        let identity = pq::HybridIdentity::generate().unwrap();
+        let mut key = AgeKey::new(&identity.to_public().to_string()).unwrap();
+        key.wrap(&[5u8; 32]).unwrap();
+        let mut ids = Identities::empty();
+        ids.add_text(&identity.to_secret_string(), "t").unwrap();
+        assert_eq!(&**key.unwrap(&ids).unwrap(), &[5u8; 32]);
+    }
+
+    #[test]
+    fn bad_recipients_and_identities_are_reported() {
+        assert!(AgeKey::new("nope")
+            .unwrap_err()
+            .contains("unknown recipient type"));
+        assert!(AgeKey::new("age1qqqq").unwrap_err().contains("Bech32"));
+        assert!(AgeKey::new("ssh-ed25519 AAAA")
+            .unwrap_err()
+            .starts_with("failed to parse input as SSH public key"));
+        let mut ids = Identities::empty();
+        let err = ids
+            .add_text("\nAGE-SECRET-KEY-1BROKEN\n", "keys.txt")
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "failed to parse 'keys.txt' age identities: malformed secret key on line 2"
+        );
+        let err = ids.add_text("SECRETSTUFF", "keys.txt").unwrap_err();
+        assert_eq!(
+            err,
+            "failed to parse 'keys.txt' age identities: unknown identity type"
+        );
+    }
+
+    #[test]
+    fn plugin_recipients_need_their_binary() {
+        // A syntactically valid plugin recipient for a plugin that is not installed.
+        let r = age_core::primitives::bech32_encode(
+            bech32::Hrp::parse_unchecked("age1enseal-test-missing"),
+            &[1, 2, 3],
+        );
+        let mut key = AgeKey::new(&r).unwrap();
+        assert_eq!(
+            key.wrap(&[1u8; 32]).unwrap_err(),
+            "age plugin age-plugin-enseal-test-missing not found on PATH"
+        );
+    }
+
+    #[test]
+    fn recipient_lists_split_on_commas() {
+        let a = x25519::Identity::generate().to_public().to_string();
+        let b = x25519::Identity::generate().to_public().to_string();
+        let keys = parse_recipient_list(&format!("{a}, {b},")).unwrap();
+        assert_eq!(keys.len(), 2);
+    }
+}
