@@ -526,3 +526,40 @@ fn user_nobody_when_root() {
     .code_in(&[1]);
     assert!(out.err().contains("unknown user"), "{}", out.err());
 }
+
+/// True when `unshare` can make a PID namespace here (root on Linux).
+fn can_unshare() -> bool {
+    Command::new("unshare")
+        .args(["-fp", "--mount-proc", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn as_pid_1_orphans_are_reaped() {
+    if !can_unshare() {
+        eprintln!("unshare -fp not available: PID 1 test skipped");
+        return;
+    }
+    let sb = Sandbox::new();
+    let file = encrypt(&sb, "s.yaml", "A: x\n");
+    let mut cmd = enseal(&sb);
+    let program = cmd.get_program().to_os_string();
+    let mut unshare = Command::new("unshare");
+    unshare.args(["-fp", "--mount-proc"]).arg(program);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => unshare.env(k, v),
+            None => unshare.env_remove(k),
+        };
+    }
+    unshare.current_dir(sb.work());
+    let out = run(unshare
+        .arg("exec-env")
+        .arg(&file)
+        .arg("echo $PPID; (sleep 0.1 &); sleep 0.5; ps -eo stat= | grep -c '^Z' ; exit 5"))
+    .code_in(&[5]);
+    assert_eq!(out.out(), "1\n0\n", "{}", out.err());
+}

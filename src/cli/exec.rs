@@ -349,13 +349,37 @@ fn forward_loop(set: &libc::sigset_t, pid: &std::sync::atomic::AtomicI32) {
 }
 
 /// Waits for the child, forwarding signals; returns its exit code (128+N
-/// when it died of signal N).
+/// when it died of signal N). As process 1 (a container's entrypoint),
+/// enseal also reaps the orphaned processes the kernel hands it meanwhile.
 pub(crate) fn wait_forwarding(mut child: Child, forwarder: Forwarder) -> Result<i32> {
     forwarder.forward_to(child.id());
-    let status = child.wait();
+    let status = if std::process::id() == 1 {
+        reap_until(child.id())
+    } else {
+        child.wait()
+    };
     forwarder.stop();
     let status = status.map_err(|e| Error::Usage(format!("cannot wait for the command: {e}")))?;
     Ok(exit_code(status))
+}
+
+/// Reaps every child until `pid` has ended; returns its status.
+fn reap_until(pid: u32) -> std::io::Result<ExitStatus> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: waitpid(2) with a valid pointer.
+        let got = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if got < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if got as u32 == pid {
+            return Ok(ExitStatus::from_raw(status));
+        }
+    }
 }
 
 /// The exit code a wrapper reports for `status`.
