@@ -545,7 +545,7 @@ fn as_pid_1_orphans_are_reaped() {
     }
     let sb = Sandbox::new();
     let file = encrypt(&sb, "s.yaml", "A: x\n");
-    let mut cmd = enseal(&sb);
+    let cmd = enseal(&sb);
     let program = cmd.get_program().to_os_string();
     let mut unshare = Command::new("unshare");
     unshare.args(["-fp", "--mount-proc"]).arg(program);
