@@ -168,6 +168,27 @@ fn environment_is_inherited_unless_pristine_and_file_wins() {
 }
 
 #[test]
+fn unset_removes_inherited_variables() {
+    let sb = Sandbox::new();
+    let file = encrypt(&sb, "s.env", "A=1\n");
+    for cmd in ["exec-env", "exec-file"] {
+        let out = run(enseal(&sb)
+            .env("SOPS_AGE_KEY", "not-really-a-key")
+            .args([
+                cmd,
+                "--unset",
+                "SOPS_AGE_KEY",
+                "--unset",
+                "SOPS_AGE_KEY_FILE",
+            ])
+            .arg(&file)
+            .arg("echo \"${SOPS_AGE_KEY:-none} ${SOPS_AGE_KEY_FILE:-none}\""))
+        .ok();
+        assert_eq!(out.out(), "none none\n", "{cmd}");
+    }
+}
+
+#[test]
 fn exit_status_is_propagated() {
     let sb = Sandbox::new();
     let file = encrypt(&sb, "s.yaml", "A: x\n");

@@ -33,6 +33,9 @@ pub(crate) fn run(cmd: ExecEnvCmd) -> Result<i32> {
     if cmd.pristine {
         command.env_clear();
     }
+    for name in &cmd.unset {
+        command.env_remove(name);
+    }
     if let Some(user) = &user {
         command.envs(user.env());
         user.apply(&mut command);

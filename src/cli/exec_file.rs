@@ -153,6 +153,9 @@ fn serve(
     let program = program.with_placeholder(&path);
     let mut command = program.command();
     forwarder.prepare(&mut command);
+    for name in &cmd.unset {
+        command.env_remove(name);
+    }
     if let Some(user) = user {
         command.envs(user.env());
         user.apply(&mut command);

@@ -83,6 +83,10 @@ pub(crate) struct ExecEnvCmd {
     /// Run the command as this user (needs root).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Remove this variable from the inherited environment (repeatable),
+    /// e.g. `--unset SOPS_AGE_KEY` so that the command never sees the key.
+    #[arg(long, value_name = "NAME")]
+    pub unset: Vec<String>,
     /// Replace enseal with the command (exec) instead of running it as a child.
     #[arg(long)]
     pub same_process: bool,
@@ -129,6 +133,9 @@ pub(crate) struct ExecFileCmd {
     /// Run the command as this user (needs root).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Remove this variable from the command's environment (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub unset: Vec<String>,
     /// Input type: yaml, json, dotenv, ini, binary (default: from the extension).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
