@@ -584,3 +584,30 @@ fn as_pid_1_orphans_are_reaped() {
     .code_in(&[5]);
     assert_eq!(out.out(), "1\n0\n", "{}", out.err());
 }
+
+#[test]
+fn exec_file_gives_what_decrypt_prints_for_every_format() {
+    let sb = Sandbox::new();
+    let cases = [
+        ("f.yaml", "a: 1 # c\nb:\n    - x\n"),
+        ("f.json", "{\"a\": 1, \"b\": [\"x\"]}"),
+        ("f.env", "A=1\nB=two words\n"),
+        ("f.ini", "[s]\nk = v\n"),
+        ("f.bin", "\u{0}\u{1}binary\n"),
+    ];
+    for (name, plain) in cases {
+        let file = encrypt(&sb, name, plain);
+        let want = run(enseal(&sb).arg("decrypt").arg(&file)).ok().stdout;
+        for fifo in [true, false] {
+            let mut cmd = enseal(&sb);
+            cmd.arg("exec-file");
+            if !fifo {
+                cmd.arg("--no-fifo");
+            }
+            let got = run(cmd.arg(&file).args(["--", "/bin/cat", "{}"]))
+                .ok()
+                .stdout;
+            assert_eq!(got, want, "{name} fifo={fifo}");
+        }
+    }
+}
