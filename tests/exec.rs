@@ -215,6 +215,8 @@ fn missing_arguments() {
     let file = encrypt(&sb, "s.yaml", "A: x\n");
     let out = run(enseal(&sb).arg("exec-env").arg(&file)).code_in(&[1]);
     assert!(out.err().contains("error: missing file to decrypt"));
+    let out = run(enseal(&sb).args(["exec-env", "missing.yaml", "true"])).code_in(&[2]);
+    assert!(out.err().contains("missing.yaml"), "{}", out.err());
     let out = run(enseal(&sb).arg("exec-file")).code_in(&[1]);
     assert!(out.err().contains("error: missing file to decrypt"));
     let out = run(enseal(&sb)

@@ -126,19 +126,12 @@ pub(crate) fn decrypt_file(
         decryption_order: decryption_order.map(str::to_string),
         ..ReadArgs::default()
     })?;
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let abs = std::path::absolute(file).unwrap_or_else(|_| file.into());
-            return Err(Error::FileNotFound(abs));
-        }
-        Err(source) => {
-            return Err(Error::ReadInput {
-                path: file.to_string(),
-                source,
-            })
-        }
-    };
+    // As the reference: a file that cannot be read (also a missing one) is
+    // exit 2.
+    let bytes = std::fs::read(file).map_err(|source| Error::ReadInput {
+        path: file.to_string(),
+        source,
+    })?;
     let encrypted = load_encrypted(store, &bytes, file)?;
     let decrypted = encrypted.decrypt(&mut keys, false).map_err(|e| match e {
         Error::RetrieveKey(_) => e,
