@@ -548,6 +548,21 @@ fn user_nobody_when_root() {
         .arg("true"))
     .code_in(&[1]);
     assert!(out.err().contains("unknown user"), "{}", out.err());
+    // Not root: a clear error before anything runs.
+    if Path::new("/usr/bin/setpriv").exists() {
+        let out = run(Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(enseal_bin())
+            .args(["exec-env", "--user", "root", "f.yaml", "true"])
+            .current_dir("/"))
+        .code_in(&[1]);
+        assert!(
+            out.err()
+                .contains("--user root: switching to another user needs root"),
+            "{}",
+            out.err()
+        );
+    }
 }
 
 /// True when `unshare` can make a PID namespace here (root on Linux).

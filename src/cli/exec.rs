@@ -164,8 +164,16 @@ impl User {
     pub(crate) fn lookup(name: &str) -> Result<User> {
         let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
         let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-        Self::lookup_in(name, &passwd, &group)
-            .ok_or_else(|| Error::Usage(format!("user: unknown user {name}")))
+        let user = Self::lookup_in(name, &passwd, &group)
+            .ok_or_else(|| Error::Usage(format!("user: unknown user {name}")))?;
+        // SAFETY: geteuid(2) has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        if euid != 0 && euid != user.uid {
+            return Err(Error::Usage(format!(
+                "--user {name}: switching to another user needs root (enseal runs as uid {euid})"
+            )));
+        }
+        Ok(user)
     }
 
     fn lookup_in(name: &str, passwd: &str, group: &str) -> Option<User> {
