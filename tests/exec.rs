@@ -259,6 +259,34 @@ fn argv_form_works_without_a_shell_on_path() {
 }
 
 #[test]
+fn missing_program_exits_127() {
+    let sb = Sandbox::new();
+    let file = encrypt(&sb, "s.yaml", "A: x\n");
+    for cmd in ["exec-env", "exec-file"] {
+        let out = run(enseal(&sb)
+            .arg(cmd)
+            .arg(&file)
+            .args(["--", "/no/such/program"]))
+        .code_in(&[127]);
+        assert!(
+            out.err().contains("cannot run /no/such/program"),
+            "{}",
+            out.err()
+        );
+    }
+    run(enseal(&sb)
+        .args(["exec-env", "--same-process"])
+        .arg(&file)
+        .args(["--", "/no/such/program"]))
+    .code_in(&[127]);
+    run(enseal(&sb)
+        .arg("exec-env")
+        .arg(&file)
+        .args(["--", "/etc/passwd"]))
+    .code_in(&[126]);
+}
+
+#[test]
 fn same_process_replaces_enseal() {
     let sb = Sandbox::new();
     let file = encrypt(&sb, "s.yaml", "A: x\n");

@@ -103,15 +103,20 @@ impl Program {
         }
     }
 
-    /// The error for a program that could not be started.
-    pub(crate) fn start_error(&self, e: &std::io::Error) -> Error {
-        let mut msg = format!("cannot run {}: {e}", self.name().to_string_lossy());
+    /// Reports a program that could not be started and returns the exit
+    /// code a shell would: 127 when it does not exist, else 126.
+    pub(crate) fn start_failed(&self, e: &std::io::Error) -> i32 {
+        eprintln!("cannot run {}: {e}", self.name().to_string_lossy());
         if matches!(self, Program::Shell(_)) && e.kind() == std::io::ErrorKind::NotFound {
-            msg.push_str(
-                "\nhint: images without a shell need the argv form: `enseal exec-env FILE -- program args…`",
+            eprintln!(
+                "hint: images without a shell need the argv form: `enseal exec-env FILE -- program args…`"
             );
         }
-        Error::Usage(msg)
+        if e.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        }
     }
 }
 

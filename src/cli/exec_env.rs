@@ -44,22 +44,23 @@ pub(crate) fn run(cmd: ExecEnvCmd) -> Result<i32> {
 
     if cmd.same_process {
         let err = command.exec();
-        return Err(program.start_error(&err));
+        return Ok(program.start_failed(&err));
     }
     if cmd.background {
         eprintln!(
             "warning: --background is deprecated: the command keeps running after enseal exits"
         );
-        command.spawn().map_err(|e| program.start_error(&e))?;
-        return Ok(0);
+        return Ok(match command.spawn() {
+            Ok(_) => 0,
+            Err(e) => program.start_failed(&e),
+        });
     }
     let forwarder = Forwarder::install()?;
     forwarder.prepare(&mut command);
-    let child = command.spawn().map_err(|e| {
-        // `forwarder` is dropped here, restoring the default handlers.
-        program.start_error(&e)
-    })?;
-    wait_forwarding(child, forwarder)
+    match command.spawn() {
+        Ok(child) => wait_forwarding(child, forwarder),
+        Err(e) => Ok(program.start_failed(&e)),
+    }
 }
 
 /// The environment variables of a document: its top-level entries, or with

@@ -162,7 +162,7 @@ fn serve(
     }
     let result = match command.spawn() {
         Ok(child) => wait_forwarding(child, forwarder),
-        Err(e) => Err(program.start_error(&e)),
+        Err(e) => Ok(program.start_failed(&e)),
     };
     let removed = dir.close();
     let code = result?;
