@@ -333,7 +333,8 @@ fn wait_bounded(child: &mut std::process::Child) -> Option<i32> {
 
 /// A shell command that says it is ready, then waits for SIGTERM and exits 7
 /// after writing `got` to `$OUT`.
-const TRAP: &str = "trap 'echo got >\"$OUT\"; exit 7' TERM; : >\"$READY\"; sleep 30 & wait";
+const TRAP: &str =
+    "trap 'kill $! 2>/dev/null; echo got >\"$OUT\"; exit 7' TERM; : >\"$READY\"; sleep 30 & wait";
 
 fn signal_case(sb: &Sandbox, args: &[&str], file: &Path, tag: &str) {
     signal_case_with(sb, args, file, tag, TRAP, libc::SIGTERM);
