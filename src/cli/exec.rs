@@ -321,21 +321,35 @@ fn forwarded_set() -> libc::sigset_t {
 /// exists is kept until it does. Signals the terminal sends to the whole
 /// foreground process group (Ctrl-C, window size changes: `si_code` is
 /// `SI_KERNEL`) reached the child already and are not sent twice.
+/// The next forwarded signal that did not come from the terminal driver;
+/// `None` for one to skip.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn next_signal(set: &libc::sigset_t) -> Option<i32> {
+    // SAFETY: a valid set and a zeroed siginfo_t to fill.
+    let (sig, code) = unsafe {
+        let mut info = std::mem::zeroed::<libc::siginfo_t>();
+        let sig = libc::sigwaitinfo(set, &mut info);
+        (sig, info.si_code)
+    };
+    (sig > 0 && code != libc::SI_KERNEL).then_some(sig)
+}
+
+/// The next forwarded signal (other systems cannot tell where it came
+/// from: every signal is forwarded).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn next_signal(set: &libc::sigset_t) -> Option<i32> {
+    let mut sig: libc::c_int = 0;
+    // SAFETY: a valid set and an int to fill.
+    let rc = unsafe { libc::sigwait(set, &mut sig) };
+    (rc == 0 && sig > 0).then_some(sig)
+}
+
 fn forward_loop(set: &libc::sigset_t, pid: &std::sync::atomic::AtomicI32) {
     let mut pending: Vec<i32> = Vec::new();
     loop {
-        // SAFETY: a valid set and a zeroed siginfo_t to fill.
-        let (sig, code) = unsafe {
-            let mut info = std::mem::zeroed::<libc::siginfo_t>();
-            let sig = libc::sigwaitinfo(set, &mut info);
-            (sig, info.si_code)
+        let Some(sig) = next_signal(set) else {
+            continue;
         };
-        if sig < 0 {
-            continue;
-        }
-        if code == libc::SI_KERNEL {
-            continue;
-        }
         pending.push(sig);
         // Wait (briefly, repeatedly) for the child to be started.
         let mut target = pid.load(std::sync::atomic::Ordering::SeqCst);
