@@ -317,10 +317,6 @@ fn forwarded_set() -> libc::sigset_t {
     }
 }
 
-/// Takes the blocked signals one by one. A signal caught before the child
-/// exists is kept until it does. Signals the terminal sends to the whole
-/// foreground process group (Ctrl-C, window size changes: `si_code` is
-/// `SI_KERNEL`) reached the child already and are not sent twice.
 /// The next forwarded signal that did not come from the terminal driver;
 /// `None` for one to skip.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -344,6 +340,10 @@ fn next_signal(set: &libc::sigset_t) -> Option<i32> {
     (rc == 0 && sig > 0).then_some(sig)
 }
 
+/// Takes the blocked signals one by one. A signal caught before the child
+/// exists is kept until it does. Signals the terminal sends to the whole
+/// foreground process group (Ctrl-C, window size changes: `si_code` is
+/// `SI_KERNEL`) reached the child already and are not sent twice.
 fn forward_loop(set: &libc::sigset_t, pid: &std::sync::atomic::AtomicI32) {
     let mut pending: Vec<i32> = Vec::new();
     loop {
