@@ -26,8 +26,9 @@ pub(crate) fn run(cmd: ExecEnvCmd) -> Result<i32> {
     let user = cmd.user.as_deref().map(User::lookup).transpose()?;
     let store = FormatKind::from_path(&file).store(&StoreOptions::default());
     let documents = decrypt_file(&file, store.as_ref(), cmd.decryption_order.as_deref())?;
-    let first = documents.first().cloned().unwrap_or_default();
-    let vars = env_vars(&first, cmd.flatten.as_deref())?;
+    let empty = Map::new();
+    let vars = env_vars(documents.first().unwrap_or(&empty), cmd.flatten.as_deref())?;
+    drop(documents);
 
     let mut command = program.command();
     if cmd.pristine {
