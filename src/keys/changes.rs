@@ -295,14 +295,17 @@ mod tests {
         let err = rewrap(&mut groups, 0, &key).unwrap_err();
         assert!(err.contains("kms arn:aws:kms:x"), "{err}");
         let mut groups = vec![vec![age()], vec![]];
-        assert!(rewrap(&mut groups, 0, &key).unwrap_err().contains("group 1"));
+        assert!(rewrap(&mut groups, 0, &key)
+            .unwrap_err()
+            .contains("group 1"));
         assert!(rewrap(&mut [], 0, &key).is_err());
     }
 
     #[test]
     fn rewrapped_key_is_recovered_with_shamir() {
-        let ids: Vec<::age::x25519::Identity> =
-            (0..3).map(|_| ::age::x25519::Identity::generate()).collect();
+        let ids: Vec<::age::x25519::Identity> = (0..3)
+            .map(|_| ::age::x25519::Identity::generate())
+            .collect();
         let mut groups: Vec<KeyGroup> = ids
             .iter()
             .map(|i| {
