@@ -577,7 +577,10 @@ fn sops_yml_is_ignored_with_a_warning() {
     sb.write("app.yaml", PLAIN);
     let out = run(sb.enseal().args(["encrypt", "app.yaml"])).code_in(&[1]);
     let err = out.err();
-    assert!(err.contains("ignoring \".sops.yml\""), "{err}");
+    assert!(
+        err.contains(".sops.yml\" when searching for config file"),
+        "{err}"
+    );
     assert!(err.contains("no keys provided"), "{err}");
 }
 

@@ -116,7 +116,9 @@ impl ConfigContext {
         let path = match explicit.filter(|p| !p.is_empty()) {
             Some(p) => Some(PathBuf::from(p)),
             None => {
-                let found = config::lookup_config(Path::new("."));
+                // From the absolute working directory the search ends at the
+                // root instead of walking 100 relative `..` levels.
+                let found = config::lookup_config(&cwd);
                 if let Some(warning) = &found.warning {
                     eprintln!("warning: {warning}");
                 }

@@ -575,9 +575,13 @@ impl Emitter {
     }
 
     fn write_str(&mut self, s: &str) {
-        for c in s.chars() {
-            self.write_char(c);
-        }
+        // Columns count characters, not bytes.
+        self.out.extend_from_slice(s.as_bytes());
+        self.column += if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        } as i64;
     }
 
     fn write_break_char(&mut self, c: char) {

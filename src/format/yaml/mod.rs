@@ -157,6 +157,20 @@ mod tests {
     }
 
     #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        assert!(parse_err(&src).contains("excessive aliasing"));
+        let docs = store().parse_plain(b"a: &x {k: v}\nb: *x\n").unwrap();
+        assert_eq!(docs[0].get("a"), docs[0].get("b"));
+    }
+
+    #[test]
     fn duplicates_only_checked_in_first_document() {
         assert!(store().parse_plain(b"a: 1\n---\nb: 1\nb: 2\n").is_ok());
     }

@@ -2,15 +2,23 @@
 //! resolution, alias expansion and comment placement sops (through the Go
 //! YAML v3 library) applies.
 //!
-//! Comment placement follows the observable behaviour of sops 3.11:
-//! * a comment on the line of a scalar (or of a key whose value is a block
-//!   collection, or after a flow collection) is placed before that entry;
-//! * a block of own-line comments directly above the next token, at a column
-//!   not right of it, is placed before the next node;
-//! * the first block directly below content, right of the next token, stays
-//!   in the innermost open collection (after its last entry);
-//! * any other block goes to the innermost open mapping whose indentation is
-//!   at most the comment's column.
+//! Comment placement reproduces where sops 3.11 (through yaml.v3's head,
+//! line and foot comments) puts comments in its tree; the rules were derived
+//! from the reference's output on a corpus (see `testdata/yaml`):
+//! * an inline comment goes before its entry or item (for `- k: v # c`,
+//!   before the item; after `key: &anchor` / `key: !tag`, into the value;
+//!   after a flow collection value, to its start; after `{}` it is lost);
+//! * own-line comments are grouped into blocks (split at blank lines and at
+//!   dedents); a block between a key and its block value, or directly above
+//!   the next token and not right of it, is that node's head;
+//! * the first block directly below content stays in the innermost
+//!   collection as a foot (at the end of a sequence when dedented left of
+//!   its `-`), unless it sits at the next token's column, or is followed by
+//!   a blank line, dedented and not inside a continuing sequence;
+//! * other blocks go to the innermost mapping not right of them (blank
+//!   separated blocks right of the next token: innermost collection), or
+//!   become the next node's head; at the end of a document, the last
+//!   separate block belongs to the top-level mapping.
 
 use std::collections::HashMap;
 
@@ -34,6 +42,8 @@ struct Frame {
     deferred: Vec<Comment>,
     /// Comments written after the last item when the frame closes.
     end_comments: Vec<Comment>,
+    /// Comments placed before this collection in its parent sequence.
+    item_pre: Vec<Comment>,
     /// Keys seen (raw text, line) for the duplicate check.
     keys: Vec<(String, usize)>,
     line: usize,
@@ -57,6 +67,7 @@ impl Frame {
             pending_key: None,
             deferred: Vec::new(),
             end_comments: Vec::new(),
+            item_pre: Vec::new(),
             keys: Vec::new(),
             line,
         }
@@ -105,7 +116,10 @@ struct OwnComment {
 struct Builder<'a> {
     src: &'a str,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values and their size in nodes.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// Nodes copied by alias expansion so far (guards against alias bombs).
+    alias_nodes: usize,
     /// Raw text of anchored scalars (for aliases used as keys).
     anchor_text: HashMap<usize, String>,
     pending_heads: Vec<Comment>,
@@ -178,6 +192,7 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
         src,
         stack: Vec::new(),
         anchors: HashMap::new(),
+        alias_nodes: 0,
         anchor_text: HashMap::new(),
         pending_heads: Vec::new(),
         own: Vec::new(),
@@ -309,6 +324,19 @@ impl Builder<'_> {
                 self.pending_heads.push(c);
             }
             Last::Entry(pos) => {
+                let n = self.stack.len();
+                // `- key: value # c`: yaml.v3 gives the comment to the item
+                // mapping, so it goes before the item in the sequence.
+                let item_map_line = n >= 2
+                    && self.stack[n - 1].is_map
+                    && !self.stack[n - 1].flow
+                    && !self.stack[n - 2].is_map
+                    && !self.stack[n - 2].flow
+                    && self.stack[n - 1].line == span.start.line();
+                if item_map_line {
+                    self.stack[n - 1].item_pre.push(c);
+                    return;
+                }
                 if let Some(f) = self.stack.last_mut() {
                     f.insert_comment(pos, c);
                     return;
@@ -349,6 +377,38 @@ impl Builder<'_> {
             Last::Drop => {}
             Last::None => self.pending_heads.push(c),
         }
+    }
+
+    /// Column of the `-` indicator before a block sequence item starting
+    /// at this span (granit reports the item's content position).
+    fn dash_col(&self, span: &Span) -> usize {
+        let col = span.start.col();
+        let Some(off) = span.start.byte_offset() else {
+            return col;
+        };
+        let before = self.src.get(..off).unwrap_or("");
+        if self.src.get(off..).is_some_and(|r| r.starts_with('-')) {
+            return col;
+        }
+        let trimmed = before.trim_end_matches(' ');
+        let spaces = before.len() - trimmed.len();
+        if trimmed.ends_with('-') && col > spaces {
+            col - spaces - 1
+        } else {
+            col
+        }
+    }
+
+    /// Position of the token that starts this node: for an item of a block
+    /// sequence, its `-` indicator.
+    fn token_pos(&self, span: &Span) -> (usize, usize) {
+        let in_block_seq = self.stack.last().is_some_and(|f| !f.is_map && !f.flow);
+        let col = if in_block_seq {
+            self.dash_col(span)
+        } else {
+            span.start.col()
+        };
+        (span.start.line(), col)
     }
 
     /// True when the token at this (collection end) position ends the
@@ -405,49 +465,81 @@ impl Builder<'_> {
         let nblocks = blocks.len();
         let after_key = matches!(self.last, Last::Key) && next.is_some();
         let starts: Vec<usize> = blocks.iter().map(|b| b[0].line).collect();
+        let mut prev_end = self.last_line;
         for (k, block) in blocks.into_iter().enumerate() {
             let col = block[0].col;
             let first_line = block[0].line;
             let last_line = block[block.len() - 1].line;
-            let first = k == 0 && self.last_line > 0 && first_line == self.last_line + 1;
+            // Directly below the previous content or the previous block.
+            let adjacent = prev_end > 0 && first_line == prev_end + 1;
+            prev_end = last_line;
+            let first = k == 0 && adjacent;
             let direct_next = k + 1 == nblocks && next.is_some_and(|(l, _)| last_line + 1 == l);
-            // The block ends where another one, at another column, starts.
-            let column_change = starts.get(k + 1) == Some(&(last_line + 1));
-            let comments = block.into_iter().map(|c| Comment::new(c.text));
-            match next {
-                // Between a key and its block value: the value's head.
-                _ if after_key => self.pending_heads.extend(comments),
-                Some((_, ncol)) if direct_next && col <= ncol => {
-                    self.pending_heads.extend(comments);
+            // Followed directly by a dedented block.
+            let dedent_follows = starts.get(k + 1) == Some(&(last_line + 1));
+            let comments: Vec<Comment> = block.into_iter().map(|c| Comment::new(c.text)).collect();
+            let deepest = self.stack.last().map(|f| f.indent);
+            let blank_after = !dedent_follows && next.is_none_or(|(l, _)| l != last_line + 1);
+            let n = self.stack.len();
+            // The next token is another item of the sequence holding the
+            // innermost collection.
+            let continues = |f: &Frame| !f.is_map && next.is_some_and(|(_, ncol)| f.indent == ncol);
+            let seq_continues = (n >= 1 && continues(&self.stack[n - 1]))
+                || (n >= 2 && continues(&self.stack[n - 2]));
+            let to_deepest = match (next, deepest) {
+                (_, None) => false,
+                (Some(_), Some(_)) if first && dedent_follows => true,
+                (Some((_, ncol)), Some(ind)) => {
+                    first
+                        && (col != ncol || ncol == ind)
+                        && !(blank_after && col < ind && !seq_continues)
                 }
-                _ if first
-                    && self.stack.last().is_some_and(|top| match next {
-                        Some((_, ncol)) => col != ncol || ncol == top.indent || column_change,
-                        None => col >= top.indent,
-                    }) =>
-                {
-                    // A foot of the last node: it stays in the innermost
-                    // collection (for a sequence, yaml.v3 moves it to the end).
-                    let d = self.stack.len() - 1;
-                    if self.stack[d].is_map {
-                        self.place(d, comments);
-                    } else {
-                        self.stack[d].end_comments.extend(comments);
+                // At the end of the document only the last block is the
+                // document's foot.
+                (None, Some(ind)) => (first && col >= ind) || (!adjacent && k + 1 < nblocks),
+            };
+            if after_key || (direct_next && next.is_some_and(|(_, ncol)| col <= ncol)) {
+                // The head of the next node.
+                self.pending_heads.extend(comments);
+            } else if self.stack.is_empty() {
+                self.pending_heads.extend(comments);
+            } else if to_deepest {
+                // A foot of the last node: it stays in the innermost
+                // collection (yaml.v3 moves a dedented one to the end of a
+                // sequence).
+                let d = self.stack.len() - 1;
+                let f = &mut self.stack[d];
+                if !f.is_map && col < f.indent {
+                    f.end_comments.extend(comments);
+                } else {
+                    self.place(d, comments.into_iter());
+                }
+            } else if !adjacent && next.is_none_or(|(_, ncol)| col <= ncol) {
+                // Separated by a blank line: the head of the next node, or
+                // the end of the document.
+                match next {
+                    Some(_) => self.pending_heads.extend(comments),
+                    None => self.place(0, comments.into_iter()),
+                }
+            } else if !adjacent && k == 0 {
+                // Separated by blank lines, right of the next token: the
+                // innermost collection not right of it.
+                let mut target = 0;
+                for (d, f) in self.stack.iter().enumerate() {
+                    if !f.flow && f.indent <= col {
+                        target = d;
                     }
                 }
-                _ => {
-                    if self.stack.is_empty() {
-                        self.pending_heads.extend(comments);
-                        continue;
+                self.place(target, comments.into_iter());
+            } else {
+                // By indentation: the innermost mapping not right of it.
+                let mut target = 0;
+                for (d, f) in self.stack.iter().enumerate() {
+                    if f.is_map && !f.flow && f.indent <= col {
+                        target = d;
                     }
-                    let mut target = 0;
-                    for (d, f) in self.stack.iter().enumerate() {
-                        if f.is_map && !f.flow && f.indent <= col {
-                            target = d;
-                        }
-                    }
-                    self.place(target, comments);
                 }
+                self.place(target, comments.into_iter());
             }
         }
     }
@@ -466,6 +558,9 @@ impl Builder<'_> {
 
     fn content_end_line(&self, span: &Span) -> usize {
         // The last line holding content of this node.
+        if span.start.line() == span.end.line() {
+            return span.start.line();
+        }
         let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
             return span.end.line();
         };
@@ -526,7 +621,8 @@ impl Builder<'_> {
                     Value::List(list)
                 };
                 if anchor != 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    self.anchors
+                        .insert(anchor, (value.clone(), value_size(&value)));
                 }
                 self.last_line = self.content_end_line(span).max(self.last_line);
                 if self.stack.is_empty() {
@@ -536,7 +632,7 @@ impl Builder<'_> {
                     }
                     self.last = Last::None;
                 } else {
-                    let pos = self.add_value(value, Vec::new(), span, doc_index)?;
+                    let pos = self.add_value(value, frame.item_pre, span, doc_index)?;
                     let parent_is_seq = self.stack.last().is_some_and(|f| !f.is_map);
                     self.last = if !flow {
                         Last::None
@@ -553,7 +649,7 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
-                self.resolve_own(Some(start), true);
+                self.resolve_own(Some(self.token_pos(span)), true);
                 let is_map = matches!(ev, Event::MappingStart(..));
                 let flow = *style == granit_parser::StructureStyle::Flow;
                 if let Some(top) = self.stack.last() {
@@ -575,7 +671,12 @@ impl Builder<'_> {
                 }
                 let heads = std::mem::take(&mut self.pending_heads);
                 let in_seq = self.stack.last().is_some_and(|f| !f.is_map);
-                let mut frame = Frame::new(is_map, flow, start.1, *anchor, start.0);
+                let indent = if is_map || flow {
+                    start.1
+                } else {
+                    self.dash_col(span)
+                };
+                let mut frame = Frame::new(is_map, flow, indent, *anchor, start.0);
                 if in_seq {
                     if let Some(parent) = self.stack.last_mut() {
                         for c in heads {
@@ -593,13 +694,13 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::Scalar(text, style, anchor, tag) => {
-                self.resolve_own(Some(start), true);
+                self.resolve_own(Some(self.token_pos(span)), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
                 let raw: &str = text;
                 let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
                 if *anchor != 0 {
-                    self.anchors.insert(*anchor, value.clone());
+                    self.anchors.insert(*anchor, (value.clone(), 1));
                     self.anchor_text.insert(*anchor, raw.to_string());
                 }
                 let merge = !quoted && raw == "<<" && matches!(stag, ScalarTag::None);
@@ -607,10 +708,15 @@ impl Builder<'_> {
                 self.scalar_node(value, raw, merge, span, doc_index)
             }
             Event::Alias(id) => {
-                self.resolve_own(Some(start), true);
-                let Some(value) = self.anchors.get(id).cloned() else {
+                self.resolve_own(Some(self.token_pos(span)), true);
+                let Some((anchored, size)) = self.anchors.get(id) else {
                     return Err(err_at(span, "yaml: unknown anchor referenced"));
                 };
+                self.alias_nodes += size;
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(err_at(span, "yaml: document contains excessive aliasing"));
+                }
+                let value = anchored.clone();
                 let raw = self.anchor_text.get(id).cloned().unwrap_or_default();
                 self.last_line = self.content_end_line(span);
                 match value {
@@ -745,6 +851,27 @@ impl Builder<'_> {
     }
 }
 
+/// Upper bound on nodes copied through aliases in one stream.
+const MAX_ALIAS_NODES: usize = 10_000_000;
+
+/// Number of nodes in a value.
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Map(m) => {
+            1 + m
+                .0
+                .iter()
+                .map(|i| match i {
+                    Item::Entry(_, v) => value_size(v),
+                    Item::Comment(_) => 1,
+                })
+                .sum::<usize>()
+        }
+        Value::List(l) => 1 + l.iter().map(value_size).sum::<usize>(),
+        _ => 1,
+    }
+}
+
 fn scalar_kind(v: &Value) -> &'static str {
     match v {
         Value::Int(_) => "int",
@@ -771,6 +898,10 @@ fn go_type(v: &Value) -> &'static str {
 /// Runs the duplicate-key check of the first document (yaml.v3 reports every
 /// later key equal to an earlier one, in order).
 pub(crate) fn duplicate_key_errors(keys: &[(String, usize)]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    if keys.iter().all(|(k, _)| seen.insert(k.as_str())) {
+        return Vec::new();
+    }
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, (k, _)) in keys.iter().enumerate() {
         groups.entry(k.as_str()).or_default().push(i);
