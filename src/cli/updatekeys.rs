@@ -137,7 +137,7 @@ fn update_file(
         changes::render_changes(metadata.shamir_threshold, threshold, &diffs)
     );
     if !options.yes && !confirm()? {
-        log(&format!("File {file} left unchanged"));
+        log(&format!("File {} left unchanged", abs.display()));
         return Ok(());
     }
     let mut groups = new_groups;
@@ -157,7 +157,7 @@ fn update_file(
         path: file.to_string(),
         source,
     })?;
-    log(&format!("File {file} synced with new keys"));
+    log(&format!("File {} synced with new keys", abs.display()));
     Ok(())
 }
 

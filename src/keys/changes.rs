@@ -7,7 +7,7 @@ use super::{recover_data_key, wrap_data_key, KeyContext, KeyGroup, MasterKey};
 use crate::crypto::DataKey;
 
 /// The difference between one key group of a file and its new version.
-/// Keys are compared by their string form ([`MasterKey::describe`]).
+/// Keys are compared by their string form ([`key_string`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupDiff {
     /// Keys in both, in the order of the new group.
@@ -25,6 +25,39 @@ impl GroupDiff {
     }
 }
 
+/// A key's string form as sops prints and compares it: the age recipient,
+/// PGP fingerprint, KMS ARN, GCP resource id, Azure
+/// `<vault_url>/keys/<name>/<version>`, Vault
+/// `<address>/v1/<engine_path>/keys/<key_name>`, HuaweiCloud key id.
+pub fn key_string(key: &MasterKey) -> String {
+    let MasterKey::Other(other) = key else {
+        return key.describe();
+    };
+    let field = |name: &str| match other.fields.get(name) {
+        Some(crate::tree::Value::Str(s)) => s.clone(),
+        _ => String::new(),
+    };
+    match other.type_id.as_str() {
+        "pgp" => field("fp"),
+        "kms" => field("arn"),
+        "gcp_kms" => field("resource_id"),
+        "azure_kv" => format!(
+            "{}/keys/{}/{}",
+            field("vault_url"),
+            field("name"),
+            field("version")
+        ),
+        "hc_vault" => format!(
+            "{}/v1/{}/keys/{}",
+            field("vault_address"),
+            field("engine_path"),
+            field("key_name")
+        ),
+        "hckms" => field("key_id"),
+        _ => key.describe(),
+    }
+}
+
 /// Compares key groups position by position (as sops does): one diff per
 /// index up to the longer of the two lists.
 pub fn diff_groups(old: &[KeyGroup], new: &[KeyGroup]) -> Vec<GroupDiff> {
@@ -35,13 +68,13 @@ pub fn diff_groups(old: &[KeyGroup], new: &[KeyGroup]) -> Vec<GroupDiff> {
                 .get(i)
                 .unwrap_or(&empty)
                 .iter()
-                .map(MasterKey::describe)
+                .map(key_string)
                 .collect();
             let theirs: Vec<String> = new
                 .get(i)
                 .unwrap_or(&empty)
                 .iter()
-                .map(MasterKey::describe)
+                .map(key_string)
                 .collect();
             let mut diff = GroupDiff::default();
             for key in &theirs {
@@ -105,7 +138,7 @@ pub fn add_to_first_group(groups: &mut Vec<KeyGroup>, keys: Vec<MasterKey>) {
 /// `rotate --rm-*` does. Keys that are not in the file are ignored.
 pub fn remove_keys(groups: &mut [KeyGroup], remove: &[String]) {
     for group in groups.iter_mut() {
-        group.retain(|k| !remove.contains(&k.describe()));
+        group.retain(|k| !remove.contains(&key_string(k)));
     }
 }
 
@@ -256,6 +289,28 @@ mod tests {
             render_changes(0, 0, &[]),
             "The following changes will be made to the file's groups:\n"
         );
+    }
+
+    #[test]
+    fn string_forms_of_other_keys() {
+        assert_eq!(key_string(&kms("arn:aws:kms:x")), "arn:aws:kms:x");
+        let mut fields = Map::new();
+        for (k, v) in [
+            ("vault_address", "https://v:8200"),
+            ("engine_path", "sops/x"),
+            ("key_name", "k"),
+        ] {
+            fields.push(k, Value::Str(v.into()));
+        }
+        let vault = MasterKey::Other(OtherKey {
+            type_id: "hc_vault".into(),
+            fields,
+        });
+        assert_eq!(key_string(&vault), "https://v:8200/v1/sops/x/keys/k");
+        let a = age();
+        assert_eq!(key_string(&a), a.describe());
+        let diffs = diff_groups(&[vec![a.clone(), kms("arn:1")]], &[vec![a.clone()]]);
+        assert_eq!(diffs[0].removed, vec!["arn:1".to_string()]);
     }
 
     #[test]
