@@ -309,3 +309,29 @@ fn interop_with_reference() {
         assert_eq!(out.code, Some(128), "{name}");
     }
 }
+
+#[test]
+fn keys_of_other_types_are_shown_and_removed() {
+    let sb = Sandbox::new();
+    let ks = KeySet::new(&sb);
+    let file = encrypt(&sb, "f.yaml", ks.r(0));
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        "sops:\n",
+        "sops:\n    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/abc\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQID\n          aws_profile: \"\"\n",
+        1,
+    );
+    std::fs::write(&file, &text).unwrap();
+    config_age(&sb, &[ks.r(0)]);
+    let out = updatekeys(&sb, &ks, &[&file]).ok();
+    assert_eq!(
+        out.out(),
+        format!(
+            "The following changes will be made to the file's groups:\nGroup 1\n    {}\n--- arn:aws:kms:us-east-1:111122223333:key/abc\n",
+            ks.r(0)
+        )
+    );
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(!after.contains("kms"), "{after}");
+    assert_eq!(value_encs(&text), value_encs(&after));
+    assert_eq!(decrypt_with(&sb, &ks.files[0], &file).ok().out(), PLAIN_OUT);
+}
