@@ -184,6 +184,15 @@ fn error_paths() {
         out.err()
     );
     assert_eq!(std::fs::read_to_string(&kms).unwrap(), text);
+    // Removing it by its ARN lets the rotation go on.
+    run(e()
+        .args(["rotate", "-i", "--rm-kms"])
+        .arg(" arn:aws:kms:us-east-1:111122223333:key/abc ")
+        .arg(&kms))
+    .ok();
+    let rotated = std::fs::read_to_string(&kms).unwrap();
+    assert!(!rotated.contains("kms"), "{rotated}");
+    assert_eq!(decrypt_with(&sb, &ks.all, &kms).ok().out(), PLAIN);
 }
 
 #[test]

@@ -27,37 +27,37 @@ pub(crate) struct ChangeKeyArgs {
     /// AWS KMS ARNs to add (not supported yet).
     #[arg(long, value_name = "ARNS")]
     pub add_kms: Option<String>,
-    /// AWS KMS ARNs to remove (not supported yet).
+    /// AWS KMS ARNs to remove.
     #[arg(long, value_name = "ARNS")]
     pub rm_kms: Option<String>,
     /// GCP KMS resource ids to add (not supported yet).
     #[arg(long, value_name = "IDS")]
     pub add_gcp_kms: Option<String>,
-    /// GCP KMS resource ids to remove (not supported yet).
+    /// GCP KMS resource ids to remove.
     #[arg(long, value_name = "IDS")]
     pub rm_gcp_kms: Option<String>,
     /// HuaweiCloud KMS key ids to add (not supported yet).
     #[arg(long, value_name = "IDS")]
     pub add_hckms: Option<String>,
-    /// HuaweiCloud KMS key ids to remove (not supported yet).
+    /// HuaweiCloud KMS key ids to remove.
     #[arg(long, value_name = "IDS")]
     pub rm_hckms: Option<String>,
     /// Azure Key Vault key URLs to add (not supported yet).
     #[arg(long, value_name = "URLS")]
     pub add_azure_kv: Option<String>,
-    /// Azure Key Vault key URLs to remove (not supported yet).
+    /// Azure Key Vault key URLs to remove.
     #[arg(long, value_name = "URLS")]
     pub rm_azure_kv: Option<String>,
     /// Vault transit key URIs to add (not supported yet).
     #[arg(long, value_name = "URIS")]
     pub add_hc_vault_transit: Option<String>,
-    /// Vault transit key URIs to remove (not supported yet).
+    /// Vault transit key URIs to remove.
     #[arg(long, value_name = "URIS")]
     pub rm_hc_vault_transit: Option<String>,
     /// PGP fingerprints to add (not supported yet).
     #[arg(long, value_name = "FPS")]
     pub add_pgp: Option<String>,
-    /// PGP fingerprints to remove (not supported yet).
+    /// PGP fingerprints to remove.
     #[arg(long, value_name = "FPS")]
     pub rm_pgp: Option<String>,
 }
@@ -88,15 +88,35 @@ impl ChangeKeyArgs {
             || self.unsupported().iter().any(|(_, v)| given(v))
     }
 
-    /// The age keys to add and the key strings to remove; any other key
-    /// type is refused.
+    /// The age keys to add and the key strings to remove. Keys of other
+    /// types can be removed (matched by their string form: ARN,
+    /// fingerprint, resource id, key URL, key id) but not added.
     fn parse(&self) -> Result<(Vec<MasterKey>, Vec<String>)> {
+        let mut remove_other = Vec::new();
         for (name, value) in self.unsupported() {
-            if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            if name.starts_with("--add-") {
                 return Err(Error::Key(format!(
                     "{name}: this key type is not supported by enseal yet (only age)"
                 )));
             }
+            // sops removes all spaces from KMS, PGP and GCP lists, and
+            // trims the others.
+            let spaceless = matches!(name, "--rm-kms" | "--rm-pgp" | "--rm-gcp-kms");
+            remove_other.extend(
+                value
+                    .split(',')
+                    .map(|k| {
+                        if spaceless {
+                            k.chars().filter(|c| !c.is_whitespace()).collect()
+                        } else {
+                            k.trim().to_string()
+                        }
+                    })
+                    .filter(|k: &String| !k.is_empty()),
+            );
         }
         let add = parse_recipient_list(self.add_age.as_deref().unwrap_or(""))
             .map_err(Error::Key)?
@@ -107,6 +127,7 @@ impl ChangeKeyArgs {
             .map_err(Error::Key)?
             .into_iter()
             .map(|k| k.recipient)
+            .chain(remove_other)
             .collect();
         Ok((add, remove))
     }
