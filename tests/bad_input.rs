@@ -45,6 +45,10 @@ enum Cmd {
     Encrypt,
     /// `enseal encrypt FILE` with this `.sops.yaml` in the working directory.
     EncryptWithConfig(Vec<u8>),
+    /// `enseal rotate FILE` with test key 1 available.
+    Rotate,
+    /// `enseal filestatus FILE`.
+    Filestatus,
 }
 
 struct Case {
@@ -1033,6 +1037,31 @@ fn build_table(f: &Fixtures) -> Table {
         ENCRYPT_FAIL,
     );
 
+    // 14. The same damaged files through `rotate` (which decrypts first) and
+    // `filestatus` (which only looks for the metadata).
+    let damaged: Vec<(String, String, Vec<u8>)> =
+        t.0.iter()
+            .filter(|c| matches!(c.cmd, Cmd::Decrypt) && c.codes == DECRYPT_FAIL)
+            .step_by(4)
+            .map(|c| (c.name.clone(), c.file.clone(), c.data.clone()))
+            .collect();
+    for (name, file, data) in damaged {
+        t.add(
+            format!("rotate: {name}"),
+            &file,
+            data.clone(),
+            Cmd::Rotate,
+            DECRYPT_FAIL,
+        );
+        t.add(
+            format!("filestatus: {name}"),
+            &file,
+            data,
+            Cmd::Filestatus,
+            &[0, 1],
+        );
+    }
+
     t
 }
 
@@ -1072,6 +1101,8 @@ fn run_case(case: &Case) -> Outcome {
             sb.write(".sops.yaml", cfg);
             args.extend(["encrypt".into(), path]);
         }
+        Cmd::Rotate => args.extend(["rotate".into(), path]),
+        Cmd::Filestatus => args.extend(["filestatus".into(), path]),
     }
     // Bound the address space with the shell's ulimit, then exec enseal.
     let mut cmd: Command = scrubbed(Path::new("/bin/sh"), &sb.home(), &sb.work());
@@ -1189,6 +1220,8 @@ fn bad_input_catalogue() {
                 Cmd::Extract(p) if p.len() < 100 => format!("extract\t{p}"),
                 Cmd::Extract(_) => "extract-long".to_string(),
                 Cmd::Encrypt => "encrypt".to_string(),
+                Cmd::Rotate => "rotate".to_string(),
+                Cmd::Filestatus => "filestatus".to_string(),
                 Cmd::EncryptWithConfig(cfg) => {
                     std::fs::write(dir.join(format!("{i:03}.sops.yaml")), cfg).expect("dump");
                     "config".to_string()
