@@ -251,6 +251,8 @@ fn int_field(map: &Map, name: &str) -> Result<usize, String> {
     match map.get(name) {
         None | Some(Value::Null) => Ok(0),
         Some(Value::Int(i)) if *i >= 0 => Ok(*i as usize),
+        // sops reads a negative threshold without complaint; it means "unset".
+        Some(Value::Int(_)) => Ok(0),
         // Only integral floats that an int holds exactly (2^53).
         Some(Value::Float(f)) if *f >= 0.0 && f.fract() == 0.0 && *f <= 9_007_199_254_740_992.0 => {
             Ok(*f as usize)

@@ -709,45 +709,45 @@ fn build_table(f: &Fixtures) -> Table {
     }
 
     // 7. Very long lines and keys.
-    let long = "x".repeat(8 << 20);
+    let long = "x".repeat(4 << 20);
     t.encrypt(
-        "yaml 8 MiB value",
+        "yaml 4 MiB value",
         "l.yaml",
         format!("k: {SECRET}{long}\n"),
         &[0],
     );
     t.encrypt(
-        "yaml 8 MiB key",
+        "yaml 4 MiB key",
         "l.yaml",
         format!("{long}: {SECRET}\n"),
         ENCRYPT_ANY,
     );
     t.encrypt(
-        "json 8 MiB value",
+        "json 4 MiB value",
         "l.json",
         format!("{{\"k\": \"{SECRET}{long}\"}}"),
         &[0],
     );
     t.encrypt(
-        "dotenv 8 MiB value",
+        "dotenv 4 MiB value",
         "l.env",
         format!("K={SECRET}{long}\n"),
         &[0],
     );
     t.encrypt(
-        "ini 8 MiB line without =",
+        "ini 4 MiB line without =",
         "l.ini",
         format!("[s]\nk = {SECRET}\n{long}\n"),
         ENCRYPT_ANY,
     );
     t.decrypt(
-        "yaml 8 MiB garbage line before metadata",
+        "yaml 4 MiB garbage line before metadata",
         "l.yaml",
         format!("{long}\n{}", f.yaml),
         DECRYPT_FAIL,
     );
     t.decrypt(
-        "8 MiB single line, no metadata",
+        "4 MiB single line, no metadata",
         "l.json",
         format!("[\"{long}\"]"),
         DECRYPT_FAIL,
