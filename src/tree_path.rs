@@ -32,7 +32,12 @@ pub fn parse(path: &str) -> Result<Vec<Component>, String> {
             if inner.len() < 2 {
                 return Err(format!("component [{inner}] has an unterminated quote"));
             }
-            out.push(Component::Key(inner[1..inner.len() - 1].to_string()));
+            // Drop the opening quote (one byte) and the last character,
+            // whatever it is (a multi-byte one must not split a UTF-8
+            // sequence; found by fuzzing).
+            let mut key = inner[1..].chars();
+            key.next_back();
+            out.push(Component::Key(key.as_str().to_string()));
         } else {
             let index = inner.parse::<usize>().map_err(|_| {
                 format!("component [{inner}] is neither a quoted key nor a list index")
@@ -123,5 +128,13 @@ mod tests {
         assert!(lookup(&doc, &parse("[0]").unwrap())
             .unwrap_err()
             .contains("not a slice"));
+    }
+
+    #[test]
+    fn multibyte_last_character_does_not_split_utf8() {
+        assert_eq!(
+            parse("[\"'ba\u{75e}]").unwrap(),
+            vec![Component::Key("'ba".into())]
+        );
     }
 }
