@@ -293,11 +293,12 @@ impl Walk<'_> {
             Direction::Decrypt => {
                 let selected = self.selector.should_encrypt(path, &state.comments, true);
                 if selected && enc::is_encrypted(&comment.text) {
-                    let decrypted = comment
-                        .text
-                        .parse::<EncValue>()
-                        .ok()
-                        .and_then(|v| state.cipher.decrypt(&v, aad(path).as_bytes()).ok());
+                    let decrypted = comment.text.parse::<EncValue>().ok().and_then(|v| {
+                        state
+                            .cipher
+                            .decrypt_remembering(&v, aad(path).as_bytes())
+                            .ok()
+                    });
                     match decrypted {
                         Some(bytes) => comment.text = String::from_utf8_lossy(&bytes).into_owned(),
                         None => state.warnings.push(format!(
