@@ -62,7 +62,7 @@ pub(crate) fn run(
     write_output(io, &input, &bytes)
 }
 
-fn key_context(reading: &ReadArgs) -> Result<KeyContext> {
+pub(crate) fn key_context(reading: &ReadArgs) -> Result<KeyContext> {
     let mut keys = KeyContext::new();
     if let Some(order) = reading
         .decryption_order
