@@ -147,6 +147,9 @@ pub(crate) fn parse_json_value(text: &str) -> Result<Value> {
             "Value for --set is not valid JSON".into(),
         )
     };
+    // serde_json checks the syntax strictly (no trailing data); the JSON
+    // store then builds the tree with sops' number rules and member order.
+    serde_json::from_str::<serde_json::Value>(text).map_err(|_| invalid())?;
     let wrapped = format!("{{\"v\":\n{}\n}}", text.trim());
     let store = JsonStore::new(&StoreOptions::default());
     let mut documents = store

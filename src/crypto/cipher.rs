@@ -76,9 +76,12 @@ pub struct Cipher {
     ivs: Option<IvCache>,
 }
 
+/// What a remembered nonce is for: (plaintext, additional data, type).
+type IvKey = (Vec<u8>, Vec<u8>, String);
+
 /// (plaintext, aad, type) → the nonces seen for it, in walk order.
 #[derive(Default)]
-struct IvCache(HashMap<(Vec<u8>, Vec<u8>, String), VecDeque<[u8; 32]>>);
+struct IvCache(HashMap<IvKey, VecDeque<[u8; 32]>>);
 
 impl Drop for IvCache {
     fn drop(&mut self) {
