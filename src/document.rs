@@ -132,6 +132,7 @@ pub struct Opened {
     /// Warnings for the user.
     pub warnings: Vec<String>,
     cipher: Cipher,
+    encrypted: Vec<Map>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -146,12 +147,17 @@ impl Opened {
     /// Encrypts `documents` with this file's data key, keys and rule. Values
     /// whose path, type and plaintext were in the decrypted file keep their
     /// ciphertext; `lastmodified` and the MAC are new. Returns `None` when
-    /// `documents` equal the decrypted ones (nothing to write).
+    /// nothing changed: `documents` equal the decrypted ones, or encrypt to
+    /// exactly the file's documents (nothing to write).
     pub fn reencrypt(&mut self, documents: Vec<Map>) -> Result<Option<EncryptedDocument>, Error> {
         if documents == self.documents {
             return Ok(None);
         }
-        self.reencrypt_always(documents).map(Some)
+        let out = self.reencrypt_always(documents)?;
+        if out.documents == self.encrypted {
+            return Ok(None);
+        }
+        Ok(Some(out))
     }
 
     /// As [`Opened::reencrypt`], but always produces a file.
@@ -203,7 +209,8 @@ impl EncryptedDocument {
             selector: &selector,
             mac_only_encrypted: metadata.mac_only_encrypted,
         };
-        let mut documents = self.documents;
+        let encrypted = self.documents;
+        let mut documents = encrypted.clone();
         let outcome = walk
             .run(&mut documents, &mut cipher)
             .map_err(|e| Error::DecryptTree(e.to_string()))?;
@@ -215,6 +222,7 @@ impl EncryptedDocument {
             metadata,
             warnings: outcome.warnings,
             cipher,
+            encrypted,
         })
     }
 }

@@ -157,10 +157,18 @@ impl Cipher {
         aad: &[u8],
         type_name: &str,
     ) -> Result<String, CipherError> {
-        let iv = match self.recall(plaintext, aad, type_name) {
-            Some(iv) => iv,
-            None => self.fresh_iv()?,
-        };
+        if let Some(iv) = self.recall(plaintext, aad, type_name) {
+            return Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv));
+        }
+        // An integral number that was stored as `float` (JSON files of sops
+        // before 3.13.2, `set` of a number) reads back as an int with the
+        // same text: keep its old ciphertext and type.
+        if type_name == "int" {
+            if let Some(iv) = self.recall(plaintext, aad, "float") {
+                return Ok(self.encrypt_with_iv(plaintext, aad, "float", iv));
+            }
+        }
+        let iv = self.fresh_iv()?;
         Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv))
     }
 
@@ -285,6 +293,29 @@ mod tests {
             cipher.decrypt(&parsed, b"db:other:"),
             Err(CipherError::Authentication)
         );
+    }
+
+    #[test]
+    fn remembered_nonces_are_reused_only_for_the_same_value() {
+        let key = DataKey::generate().unwrap();
+        let mut writer = Cipher::new(&key);
+        let a1 = writer.encrypt(b"x", b"k:", "str").unwrap();
+        let a2 = writer.encrypt(b"x", b"k:", "str").unwrap();
+        let f = writer.encrypt(b"5", b"n:", "float").unwrap();
+        let mut cipher = Cipher::remembering(&key);
+        for text in [&a1, &a2] {
+            cipher.decrypt_owned(text.parse().unwrap(), b"k:").unwrap();
+        }
+        cipher.decrypt_owned(f.parse().unwrap(), b"n:").unwrap();
+        // Same value twice: each keeps its own text, in order.
+        assert_eq!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a1);
+        assert_eq!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a2);
+        // Used up: a third one is fresh.
+        assert_ne!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a1);
+        // Another path or plaintext: fresh.
+        assert_ne!(cipher.encrypt(b"x", b"j:", "str").unwrap(), a1);
+        // An int with the text of a remembered float keeps the float.
+        assert_eq!(cipher.encrypt(b"5", b"n:", "int").unwrap(), f);
     }
 
     #[test]
