@@ -38,6 +38,19 @@ pub(crate) struct EditArgs {
 static CLEANUP: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// The editor's process id while it runs (0: none).
 static EDITOR_PID: AtomicI32 = AtomicI32::new(0);
+/// The signal that cancels the edit (0: none yet).
+static CANCELLED_BY: AtomicI32 = AtomicI32::new(0);
+
+/// Removes the temporary directory and exits with 128 + `signal`.
+fn cancel(signal: i32) -> ! {
+    if let Ok(slot) = CLEANUP.lock() {
+        if let Some(dir) = slot.as_ref() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    eprintln!("User canceled operation");
+    std::process::exit(128 + signal);
+}
 
 /// A private temporary directory, removed when dropped.
 struct TempDir {
@@ -128,21 +141,17 @@ fn install_signal_cleanup() {
     };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            CANCELLED_BY.store(signal, Ordering::SeqCst);
             let pid = EDITOR_PID.load(Ordering::SeqCst);
-            if pid > 0 && signal != SIGINT {
-                // SIGINT from a terminal reaches the editor by itself.
-                // SAFETY: kill(2) with a pid we started; no memory involved.
+            if pid > 0 {
+                // The edit is cancelled: the editor must not go on writing
+                // a file that is about to be removed.
+                // SAFETY: kill(2) on the pid of the editor we started.
                 unsafe {
                     libc::kill(pid, SIGTERM);
                 }
             }
-            if let Ok(slot) = CLEANUP.lock() {
-                if let Some(dir) = slot.as_ref() {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-            }
-            eprintln!("User canceled operation");
-            std::process::exit(128 + signal);
+            cancel(signal);
         }
     });
 }
@@ -195,6 +204,10 @@ fn run_editor(words: &[String], file: &Path) -> Result<()> {
     EDITOR_PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
     let status = child.wait();
     EDITOR_PID.store(0, Ordering::SeqCst);
+    let signal = CANCELLED_BY.load(Ordering::SeqCst);
+    if signal != 0 {
+        cancel(signal);
+    }
     let status = status.map_err(|e| failed(e.to_string()))?;
     if !status.success() {
         return Err(failed(status.to_string()));
