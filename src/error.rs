@@ -144,6 +144,9 @@ pub enum Error {
         /// The error.
         inner: Box<Error>,
     },
+    /// `rotate --add-*/--rm-*` on a file that does not exist.
+    #[error("Error: cannot add or remove keys on non-existent file \"{}\", use the `edit` subcommand instead.", .0.display())]
+    CannotChangeKeysOfMissingFile(PathBuf),
     /// A duplicate entry in the decryption order.
     #[error("Duplicate decryption key type: {0}")]
     DuplicateDecryptionKeyType(String),
@@ -173,6 +176,7 @@ impl Error {
             Error::TreePathFormat(_) => INVALID_TREE_PATH_FORMAT,
             Error::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
             Error::Coded(code, _) => *code,
+            Error::CannotChangeKeysOfMissingFile(_) => 49,
             Error::Usage(_)
             | Error::ParseEncrypted { .. }
             | Error::MetadataNotFound(_)

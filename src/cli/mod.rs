@@ -4,9 +4,15 @@
 mod decrypt;
 mod edit;
 mod encrypt;
+mod exec;
+mod exec_env;
+mod exec_file;
 mod filestatus;
+mod groups;
 mod io;
 mod modify;
+mod rotate;
+mod updatekeys;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
@@ -33,6 +39,9 @@ pub struct Cli {
     /// Legacy edit mode: show the metadata in the editor.
     #[arg(short = 's', long)]
     show_master_keys: bool,
+    /// Legacy mode: rotate the data key of FILE.
+    #[arg(short = 'r', long = "rotate")]
+    rotate: bool,
     /// The .sops.yaml to use instead of searching for one from the working
     /// directory up (accepted before or after the subcommand).
     #[arg(
@@ -53,6 +62,8 @@ pub struct Cli {
     reading: ReadArgs,
     #[command(flatten)]
     ignored: IgnoredGlobalArgs,
+    #[command(flatten)]
+    change_keys: rotate::ChangeKeyArgs,
     #[command(subcommand)]
     command: Option<Command>,
     /// The file (legacy mode).
@@ -74,6 +85,19 @@ enum Command {
     Set(SetCmd),
     /// Remove one value: FILE INDEX.
     Unset(UnsetCmd),
+    /// Run a command with the decrypted values in its environment.
+    ExecEnv(ExecEnvCmd),
+    /// Run a command with the decrypted file as a FIFO or temporary file.
+    ExecFile(ExecFileCmd),
+    /// Generate a new data key and re-encrypt every value; add or remove keys.
+    Rotate(Box<RotateCmd>),
+    /// Update the keys of files to match their creation rule in .sops.yaml.
+    Updatekeys(Box<UpdatekeysCmd>),
+    /// Add or delete key groups.
+    Groups {
+        #[command(subcommand)]
+        command: Box<groups::GroupsCmd>,
+    },
 }
 
 /// Type and decryption flags of the commands that change a file in place.
@@ -157,6 +181,139 @@ struct UnsetCmd {
     #[arg(value_name = "ARGS")]
     args: Vec<String>,
 }
+
+#[derive(Debug, Args)]
+struct RotateCmd {
+    #[command(flatten)]
+    io: IoArgs,
+    #[command(flatten)]
+    change_keys: rotate::ChangeKeyArgs,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    decryption_order: Option<String>,
+    /// AWS KMS encryption context (not supported yet).
+    #[arg(long, hide = true)]
+    encryption_context: Option<String>,
+    /// The file to rotate.
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct UpdatekeysCmd {
+    /// Apply the changes without asking.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// Input type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    input_type: Option<String>,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    decryption_order: Option<String>,
+    /// The files to update.
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+}
+
+/// `exec-env`: `enseal exec-env FILE 'shell command'` or
+/// `enseal exec-env FILE -- program args…` (no shell).
+#[derive(Debug, Args)]
+#[command(after_help = EXEC_ENV_HELP)]
+pub(crate) struct ExecEnvCmd {
+    /// Start the command and return at once (deprecated).
+    #[arg(long)]
+    pub background: bool,
+    /// Do not pass enseal's own environment to the command.
+    #[arg(long)]
+    pub pristine: bool,
+    /// Run the command as this user (needs root).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Remove this variable from the inherited environment (repeatable),
+    /// e.g. `--unset SOPS_AGE_KEY` so that the command never sees the key.
+    #[arg(long, value_name = "NAME")]
+    pub unset: Vec<String>,
+    /// Replace enseal with the command (exec) instead of running it as a child.
+    #[arg(long)]
+    pub same_process: bool,
+    /// Turn nested mappings and lists into variables: `db: {host: x}` gives
+    /// `db_host=x`, list items are numbered (`hosts_0`). `--flatten=SEP`
+    /// joins the names with SEP instead of `_`.
+    #[arg(long, value_name = "SEP", num_args = 0..=1, require_equals = true, default_missing_value = "_")]
+    pub flatten: Option<String>,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    /// The encrypted file (its type comes from the extension).
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// The command, run with /bin/sh -c.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<std::ffi::OsString>,
+    /// The program and its arguments, run without a shell.
+    #[arg(last = true, value_name = "PROGRAM")]
+    pub argv: Vec<std::ffi::OsString>,
+}
+
+const EXEC_ENV_HELP: &str = "\
+The top-level values of the (first) document become environment variables;
+non-string values are written as text (1.5, true, null -> <nil>). Nested
+values are refused unless --flatten is given. The exit status is the
+command's (128+N when it died of signal N); SIGINT, SIGTERM, SIGHUP,
+SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are forwarded to it.
+
+Examples:
+  enseal exec-env secrets.enc.env 'echo $DB_PASSWORD'
+  enseal exec-env /run/secrets.enc.env -- node server.js";
+
+/// `exec-file`: `{}` in the command is replaced by the file's path.
+#[derive(Debug, Args)]
+#[command(after_help = EXEC_FILE_HELP)]
+pub(crate) struct ExecFileCmd {
+    /// Start the command and return at once (deprecated).
+    #[arg(long)]
+    pub background: bool,
+    /// Use a regular temporary file (mode 0600) instead of a FIFO.
+    #[arg(long)]
+    pub no_fifo: bool,
+    /// Run the command as this user (needs root).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Remove this variable from the command's environment (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub unset: Vec<String>,
+    /// Input type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Name of the FIFO/file inside the private temporary directory.
+    #[arg(long, value_name = "NAME")]
+    pub filename: Option<String>,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    /// The encrypted file.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// The command, run with /bin/sh -c.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<std::ffi::OsString>,
+    /// The program and its arguments, run without a shell.
+    #[arg(last = true, value_name = "PROGRAM")]
+    pub argv: Vec<std::ffi::OsString>,
+}
+
+const EXEC_FILE_HELP: &str = "\
+The decrypted file is served through a FIFO (readable once) or, with
+--no-fifo, a temporary file; both live in a new 0700 directory in
+$XDG_RUNTIME_DIR, /dev/shm or the temp directory, removed when the command
+ends. Exit status and signals as for exec-env.
+
+Examples:
+  enseal exec-file secrets.enc.json 'app --config {}'
+  enseal exec-file --no-fifo secrets.enc.yaml -- /app/server --config {}";
 
 #[derive(Debug, Args)]
 struct EncryptCmd {
@@ -366,10 +523,38 @@ fn dispatch(cli: Cli) -> Result<()> {
             cmd.idempotent,
             config,
         ),
+        Some(Command::ExecEnv(cmd)) => exec_env::run(cmd).map(exit_unless_zero),
+        Some(Command::ExecFile(cmd)) => exec_file::run(cmd).map(exit_unless_zero),
+        Some(Command::Rotate(cmd)) => {
+            let io = with_globals(cmd.io, &cli.io);
+            let order = cmd.decryption_order.or(cli.reading.decryption_order);
+            rotate::run(
+                cmd.file.as_deref(),
+                &io,
+                &cmd.change_keys,
+                order.as_deref(),
+                config,
+            )
+        }
+        Some(Command::Updatekeys(cmd)) => {
+            let order = cmd.decryption_order.or(cli.reading.decryption_order);
+            let options = updatekeys::Options {
+                yes: cmd.yes,
+                input_type: cmd.input_type.as_deref(),
+                decryption_order: order.as_deref(),
+                config_path: config,
+            };
+            updatekeys::run(&cmd.files, &options)
+        }
+        Some(Command::Groups { command }) => groups::run(&command, config),
         None => {
             let file = cli.file.as_deref();
-            if file.is_none() && (cli.encrypt || cli.decrypt) {
+            if file.is_none() && (cli.encrypt || cli.decrypt || cli.rotate) {
                 return Err(Error::NoFileSpecified);
+            }
+            if cli.rotate && !cli.encrypt && !cli.decrypt {
+                let order = cli.reading.decryption_order.as_deref();
+                return rotate::run(file, &cli.io, &cli.change_keys, order, config);
             }
             match (cli.encrypt, cli.decrypt) {
                 (true, false) => encrypt::run(file, &cli.io, &cli.keys, &cli.rules, config),
@@ -399,6 +584,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 }
             }
         }
+    }
+}
+
+/// Ends enseal with the exit code of a command it ran, when not 0.
+fn exit_unless_zero(code: i32) {
+    if code != 0 {
+        std::process::exit(code);
     }
 }
 
