@@ -323,3 +323,46 @@ fn encrypt_onto_an_existing_encrypted_file_keeps_unchanged_ciphertexts() {
         reference_agrees(&sb, &target);
     }
 }
+
+fn git(dir: &Path, args: &[&str]) -> bool {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+        .args(args)
+        .env("HOME", dir)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn encrypt_in_place_after_decrypt_in_place_keeps_committed_ciphertexts() {
+    let sb = Sandbox::new();
+    if !git(&sb.work(), &["init", "-q", "."]) {
+        eprintln!("SKIPPED: git not available");
+        return;
+    }
+    let file = sb.copy(&reference("yaml-basic.enc.yaml"), "s.enc.yaml");
+    let committed = std::fs::read(&file).unwrap();
+    assert!(git(&sb.work(), &["add", "s.enc.yaml"]));
+    assert!(git(&sb.work(), &["commit", "-q", "-m", "x"]));
+    let r = recipient(1);
+    // decrypt -i, encrypt -i without a change: the committed bytes again.
+    run(enseal_k(&sb).args(["decrypt", "-i"]).arg(&file)).ok();
+    run(enseal_k(&sb)
+        .args(["encrypt", "-i", "--age", &r])
+        .arg(&file))
+    .ok();
+    assert_eq!(std::fs::read(&file).unwrap(), committed);
+    // With one value changed outside enseal: a three-line diff.
+    run(enseal_k(&sb).args(["decrypt", "-i"]).arg(&file)).ok();
+    let plain = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, plain.replace("replicas: 3", "replicas: 9")).unwrap();
+    run(enseal_k(&sb)
+        .args(["encrypt", "-i", "--age", &r])
+        .arg(&file))
+    .ok();
+    let (gone, new) = line_diff(&committed, &std::fs::read(&file).unwrap());
+    assert_eq!((gone.len(), new.len()), (3, 3), "{gone:#?}\n{new:#?}");
+    reference_agrees(&sb, &file);
+}

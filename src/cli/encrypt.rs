@@ -55,17 +55,27 @@ pub(crate) fn run(
         binary: in_kind == FormatKind::Binary,
         ..settings
     };
-    // Onto an existing encrypted `--output` file whose data key we have:
+    // Onto an existing encrypted `--output` file (or, with `--in-place`,
+    // the version of the file committed in git) whose data key we have:
     // keep its data key and metadata, and the ciphertext of every unchanged
-    // value; nothing changed → nothing written.
-    let existing = io.output.as_deref().map(Path::new);
-    let encrypted = match existing.and_then(|p| super::modify::open_existing(p, out_store.as_ref()))
-    {
-        Some(mut opened) => match opened
+    // value; nothing changed → the previous encrypted bytes are kept.
+    let previous = if io.in_place {
+        input
+            .file
+            .as_deref()
+            .and_then(|p| super::modify::open_committed(p, out_store.as_ref()))
+    } else {
+        io.output
+            .as_deref()
+            .and_then(|p| super::modify::open_existing(Path::new(p), out_store.as_ref()))
+    };
+    let encrypted = match previous {
+        Some((mut opened, bytes)) => match opened
             .reencrypt(documents)
             .map_err(|e| e.in_file(&input.name))?
         {
             Some(encrypted) => encrypted,
+            None if io.in_place => return write_output(io, &input, &bytes),
             None => return Ok(()),
         },
         None => document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?,

@@ -96,13 +96,44 @@ fn open_bytes(
     })
 }
 
-/// The existing encrypted file at `path`, decrypted, when it is one and its
-/// data key can be recovered (used by `encrypt --output`); `None` otherwise.
-pub(crate) fn open_existing(path: &Path, store: &dyn Store) -> Option<Opened> {
+/// The existing encrypted file at `path`, decrypted, with its bytes, when it
+/// is one and its data key can be recovered (used by `encrypt --output`);
+/// `None` otherwise.
+pub(crate) fn open_existing(path: &Path, store: &dyn Store) -> Option<(Opened, Vec<u8>)> {
     let bytes = std::fs::read(path).ok()?;
+    open_previous(path, store, bytes)
+}
+
+/// The version of `path` committed in git (`HEAD`), decrypted, with its
+/// bytes, when it is an encrypted file whose data key can be recovered (used
+/// by `encrypt --in-place` on a file that was decrypted in place and
+/// edited); `None` otherwise (no git, not tracked, not encrypted…).
+pub(crate) fn open_committed(path: &Path, store: &dyn Store) -> Option<(Opened, Vec<u8>)> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name()?.to_str()?;
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("show")
+        .arg(format!("HEAD:./{name}"))
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    open_previous(path, store, output.stdout)
+}
+
+fn open_previous(path: &Path, store: &dyn Store, bytes: Vec<u8>) -> Option<(Opened, Vec<u8>)> {
     let name = path.display().to_string();
     let mut keys = KeyContext::new();
-    open_bytes(store, &bytes, &name, &mut keys, false).ok()
+    let opened = open_bytes(store, &bytes, &name, &mut keys, false).ok()?;
+    Some((opened, bytes))
 }
 
 impl OpenFile {
