@@ -224,14 +224,36 @@ fn ask_to_reopen(message: &str, error: &Error) -> Result<()> {
     let mut line = String::new();
     match stdin.lock().read_line(&mut line) {
         Ok(n) if n > 0 => Ok(()),
-        _ => {
-            if stdin.is_terminal() {
-                Err(Error::Usage("User canceled operation".into()))
-            } else {
-                Err(Error::Coded(exit::COULD_NOT_READ_INPUT, error.to_string()))
-            }
-        }
+        _ if stdin.is_terminal() => Err(Error::Usage("User canceled operation".into())),
+        _ => Err(Error::Coded(
+            exit::COULD_NOT_READ_INPUT,
+            "no input to confirm editing again: the file was not changed".into(),
+        )),
     }
+}
+
+/// `major.minor.patch` of a version string, if it has one.
+fn version_triple(version: &str) -> Option<(u64, u64, u64)> {
+    let core = version.strip_prefix('v').unwrap_or(version);
+    let core = core.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let triple = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(triple)
+}
+
+/// The version to record after an edit: the program's when the file's is
+/// older (as sops does), else the file's.
+fn edited_version(file_version: &str) -> Result<Option<&'static str>> {
+    let ours = crate::metadata::FORMAT_VERSION;
+    let (Some(theirs), Some(mine)) = (version_triple(file_version), version_triple(ours)) else {
+        return Err(Error::Coded(
+            202,
+            format!(
+                "Failed to compare document version \"{file_version}\" with program version \"{ours}\": not a semantic version"
+            ),
+        ));
+    };
+    Ok((theirs < mine).then_some(ours))
 }
 
 /// The example content of a new file.
@@ -261,11 +283,10 @@ pub(crate) fn run(
     rules: &RuleArgs,
     config: Option<&str>,
 ) -> Result<()> {
-    let words = editor_command()?;
     if Path::new(file).exists() {
-        edit_existing(file, args, &words, config)
+        edit_existing(file, args, config)
     } else {
-        edit_new(file, args, keys, rules, &words, config)
+        edit_new(file, args, keys, rules, config)
     }
 }
 
@@ -274,9 +295,9 @@ pub(crate) fn run(
 fn edit_loop<T>(
     target: &str,
     content: &[u8],
-    words: &[String],
     mut parse: impl FnMut(&[u8]) -> std::result::Result<T, (Error, &'static str)>,
 ) -> Result<Option<T>> {
+    let words = editor_command()?;
     let temp = TempDir::create().map_err(|source| Error::WriteOutput {
         path: "temporary directory".into(),
         source,
@@ -293,7 +314,7 @@ fn edit_loop<T>(
     })?;
     let original = Sha256::digest(content);
     loop {
-        run_editor(words, &path)?;
+        run_editor(&words, &path)?;
         let edited = Zeroizing::new(std::fs::read(&path).map_err(|source| Error::ReadInput {
             path: path.display().to_string(),
             source,
@@ -317,12 +338,7 @@ fn unchanged() -> Error {
 
 const INVALID_SYNTAX: &str = "Could not load tree, probably due to invalid syntax.";
 
-fn edit_existing(
-    file: &str,
-    args: &EditArgs,
-    words: &[String],
-    config: Option<&str>,
-) -> Result<()> {
+fn edit_existing(file: &str, args: &EditArgs, config: Option<&str>) -> Result<()> {
     let mut open = open_file(file, &args.open, config)?;
     let plain = if args.show_master_keys {
         open.out_store
@@ -335,12 +351,18 @@ fn edit_existing(
     let in_store = &open.in_store;
     let out_store = &open.out_store;
     let show = args.show_master_keys;
-    let parsed = edit_loop(file, &plain, words, |bytes| {
+    let parsed = edit_loop(file, &plain, |bytes| {
         parse_edited(in_store.as_ref(), out_store.as_ref(), bytes, show)
     })?;
     let Some(documents) = parsed else {
         return Err(unchanged());
     };
+    if documents == open.opened.documents {
+        return Err(unchanged());
+    }
+    if let Some(version) = edited_version(&open.opened.metadata.version)? {
+        open.opened.metadata.version = version.to_string();
+    }
     if !open.save(documents)? {
         return Err(unchanged());
     }
@@ -385,7 +407,6 @@ fn edit_new(
     args: &EditArgs,
     keys: &KeyArgs,
     rules: &RuleArgs,
-    words: &[String],
     config: Option<&str>,
 ) -> Result<()> {
     let context = ConfigContext::load(config)?;
@@ -402,7 +423,7 @@ fn edit_new(
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
     let content = template(out_kind, out_store.as_ref());
-    let parsed = edit_loop(file, &content, words, |bytes| {
+    let parsed = edit_loop(file, &content, |bytes| {
         parse_edited(in_store.as_ref(), out_store.as_ref(), bytes, false)
     })?;
     let Some(documents) = parsed else {
@@ -440,6 +461,21 @@ mod tests {
             FormatKind::Json.store(&Default::default()).as_ref(),
         );
         assert!(json.starts_with(b"{\n\t\"hello\": \"Welcome to SOPS!"));
+    }
+
+    #[test]
+    fn versions_are_raised_never_lowered() {
+        assert_eq!(
+            edited_version("3.7.3").unwrap(),
+            Some(crate::metadata::FORMAT_VERSION)
+        );
+        assert_eq!(
+            edited_version(crate::metadata::FORMAT_VERSION).unwrap(),
+            None
+        );
+        assert_eq!(edited_version("3.13.2").unwrap(), None);
+        assert_eq!(edited_version("99.0.0-rc1").unwrap(), None);
+        assert_eq!(edited_version("x").unwrap_err().exit_code(), 202);
     }
 
     #[test]
