@@ -479,6 +479,20 @@ mod tests {
     }
 
     #[test]
+    fn temp_dir_is_removed_when_a_panic_unwinds() {
+        let seen = std::sync::Mutex::new(None);
+        let result = std::panic::catch_unwind(|| {
+            let t = TempDir::create().unwrap();
+            write_private(&t.dir.join("f.yaml"), b"secret").unwrap();
+            *seen.lock().unwrap() = Some(t.dir.clone());
+            panic!("editor crashed");
+        });
+        assert!(result.is_err());
+        let dir = seen.lock().unwrap().clone().unwrap();
+        assert!(!dir.exists(), "{} left", dir.display());
+    }
+
+    #[test]
     fn temp_dir_is_private_and_removed() {
         let t = TempDir::create().unwrap();
         let dir = t.dir.clone();
