@@ -413,3 +413,48 @@ fn show_master_keys_shows_the_metadata() {
     assert!(seen.contains("age1"), "{seen}");
     eb.assert_no_temp_left();
 }
+
+#[test]
+fn no_editor_available_exits_201() {
+    let eb = EditBox::new();
+    let file = eb
+        .sb
+        .copy(&reference("yaml-basic.enc.yaml"), "basic.enc.yaml");
+    let mut cmd = eb.enseal("");
+    cmd.env("PATH", eb.sb.root().join("bin"));
+    let out = run(cmd.arg("edit").arg(&file)).code_in(&[201]);
+    assert!(out.err().contains("no editor available"), "{}", out.err());
+    eb.assert_no_temp_left();
+}
+
+#[test]
+fn a_top_level_sops_key_is_refused() {
+    let eb = EditBox::new();
+    let file = eb
+        .sb
+        .copy(&reference("yaml-basic.enc.yaml"), "basic.enc.yaml");
+    let before = std::fs::read(&file).unwrap();
+    let editor = eb.script("sops", "echo 'sops: 1' >> \"$1\"");
+    let out = run(eb.enseal(editor.to_str().unwrap()).arg("edit").arg(&file));
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.err().contains("Tree not valid for encryption"),
+        "{}",
+        out.err()
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    eb.assert_no_temp_left();
+}
+
+#[test]
+fn legacy_show_master_keys_and_set() {
+    let eb = EditBox::new();
+    let file = eb
+        .sb
+        .copy(&reference("yaml-basic.enc.yaml"), "basic.enc.yaml");
+    let log = eb.sb.root().join("seen");
+    let editor = eb.script("cat", &format!("cat \"$1\" > '{}'", log.display()));
+    run(eb.enseal(editor.to_str().unwrap()).arg("-s").arg(&file)).code_in(&[200]);
+    assert!(std::fs::read_to_string(&log).unwrap().contains("\nsops:\n"));
+    eb.assert_no_temp_left();
+}
