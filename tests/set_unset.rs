@@ -366,3 +366,23 @@ fn encrypt_in_place_after_decrypt_in_place_keeps_committed_ciphertexts() {
     assert_eq!((gone.len(), new.len()), (3, 3), "{gone:#?}\n{new:#?}");
     reference_agrees(&sb, &file);
 }
+
+#[test]
+fn encrypt_onto_an_existing_file_with_other_keys_makes_a_new_file() {
+    let sb = Sandbox::new();
+    let target = sb.copy(&reference("yaml-basic.enc.yaml"), "t.enc.yaml");
+    let before = std::fs::read(&target).unwrap();
+    let plain = decrypt(&sb, &target);
+    let plain_path = sb.write("plain.yaml", &plain);
+    let both = format!("{},{}", recipient(1), recipient(2));
+    run(enseal_k(&sb)
+        .args(["encrypt", "--age", &both, "--output"])
+        .arg(&target)
+        .arg(&plain_path))
+    .ok();
+    let after = std::fs::read_to_string(&target).unwrap();
+    assert!(after.contains(&recipient(2)));
+    let (gone, _) = line_diff(&before, after.as_bytes());
+    assert!(gone.len() > 10, "every value re-encrypted: {}", gone.len());
+    assert_eq!(decrypt(&sb, &target), plain);
+}

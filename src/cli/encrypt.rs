@@ -69,6 +69,9 @@ pub(crate) fn run(
             .as_deref()
             .and_then(|p| super::modify::open_existing(Path::new(p), out_store.as_ref()))
     };
+    // Only when the file would get the same keys, rule and MAC mode: flags
+    // or a creation rule asking for others mean a new file.
+    let previous = previous.filter(|(opened, _)| same_settings(&opened.metadata, &settings));
     let encrypted = match previous {
         Some((mut opened, bytes)) => match opened
             .reencrypt(documents)
@@ -84,6 +87,25 @@ pub(crate) fn run(
         .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
         .map_err(|e| Error::Dump(e.to_string()))?;
     write_output(io, &input, &bytes)
+}
+
+/// True when a file made with `settings` would have the recipients (per
+/// group), encryption rule and MAC mode `metadata` records.
+fn same_settings(metadata: &crate::metadata::Metadata, settings: &EncryptSettings) -> bool {
+    let recipients = |groups: &[KeyGroup]| -> Vec<Vec<String>> {
+        groups
+            .iter()
+            .map(|g| g.iter().map(MasterKey::describe).collect())
+            .collect()
+    };
+    let rule = if settings.binary {
+        None
+    } else {
+        Some(settings.rule.clone().unwrap_or_default())
+    };
+    recipients(&metadata.key_groups) == recipients(&settings.key_groups)
+        && metadata.rule == rule
+        && metadata.mac_only_encrypted == (settings.mac_only_encrypted && !settings.binary)
 }
 
 /// Keys, rule, threshold and MAC mode of a new file, from the flags and the
