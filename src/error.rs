@@ -144,6 +144,9 @@ pub enum Error {
         /// The error.
         inner: Box<Error>,
     },
+    /// `rotate --add-*/--rm-*` on a file that does not exist.
+    #[error("Error: cannot add or remove keys on non-existent file \"{}\", use the `edit` subcommand instead.", .0.display())]
+    CannotChangeKeysOfMissingFile(PathBuf),
     /// A duplicate entry in the decryption order.
     #[error("Duplicate decryption key type: {0}")]
     DuplicateDecryptionKeyType(String),
@@ -168,6 +171,7 @@ impl Error {
             Error::WriteOutput { .. } => COULD_NOT_WRITE_OUTPUT,
             Error::TreePathFormat(_) => INVALID_TREE_PATH_FORMAT,
             Error::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
+            Error::CannotChangeKeysOfMissingFile(_) => 49,
             Error::Usage(_)
             | Error::ParseEncrypted { .. }
             | Error::MetadataNotFound(_)

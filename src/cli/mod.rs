@@ -7,7 +7,10 @@ mod exec;
 mod exec_env;
 mod exec_file;
 mod filestatus;
+mod groups;
 mod io;
+mod rotate;
+mod updatekeys;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
@@ -28,6 +31,9 @@ pub struct Cli {
     /// Legacy mode: encrypt FILE.
     #[arg(short = 'e', long = "encrypt")]
     encrypt: bool,
+    /// Legacy mode: rotate the data key of FILE.
+    #[arg(short = 'r', long = "rotate")]
+    rotate: bool,
     /// The .sops.yaml to use instead of searching for one from the working
     /// directory up (accepted before or after the subcommand).
     #[arg(
@@ -48,6 +54,8 @@ pub struct Cli {
     reading: ReadArgs,
     #[command(flatten)]
     ignored: IgnoredGlobalArgs,
+    #[command(flatten)]
+    change_keys: rotate::ChangeKeyArgs,
     #[command(subcommand)]
     command: Option<Command>,
     /// The file (legacy mode).
@@ -67,6 +75,48 @@ enum Command {
     ExecEnv(ExecEnvCmd),
     /// Run a command with the decrypted file as a FIFO or temporary file.
     ExecFile(ExecFileCmd),
+    /// Generate a new data key and re-encrypt every value; add or remove keys.
+    Rotate(Box<RotateCmd>),
+    /// Update the keys of files to match their creation rule in .sops.yaml.
+    Updatekeys(Box<UpdatekeysCmd>),
+    /// Add or delete key groups.
+    Groups {
+        #[command(subcommand)]
+        command: Box<groups::GroupsCmd>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RotateCmd {
+    #[command(flatten)]
+    io: IoArgs,
+    #[command(flatten)]
+    change_keys: rotate::ChangeKeyArgs,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    decryption_order: Option<String>,
+    /// AWS KMS encryption context (not supported yet).
+    #[arg(long, hide = true)]
+    encryption_context: Option<String>,
+    /// The file to rotate.
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct UpdatekeysCmd {
+    /// Apply the changes without asking.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// Input type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    input_type: Option<String>,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    decryption_order: Option<String>,
+    /// The files to update.
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
 }
 
 /// `exec-env`: `enseal exec-env FILE 'shell command'` or
@@ -355,10 +405,36 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Some(Command::ExecEnv(cmd)) => exec_env::run(cmd).map(exit_unless_zero),
         Some(Command::ExecFile(cmd)) => exec_file::run(cmd).map(exit_unless_zero),
+        Some(Command::Rotate(cmd)) => {
+            let io = with_globals(cmd.io, &cli.io);
+            let order = cmd.decryption_order.or(cli.reading.decryption_order);
+            rotate::run(
+                cmd.file.as_deref(),
+                &io,
+                &cmd.change_keys,
+                order.as_deref(),
+                config,
+            )
+        }
+        Some(Command::Updatekeys(cmd)) => {
+            let order = cmd.decryption_order.or(cli.reading.decryption_order);
+            let options = updatekeys::Options {
+                yes: cmd.yes,
+                input_type: cmd.input_type.as_deref(),
+                decryption_order: order.as_deref(),
+                config_path: config,
+            };
+            updatekeys::run(&cmd.files, &options)
+        }
+        Some(Command::Groups { command }) => groups::run(&command, config),
         None => {
             let file = cli.file.as_deref();
-            if file.is_none() && (cli.encrypt || cli.decrypt) {
+            if file.is_none() && (cli.encrypt || cli.decrypt || cli.rotate) {
                 return Err(Error::NoFileSpecified);
+            }
+            if cli.rotate && !cli.encrypt && !cli.decrypt {
+                let order = cli.reading.decryption_order.as_deref();
+                return rotate::run(file, &cli.io, &cli.change_keys, order, config);
             }
             match (cli.encrypt, cli.decrypt) {
                 (true, false) => encrypt::run(file, &cli.io, &cli.keys, &cli.rules, config),

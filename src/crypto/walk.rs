@@ -291,6 +291,11 @@ impl Walk<'_> {
                 }
             }
             Direction::Decrypt => {
+                // As when encrypting, the comment joins the stack before it is
+                // judged; once decrypted, its plaintext replaces the stored text.
+                if let Some(level) = state.comments.last_mut() {
+                    level.push(comment.text.clone());
+                }
                 let selected = self.selector.should_encrypt(path, &state.comments, true);
                 if selected && enc::is_encrypted(&comment.text) {
                     let decrypted = comment
@@ -299,7 +304,13 @@ impl Walk<'_> {
                         .ok()
                         .and_then(|v| state.cipher.decrypt(&v, aad(path).as_bytes()).ok());
                     match decrypted {
-                        Some(bytes) => comment.text = String::from_utf8_lossy(&bytes).into_owned(),
+                        Some(bytes) => {
+                            comment.text = String::from_utf8_lossy(&bytes).into_owned();
+                            if let Some(last) = state.comments.last_mut().and_then(|l| l.last_mut())
+                            {
+                                last.clone_from(&comment.text);
+                            }
+                        }
                         None => state.warnings.push(format!(
                             "a comment at {} could not be decrypted and is kept as it is",
                             display_path(path)
@@ -310,9 +321,6 @@ impl Walk<'_> {
                         "Found possibly unencrypted comment in file. This is to be expected if the file being decrypted was created with an older version of SOPS."
                             .to_string(),
                     );
-                }
-                if let Some(level) = state.comments.last_mut() {
-                    level.push(comment.text.clone());
                 }
             }
         }
@@ -465,6 +473,35 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("[\"db\"][\"port\"]"), "{err}");
         assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn comment_regex_rules_decrypt_as_they_encrypted_without_warnings() {
+        for rule in [
+            EncryptionRule::UnencryptedCommentRegex("keep".into()),
+            EncryptionRule::EncryptedCommentRegex("enc".into()),
+        ] {
+            let mut doc = Map::new();
+            doc.0.push(Item::Comment(Comment::new(" keep me")));
+            doc.push("a", Value::Str("1".into()));
+            doc.0.push(Item::Comment(Comment::new(" enc")));
+            doc.0.push(Item::Comment(Comment::new(" secret note")));
+            doc.push("b", Value::Str("2".into()));
+            let original = doc.clone();
+            let key = DataKey::generate().unwrap();
+            let mut cipher = Cipher::new(&key);
+            let selector = Selector::new(&rule);
+            let mut docs = vec![doc];
+            let enc = walk(Direction::Encrypt, &selector, false)
+                .run(&mut docs, &mut cipher)
+                .unwrap();
+            let dec = walk(Direction::Decrypt, &selector, false)
+                .run(&mut docs, &mut cipher)
+                .unwrap();
+            assert_eq!(enc.mac, dec.mac);
+            assert!(dec.warnings.is_empty(), "{rule:?}: {:?}", dec.warnings);
+            assert_eq!(docs[0], original, "{rule:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Shamir secret sharing, and the recovery of the data key from them.
 
 pub mod age;
+pub mod changes;
 pub mod groups;
 pub mod shamir;
 
