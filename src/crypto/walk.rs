@@ -170,8 +170,15 @@ impl Walk<'_> {
         if self.mac_only_encrypted && !selected {
             return;
         }
-        if let Some((_, bytes)) = plaintext::serialize(value) {
-            state.hasher.update(&bytes[..]);
+        match value {
+            // Strings hash as their bytes: no copy needed.
+            Value::Str(s) => state.hasher.update(s.as_bytes()),
+            Value::Bytes(b) => state.hasher.update(b),
+            other => {
+                if let Some((_, bytes)) = plaintext::serialize(other) {
+                    state.hasher.update(&bytes[..]);
+                }
+            }
         }
     }
 
