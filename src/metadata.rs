@@ -148,7 +148,10 @@ fn read_group(map: &Map) -> Result<KeyGroup, String> {
             Some(Value::List(entries)) => {
                 for entry in entries {
                     match entry {
-                        Value::Map(m) => group.push(MasterKey::from_map(type_id, m)?),
+                        Value::Map(m) => {
+                            check_created_at(type_id, m)?;
+                            group.push(MasterKey::from_map(type_id, m)?)
+                        }
                         Value::Comment(_) => {}
                         other => {
                             return Err(format!(
@@ -171,11 +174,21 @@ fn read_group(map: &Map) -> Result<KeyGroup, String> {
 }
 
 fn read_key_groups(map: &Map) -> Result<Vec<KeyGroup>, String> {
+    // sops decodes `key_groups` into a typed structure even when the flat
+    // key lists are used: a mistyped `key_groups` is an error either way.
+    let groups = read_nested_groups(map)?;
     let flat = read_group(map)?;
     if !flat.is_empty() {
         return Ok(vec![flat]);
     }
-    let groups = match map.get("key_groups") {
+    if groups.iter().all(Vec::is_empty) {
+        return Err("No keys found in file".into());
+    }
+    Ok(groups)
+}
+
+fn read_nested_groups(map: &Map) -> Result<Vec<KeyGroup>, String> {
+    Ok(match map.get("key_groups") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::List(groups)) => groups
             .iter()
@@ -194,11 +207,26 @@ fn read_key_groups(map: &Map) -> Result<Vec<KeyGroup>, String> {
                 other.type_name()
             ))
         }
-    };
-    if groups.iter().all(Vec::is_empty) {
-        return Err("No keys found in file".into());
+    })
+}
+
+/// sops parses `created_at` of every key type but age as an RFC 3339 time
+/// and refuses the file when it is not one.
+fn check_created_at(type_id: &str, map: &Map) -> Result<(), String> {
+    if type_id == "age" {
+        return Ok(());
     }
-    Ok(groups)
+    match map.get("created_at") {
+        Some(Value::Time(_)) => Ok(()),
+        Some(Value::Str(s)) if Timestamp::parse_rfc3339(s).is_some() => Ok(()),
+        Some(Value::Str(_)) | None | Some(Value::Null) => Err(format!(
+            "{type_id} key: created_at is not an RFC 3339 timestamp"
+        )),
+        Some(other) => Err(format!(
+            "{type_id} key: created_at is a {}, expected a string",
+            other.type_name()
+        )),
+    }
 }
 
 /// A string field, accepting numbers, booleans and timestamps as text (weak typing).
@@ -223,7 +251,12 @@ fn int_field(map: &Map, name: &str) -> Result<usize, String> {
     match map.get(name) {
         None | Some(Value::Null) => Ok(0),
         Some(Value::Int(i)) if *i >= 0 => Ok(*i as usize),
-        Some(Value::Float(f)) if *f >= 0.0 && f.fract() == 0.0 => Ok(*f as usize),
+        // sops reads a negative threshold without complaint; it means "unset".
+        Some(Value::Int(_)) => Ok(0),
+        // Only integral floats that an int holds exactly (2^53).
+        Some(Value::Float(f)) if *f >= 0.0 && f.fract() == 0.0 && *f <= 9_007_199_254_740_992.0 => {
+            Ok(*f as usize)
+        }
         Some(Value::Str(s)) if s.is_empty() => Ok(0),
         Some(Value::Str(s)) => s
             .trim()
@@ -269,6 +302,10 @@ fn check_version(version: &str) -> Result<(), String> {
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     {
+        // Each element must fit a 64-bit unsigned number (ParseUint).
+        if parts.iter().any(|p| p.parse::<u64>().is_err()) {
+            return Err(format!("version {version:?}: a number is out of range"));
+        }
         Ok(())
     } else {
         Err(format!(
@@ -359,6 +396,32 @@ mod tests {
         assert!(Metadata::from_map(&two_rules)
             .unwrap_err()
             .contains("more than one"));
+        for (field, value) in [
+            ("key_groups", Value::Int(5)),
+            ("key_groups", Value::List(vec![Value::Str("a".into())])),
+            ("shamir_threshold", Value::Float(1e23)),
+        ] {
+            let mut map = sample().to_map();
+            map.push(field, value);
+            assert!(Metadata::from_map(&map).is_err(), "{field}");
+        }
+        let mut huge = sample().to_map();
+        *huge.get_mut("version").unwrap() = Value::Str("99999999999999999999999.0.0".into());
+        assert!(Metadata::from_map(&huge)
+            .unwrap_err()
+            .contains("out of range"));
+        let mut pgp = Map::new();
+        pgp.push("fp", Value::Str("00".into()));
+        pgp.push("created_at", Value::Str("x".into()));
+        let mut bad_time = sample().to_map();
+        bad_time.push("pgp", Value::List(vec![Value::Map(pgp.clone())]));
+        assert!(Metadata::from_map(&bad_time)
+            .unwrap_err()
+            .contains("created_at"));
+        *pgp.get_mut("created_at").unwrap() = Value::Str("2024-01-02T03:04:05Z".into());
+        let mut good_time = sample().to_map();
+        good_time.push("pgp", Value::List(vec![Value::Map(pgp)]));
+        assert!(Metadata::from_map(&good_time).is_ok());
         let mut no_keys = sample().to_map();
         no_keys.remove("age");
         assert_eq!(
