@@ -121,6 +121,112 @@ impl EncryptedDocument {
     }
 }
 
+/// A decrypted file that can be encrypted again with the same data key and
+/// metadata: unchanged values keep their exact `ENC[…]` texts (their nonces
+/// are remembered), so a one-value change is a one-value diff.
+pub struct Opened {
+    /// The plaintext documents as decrypted.
+    pub documents: Vec<Map>,
+    /// The file's metadata.
+    pub metadata: Metadata,
+    /// Warnings for the user.
+    pub warnings: Vec<String>,
+    cipher: Cipher,
+    encrypted: Vec<Map>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opened {
+    /// Encrypts `documents` with this file's data key, keys and rule. Values
+    /// whose path, type and plaintext were in the decrypted file keep their
+    /// ciphertext; `lastmodified` and the MAC are new. Returns `None` when
+    /// nothing changed: `documents` equal the decrypted ones, or encrypt to
+    /// exactly the file's documents (nothing to write).
+    pub fn reencrypt(&mut self, documents: Vec<Map>) -> Result<Option<EncryptedDocument>, Error> {
+        if documents == self.documents {
+            return Ok(None);
+        }
+        let out = self.reencrypt_always(documents)?;
+        if out.documents == self.encrypted {
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
+    /// As [`Opened::reencrypt`], but always produces a file.
+    pub fn reencrypt_always(
+        &mut self,
+        mut documents: Vec<Map>,
+    ) -> Result<EncryptedDocument, Error> {
+        if documents.is_empty() {
+            return Err(Error::NoDocument);
+        }
+        let metadata = &self.metadata;
+        let selector = Selector::new(&metadata.effective_rule());
+        let walk = Walk {
+            direction: Direction::Encrypt,
+            selector: &selector,
+            mac_only_encrypted: metadata.mac_only_encrypted,
+        };
+        let outcome = walk
+            .run(&mut documents, &mut self.cipher)
+            .map_err(|e| Error::EncryptTree(e.to_string()))?;
+        // The MAC is never remembered: it always gets a fresh nonce.
+        let last_modified = Timestamp::now_utc().to_rfc3339();
+        let mac = self
+            .cipher
+            .encrypt(outcome.mac.as_bytes(), last_modified.as_bytes(), "str")
+            .map_err(|e| Error::EncryptTree(format!("could not encrypt the MAC: {e}")))?;
+        let mut metadata = self.metadata.clone();
+        metadata.last_modified = last_modified;
+        metadata.mac = mac;
+        Ok(EncryptedDocument {
+            documents,
+            metadata,
+        })
+    }
+}
+
+impl EncryptedDocument {
+    /// Recovers the data key and decrypts (as [`EncryptedDocument::decrypt`]),
+    /// keeping what is needed to encrypt changed documents again with the
+    /// same data key and stable ciphertexts.
+    pub fn open(self, keys: &mut KeyContext, ignore_mac: bool) -> Result<Opened, Error> {
+        let metadata = self.metadata;
+        let data_key = recover_data_key(&metadata.key_groups, metadata.shamir_threshold, keys)
+            .map_err(Error::RetrieveKey)?;
+        let mut cipher = Cipher::remembering(&data_key);
+        let selector = Selector::new(&metadata.effective_rule());
+        let walk = Walk {
+            direction: Direction::Decrypt,
+            selector: &selector,
+            mac_only_encrypted: metadata.mac_only_encrypted,
+        };
+        let encrypted = self.documents;
+        let mut documents = encrypted.clone();
+        let outcome = walk
+            .run(&mut documents, &mut cipher)
+            .map_err(|e| Error::DecryptTree(e.to_string()))?;
+        if !ignore_mac {
+            verify_mac(&metadata, &cipher, &outcome.mac)?;
+        }
+        Ok(Opened {
+            documents,
+            metadata,
+            warnings: outcome.warnings,
+            cipher,
+            encrypted,
+        })
+    }
+}
+
 fn verify_mac(metadata: &Metadata, cipher: &Cipher, computed: &str) -> Result<(), Error> {
     if metadata.mac.is_empty() {
         return Err(Error::Mac(format!(
@@ -183,5 +289,42 @@ mod tests {
         // Without identities the data key cannot be recovered.
         let err = enc.decrypt(&mut keys, false).unwrap_err();
         assert_eq!(err.exit_code(), 128);
+    }
+
+    #[test]
+    fn reencryption_keeps_unchanged_ciphertexts() {
+        let identity = ::age::x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        let settings = EncryptSettings {
+            key_groups: vec![vec![MasterKey::Age(AgeKey::new(&recipient).unwrap())]],
+            ..Default::default()
+        };
+        let mut doc = Map::new();
+        doc.push("a", Value::Str("one".into()));
+        doc.push("b", Value::Int(2));
+        doc.push(
+            "l",
+            Value::List(vec![Value::Str("x".into()), Value::Str("x".into())]),
+        );
+        let enc = encrypt(vec![doc], settings).unwrap();
+        use ::age::secrecy::ExposeSecret;
+        let mut identities = crate::keys::age::Identities::empty();
+        identities
+            .add_text(identity.to_string().expose_secret(), "test")
+            .unwrap();
+        let mut keys = KeyContext::with_age_identities(identities);
+        let mut opened = enc.clone().open(&mut keys, false).unwrap();
+        let same = opened.documents.clone();
+        assert!(opened.reencrypt(same).unwrap().is_none());
+        let mut changed = opened.documents.clone();
+        *changed[0].get_mut("b").unwrap() = Value::Int(3);
+        let out = opened.reencrypt(changed).unwrap().unwrap();
+        assert_eq!(out.documents[0].get("a"), enc.documents[0].get("a"));
+        assert_eq!(out.documents[0].get("l"), enc.documents[0].get("l"));
+        assert_ne!(out.documents[0].get("b"), enc.documents[0].get("b"));
+        assert_ne!(out.metadata.mac, enc.metadata.mac);
+        assert_eq!(out.metadata.key_groups, enc.metadata.key_groups);
+        let dec = out.decrypt(&mut keys, false).unwrap();
+        assert_eq!(dec.documents[0].get("b"), Some(&Value::Int(3)));
     }
 }

@@ -150,6 +150,10 @@ pub enum Error {
     /// A duplicate entry in the decryption order.
     #[error("Duplicate decryption key type: {0}")]
     DuplicateDecryptionKeyType(String),
+    /// An error with its own message and sops exit code (`edit`, `set`,
+    /// `unset`: 7, 91, 200, 201, 202…).
+    #[error("{1}")]
+    Coded(i32, String),
 }
 
 impl Error {
@@ -171,6 +175,7 @@ impl Error {
             Error::WriteOutput { .. } => COULD_NOT_WRITE_OUTPUT,
             Error::TreePathFormat(_) => INVALID_TREE_PATH_FORMAT,
             Error::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
+            Error::Coded(code, _) => *code,
             Error::CannotChangeKeysOfMissingFile(_) => 49,
             Error::Usage(_)
             | Error::ParseEncrypted { .. }

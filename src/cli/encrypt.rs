@@ -32,16 +32,7 @@ pub(crate) fn run(
     }
     check_exists(file)?;
     let context = ConfigContext::load(config_path)?;
-    let creation = creation_rule(&context, file, io)?;
-    let rule = rule_from_flags(&merged_rules(rules, creation))?;
-    let mac_only_encrypted =
-        rules.mac_only_encrypted || creation.is_some_and(|r| r.mac_only_encrypted);
-    let key_groups = key_groups(keys, &context, creation)?;
-    let shamir_threshold = keys
-        .shamir_secret_sharing_threshold
-        .filter(|&n| n != 0)
-        .or(creation.map(|r| r.shamir_threshold))
-        .unwrap_or(0);
+    let settings = new_file_settings(file, io, keys, rules, &context)?;
     let input = read_input(file, io)?;
     let (in_kind, out_kind) = kinds(io, &input.type_path);
     let options = store_options(io, out_kind, context.stores(), true)?;
@@ -61,17 +52,88 @@ pub(crate) fn run(
         return Err(Error::AlreadyEncrypted(input.name.clone()));
     }
     let settings = EncryptSettings {
-        key_groups,
-        shamir_threshold,
-        rule,
-        mac_only_encrypted,
         binary: in_kind == FormatKind::Binary,
+        ..settings
     };
-    let encrypted = document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?;
+    // Onto an existing encrypted `--output` file (or, with `--in-place`,
+    // the version of the file committed in git) whose data key we have:
+    // keep its data key and metadata, and the ciphertext of every unchanged
+    // value; nothing changed → the previous encrypted bytes are kept.
+    let previous = if io.in_place {
+        input
+            .file
+            .as_deref()
+            .and_then(|p| super::modify::open_committed(p, out_store.as_ref()))
+    } else {
+        io.output
+            .as_deref()
+            .and_then(|p| super::modify::open_existing(Path::new(p), out_store.as_ref()))
+    };
+    // Only when the file would get the same keys, rule and MAC mode: flags
+    // or a creation rule asking for others mean a new file.
+    let previous = previous.filter(|(opened, _)| same_settings(&opened.metadata, &settings));
+    let encrypted = match previous {
+        Some((mut opened, bytes)) => match opened
+            .reencrypt(documents)
+            .map_err(|e| e.in_file(&input.name))?
+        {
+            Some(encrypted) => encrypted,
+            None if io.in_place => return write_output(io, &input, &bytes),
+            None => return Ok(()),
+        },
+        None => document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?,
+    };
     let bytes = out_store
         .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
         .map_err(|e| Error::Dump(e.to_string()))?;
     write_output(io, &input, &bytes)
+}
+
+/// True when a file made with `settings` would have the recipients (per
+/// group), encryption rule and MAC mode `metadata` records.
+fn same_settings(metadata: &crate::metadata::Metadata, settings: &EncryptSettings) -> bool {
+    let recipients = |groups: &[KeyGroup]| -> Vec<Vec<String>> {
+        groups
+            .iter()
+            .map(|g| g.iter().map(MasterKey::describe).collect())
+            .collect()
+    };
+    let rule = if settings.binary {
+        None
+    } else {
+        Some(settings.rule.clone().unwrap_or_default())
+    };
+    recipients(&metadata.key_groups) == recipients(&settings.key_groups)
+        && metadata.rule == rule
+        && metadata.mac_only_encrypted == (settings.mac_only_encrypted && !settings.binary)
+}
+
+/// Keys, rule, threshold and MAC mode of a new file, from the flags and the
+/// creation rule of the config (cli.md §4.2).
+pub(crate) fn new_file_settings(
+    file: Option<&str>,
+    io: &IoArgs,
+    keys: &KeyArgs,
+    rules: &RuleArgs,
+    context: &ConfigContext,
+) -> Result<EncryptSettings> {
+    let creation = creation_rule(context, file, io)?;
+    let rule = rule_from_flags(&merged_rules(rules, creation))?;
+    let mac_only_encrypted =
+        rules.mac_only_encrypted || creation.is_some_and(|r| r.mac_only_encrypted);
+    let key_groups = key_groups(keys, context, creation)?;
+    let shamir_threshold = keys
+        .shamir_secret_sharing_threshold
+        .filter(|&n| n != 0)
+        .or(creation.map(|r| r.shamir_threshold))
+        .unwrap_or(0);
+    Ok(EncryptSettings {
+        key_groups,
+        shamir_threshold,
+        rule,
+        mac_only_encrypted,
+        binary: false,
+    })
 }
 
 /// The creation rule of the config for the file (`--filename-override`, else

@@ -2,6 +2,7 @@
 //! The only module that touches the terminal.
 
 mod decrypt;
+mod edit;
 mod encrypt;
 mod exec;
 mod exec_env;
@@ -9,6 +10,7 @@ mod exec_file;
 mod filestatus;
 mod groups;
 mod io;
+mod modify;
 mod rotate;
 mod updatekeys;
 
@@ -31,6 +33,12 @@ pub struct Cli {
     /// Legacy mode: encrypt FILE.
     #[arg(short = 'e', long = "encrypt")]
     encrypt: bool,
+    /// Legacy mode: set one value, 'PATH VALUE' (e.g. '["a"] "b"').
+    #[arg(long = "set", value_name = "PATH VALUE")]
+    set: Option<String>,
+    /// Legacy edit mode: show the metadata in the editor.
+    #[arg(short = 's', long)]
+    show_master_keys: bool,
     /// Legacy mode: rotate the data key of FILE.
     #[arg(short = 'r', long = "rotate")]
     rotate: bool,
@@ -71,6 +79,12 @@ enum Command {
     Decrypt(Box<DecryptCmd>),
     /// Print whether a file is encrypted: {"encrypted":true|false}.
     Filestatus(FilestatusCmd),
+    /// Edit an encrypted file in $SOPS_EDITOR / $EDITOR (creates new files).
+    Edit(Box<EditCmd>),
+    /// Set one value: FILE INDEX VALUE (VALUE is JSON).
+    Set(SetCmd),
+    /// Remove one value: FILE INDEX.
+    Unset(UnsetCmd),
     /// Run a command with the decrypted values in its environment.
     ExecEnv(ExecEnvCmd),
     /// Run a command with the decrypted file as a FIFO or temporary file.
@@ -84,6 +98,88 @@ enum Command {
         #[command(subcommand)]
         command: Box<groups::GroupsCmd>,
     },
+}
+
+/// Type and decryption flags of the commands that change a file in place.
+#[derive(Debug, Args, Clone, Default)]
+struct ChangeArgs {
+    /// Input type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    input_type: Option<String>,
+    /// Output type: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    output_type: Option<String>,
+    /// Do not verify the MAC.
+    #[arg(long)]
+    ignore_mac: bool,
+    /// Key types in the order to try them (comma-separated).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    decryption_order: Option<String>,
+}
+
+impl ChangeArgs {
+    fn open(&self, indent: Option<i64>) -> modify::OpenArgs {
+        modify::OpenArgs {
+            input_type: self.input_type.clone(),
+            output_type: self.output_type.clone(),
+            indent,
+            ignore_mac: self.ignore_mac,
+            decryption_order: self.decryption_order.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct EditCmd {
+    #[command(flatten)]
+    change: ChangeArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Show the metadata in the editor (changes to it are ignored).
+    #[arg(short = 's', long)]
+    show_master_keys: bool,
+    /// The file to edit (created when missing).
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct SetCmd {
+    #[command(flatten)]
+    change: ChangeArgs,
+    /// VALUE is a file whose content is the value.
+    #[arg(long)]
+    value_file: bool,
+    /// Read the value from standard input (then only FILE INDEX are given).
+    #[arg(long)]
+    value_stdin: bool,
+    /// Accepted for compatibility (unused).
+    #[arg(long, value_name = "N", hide = true)]
+    shamir_secret_sharing_threshold: Option<usize>,
+    /// Do nothing (exit 0) when the value is already set (enseal never
+    /// rewrites an unchanged file anyway).
+    #[arg(long)]
+    idempotent: bool,
+    /// FILE INDEX VALUE.
+    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct UnsetCmd {
+    #[command(flatten)]
+    change: ChangeArgs,
+    /// Accepted for compatibility (unused).
+    #[arg(long, value_name = "N", hide = true)]
+    shamir_secret_sharing_threshold: Option<usize>,
+    /// Exit 0 without writing when the key or index does not exist.
+    #[arg(long)]
+    idempotent: bool,
+    /// FILE INDEX.
+    #[arg(value_name = "ARGS")]
+    args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +499,30 @@ fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Filestatus(cmd)) => {
             filestatus::run(cmd.file.as_deref(), cmd.input_type.as_deref(), config)
         }
+        Some(Command::Edit(cmd)) => {
+            let file = cmd.file.as_deref().ok_or(Error::NoFileSpecified)?;
+            let mut rules = cmd.rules;
+            rules.mac_only_encrypted |= cli.rules.mac_only_encrypted;
+            let args = edit::EditArgs {
+                open: cmd.change.open(cli.io.indent),
+                show_master_keys: cmd.show_master_keys,
+            };
+            edit::run(file, &args, &cmd.keys, &rules, config)
+        }
+        Some(Command::Set(cmd)) => {
+            let args = modify::SetArgs {
+                open: cmd.change.open(cli.io.indent),
+                value_file: cmd.value_file,
+                value_stdin: cmd.value_stdin,
+            };
+            modify::run_set(&cmd.args, &args, config)
+        }
+        Some(Command::Unset(cmd)) => modify::run_unset(
+            &cmd.args,
+            &cmd.change.open(cli.io.indent),
+            cmd.idempotent,
+            config,
+        ),
         Some(Command::ExecEnv(cmd)) => exec_env::run(cmd).map(exit_unless_zero),
         Some(Command::ExecFile(cmd)) => exec_file::run(cmd).map(exit_unless_zero),
         Some(Command::Rotate(cmd)) => {
@@ -442,12 +562,26 @@ fn dispatch(cli: Cli) -> Result<()> {
                 (true, true) => Err(Error::Usage(
                     "Error: choose one of --encrypt and --decrypt".into(),
                 )),
-                (false, false) => match file {
-                    None => Err(Error::NoFileSpecified),
-                    Some(_) => Err(Error::Usage(
-                        "editing files is not supported yet: use `enseal decrypt` / `enseal encrypt`".into(),
-                    )),
-                },
+                (false, false) => {
+                    let file = file.ok_or(Error::NoFileSpecified)?;
+                    let open = modify::OpenArgs {
+                        input_type: cli.io.input_type.clone(),
+                        output_type: cli.io.output_type.clone(),
+                        indent: cli.io.indent,
+                        ignore_mac: cli.reading.ignore_mac,
+                        decryption_order: cli.reading.decryption_order.clone(),
+                    };
+                    match cli.set.as_deref() {
+                        Some(spec) => modify::run_legacy_set(file, spec, &open, config),
+                        None => {
+                            let args = edit::EditArgs {
+                                open,
+                                show_master_keys: cli.show_master_keys,
+                            };
+                            edit::run(file, &args, &cli.keys, &cli.rules, config)
+                        }
+                    }
+                }
             }
         }
     }

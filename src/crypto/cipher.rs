@@ -5,6 +5,7 @@ use aes_gcm::aead::consts::{U12, U32};
 use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce};
+use std::collections::{HashMap, VecDeque};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::enc::EncValue;
@@ -61,10 +62,33 @@ pub enum CipherError {
 
 /// Encrypts and decrypts values with one data key. Builds the AES key
 /// schedule once, and draws nonces from a buffered OS random source.
+///
+/// With [`Cipher::remembering`], every value it decrypts is remembered as
+/// (plaintext, additional data, type) → nonce; encrypting the same triple
+/// later reuses that nonce, so an unchanged value gets a byte-identical
+/// `ENC[…]` text (format.md §3.5). A nonce is only ever reused for the very
+/// same plaintext and additional data, which reveals nothing new. The
+/// remembered plaintexts are wiped on drop.
 pub struct Cipher {
     gcm: Gcm32,
     key: DataKey,
     random: Vec<u8>,
+    ivs: Option<IvCache>,
+}
+
+/// What a remembered nonce is for: (plaintext, additional data, type).
+type IvKey = (Vec<u8>, Vec<u8>, String);
+
+/// (plaintext, aad, type) → the nonces seen for it, in walk order.
+#[derive(Default)]
+struct IvCache(HashMap<IvKey, VecDeque<[u8; 32]>>);
+
+impl Drop for IvCache {
+    fn drop(&mut self) {
+        for ((mut plain, _, _), _) in self.0.drain() {
+            plain.zeroize();
+        }
+    }
 }
 
 const RANDOM_BATCH: usize = 32 * 128;
@@ -76,7 +100,39 @@ impl Cipher {
             gcm: Gcm32::new(key.as_bytes().into()),
             key: key.clone(),
             random: Vec::new(),
+            ivs: None,
         }
+    }
+
+    /// A cipher for this data key that remembers the nonce of every value
+    /// it decrypts and reuses it when the same value is encrypted again.
+    pub fn remembering(key: &DataKey) -> Cipher {
+        let mut cipher = Cipher::new(key);
+        cipher.ivs = Some(IvCache::default());
+        cipher
+    }
+
+    /// Records that `plaintext` under `aad` and `type_name` was encrypted
+    /// with `iv` (only 32-byte nonces, and only when remembering).
+    fn remember(&mut self, plaintext: &[u8], aad: &[u8], type_name: &str, iv: &[u8]) {
+        let (Some(cache), Ok(iv)) = (self.ivs.as_mut(), <[u8; 32]>::try_from(iv)) else {
+            return;
+        };
+        cache
+            .0
+            .entry((plaintext.to_vec(), aad.to_vec(), type_name.to_string()))
+            .or_default()
+            .push_back(iv);
+    }
+
+    /// The remembered nonce for this value, if any (each is used once, in
+    /// the order seen, so repeated equal values keep their own texts).
+    fn recall(&mut self, plaintext: &[u8], aad: &[u8], type_name: &str) -> Option<[u8; 32]> {
+        let cache = self.ivs.as_mut()?;
+        let mut key = (plaintext.to_vec(), aad.to_vec(), type_name.to_string());
+        let found = cache.0.get_mut(&key).and_then(VecDeque::pop_front);
+        key.0.zeroize();
+        found
     }
 
     fn fresh_iv(&mut self) -> Result<[u8; 32], CipherError> {
@@ -101,6 +157,17 @@ impl Cipher {
         aad: &[u8],
         type_name: &str,
     ) -> Result<String, CipherError> {
+        if let Some(iv) = self.recall(plaintext, aad, type_name) {
+            return Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv));
+        }
+        // An integral number that was stored as `float` (JSON files of sops
+        // before 3.13.2, `set` of a number) reads back as an int with the
+        // same text: keep its old ciphertext and type.
+        if type_name == "int" {
+            if let Some(iv) = self.recall(plaintext, aad, "float") {
+                return Ok(self.encrypt_with_iv(plaintext, aad, "float", iv));
+            }
+        }
         let iv = self.fresh_iv()?;
         Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv))
     }
@@ -135,21 +202,45 @@ impl Cipher {
     /// Decrypts a parsed `ENC[…]` value with `aad`, in place: the returned
     /// buffer is the value's own `data`.
     pub fn decrypt_owned(
-        &self,
+        &mut self,
         value: EncValue,
         aad: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
-        let mut buffer = Zeroizing::new(value.data);
-        let tag = aes_gcm::Tag::from_slice(&value.tag);
-        let result = match value.iv.len() {
+        let buffer = self.decrypt_parts(value.data, &value.iv, &value.tag, aad)?;
+        self.remember(&buffer, aad, &value.type_name, &value.iv);
+        Ok(buffer)
+    }
+
+    /// Decrypts like [`Cipher::decrypt`], and remembers the nonce when
+    /// this cipher is [remembering](Cipher::remembering).
+    pub fn decrypt_remembering(
+        &mut self,
+        value: &EncValue,
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        let plain = self.decrypt(value, aad)?;
+        self.remember(&plain, aad, &value.type_name, &value.iv);
+        Ok(plain)
+    }
+
+    fn decrypt_parts(
+        &self,
+        data: Vec<u8>,
+        iv: &[u8],
+        tag: &[u8],
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        let mut buffer = Zeroizing::new(data);
+        let tag = aes_gcm::Tag::from_slice(tag);
+        let result = match iv.len() {
             32 => self.gcm.decrypt_in_place_detached(
-                Nonce::<U32>::from_slice(&value.iv),
+                Nonce::<U32>::from_slice(iv),
                 aad,
                 &mut buffer,
                 tag,
             ),
             12 => Gcm12::new(self.key.as_bytes().into()).decrypt_in_place_detached(
-                Nonce::<U12>::from_slice(&value.iv),
+                Nonce::<U12>::from_slice(iv),
                 aad,
                 &mut buffer,
                 tag,
@@ -202,6 +293,29 @@ mod tests {
             cipher.decrypt(&parsed, b"db:other:"),
             Err(CipherError::Authentication)
         );
+    }
+
+    #[test]
+    fn remembered_nonces_are_reused_only_for_the_same_value() {
+        let key = DataKey::generate().unwrap();
+        let mut writer = Cipher::new(&key);
+        let a1 = writer.encrypt(b"x", b"k:", "str").unwrap();
+        let a2 = writer.encrypt(b"x", b"k:", "str").unwrap();
+        let f = writer.encrypt(b"5", b"n:", "float").unwrap();
+        let mut cipher = Cipher::remembering(&key);
+        for text in [&a1, &a2] {
+            cipher.decrypt_owned(text.parse().unwrap(), b"k:").unwrap();
+        }
+        cipher.decrypt_owned(f.parse().unwrap(), b"n:").unwrap();
+        // Same value twice: each keeps its own text, in order.
+        assert_eq!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a1);
+        assert_eq!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a2);
+        // Used up: a third one is fresh.
+        assert_ne!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a1);
+        // Another path or plaintext: fresh.
+        assert_ne!(cipher.encrypt(b"x", b"j:", "str").unwrap(), a1);
+        // An int with the text of a remembered float keeps the float.
+        assert_eq!(cipher.encrypt(b"5", b"n:", "int").unwrap(), f);
     }
 
     #[test]

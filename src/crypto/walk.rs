@@ -170,8 +170,15 @@ impl Walk<'_> {
         if self.mac_only_encrypted && !selected {
             return;
         }
-        if let Some((_, bytes)) = plaintext::serialize(value) {
-            state.hasher.update(&bytes[..]);
+        match value {
+            // Strings hash as their bytes: no copy needed.
+            Value::Str(s) => state.hasher.update(s.as_bytes()),
+            Value::Bytes(b) => state.hasher.update(b),
+            other => {
+                if let Some((_, bytes)) = plaintext::serialize(other) {
+                    state.hasher.update(&bytes[..]);
+                }
+            }
         }
     }
 
@@ -298,11 +305,12 @@ impl Walk<'_> {
                 }
                 let selected = self.selector.should_encrypt(path, &state.comments, true);
                 if selected && enc::is_encrypted(&comment.text) {
-                    let decrypted = comment
-                        .text
-                        .parse::<EncValue>()
-                        .ok()
-                        .and_then(|v| state.cipher.decrypt(&v, aad(path).as_bytes()).ok());
+                    let decrypted = comment.text.parse::<EncValue>().ok().and_then(|v| {
+                        state
+                            .cipher
+                            .decrypt_remembering(&v, aad(path).as_bytes())
+                            .ok()
+                    });
                     match decrypted {
                         Some(bytes) => {
                             comment.text = String::from_utf8_lossy(&bytes).into_owned();

@@ -120,6 +120,14 @@ impl KeyContext {
         }
     }
 
+    /// A context with these age identities (instead of the environment's).
+    pub fn with_age_identities(identities: age::Identities) -> KeyContext {
+        KeyContext {
+            age: Some(Ok(identities)),
+            ..KeyContext::new()
+        }
+    }
+
     fn age_identities(&mut self) -> Result<&age::Identities, String> {
         self.age
             .get_or_insert_with(age::Identities::from_environment)

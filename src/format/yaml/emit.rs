@@ -317,7 +317,7 @@ enum State {
     End,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct ScalarAnalysis {
     multiline: bool,
     flow_plain_allowed: bool,
@@ -366,7 +366,217 @@ fn is_printable(c: char) -> bool {
         || ((0xE000..=0xFFFF).contains(&u) && u != 0xFEFF && u != 0xFFFE && u != 0xFFFF)
 }
 
+/// yaml.v3 `yaml_emitter_analyze_scalar`: which styles can write `value`.
 fn analyze_scalar(value: &str) -> ScalarAnalysis {
+    if value.is_ascii() {
+        analyze_ascii(value.as_bytes())
+    } else {
+        analyze_chars(value)
+    }
+}
+
+/// Bytes that never change the analysis when they are not the first
+/// character: printable ASCII that is no space, break, tab or indicator.
+const PLAIN_SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0x21;
+    while c < 0x7F {
+        t[c] = !matches!(
+            c as u8,
+            b',' | b'?' | b'[' | b']' | b'{' | b'}' | b':' | b'#'
+        );
+        c += 1;
+    }
+    t
+};
+
+/// [`analyze_chars`] for ASCII text (a character is a byte): a tight loop
+/// that skips runs of [`PLAIN_SAFE`] bytes.
+fn analyze_ascii(b: &[u8]) -> ScalarAnalysis {
+    if b.is_empty() {
+        return analyze_chars("");
+    }
+    let n = b.len();
+    let mut block_indicators = false;
+    let mut flow_indicators = false;
+    let mut line_breaks = false;
+    let mut special_characters = false;
+    let mut tab_characters = false;
+    let mut leading_space = false;
+    let mut leading_break = false;
+    let mut trailing_space = false;
+    let mut trailing_break = false;
+    let mut break_space = false;
+    let mut space_break = false;
+    let mut previous_space = false;
+    let mut previous_break = false;
+    if b.starts_with(b"---") || b.starts_with(b"...") {
+        block_indicators = true;
+        flow_indicators = true;
+    }
+    let mut preceded_by_whitespace = true;
+    let mut i = 0usize;
+    while i < n {
+        if i > 0 && PLAIN_SAFE[b[i] as usize] {
+            i += 1;
+            while i < n && PLAIN_SAFE[b[i] as usize] {
+                i += 1;
+            }
+            previous_space = false;
+            previous_break = false;
+            preceded_by_whitespace = false;
+            continue;
+        }
+        let c = b[i];
+        let is_last = i + 1 == n;
+        let followed_by_whitespace = is_last || matches!(b[i + 1], b' ' | b'\t');
+        if i == 0 {
+            match c {
+                b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>'
+                | b'\'' | b'"' | b'%' | b'@' | b'`' => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
+                b'?' | b':' => {
+                    flow_indicators = true;
+                    if followed_by_whitespace {
+                        block_indicators = true;
+                    }
+                }
+                b'-' if followed_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                b',' | b'?' | b'[' | b']' | b'{' | b'}' => flow_indicators = true,
+                b':' => {
+                    flow_indicators = true;
+                    if followed_by_whitespace {
+                        block_indicators = true;
+                    }
+                }
+                b'#' if preceded_by_whitespace => {
+                    flow_indicators = true;
+                    block_indicators = true;
+                }
+                _ => {}
+            }
+        }
+        let is_break = c == b'\r' || c == b'\n';
+        if c == b'\t' {
+            tab_characters = true;
+        } else if !(c == b'\n' || (0x20..=0x7E).contains(&c)) {
+            special_characters = true;
+        }
+        if c == b' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if is_last {
+                trailing_space = true;
+            }
+            if previous_break {
+                break_space = true;
+            }
+            previous_space = true;
+            previous_break = false;
+        } else if is_break {
+            line_breaks = true;
+            if i == 0 {
+                leading_break = true;
+            }
+            if is_last {
+                trailing_break = true;
+            }
+            if previous_space {
+                space_break = true;
+            }
+            previous_space = false;
+            previous_break = true;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_whitespace = matches!(c, b' ' | b'\t' | 0) || is_break;
+        i += 1;
+    }
+    finish_analysis(Flags {
+        block_indicators,
+        flow_indicators,
+        line_breaks,
+        special_characters,
+        tab_characters,
+        leading_space,
+        leading_break,
+        trailing_space,
+        trailing_break,
+        break_space,
+        space_break,
+    })
+}
+
+/// What the character scan of a scalar found.
+struct Flags {
+    block_indicators: bool,
+    flow_indicators: bool,
+    line_breaks: bool,
+    special_characters: bool,
+    tab_characters: bool,
+    leading_space: bool,
+    leading_break: bool,
+    trailing_space: bool,
+    trailing_break: bool,
+    break_space: bool,
+    space_break: bool,
+}
+
+/// The styles allowed by the flags of a (non-empty) scalar.
+fn finish_analysis(f: Flags) -> ScalarAnalysis {
+    let mut a = ScalarAnalysis {
+        multiline: f.line_breaks,
+        flow_plain_allowed: true,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if f.leading_space || f.leading_break || f.trailing_space || f.trailing_break {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if f.trailing_space {
+        a.block_allowed = false;
+    }
+    if f.break_space {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if f.space_break || f.tab_characters || f.special_characters {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if f.space_break || f.special_characters {
+        a.block_allowed = false;
+    }
+    if f.line_breaks {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+    }
+    if f.flow_indicators {
+        a.flow_plain_allowed = false;
+    }
+    if f.block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+/// The character-by-character analysis (any text).
+fn analyze_chars(value: &str) -> ScalarAnalysis {
     if value.is_empty() {
         return ScalarAnalysis {
             multiline: false,
@@ -547,6 +757,9 @@ impl Emitter {
     }
 
     fn run(mut self, mut events: Vec<Event>) -> Vec<u8> {
+        // Room for the values plus some indentation and indicators each.
+        let estimate: usize = events.iter().map(|e| e.value.len() + 16).sum();
+        self.out.reserve(estimate);
         for i in 0..events.len() {
             self.analyze_event(&mut events[i]);
             self.state_machine(&events, i);
@@ -602,8 +815,10 @@ impl Emitter {
         if self.foot_indent == indent {
             self.put_break();
         }
-        while self.column < indent {
-            self.put(b' ');
+        if self.column < indent {
+            let n = (indent - self.column) as usize;
+            self.out.resize(self.out.len() + n, b' ');
+            self.column = indent;
         }
         self.whitespace = true;
         self.foot_indent = -1;
@@ -1285,6 +1500,49 @@ mod tests {
         b.push("k", Value::Null);
         let out = emit_documents(&[a, b], None, 4);
         assert_eq!(String::from_utf8(out).unwrap(), "{}\n---\nk: null\n");
+    }
+
+    #[test]
+    fn ascii_analysis_matches_char_analysis() {
+        let alphabet: &[u8] = b" \t\r\n\0\x01\x7f-.:?#,[]{}&*!|>'\"%@`aZ09_=/+";
+        let check = |v: &[u8]| {
+            let s = std::str::from_utf8(v).unwrap();
+            assert_eq!(analyze_ascii(v), analyze_chars(s), "{s:?}");
+        };
+        check(b"");
+        // Every string of up to four characters of the alphabet.
+        let mut buf = Vec::new();
+        fn rec(buf: &mut Vec<u8>, alphabet: &[u8], depth: usize, check: &dyn Fn(&[u8])) {
+            check(buf);
+            if depth == 0 {
+                return;
+            }
+            for &c in alphabet {
+                buf.push(c);
+                rec(buf, alphabet, depth - 1, check);
+                buf.pop();
+            }
+        }
+        rec(&mut buf, alphabet, 4, &check);
+        // Longer pseudo-random strings, mostly plain-safe.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let len = (x % 40) as usize;
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x % 3 == 0 {
+                        alphabet[(x >> 8) as usize % alphabet.len()]
+                    } else {
+                        b'A' + (x >> 8) as u8 % 26
+                    }
+                })
+                .collect();
+            check(&v);
+        }
+        check(b"ENC[AES256_GCM,data:8yzh/A==,iv:Kq+9=,tag:a/b==,type:str]");
     }
 
     #[test]
