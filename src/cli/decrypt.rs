@@ -23,7 +23,7 @@ pub(crate) fn run(
         Some(path) => tree_path::parse(path).map_err(Error::TreePathFormat)?,
         None => Vec::new(),
     };
-    let keys = key_context(reading)?;
+    let keys = key_context(reading.decryption_order.as_deref())?;
     check_exists(file)?;
     let stores = ConfigContext::load(config_path)?.stores();
     let input = read_input(file, io)?;
@@ -62,13 +62,11 @@ pub(crate) fn run(
     write_output(io, &input, &bytes)
 }
 
-pub(crate) fn key_context(reading: &ReadArgs) -> Result<KeyContext> {
+/// A key context with `--decryption-order` / `SOPS_DECRYPTION_ORDER` applied
+/// (a type listed twice is refused, exit 112).
+pub(crate) fn key_context(order: Option<&str>) -> Result<KeyContext> {
     let mut keys = KeyContext::new();
-    if let Some(order) = reading
-        .decryption_order
-        .as_deref()
-        .filter(|o| !o.is_empty())
-    {
+    if let Some(order) = order.filter(|o| !o.is_empty()) {
         let mut seen: Vec<String> = Vec::new();
         for name in order.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if seen.iter().any(|s| s == name) {

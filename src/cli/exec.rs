@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 
 use super::decrypt::{key_context, load_encrypted};
-use super::ReadArgs;
+
 use crate::error::{Error, Result};
 use crate::format::Store;
 use crate::tree::Map;
@@ -127,10 +127,7 @@ pub(crate) fn decrypt_file(
     store: &dyn Store,
     decryption_order: Option<&str>,
 ) -> Result<Vec<Map>> {
-    let mut keys = key_context(&ReadArgs {
-        decryption_order: decryption_order.map(str::to_string),
-        ..ReadArgs::default()
-    })?;
+    let mut keys = key_context(decryption_order)?;
     // As the reference: a file that cannot be read (also a missing one) is
     // exit 2.
     let bytes = std::fs::read(file).map_err(|source| Error::ReadInput {

@@ -4,9 +4,9 @@
 
 use clap::{Args, Subcommand};
 
+use super::decrypt::key_context;
 use super::decrypt::load_encrypted;
 use super::io::{read_input, store_options, write_output, ConfigContext};
-use super::rotate::key_context;
 use super::IoArgs;
 use crate::error::{Error, Result};
 use crate::format::FormatKind;

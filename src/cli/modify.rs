@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::decrypt::{key_context, load_encrypted};
 use super::io::{kinds, store_options, ConfigContext};
-use super::{IoArgs, ReadArgs};
+use super::IoArgs;
 use crate::document::{EncryptedDocument, Opened};
 use crate::error::{exit, Error, Result};
 use crate::format::json::JsonStore;
@@ -54,10 +54,7 @@ impl OpenArgs {
 /// Reads, decrypts and verifies `file` (a missing file is exit 2, as sops'
 /// `Error reading file`).
 pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Result<OpenFile> {
-    let mut keys = key_context(&ReadArgs {
-        decryption_order: args.decryption_order.clone(),
-        ..Default::default()
-    })?;
+    let mut keys = key_context(args.decryption_order.as_deref())?;
     let stores = ConfigContext::load(config)?.stores();
     let path = PathBuf::from(file);
     let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput {

@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+use super::decrypt::key_context;
 use super::decrypt::load_encrypted;
 use super::io::{
     check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
@@ -13,7 +14,7 @@ use crate::document::{self, EncryptSettings};
 use crate::error::{Error, Result};
 use crate::keys::age::parse_recipient_list;
 use crate::keys::changes;
-use crate::keys::{KeyContext, MasterKey};
+use crate::keys::MasterKey;
 
 /// Keys to add to or remove from a file (`rotate`, legacy `-r`).
 #[derive(Debug, Args, Clone, Default)]
@@ -131,22 +132,6 @@ impl ChangeKeyArgs {
             .collect();
         Ok((add, remove))
     }
-}
-
-/// A key context with `--decryption-order` applied (duplicates refused).
-pub(crate) fn key_context(order: Option<&str>) -> Result<KeyContext> {
-    let mut keys = KeyContext::new();
-    if let Some(order) = order.filter(|o| !o.is_empty()) {
-        let mut seen: Vec<String> = Vec::new();
-        for name in order.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if seen.iter().any(|s| s == name) {
-                return Err(Error::DuplicateDecryptionKeyType(name.to_string()));
-            }
-            seen.push(name.to_string());
-        }
-        keys.decryption_order = seen;
-    }
-    Ok(keys)
 }
 
 /// Runs `rotate` on `file`, writing to stdout, `--output` or in place.

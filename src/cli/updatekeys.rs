@@ -5,9 +5,9 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use super::decrypt::key_context;
 use super::decrypt::load_encrypted;
 use super::io::{kinds, store_options, ConfigContext};
-use super::rotate::key_context;
 use super::IoArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
