@@ -30,7 +30,7 @@ impl GroupDiff {
 /// `<vault_url>/keys/<name>/<version>`, Vault
 /// `<address>/v1/<engine_path>/keys/<key_name>`, HuaweiCloud key id.
 pub fn key_string(key: &MasterKey) -> String {
-    let MasterKey::Other(other) = key else {
+    let MasterKey::Service(other) = key else {
         return key.describe();
     };
     let field = |name: &str| match other.fields.get(name) {
@@ -226,7 +226,7 @@ pub fn rewrap(groups: &mut [KeyGroup], threshold: usize, data_key: &DataKey) -> 
 mod tests {
     use super::*;
     use crate::keys::age::AgeKey;
-    use crate::keys::OtherKey;
+    use crate::keys::ServiceKey;
     use crate::tree::{Map, Value};
 
     fn age() -> MasterKey {
@@ -237,7 +237,7 @@ mod tests {
     fn kms(arn: &str) -> MasterKey {
         let mut fields = Map::new();
         fields.push("arn", Value::Str(arn.into()));
-        MasterKey::Other(OtherKey {
+        MasterKey::Service(ServiceKey {
             type_id: "kms".into(),
             fields,
         })
@@ -302,7 +302,7 @@ mod tests {
         ] {
             fields.push(k, Value::Str(v.into()));
         }
-        let vault = MasterKey::Other(OtherKey {
+        let vault = MasterKey::Service(ServiceKey {
             type_id: "hc_vault".into(),
             fields,
         });

@@ -147,7 +147,7 @@ mod tests {
         let other = |t: &str, id: &str| {
             let mut fields = crate::tree::Map::new();
             fields.push("arn", crate::tree::Value::Str(id.into()));
-            MasterKey::Other(crate::keys::OtherKey {
+            MasterKey::Service(crate::keys::ServiceKey {
                 type_id: t.into(),
                 fields,
             })
