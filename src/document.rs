@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::keys::{recover_data_key, wrap_data_key, KeyContext, KeyGroup};
 use crate::metadata::{Metadata, FORMAT_VERSION};
 use crate::tree::{Map, Timestamp};
+use zeroize::Zeroize;
 
 /// What a new encrypted file is made with.
 #[derive(Debug, Clone, Default)]
@@ -133,6 +134,20 @@ pub struct Opened {
     pub warnings: Vec<String>,
     cipher: Cipher,
     encrypted: Vec<Map>,
+}
+
+impl Drop for Decrypted {
+    /// Wipes the plaintext values.
+    fn drop(&mut self) {
+        self.documents.iter_mut().for_each(Zeroize::zeroize);
+    }
+}
+
+impl Drop for Opened {
+    /// Wipes the plaintext values.
+    fn drop(&mut self) {
+        self.documents.iter_mut().for_each(Zeroize::zeroize);
+    }
 }
 
 impl std::fmt::Debug for Opened {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod format;
 pub mod fsutil;
 pub mod gofmt;
+pub mod hygiene;
 pub mod keys;
 pub mod metadata;
 pub mod tree;

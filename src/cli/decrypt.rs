@@ -47,7 +47,7 @@ pub(crate) fn run(
     for warning in &decrypted.warnings {
         eprintln!("warning: {}: {warning}", input.name);
     }
-    let bytes = if extract.is_empty() {
+    let bytes = zeroize::Zeroizing::new(if extract.is_empty() {
         out_store.emit_plain(&decrypted.documents)
     } else {
         let first = decrypted.documents.first().cloned().unwrap_or_default();
@@ -58,7 +58,7 @@ pub(crate) fn run(
             other => out_store.emit_value(other),
         }
     }
-    .map_err(|e| Error::Dump(e.to_string()))?;
+    .map_err(|e| Error::Dump(e.to_string()))?);
     write_output(io, &input, &bytes)
 }
 

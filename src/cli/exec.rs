@@ -12,6 +12,7 @@ use super::decrypt::{key_context, load_encrypted};
 use crate::error::{Error, Result};
 use crate::format::Store;
 use crate::tree::Map;
+use zeroize::Zeroizing;
 
 /// The shell used for the command-string form, as the reference does.
 pub(crate) const SHELL: &str = "/bin/sh";
@@ -121,12 +122,12 @@ impl Program {
 }
 
 /// Decrypts `file` with the given input store; returns the plaintext
-/// documents.
+/// documents, wiped when dropped.
 pub(crate) fn decrypt_file(
     file: &str,
     store: &dyn Store,
     decryption_order: Option<&str>,
-) -> Result<Vec<Map>> {
+) -> Result<Zeroizing<Vec<Map>>> {
     let mut keys = key_context(decryption_order)?;
     // As the reference: a file that cannot be read (also a missing one) is
     // exit 2.
@@ -135,14 +136,14 @@ pub(crate) fn decrypt_file(
         source,
     })?;
     let encrypted = load_encrypted(store, &bytes, file)?;
-    let decrypted = encrypted.decrypt(&mut keys, false).map_err(|e| match e {
+    let mut decrypted = encrypted.decrypt(&mut keys, false).map_err(|e| match e {
         Error::RetrieveKey(_) => e,
         other => other.in_file(file),
     })?;
     for warning in &decrypted.warnings {
         eprintln!("warning: {file}: {warning}");
     }
-    Ok(decrypted.documents)
+    Ok(Zeroizing::new(std::mem::take(&mut decrypted.documents)))
 }
 
 /// A user to run the command as (`--user`).

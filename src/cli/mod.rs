@@ -469,6 +469,8 @@ pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
             return code;
         }
     };
+    // Decrypted values may be in memory from here on: no core dumps.
+    crate::hygiene::protect_process();
     match dispatch(cli) {
         Ok(()) => 0,
         Err(err) => report(&err),

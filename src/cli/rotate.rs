@@ -172,7 +172,7 @@ pub(crate) fn run(
     changes::remove_keys(&mut groups, &remove);
     check_groups(&groups, old.shamir_threshold).map_err(|e| e.in_file(&input.name))?;
 
-    let decrypted = encrypted.decrypt(&mut keys, false).map_err(|e| match e {
+    let mut decrypted = encrypted.decrypt(&mut keys, false).map_err(|e| match e {
         Error::RetrieveKey(_) => e,
         other => other.in_file(&input.name),
     })?;
@@ -187,7 +187,7 @@ pub(crate) fn run(
         binary: false,
     };
     let mut rotated =
-        document::encrypt(decrypted.documents, settings).map_err(|e| e.in_file(&input.name))?;
+        document::encrypt(std::mem::take(&mut decrypted.documents), settings).map_err(|e| e.in_file(&input.name))?;
     // What the file records stays as it was, except keys, MAC and date.
     rotated.metadata.rule = old.rule.clone();
     rotated.metadata.version = old.version.clone();
