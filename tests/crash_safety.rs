@@ -245,10 +245,7 @@ fn edit_survives_kill_9() {
         cmd.env("EDITOR", &editor);
         cmd
     };
-    let want = plaintext().replace(
-        &format!("key0001: {MARKER}-1\n"),
-        "key0001: changed\n",
-    );
+    let want = plaintext().replace(&format!("key0001: {MARKER}-1\n"), "key0001: changed\n");
     let is_new = |b: &Bench, _: &[u8]| b.decrypt().as_deref() == Some(want.as_str());
     let tally = trials("edit", &bench, &old, &make, &is_new, 2);
     assert!(tally.new > 0, "no kill landed after the write: {tally:?}");
