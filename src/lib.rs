@@ -12,6 +12,7 @@ pub mod format;
 pub mod fsutil;
 pub mod gofmt;
 pub mod keys;
+pub mod merge;
 pub mod metadata;
 pub mod tree;
 pub mod tree_path;
