@@ -180,7 +180,7 @@ impl Merger<'_> {
                 }
                 Item::Comment(c) => {
                     // Removed on theirs: gone; otherwise kept.
-                    if !(has_comment(base, c) && !has_comment(theirs, c)) {
+                    if !has_comment(base, c) || has_comment(theirs, c) {
                         out.push(item.clone());
                     }
                 }
@@ -478,9 +478,9 @@ mod tests {
         let a = map(&[("a", s("1"))]);
         let b = map(&[("b", s("1"))]);
         let m = merge_documents(
-            Some(&[a.clone()]),
+            Some(std::slice::from_ref(&a)),
             &[a.clone(), b.clone()],
-            &[b.clone()],
+            std::slice::from_ref(&b),
             &render,
         );
         assert_eq!(m.conflicts, ["(documents)"]);

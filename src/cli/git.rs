@@ -126,6 +126,10 @@ fn stores(config: Option<&str>) -> StoreOptions {
 /// Seconds textconv may spend decrypting (`ENSEAL_TEXTCONV_TIMEOUT`).
 const TEXTCONV_TIMEOUT_SECS: u64 = 20;
 
+/// Set when [`detach_from_terminal`] made a new session: the process group
+/// then holds only enseal and the commands it started.
+static DETACHED: AtomicBool = AtomicBool::new(false);
+
 /// Cuts the process off the terminal: a new session (no controlling
 /// terminal, so opening /dev/tty fails, here and in any child such as
 /// SOPS_AGE_KEY_CMD), standard input from /dev/null, and no display or tty
@@ -134,7 +138,9 @@ fn detach_from_terminal() {
     // SAFETY: plain syscalls on this process's own descriptors, before any
     // thread is started.
     unsafe {
-        libc::setsid();
+        if libc::setsid() >= 0 {
+            DETACHED.store(true, Ordering::SeqCst);
+        }
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
         if null >= 0 {
             libc::dup2(null, 0);
@@ -181,6 +187,15 @@ fn textconv(file: &Path, config: Option<&str>) -> i32 {
                 eprintln!(
                     "enseal git textconv: {name}: no key within {timeout}s (ENSEAL_TEXTCONV_TIMEOUT); shown encrypted"
                 );
+                if DETACHED.load(Ordering::SeqCst) {
+                    // End the key command still running (our own session's
+                    // process group), so nothing holds git's pipes open.
+                    // SAFETY: signal disposition and kill on our own group.
+                    unsafe {
+                        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                        libc::kill(0, libc::SIGTERM);
+                    }
+                }
                 std::process::exit(0);
             }
         });
