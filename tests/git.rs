@@ -421,3 +421,135 @@ fn man_page_parses() {
         }
     }
 }
+
+#[test]
+fn master_keys_changed_on_both_sides_conflict() {
+    let sb = Sandbox::new();
+    repo(&sb);
+    let file = "secrets.enc.yaml";
+    add_encrypted(&sb, file, YAML);
+    commit_all(&sb, "secrets");
+    let other = || age::x25519::Identity::generate().to_public().to_string();
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    run(enseal_k(&sb).args(["rotate", "-i", "--add-age", &other(), file])).ok();
+    set(&sb, file, r#"["db"]["password"]"#, r#""feature-pass""#);
+    commit_all(&sb, "feature keys");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    run(enseal_k(&sb).args(["rotate", "-i", "--add-age", &other(), file])).ok();
+    set(&sb, file, r#"["api_key"]"#, r#""main-key""#);
+    commit_all(&sb, "main keys");
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_ne!(merge.code, Some(0));
+    assert!(
+        merge.err().contains("CONFLICT (metadata)") || merge.out().contains("CONFLICT (metadata)"),
+        "{}{}",
+        merge.out(),
+        merge.err()
+    );
+    // The values still merged, encrypted with ours' keys.
+    let shown = run(enseal_k(&sb).args(["decrypt", file])).ok().out();
+    assert!(
+        shown.contains("feature-pass") && shown.contains("main-key"),
+        "{shown}"
+    );
+    assert!(!contains(&all_bytes(&sb), "feature-pass"));
+}
+
+#[test]
+fn added_on_both_branches_with_different_data_keys_merges() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    repo(&sb);
+    let file = "new.enc.json";
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    add_encrypted(&sb, file, "{\"theirs\": \"t-secret\", \"both\": \"same\"}");
+    commit_all(&sb, "feature adds");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    add_encrypted(&sb, file, "{\"ours\": \"o-secret\", \"both\": \"same\"}");
+    commit_all(&sb, "main adds");
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_eq!(merge.code, Some(0), "{}", merge.err());
+    let plain = sops_decrypt(&sb, &sops, file);
+    for want in ["t-secret", "o-secret", "same"] {
+        assert!(plain.contains(want), "{plain}");
+    }
+}
+
+#[test]
+fn files_not_encrypted_on_either_side_merge_as_text() {
+    let sb = Sandbox::new();
+    repo(&sb);
+    let file = "plain.enc.yaml";
+    sb.write(file, "a: 1\nb: 2\nc: 3\n");
+    commit_all(&sb, "plain");
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    sb.write(file, "a: 1\nb: 2\nc: 30\n");
+    commit_all(&sb, "feature");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    sb.write(file, "a: 10\nb: 2\nc: 3\n");
+    commit_all(&sb, "main");
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_eq!(merge.code, Some(0), "{}", merge.err());
+    assert_eq!(
+        std::fs::read_to_string(sb.path(file)).unwrap(),
+        "a: 10\nb: 2\nc: 30\n"
+    );
+}
+
+#[test]
+fn textconv_skips_passphrase_protected_identities() {
+    use age::secrecy::SecretString;
+    use std::io::Write;
+    let sb = Sandbox::new();
+    let file = add_encrypted_plain(&sb);
+    // The test identity, encrypted with a passphrase (would need a prompt).
+    let identity = std::fs::read_to_string(key_file(1)).unwrap();
+    let encryptor = age::Encryptor::with_user_passphrase(SecretString::from("pw".to_string()));
+    let mut armored = Vec::new();
+    {
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut writer = encryptor.wrap_output(armor).unwrap();
+        writer.write_all(identity.as_bytes()).unwrap();
+        writer.finish().unwrap().finish().unwrap();
+    }
+    let protected = sb.root().join("protected.txt");
+    std::fs::write(&protected, &armored).unwrap();
+    let start = Instant::now();
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", &protected)
+        .args(["git", "textconv"])
+        .arg(&file))
+    .ok();
+    assert!(start.elapsed() < Duration::from_secs(60));
+    assert_eq!(out.stdout, std::fs::read(&file).unwrap());
+    assert_eq!(out.err().lines().count(), 1, "{}", out.err());
+    assert!(out.err().contains("no key"), "{}", out.err());
+}
+
+fn add_encrypted_plain(sb: &Sandbox) -> PathBuf {
+    sb.write(".sops.yaml", SOPS_YAML.replace("RECIPIENT", &recipient(1)));
+    add_encrypted(sb, "s.enc.yaml", "k: v\n")
+}
+
+#[test]
+fn merge_without_a_key_keeps_ours_and_fails() {
+    let sb = Sandbox::new();
+    repo(&sb);
+    let file = "secrets.enc.yaml";
+    add_encrypted(&sb, file, YAML);
+    commit_all(&sb, "secrets");
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    set(&sb, file, r#"["db"]["password"]"#, r#""feature-pass""#);
+    commit_all(&sb, "feature");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    set(&sb, file, r#"["api_key"]"#, r#""main-key""#);
+    commit_all(&sb, "main");
+    let ours = std::fs::read(sb.path(file)).unwrap();
+    let merge = run(git_cmd(&sb, false).args(["merge", "--no-edit", "feature"]));
+    assert_ne!(merge.code, Some(0));
+    assert_eq!(std::fs::read(sb.path(file)).unwrap(), ours);
+    assert!(!contains(&all_bytes(&sb), "feature-pass"));
+}

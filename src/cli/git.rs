@@ -309,6 +309,15 @@ fn merge_driver(
         return Ok(0);
     }
     let store = FormatKind::from_path(&name).store(&stores(config));
+    let plain = |bytes: &[u8]| {
+        store
+            .parse_encrypted(bytes)
+            .is_ok_and(|f| f.metadata.is_none())
+    };
+    if plain(&ours_bytes) && plain(&theirs_bytes) {
+        // Neither side is encrypted: git's own line merge.
+        return merge_plain_text(base_path, ours_path, theirs_path, &name);
+    }
     let mut keys = key_context(order)?;
     let open = |bytes: &[u8], side: &str, keys: &mut KeyContext| -> Result<Opened> {
         let label = format!("{name} ({side})");
@@ -378,6 +387,20 @@ fn merge_driver(
         );
     }
     Ok(1)
+}
+
+/// `git merge-file` for files that are not encrypted on either side.
+fn merge_plain_text(base: &Path, ours: &Path, theirs: &Path, name: &str) -> Result<i32> {
+    eprintln!("note: {name}: not encrypted on either side; merged as text");
+    let status = Command::new("git")
+        .args(["merge-file", "-L", "ours", "-L", "base", "-L", "theirs"])
+        .arg(ours)
+        .arg(base)
+        .arg(theirs)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| Error::Usage(format!("cannot run git merge-file: {e}")))?;
+    Ok(if status.success() { 0 } else { 1 })
 }
 
 // ---------------------------------------------------------------------------
