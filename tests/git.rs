@@ -553,3 +553,65 @@ fn merge_without_a_key_keeps_ours_and_fails() {
     assert_eq!(std::fs::read(sb.path(file)).unwrap(), ours);
     assert!(!contains(&all_bytes(&sb), "feature-pass"));
 }
+
+/// The globs written by `setup` select exactly the paths the regexes match
+/// (checked by git itself with `check-attr`).
+#[test]
+fn derived_globs_match_what_the_regexes_match() {
+    let sb = Sandbox::new();
+    git(&sb, &["init", "-q", "-b", "main"]).ok();
+    let regexes = [
+        r"\.enc\.ya?ml$",
+        r"^secrets/.*\.json$",
+        r"(dev|prod)/[^/]*\.env$",
+        r"^top\.ini$",
+        r"conf.*\.txt$",
+        r"^keys/.+",
+    ];
+    let mut config = String::from("creation_rules:\n");
+    for re in regexes {
+        config.push_str(&format!(
+            "  - path_regex: '{re}'\n    age: {}\n",
+            recipient(1)
+        ));
+    }
+    sb.write(".sops.yaml", config);
+    run(sb.enseal().args(["git", "setup"])).ok();
+    let attributes = std::fs::read_to_string(sb.path(".gitattributes")).unwrap();
+    assert!(!attributes.contains("no glob equivalent"), "{attributes}");
+    let paths = [
+        "a.enc.yaml",
+        "x/y/a.enc.yml",
+        "a.enc.yaml.bak",
+        "a.encxyaml",
+        "secrets/a.json",
+        "secrets/x/y/b.json",
+        "x/secrets/a.json",
+        "secrets.json",
+        "dev/a.env",
+        "x/prod/b.env",
+        "mydev/c.env",
+        "dev/x/c.env",
+        "top.ini",
+        "x/top.ini",
+        "conf.txt",
+        "x/config/a/b.txt",
+        "conf/a.txt",
+        "other.txt",
+        "keys/a",
+        "keys/a/b",
+        "x/keys/a",
+    ];
+    let compiled: Vec<regex::Regex> = regexes
+        .iter()
+        .map(|r| regex::Regex::new(r).unwrap())
+        .collect();
+    let mut args = vec!["check-attr", "diff", "--"];
+    args.extend(paths);
+    let out = git(&sb, &args).ok().out();
+    for (path, line) in paths.iter().zip(out.lines()) {
+        let want = compiled.iter().any(|r| r.is_match(path));
+        let got = line.ends_with(": diff: enseal");
+        assert_eq!(got, want, "{path}: glob {got}, regex {want}\n{attributes}");
+    }
+}
