@@ -615,3 +615,58 @@ fn derived_globs_match_what_the_regexes_match() {
         assert_eq!(got, want, "{path}: glob {got}, regex {want}\n{attributes}");
     }
 }
+
+/// dotenv and INI files merge key by key too (the .sops.yaml of these tests
+/// covers `.enc.yaml`/`.enc.json` only, so they are encrypted with `--age`).
+#[test]
+fn dotenv_and_ini_merge_cleanly() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    repo(&sb);
+    sb.write(
+        ".gitattributes",
+        "*.env diff=enseal merge=enseal\n*.ini diff=enseal merge=enseal\n",
+    );
+    let cases = [
+        ("s.env", "A=one\nB=two\nC=three\n", r#"["B"]"#, r#"["C"]"#),
+        (
+            "s.ini",
+            "[db]\nuser = admin\npassword = base\n[api]\nkey = k\n",
+            r#"["db"]["password"]"#,
+            r#"["api"]["key"]"#,
+        ),
+    ];
+    let no_rules = sb.root().join("empty.yaml");
+    std::fs::write(&no_rules, "").unwrap();
+    for (file, plain, _, _) in cases {
+        sb.write(file, plain);
+        run(sb.enseal().arg("--config").arg(&no_rules).args([
+            "encrypt",
+            "-i",
+            "--age",
+            &recipient(1),
+            file,
+        ]))
+        .ok();
+    }
+    commit_all(&sb, "flat files");
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    for (file, _, theirs, _) in cases {
+        set(&sb, file, theirs, r#""from-feature""#);
+    }
+    commit_all(&sb, "feature");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    for (file, _, _, ours) in cases {
+        set(&sb, file, ours, r#""from-main""#);
+    }
+    commit_all(&sb, "main");
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_eq!(merge.code, Some(0), "{}", merge.err());
+    for (file, _, _, _) in cases {
+        let plain = sops_decrypt(&sb, &sops, file);
+        assert!(
+            plain.contains("from-feature") && plain.contains("from-main"),
+            "{file}:\n{plain}"
+        );
+    }
+}
