@@ -208,7 +208,7 @@ fn textconv(file: &Path, config: Option<&str>) -> i32 {
         }
     }
     match result {
-        Ok(plain) => emit_stdout(&plain),
+        Ok(plain) => emit_stdout(&zeroize::Zeroizing::new(plain)),
         Err(note) => {
             emit_stdout(&bytes);
             eprintln!("enseal git textconv: {name}: {note}");
