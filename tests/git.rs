@@ -416,7 +416,9 @@ fn man_page_parses() {
             .env("MANWIDTH", "80")
             .arg("-l")
             .arg(&page));
+        // Minimal systems may have a `man` stub that cannot render.
         if rendered.code == Some(0) {
+            assert!(rendered.out().contains("NAME"), "{}", rendered.out());
             assert!(rendered.out().contains("enseal"), "{}", rendered.out());
         }
     }
