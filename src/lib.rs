@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod gofmt;
 pub mod hygiene;
 pub mod keys;
+pub mod merge;
 pub mod metadata;
 pub mod tree;
 pub mod tree_path;

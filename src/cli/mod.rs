@@ -9,6 +9,9 @@ mod exec_env;
 mod exec_file;
 mod filestatus;
 mod groups;
+// enseal git / completion / man (issue 8)
+mod completion;
+mod git;
 mod io;
 mod modify;
 mod rotate;
@@ -98,6 +101,12 @@ enum Command {
         #[command(subcommand)]
         command: Box<groups::GroupsCmd>,
     },
+    /// Git integration: diff and merge drivers for encrypted files.
+    Git(git::GitCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(completion::CompletionCmd),
+    /// Print the man page (roff) on standard output.
+    Man(completion::ManCmd),
 }
 
 /// Type and decryption flags of the commands that change a file in place.
@@ -549,6 +558,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             updatekeys::run(&cmd.files, &options)
         }
         Some(Command::Groups { command }) => groups::run(&command, config),
+        Some(Command::Git(cmd)) => git::run(cmd, config).map(exit_unless_zero),
+        Some(Command::Completion(cmd)) => completion::run_completion(&cmd),
+        Some(Command::Man(_)) => completion::run_man(),
         None => {
             let file = cli.file.as_deref();
             if file.is_none() && (cli.encrypt || cli.decrypt || cli.rotate) {
