@@ -254,7 +254,7 @@ pub(crate) mod imp {
     /// The token audience for a vault: its cloud's Key Vault resource.
     pub(crate) struct Scope {
         /// The resource URI (managed identity, Azure CLI).
-        resource: &'static str,
+        pub(crate) resource: &'static str,
     }
 
     impl Scope {
@@ -496,6 +496,333 @@ pub(crate) mod imp {
         match json.get_mut("accessToken") {
             Some(Json::String(t)) if !t.is_empty() => Ok(Some(Zeroizing::new(std::mem::take(t)))),
             _ => Err("az account get-access-token printed no accessToken".into()),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "azure"))]
+mod tests {
+    use super::super::gcpkms::cloud_http::mock::{self, Mock, Request};
+    use super::super::gcpkms::cloud_http::MapEnv;
+    use super::imp;
+    use crate::tree::{Map, Value};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use serde_json::json;
+
+    fn env(pairs: &[(&str, &str)]) -> MapEnv {
+        MapEnv(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    fn key_fields(vault: &str, name: &str, version: &str) -> Map {
+        let mut m = Map::new();
+        m.push("vault_url", Value::Str(vault.into()));
+        m.push("name", Value::Str(name.into()));
+        m.push("version", Value::Str(version.into()));
+        m
+    }
+
+    /// Azure AD and Key Vault lookalike on one server. The token endpoint
+    /// hands out `vault-token`; key operations need it.
+    fn azure_answer(r: &Request) -> (u16, String) {
+        if r.target == "/tenant-1/oauth2/v2.0/token" {
+            return (
+                200,
+                json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "vault-token"})
+                    .to_string(),
+            );
+        }
+        vault_answer(r, "vault-token")
+    }
+
+    fn vault_answer(r: &Request, token: &str) -> (u16, String) {
+        if r.header("authorization") != Some(&format!("Bearer {token}")) {
+            return (
+                401,
+                json!({"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}}).to_string(),
+            );
+        }
+        let (path, query) = r.target.split_once('?').unwrap();
+        assert_eq!(query, "api-version=7.4");
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match (r.method.as_str(), parts.as_slice()) {
+            ("GET", ["keys", name]) => (
+                200,
+                json!({"key": {"kid": format!("https://v.vault.azure.net/keys/{name}/0123abcd"), "kty": "RSA"}})
+                    .to_string(),
+            ),
+            ("POST", ["keys", name, version, op]) => {
+                let body = r.json();
+                assert_eq!(body["alg"], "RSA-OAEP-256");
+                let value = URL_SAFE_NO_PAD.decode(body["value"].as_str().unwrap()).unwrap();
+                let key = format!("{name}/{version}");
+                let kid = format!("https://v.vault.azure.net/keys/{key}");
+                match *op {
+                    "encrypt" => (
+                        200,
+                        json!({"kid": kid, "value": URL_SAFE_NO_PAD.encode(mock::seal(&key, &value))})
+                            .to_string(),
+                    ),
+                    "decrypt" => match mock::open(&key, &value) {
+                        Some(pt) => (200, json!({"kid": kid, "value": URL_SAFE_NO_PAD.encode(pt)}).to_string()),
+                        None => (400, json!({"error": {"code": "BadParameter", "message": "The parameter is incorrect."}}).to_string()),
+                    },
+                    _ => (404, "{}".into()),
+                }
+            }
+            _ => (404, "{}".into()),
+        }
+    }
+
+    fn secret_env(server: &Mock) -> MapEnv {
+        env(&[
+            ("AZURE_TENANT_ID", "tenant-1"),
+            ("AZURE_CLIENT_ID", "client-1"),
+            ("AZURE_CLIENT_SECRET", "s3cret+/="),
+            ("AZURE_AUTHORITY_HOST", &server.url),
+        ])
+    }
+
+    #[test]
+    fn client_secret_round_trip_and_request_shapes() {
+        let server = Mock::start(azure_answer);
+        let env = secret_env(&server);
+        let secret = [0x42u8; 32];
+        let mut fields = key_fields(&server.url, "sops-key", "v1");
+        imp::wrap(&env, &mut fields, &secret).unwrap();
+        let keys: Vec<&str> = fields.entries().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["vault_url", "name", "version", "created_at", "enc"]);
+        let enc = fields.get("enc").unwrap().as_str().unwrap().to_string();
+        assert!(!enc.contains('=') && !enc.contains('+') && !enc.contains('/'));
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(&enc).unwrap(),
+            mock::seal("sops-key/v1", &secret)
+        );
+        assert_eq!(*imp::unwrap(&env, &fields).unwrap(), secret);
+
+        let reqs = server.requests();
+        let token = &reqs[0];
+        assert_eq!(token.method, "POST");
+        assert_eq!(token.target, "/tenant-1/oauth2/v2.0/token");
+        assert_eq!(
+            token.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            token.form(),
+            [
+                ("grant_type".to_string(), "client_credentials".to_string()),
+                ("client_id".into(), "client-1".into()),
+                ("scope".into(), "https://vault.azure.net/.default".into()),
+                ("client_secret".into(), "s3cret+/=".into()),
+            ]
+        );
+        assert_eq!(reqs[1].target, "/keys/sops-key/v1/encrypt?api-version=7.4");
+        assert_eq!(reqs[1].header("content-type"), Some("application/json"));
+        assert_eq!(
+            reqs[1].json(),
+            json!({"alg": "RSA-OAEP-256", "value": URL_SAFE_NO_PAD.encode(secret)})
+        );
+        // The token is cached for the decrypt call.
+        assert_eq!(reqs[2].target, "/keys/sops-key/v1/decrypt?api-version=7.4");
+        assert_eq!(reqs[2].json(), json!({"alg": "RSA-OAEP-256", "value": enc}));
+        assert_eq!(reqs.len(), 3);
+    }
+
+    #[test]
+    fn missing_version_is_resolved_and_stored() {
+        let server = Mock::start(azure_answer);
+        let env = secret_env(&server);
+        let mut fields = key_fields(&format!("{}/", server.url), "k2", "");
+        imp::wrap(&env, &mut fields, &[1, 2, 3]).unwrap();
+        assert_eq!(fields.get("version"), Some(&Value::Str("0123abcd".into())));
+        assert_eq!(
+            fields.get("vault_url"),
+            Some(&Value::Str(server.url.clone()))
+        );
+        assert_eq!(*imp::unwrap(&env, &fields).unwrap(), [1, 2, 3]);
+        assert_eq!(
+            imp::latest_version(&env, &server.url, "k2").unwrap(),
+            "0123abcd"
+        );
+        let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+        assert!(
+            targets.contains(&"/keys/k2?api-version=7.4".to_string()),
+            "{targets:?}"
+        );
+    }
+
+    #[test]
+    fn workload_identity_sends_the_federated_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "eyJfederated.token.sig\n").unwrap();
+        let server = Mock::start(|r| {
+            if r.target.ends_with("/oauth2/v2.0/token") {
+                assert_eq!(
+                    r.form(),
+                    [
+                        ("grant_type".to_string(), "client_credentials".to_string()),
+                        ("client_id".into(), "client-2".into()),
+                        ("scope".into(), "https://vault.azure.net/.default".into()),
+                        (
+                            "client_assertion_type".into(),
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()
+                        ),
+                        ("client_assertion".into(), "eyJfederated.token.sig".into()),
+                    ]
+                );
+                return (
+                    200,
+                    json!({"access_token": "wi-token", "expires_in": 3599}).to_string(),
+                );
+            }
+            vault_answer(r, "wi-token")
+        });
+        let env = env(&[
+            ("AZURE_TENANT_ID", "tenant-2"),
+            ("AZURE_CLIENT_ID", "client-2"),
+            ("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap()),
+            ("AZURE_AUTHORITY_HOST", &server.url),
+        ]);
+        let mut fields = key_fields(&server.url, "k", "v");
+        imp::wrap(&env, &mut fields, &[8; 16]).unwrap();
+        assert_eq!(*imp::unwrap(&env, &fields).unwrap(), [8; 16]);
+    }
+
+    #[test]
+    fn managed_identity_only_when_enabled() {
+        let server = Mock::start(|r| {
+            if r.target.starts_with("/metadata/identity/oauth2/token") {
+                assert_eq!(r.method, "GET");
+                assert_eq!(r.header("metadata"), Some("true"));
+                assert_eq!(
+                    r.target,
+                    "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net"
+                );
+                return (
+                    200,
+                    json!({"access_token": "mi-token", "expires_in": "3599"}).to_string(),
+                );
+            }
+            vault_answer(r, "mi-token")
+        });
+        let base = [("AZURE_POD_IDENTITY_AUTHORITY_HOST", server.url.as_str())];
+        let mut fields = key_fields(&server.url, "k", "v");
+        let err = imp::wrap(&env(&base), &mut fields, &[1]).unwrap_err();
+        assert!(err.contains("no Azure credentials found"), "{err}");
+        assert!(server.requests().is_empty(), "nothing was probed");
+        let mut on = base.to_vec();
+        on.push(("ENSEAL_AZURE_MANAGED_IDENTITY", "1"));
+        imp::wrap(&env(&on), &mut fields, &[1]).unwrap();
+        assert_eq!(*imp::unwrap(&env(&on), &fields).unwrap(), [1]);
+    }
+
+    #[test]
+    fn errors_name_the_key_url_and_the_cause() {
+        // Token endpoint refuses the secret.
+        let server = Mock::start(|_| {
+            (401, json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1\r\nCorrelation ID: 2"}).to_string())
+        });
+        let err = imp::wrap(
+            &secret_env(&server),
+            &mut key_fields(&server.url, "k", "v"),
+            &[1],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            format!("failed to get Azure token credential to encrypt data: token request to {}/tenant-1/oauth2/v2.0/token failed: HTTP 401: invalid_client: AADSTS7000215: Invalid client secret provided.", server.url)
+        );
+        // The vault refuses the operation.
+        let server = Mock::start(|r| {
+            if r.target.contains("oauth2") {
+                return azure_answer(r);
+            }
+            (403, json!({"error": {"code": "Forbidden", "message": "The user, group or application does not have keys encrypt permission on key vault 'v'."}}).to_string())
+        });
+        let secret = [0x77u8; 32];
+        let err = imp::wrap(
+            &secret_env(&server),
+            &mut key_fields(&server.url, "k", "v"),
+            &secret,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            format!("failed to encrypt sops data key with Azure Key Vault key '{}/keys/k/v': HTTP 403: Forbidden: The user, group or application does not have keys encrypt permission on key vault 'v'.", server.url)
+        );
+        assert!(!err.contains(&URL_SAFE_NO_PAD.encode(secret)));
+        // Server error, timeout, refused connection.
+        let server = Mock::start(|r| {
+            if r.target.contains("oauth2") {
+                return azure_answer(r);
+            }
+            if r.target.contains("/slow/") {
+                std::thread::sleep(std::time::Duration::from_secs(3));
+            }
+            (500, "upstream failure".into())
+        });
+        let mut env = secret_env(&server);
+        env.0.insert("ENSEAL_CLOUD_TIMEOUT".into(), "0.5".into());
+        let err = imp::wrap(&env, &mut key_fields(&server.url, "k", "v"), &[1]).unwrap_err();
+        assert!(
+            err.ends_with("/keys/k/v': HTTP 500: upstream failure"),
+            "{err}"
+        );
+        let err = imp::wrap(&env, &mut key_fields(&server.url, "slow", "v"), &[1]).unwrap_err();
+        assert!(err.ends_with("/keys/slow/v': request timed out"), "{err}");
+        let closed = mock::closed_port_url();
+        let err = imp::unwrap(&env, &{
+            let mut f = key_fields(&closed, "k", "v");
+            f.push("enc", Value::Str("AAAA".into()));
+            f
+        })
+        .unwrap_err();
+        assert!(
+            err.starts_with(&format!("failed to decrypt sops data key with Azure Key Vault key '{closed}/keys/k/v': connection")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plain_http_vault_is_refused_off_loopback() {
+        let err = imp::wrap(
+            &env(&[]),
+            &mut key_fields("http://v.vault.azure.net", "k", "v"),
+            &[1],
+        )
+        .unwrap_err();
+        assert!(err.contains("refusing plain http"), "{err}");
+        let err = imp::unwrap(
+            &env(&[]),
+            &key_fields("https://v.vault.azure.net", "k", "v"),
+        )
+        .unwrap_err();
+        // Empty enc: nothing to decrypt, but credentials come first.
+        assert!(err.contains("no Azure credentials found"), "{err}");
+    }
+
+    #[test]
+    fn scopes_follow_the_cloud() {
+        for (url, scope) in [
+            ("https://v.vault.azure.net", "https://vault.azure.net"),
+            ("https://v.vault.azure.cn", "https://vault.azure.cn"),
+            (
+                "https://v.vault.usgovcloudapi.net/",
+                "https://vault.usgovcloudapi.net",
+            ),
+            (
+                "https://h.managedhsm.azure.net",
+                "https://managedhsm.azure.net",
+            ),
+        ] {
+            assert_eq!(imp::Scope::of(url).resource, scope);
         }
     }
 }
