@@ -202,7 +202,7 @@ pub(crate) mod imp {
     }
 
     fn fetch_version(
-        agent: &ureq::Agent,
+        agent: &cloud_http::Agent,
         vault_url: &str,
         name: &str,
         token: &str,
@@ -239,7 +239,7 @@ pub(crate) mod imp {
         URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
     }
 
-    fn call(agent: &ureq::Agent, url: &str, token: &str, body: &str) -> Result<Json, String> {
+    fn call(agent: &cloud_http::Agent, url: &str, token: &str, body: &str) -> Result<Json, String> {
         let auth = Zeroizing::new(format!("Bearer {token}"));
         send(
             agent,
@@ -295,7 +295,7 @@ pub(crate) mod imp {
     /// An access token from the first credential source that is configured.
     pub(crate) fn access_token(
         env: &dyn Env,
-        agent: &ureq::Agent,
+        agent: &cloud_http::Agent,
         scope: &Scope,
     ) -> Result<Zeroizing<String>, String> {
         let tenant = env.var("AZURE_TENANT_ID");
@@ -359,7 +359,7 @@ pub(crate) mod imp {
     /// The client-credentials grant at `{authority}/{tenant}/oauth2/v2.0/token`.
     fn token_grant(
         env: &dyn Env,
-        agent: &ureq::Agent,
+        agent: &cloud_http::Agent,
         tenant: &str,
         client: &str,
         scope: &Scope,
@@ -397,7 +397,7 @@ pub(crate) mod imp {
     /// (`AZURE_POD_IDENTITY_AUTHORITY_HOST` overrides its address).
     fn managed_identity(
         env: &dyn Env,
-        agent: &ureq::Agent,
+        agent: &cloud_http::Agent,
         scope: &Scope,
         client: Option<&str>,
     ) -> Result<Zeroizing<String>, String> {

@@ -41,24 +41,59 @@ impl Env for MapEnv {
     }
 }
 
-/// The HTTP agent: `ENSEAL_CLOUD_TIMEOUT` (seconds, default 30) bounds each
+/// The HTTP client: `ENSEAL_CLOUD_TIMEOUT` (seconds, default 30) bounds each
 /// exchange; status codes are returned, not turned into errors; redirects
-/// are not followed (so a bearer token never travels to another host).
-pub(crate) fn agent(env: &dyn Env) -> ureq::Agent {
+/// are not followed (so a bearer token never travels to another host). The
+/// usual proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …) apply, except to
+/// loopback addresses, which are always reached directly.
+pub(crate) struct Agent {
+    proxied: ureq::Agent,
+    direct: ureq::Agent,
+}
+
+/// Builds the [`Agent`] (no network traffic).
+pub(crate) fn agent(env: &dyn Env) -> Agent {
     let secs = env
         .var("ENSEAL_CLOUD_TIMEOUT")
         .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
         .map(Duration::from_secs_f64)
         .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
-    ureq::Agent::config_builder()
-        .timeout_global(Some(secs))
-        .timeout_connect(Some(secs.min(Duration::from_secs(CONNECT_TIMEOUT_SECS))))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("enseal/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+    let config = |proxy: Option<ureq::Proxy>| {
+        ureq::Agent::config_builder()
+            .timeout_global(Some(secs))
+            .timeout_connect(Some(secs.min(Duration::from_secs(CONNECT_TIMEOUT_SECS))))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(proxy)
+            .user_agent(concat!("enseal/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into()
+    };
+    Agent {
+        proxied: config(ureq::Proxy::try_from_env()),
+        direct: config(None),
+    }
+}
+
+impl Agent {
+    fn for_url(&self, url: &str) -> &ureq::Agent {
+        match url.strip_prefix("http://") {
+            Some(rest) if is_loopback(rest) => &self.direct,
+            _ => &self.proxied,
+        }
+    }
+}
+
+/// True when the authority at the start of `rest` (after `scheme://`) is a
+/// loopback host.
+fn is_loopback(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
 }
 
 /// A response: its status and body (zeroized on drop, since key-operation
@@ -95,12 +130,13 @@ pub(crate) enum Body<'a> {
 
 /// Sends one request and reads the whole response.
 pub(crate) fn send(
-    agent: &ureq::Agent,
+    agent: &Agent,
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
     body: Body,
 ) -> Result<Response, String> {
+    let agent = agent.for_url(url);
     let result = match (method, body) {
         ("GET", _) => {
             let mut req = agent.get(url);
@@ -214,14 +250,10 @@ pub(crate) fn check_url(url: &str) -> Result<(), String> {
         return Ok(());
     }
     if let Some(rest) = url.strip_prefix("http://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => authority.split(':').next().unwrap_or(""),
-        };
-        if matches!(host, "127.0.0.1" | "localhost" | "::1") {
+        if is_loopback(rest) {
             return Ok(());
         }
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
         return Err(format!(
             "refusing plain http to {host:?}: only https, or http to 127.0.0.1/localhost, is allowed"
         ));
@@ -281,7 +313,7 @@ pub(crate) fn order_fields(fields: &mut crate::tree::Map, order: &[&str]) {
 
 /// Posts an OAuth form and reads `access_token` and `expires_in`.
 pub(crate) fn token_request(
-    agent: &ureq::Agent,
+    agent: &Agent,
     url: &str,
     form: &[(&str, &str)],
 ) -> Result<(Zeroizing<String>, u64), String> {

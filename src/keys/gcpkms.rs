@@ -157,7 +157,7 @@ pub(crate) mod imp {
     /// `POST {endpoint}/v1/{id}:{op}` with a bearer token.
     fn call(
         env: &dyn Env,
-        agent: &ureq::Agent,
+        agent: &cloud_http::Agent,
         id: &str,
         op: &str,
         token: &Token,
@@ -180,7 +180,7 @@ pub(crate) mod imp {
     }
 
     /// Finds credentials as sops does and turns them into an access token.
-    pub(crate) fn access_token(env: &dyn Env, agent: &ureq::Agent) -> Result<Token, String> {
+    pub(crate) fn access_token(env: &dyn Env, agent: &cloud_http::Agent) -> Result<Token, String> {
         if let Some(value) = env.var("GOOGLE_CREDENTIALS") {
             let json = if std::path::Path::new(&value).is_file() {
                 cloud_http::read_credential_file("GOOGLE_CREDENTIALS", &value)?
@@ -241,7 +241,7 @@ pub(crate) mod imp {
     /// A token from a credentials JSON document (`source` names where it
     /// came from, for errors).
     pub(crate) fn token_from_json(
-        agent: &ureq::Agent,
+        agent: &cloud_http::Agent,
         json: &str,
         source: &str,
     ) -> Result<Token, String> {
@@ -315,7 +315,7 @@ pub(crate) mod imp {
     }
 
     /// A token from the GCE metadata server.
-    fn metadata_token(agent: &ureq::Agent, host: &str) -> Result<Token, String> {
+    fn metadata_token(agent: &cloud_http::Agent, host: &str) -> Result<Token, String> {
         let url =
             format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token");
         let response = send(
