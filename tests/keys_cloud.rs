@@ -276,6 +276,7 @@ fn metadata_lines(text: &str) -> Vec<String> {
     let start = text
         .find("sops:")
         .or_else(|| text.find("\"sops\":"))
+        .or_else(|| text.find("sops_"))
         .expect("a sops block");
     text[start..]
         .lines()
@@ -429,7 +430,11 @@ fn metadata_layout_matches_the_reference() {
     let Some(sops) = require_sops() else {
         return;
     };
-    for (name, plain) in [("p.yaml", PLAIN_YAML), ("p.json", PLAIN_JSON)] {
+    for (name, plain) in [
+        ("p.yaml", PLAIN_YAML),
+        ("p.json", PLAIN_JSON),
+        ("p.env", "a=1\nb=secret\n"),
+    ] {
         let mock = Mock::start();
         let sb = Sandbox::new();
         write_config(&sb, &mock, true);
@@ -494,4 +499,37 @@ fn no_cloud_traffic_when_age_decrypts() {
     .ok();
     assert_eq!(dec.out(), PLAIN_YAML);
     assert_eq!(mock.requests().len(), before);
+}
+
+/// `rotate` wraps a new data key with the cloud keys (one more encrypt call
+/// per key) and the result decrypts through each of them.
+#[test]
+fn rotate_rewraps_with_both_clouds() {
+    let mock = Mock::start();
+    let sb = Sandbox::new();
+    write_config(&sb, &mock, false);
+    let plain = sb.write("p.yaml", PLAIN_YAML);
+    let enc = run(cloud_env(sb.enseal(), &mock).arg("encrypt").arg(&plain))
+        .ok()
+        .out();
+    let file = sb.write("f.yaml", &enc);
+    run(cloud_env(sb.enseal(), &mock)
+        .args(["rotate", "-i"])
+        .arg(&file))
+    .ok();
+    let rotated = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(rotated, enc);
+    let encrypts = |suffix: &str| {
+        mock.requests()
+            .iter()
+            .filter(|r| r.target.split('?').next().unwrap().ends_with(suffix))
+            .count()
+    };
+    assert_eq!(encrypts(":encrypt"), 2);
+    assert_eq!(encrypts("/encrypt"), 2);
+    for hide in ["GOOGLE_OAUTH_ACCESS_TOKEN", "AZURE_CLIENT_SECRET"] {
+        let mut cmd = cloud_env(sb.enseal(), &mock);
+        cmd.env_remove(hide);
+        assert_eq!(run(cmd.arg("decrypt").arg(&file)).ok().out(), PLAIN_YAML);
+    }
 }

@@ -630,6 +630,47 @@ mod tests {
     }
 
     #[test]
+    fn google_credentials_may_be_a_file_path() {
+        let server = Mock::start(|r| {
+            if r.target == "/t" {
+                assert_eq!(r.form_value("refresh_token").as_deref(), Some("from-file"));
+                return (200, json!({"access_token": "file-token"}).to_string());
+            }
+            kms_answer(r, "file-token")
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("creds.json");
+        std::fs::write(
+            &path,
+            json!({"type": "authorized_user", "client_id": "c", "client_secret": "s",
+                   "refresh_token": "from-file", "token_uri": format!("{}/t", server.url)})
+            .to_string(),
+        )
+        .unwrap();
+        let env = env(&[
+            ("GOOGLE_CREDENTIALS", path.to_str().unwrap()),
+            ("SOPS_GCP_KMS_ENDPOINT", &server.url),
+        ]);
+        imp::wrap(&env, &mut key_fields(ID), &[4; 32]).unwrap();
+        let err = imp::wrap(
+            &super::cloud_http::MapEnv(
+                [(
+                    "GOOGLE_CREDENTIALS".to_string(),
+                    "/no/such/file".to_string(),
+                )]
+                .into(),
+            ),
+            &mut key_fields(ID),
+            &[4; 32],
+        )
+        .unwrap_err();
+        assert!(
+            err.ends_with("GOOGLE_CREDENTIALS: not a readable file and not credentials JSON"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn metadata_server_only_when_asked() {
         let server = Mock::start(|r| {
             if r.target == "/computeMetadata/v1/instance/service-accounts/default/token" {
