@@ -144,13 +144,9 @@ mod tests {
 
     #[test]
     fn keys_are_tried_in_decryption_order_stable_and_unlisted_last() {
-        let other = |t: &str, id: &str| {
-            let mut fields = crate::tree::Map::new();
-            fields.push("arn", crate::tree::Value::Str(id.into()));
-            MasterKey::Service(crate::keys::ServiceKey {
-                type_id: t.into(),
-                fields,
-            })
+        let other = |t: &str, id: &str| match t {
+            "pgp" => MasterKey::from(crate::keys::ServiceKey::pgp(id)),
+            _ => crate::keys::ServiceKey::kms(id, "", &[], "").into(),
         };
         let recipient = ::age::x25519::Identity::generate().to_public().to_string();
         let group = vec![
