@@ -144,7 +144,6 @@ fn unsupported(type_id: &str) -> String {
 }
 
 /// The current time as sops writes `created_at` (RFC 3339, UTC, seconds).
-#[allow(dead_code)] // used by the key-service backends
 pub(crate) fn created_at_now() -> String {
     crate::tree::Timestamp::now_utc().to_rfc3339()
 }
@@ -356,7 +355,6 @@ pub(crate) fn field<'m>(fields: &'m Map, name: &str) -> &'m str {
 
 /// Sets a string field of a key entry, in place when it exists (keeping the
 /// field order), else at the end.
-#[allow(dead_code)] // used by the key-service backends
 pub(crate) fn set_field(fields: &mut Map, name: &str, value: String) {
     match fields.get_mut(name) {
         Some(slot) => *slot = Value::Str(value),
