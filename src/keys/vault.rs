@@ -20,8 +20,19 @@ use crate::tree::Map;
 
 /// How long connecting to Vault may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one request to Vault may take in all.
+/// How long one request to Vault may take in all, unless
+/// `ENSEAL_VAULT_TIMEOUT` gives another number of seconds (1–600).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The request timeout in effect.
+fn request_timeout() -> Duration {
+    std::env::var("ENSEAL_VAULT_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|n| (1..=600).contains(n))
+        .map(Duration::from_secs)
+        .unwrap_or(REQUEST_TIMEOUT)
+}
 
 /// The parts of a Vault transit key entry.
 struct Key<'m> {
@@ -163,8 +174,8 @@ fn token() -> Result<Zeroizing<String>, String> {
 fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, String> {
     let token = token()?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(REQUEST_TIMEOUT))
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(request_timeout())))
+        .timeout_global(Some(request_timeout()))
         .http_status_as_error(false)
         .max_redirects(0)
         .build()
@@ -216,14 +227,14 @@ fn transport_error(e: ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(_) => format!(
             "no answer from Vault within {} seconds (timeout)",
-            REQUEST_TIMEOUT.as_secs()
+            request_timeout().as_secs()
         ),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             "connection refused (is Vault running at this address?)".into()
         }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => format!(
             "could not connect to Vault within {} seconds (timeout)",
-            CONNECT_TIMEOUT.as_secs()
+            CONNECT_TIMEOUT.min(request_timeout()).as_secs()
         ),
         ureq::Error::HostNotFound => "host not found".into(),
         other => other.to_string(),
