@@ -597,3 +597,57 @@ fn wrong_vault_token_is_named() {
     let out = run(env.enseal(no_age).arg("decrypt").arg(&file)).code_in(&[128]);
     assert!(out.err().contains("no Vault token"), "{}", out.err());
 }
+
+#[test]
+fn edit_of_a_new_file_and_legacy_encrypt_use_the_key_flags() {
+    let Some(env) = setup() else { return };
+    use std::os::unix::fs::PermissionsExt;
+    let editor = env.sb.root().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf 'k: v\\n' > \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = env.sb.path("new.yaml");
+    run(env
+        .enseal(ALL)
+        .env("EDITOR", &editor)
+        .args(["edit", "--pgp", &env.s.fpr, "--hc-vault-transit"])
+        .arg(env.s.nested_uri())
+        .arg(&file))
+    .ok();
+    let only_vault = Creds {
+        age: false,
+        pgp: false,
+        vault: true,
+    };
+    let out = run(env.sops(only_vault).arg("decrypt").arg(&file)).ok();
+    assert_eq!(out.out(), "k: v\n");
+    let only_pgp = Creds {
+        age: false,
+        pgp: true,
+        vault: false,
+    };
+    let out = run(env
+        .sops(only_pgp)
+        .env("SOPS_DECRYPTION_ORDER", "pgp")
+        .arg("decrypt")
+        .arg(&file))
+    .ok();
+    assert_eq!(out.out(), "k: v\n");
+    // Legacy -e with variables only.
+    let input = env.sb.write("plain.yaml", PLAIN_YAML);
+    let out = run(env
+        .enseal(ALL)
+        .env("SOPS_PGP_FP", &env.s.fpr2)
+        .env("SOPS_VAULT_URIS", env.s.vault_uri())
+        .arg("-e")
+        .arg(&input))
+    .ok();
+    let file = env.sb.write("legacy.yaml", &out.stdout);
+    let out = run(env
+        .enseal(ALL)
+        .args(["--decryption-order", "hc_vault,pgp", "-d"])
+        .arg(&file))
+    .ok();
+    assert_eq!(out.out(), PLAIN_YAML);
+    let out = run(env.sops(only_pgp).arg("decrypt").arg(&file)).ok();
+    assert_eq!(out.out(), PLAIN_YAML);
+}
