@@ -174,6 +174,7 @@ fn token() -> Result<Zeroizing<String>, String> {
 fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, String> {
     let token = token()?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls_config()?)
         .timeout_connect(Some(CONNECT_TIMEOUT.min(request_timeout())))
         .timeout_global(Some(request_timeout()))
         .http_status_as_error(false)
@@ -220,6 +221,36 @@ fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, Str
     } else {
         format!("Vault answered HTTP {status}: {}", messages.join("; "))
     })
+}
+
+/// TLS settings from the Vault client's variables, which sops honours too:
+/// `VAULT_CACERT` (a PEM file of CA certificates to trust instead of the
+/// bundled Mozilla roots) and `VAULT_SKIP_VERIFY` (true: no verification).
+fn tls_config() -> Result<ureq::tls::TlsConfig, String> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let mut builder = TlsConfig::builder();
+    if let Some(path) = std::env::var_os("VAULT_CACERT").filter(|p| !p.is_empty()) {
+        let shown = std::path::Path::new(&path).display().to_string();
+        let pem =
+            std::fs::read(&path).map_err(|e| format!("cannot read VAULT_CACERT {shown}: {e}"))?;
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(format!("VAULT_CACERT {shown} holds no PEM certificate"));
+        }
+        builder = builder.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    let skip = std::env::var("VAULT_SKIP_VERIFY")
+        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "t" | "true"))
+        .unwrap_or(false);
+    if skip {
+        builder = builder.disable_verification(true);
+    }
+    Ok(builder.build())
 }
 
 /// A ureq failure as a short cause.
@@ -317,5 +348,16 @@ mod tests {
         let err = wrap(&mut key.fields, b"secret").unwrap_err();
         assert!(err.contains("transit/encrypt/k"), "{err}");
         assert!(!err.contains("c2VjcmV0"), "{err}");
+        // A VAULT_CACERT without certificates is named.
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate").unwrap();
+        std::env::set_var("VAULT_CACERT", &ca);
+        let err = unwrap(&key.fields).unwrap_err();
+        std::env::remove_var("VAULT_CACERT");
+        assert!(
+            err.contains("VAULT_CACERT") && err.contains("ca.pem"),
+            "{err}"
+        );
     }
 }
