@@ -1184,13 +1184,9 @@ impl Decoder<'_> {
 }
 
 /// A KMS key from a per-rule `kms` entry: spaces removed, `ARN+roleARN`
-/// split at the first `+arn:`.
+/// split as [`crate::keys::split_kms_role`] does.
 fn kms_from_arn(entry: &str, aws_profile: &str) -> KmsSpec {
-    let arn = entry.replace(' ', "");
-    let (arn, role) = match arn.find("+arn:") {
-        Some(i) if i > 0 => (arn[..i].to_string(), arn[i + 1..].to_string()),
-        _ => (arn, String::new()),
-    };
+    let (arn, role) = crate::keys::split_kms_role(&entry.replace(' ', ""));
     KmsSpec {
         arn,
         role,

@@ -80,7 +80,13 @@ pub fn recover_data_key(
                     found = Some(part);
                     break;
                 }
-                Err(e) => failures.push(format!("  {}: FAILED\n    - | {}", master.describe(), e)),
+                // The key as sops names it (recipient, fingerprint, ARN,
+                // key URI), then the one-line cause.
+                Err(e) => failures.push(format!(
+                    "  {}: FAILED\n    - | {}",
+                    super::changes::key_string(master),
+                    e
+                )),
             }
         }
         match found {

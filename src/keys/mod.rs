@@ -144,7 +144,6 @@ fn unsupported(type_id: &str) -> String {
 }
 
 /// The current time as sops writes `created_at` (RFC 3339, UTC, seconds).
-#[allow(dead_code)] // used by the key-service backends
 pub(crate) fn created_at_now() -> String {
     crate::tree::Timestamp::now_utc().to_rfc3339()
 }
@@ -356,7 +355,6 @@ pub(crate) fn field<'m>(fields: &'m Map, name: &str) -> &'m str {
 
 /// Sets a string field of a key entry, in place when it exists (keeping the
 /// field order), else at the end.
-#[allow(dead_code)] // used by the key-service backends
 pub(crate) fn set_field(fields: &mut Map, name: &str, value: String) {
     match fields.get_mut(name) {
         Some(slot) => *slot = Value::Str(value),
@@ -442,15 +440,21 @@ fn trimmed_items(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Splits `ARN+ROLE_ARN` at the first `+arn:aws:iam::` (as sops 3.11
+/// does: a role of another partition or service stays part of the ARN).
+pub fn split_kms_role(entry: &str) -> (String, String) {
+    match entry.find("+arn:aws:iam::") {
+        Some(i) if i > 0 => (entry[..i].to_string(), entry[i + 1..].to_string()),
+        _ => (entry.to_string(), String::new()),
+    }
+}
+
 /// AWS KMS keys from a comma list of `ARN` or `ARN+ROLE_ARN` (spaces
-/// removed; split at the first `+arn:`).
+/// removed, empty items skipped).
 pub fn kms_keys(list: &str, context: &[(String, String)], aws_profile: &str) -> Vec<MasterKey> {
     spaceless_items(list)
         .map(|entry| {
-            let (arn, role) = match entry.find("+arn:") {
-                Some(i) if i > 0 => (entry[..i].to_string(), entry[i + 1..].to_string()),
-                _ => (entry, String::new()),
-            };
+            let (arn, role) = split_kms_role(&entry);
             ServiceKey::kms(&arn, &role, context, aws_profile).into()
         })
         .collect()
@@ -660,6 +664,11 @@ mod tests {
         assert_eq!(k.field("role"), "arn:aws:iam::1:role/r");
         assert_eq!(k.field("aws_profile"), "prof");
         assert!(matches!(k.fields.get("context"), Some(Value::Map(_))));
+        // Only an IAM role is split off, as in sops 3.11.
+        assert_eq!(
+            split_kms_role("arn:k+arn:aws:sts::1:role/x"),
+            ("arn:k+arn:aws:sts::1:role/x".to_string(), String::new())
+        );
         assert_eq!(pgp_keys("AA BB, CC").len(), 2);
         assert_eq!(gcp_kms_keys("").len(), 0);
         let az = azure_kv_keys("https://v.vault.azure.net/keys/k/123").unwrap();
