@@ -90,11 +90,15 @@ impl MasterKey {
         }
     }
 
-    /// The key entry as written in the metadata.
+    /// The key entry as written in the metadata. Entries of the types
+    /// sops 3.11 knows are written in its field order whatever order they
+    /// were read in (sops rewrites them from its structs, so a file written
+    /// by another version changes the same way under both tools); unknown
+    /// fields of those types are dropped, as sops drops them.
     pub fn to_map(&self) -> Map {
         match self {
             MasterKey::Age(k) => k.to_map(),
-            MasterKey::Service(o) => o.fields.clone(),
+            MasterKey::Service(o) => o.canonical_fields(),
         }
     }
 
@@ -342,6 +346,49 @@ impl ServiceKey {
     /// A string field (empty when absent or not a string).
     pub fn field(&self, name: &str) -> &str {
         field(&self.fields, name)
+    }
+
+    /// The fields in the order sops 3.11 writes them (see [`MasterKey::to_map`]).
+    fn canonical_fields(&self) -> Map {
+        // (field, written even when absent or empty)
+        let order: &[(&str, bool)] = match self.type_id.as_str() {
+            "kms" => &[
+                ("arn", true),
+                ("role", false),
+                ("context", false),
+                ("created_at", true),
+                ("enc", true),
+                ("aws_profile", true),
+            ],
+            "pgp" => &[("created_at", true), ("enc", true), ("fp", true)],
+            "hc_vault" => &[
+                ("vault_address", true),
+                ("engine_path", true),
+                ("key_name", true),
+                ("created_at", true),
+                ("enc", true),
+            ],
+            "gcp_kms" => &[("resource_id", true), ("created_at", true), ("enc", true)],
+            "azure_kv" => &[
+                ("vault_url", true),
+                ("name", true),
+                ("version", true),
+                ("created_at", true),
+                ("enc", true),
+            ],
+            _ => return self.fields.clone(),
+        };
+        let mut out = Map::new();
+        for &(name, always) in order {
+            match self.fields.get(name) {
+                Some(Value::Str(s)) if s.is_empty() && !always => {}
+                Some(Value::Map(m)) if m.0.is_empty() && !always => {}
+                Some(Value::Null) | None if !always => {}
+                Some(Value::Null) | None => out.push(name, Value::Str(String::new())),
+                Some(value) => out.push(name, value.clone()),
+            }
+        }
+        out
     }
 }
 
