@@ -672,16 +672,18 @@ pub(crate) fn rotate(options: &RotateOptions) -> Result<()> {
                 )
             };
             match result {
-                Ok(()) => {
-                    if options.dry_run {
-                        note.line(&format!("would rotate {name}"));
-                    }
-                    Outcome::Done
-                }
+                Ok(()) => Outcome::Done,
                 Err(e) => failed(note, path, e),
             }
         },
     );
+    if options.dry_run {
+        for (path, outcome) in files.iter().zip(&outcomes) {
+            if matches!(outcome, Outcome::Done) {
+                println!("would rotate {}", path.display());
+            }
+        }
+    }
     let word = if options.dry_run {
         "would be rotated"
     } else {
