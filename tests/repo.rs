@@ -402,6 +402,13 @@ fn bulk_flags_that_take_one_file_are_refused() {
     }
     let out = run(sb
         .enseal()
+        .args(["decrypt", "--output-type", "json"])
+        .arg(&a)
+        .arg(&b));
+    assert_eq!(out.code, Some(8), "{}", out.err());
+    assert!(out.err().contains("--output-dir"), "{}", out.err());
+    let out = run(sb
+        .enseal()
         .args(["rotate", "--output", "o.yaml"])
         .arg(&a)
         .arg(&b));

@@ -499,6 +499,12 @@ pub(crate) fn decrypt(options: &DecryptOptions) -> Result<()> {
         .and_then(FormatKind::from_name)
         .unwrap_or(FormatKind::Yaml);
     if to_dir.is_none() {
+        if stream_kind != FormatKind::Yaml {
+            return Err(Error::ConflictingParameters(format!(
+                "several files are decrypted into one YAML stream: --output-type {} needs --output-dir",
+                stream_kind.name()
+            )));
+        }
         store_options(io, stream_kind, stores, false)?;
     }
     let results = run_parallel(
@@ -507,7 +513,15 @@ pub(crate) fn decrypt(options: &DecryptOptions) -> Result<()> {
         true,
         || key_context(options.decryption_order).unwrap_or_default(),
         |keys, path, note| {
-            let result = decrypt_one(path, options, stores, to_dir.as_deref(), stream_kind, keys);
+            let result = decrypt_one(
+                path,
+                options,
+                stores,
+                to_dir.as_deref(),
+                stream_kind,
+                keys,
+                note,
+            );
             match result {
                 Ok(bytes) => (Outcome::Done, bytes),
                 Err(e) => (failed(note, path, e), Vec::new()),
@@ -543,6 +557,7 @@ fn decrypt_one(
     to_dir: Option<&Path>,
     stream_kind: FormatKind,
     keys: &mut KeyContext,
+    note: &Note,
 ) -> Result<Vec<u8>> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
@@ -569,6 +584,9 @@ fn decrypt_one(
             Error::RetrieveKey(_) => e,
             other => other.in_file(&name),
         })?;
+    for warning in &decrypted.warnings {
+        note.line(&format!("warning: {name}: {warning}"));
+    }
     let plain = out_kind
         .store(&store_opts)
         .emit_plain(&decrypted.documents)
