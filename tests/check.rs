@@ -207,6 +207,16 @@ fn each_kind_of_problem_is_reported_with_path_and_kind() {
     assert!(!text.contains(&github_token()) && !text.contains(&aws_key_id()));
     assert!(!text.contains("pasted-by-hand") && !text.contains("hunter2"));
 
+    // Broken key settings change nothing: check never loads a key.
+    let broken = run(tree
+        .sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", "/nonexistent/keys.txt")
+        .env("SOPS_AGE_KEY", "not-a-key")
+        .args(["check", "--scan"]));
+    assert_eq!(broken.code, Some(10), "{}", broken.err());
+    assert_eq!(broken.stdout, out.stdout);
+
     // Without --scan, plaintext files outside path_regex rules are not read.
     let out = check(&tree, &[]);
     assert_eq!(out.code, Some(10));
