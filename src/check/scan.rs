@@ -24,7 +24,9 @@ const RULES: &[Rule] = &[
     Rule {
         id: "private-key",
         description: "a private key (PEM header)",
-        pattern: r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
+        // The header ends its line (or a JSON string continues with `\n`):
+        // a header quoted in source code is not a key.
+        pattern: r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\n|\s*$)",
         value_group: None,
     },
     Rule {
@@ -150,7 +152,7 @@ pub fn scan(bytes: &[u8]) -> Vec<Hit> {
 /// least 3.5 bits per character.
 pub fn looks_random(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    const PLACEHOLDERS: [&str; 12] = [
+    const PLACEHOLDERS: [&str; 15] = [
         "${",
         "{{",
         "<",
@@ -163,6 +165,9 @@ pub fn looks_random(value: &str) -> bool {
         "dummy",
         "secretref",
         "process.env",
+        "demo",
+        "sample",
+        "fake",
     ];
     if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
         return false;
@@ -174,6 +179,14 @@ pub fn looks_random(value: &str) -> bool {
     }
     // Dotted identifiers and paths are names, not secrets.
     if value.contains('(') || value.starts_with('/') || value.starts_with("./") {
+        return false;
+    }
+    // Typed-in sequences (`1234`, `abcd`) are rare in generated values.
+    let bytes = value.as_bytes();
+    if bytes
+        .windows(4)
+        .any(|w| w.windows(2).all(|p| p[1] == p[0].wrapping_add(1)))
+    {
         return false;
     }
     entropy(value) >= 3.5
@@ -215,6 +228,10 @@ mod tests {
         assert_eq!(rules(&aws), ["aws-access-key-id"]);
         let pem = format!("-----BEGIN {}PRIVATE KEY-----", "OPENSSH ");
         assert_eq!(rules(&pem), ["private-key"]);
+        let json = format!("\"k\": \"-----BEGIN {}PRIVATE KEY-----\\nMIIE\"", "");
+        assert_eq!(rules(&json), ["private-key"]);
+        let code = format!("let begin = \"-----BEGIN {}PRIVATE KEY-----\";", "RSA ");
+        assert!(rules(&code).is_empty());
         let gh = format!("token: {}_{}", "ghp", "a".repeat(18) + &"B7".repeat(9));
         assert_eq!(rules(&gh), ["github-token"]);
         let gl = format!("{}-{}", "glpat", "x1Y2z3W4v5U6t7S8r9Q0");
@@ -237,6 +254,8 @@ mod tests {
         assert!(rules("password: ${DB_PASSWORD}").is_empty());
         assert!(rules("secret_name: my-application-secret").is_empty());
         assert!(rules("token: aaaaaaaaaaaaaaaa1").is_empty());
+        assert!(rules("api_token: tok_ABCDEF123456").is_empty());
+        assert!(rules("token: tok_demo_0123456789abcdef").is_empty());
         assert!(rules("password = q8Vt2xL0pZr7Kw3N # enseal:allow").is_empty());
     }
 
