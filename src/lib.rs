@@ -3,6 +3,7 @@
 //! Data flows one way: bytes → [`format`] → [`tree`] + metadata →
 //! [`keys`] → data key → [`crypto`] → tree → format → bytes.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -1,6 +1,8 @@
 //! The command line: sops-compatible subcommands, flags and legacy mode.
 //! The only module that touches the terminal.
 
+mod bulk;
+mod check;
 mod decrypt;
 mod edit;
 mod encrypt;
@@ -107,6 +109,17 @@ enum Command {
     Completion(completion::CompletionCmd),
     /// Print the man page (roff) on standard output.
     Man(completion::ManCmd),
+    /// Check files against .sops.yaml without any private key (CI, pre-commit).
+    Check(check::CheckCmd),
+}
+
+/// Repository-wide flags of `decrypt`, `rotate` and `updatekeys`.
+#[derive(Debug, Args, Clone, Default)]
+struct BulkArgs {
+    /// Walk the FILE arguments as directory trees (default: the directory of
+    /// .sops.yaml) and take every encrypted file a creation rule covers.
+    #[arg(short = 'r', long = "recursive", visible_alias = "all")]
+    recursive: bool,
 }
 
 /// Type and decryption flags of the commands that change a file in place.
@@ -203,9 +216,15 @@ struct RotateCmd {
     /// AWS KMS encryption context for the --add-kms keys: `k1:v1,k2:v2`.
     #[arg(long, value_name = "CONTEXT")]
     encryption_context: Option<String>,
-    /// The file to rotate.
+    #[command(flatten)]
+    bulk: BulkArgs,
+    /// Check that every file could be rotated (its data key can be
+    /// recovered) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The file(s) to rotate; several files (or -r) are rotated in place.
     #[arg(value_name = "FILE")]
-    file: Option<String>,
+    files: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +238,11 @@ struct UpdatekeysCmd {
     /// Key types in the order to try them (comma-separated).
     #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
     decryption_order: Option<String>,
+    #[command(flatten)]
+    bulk: BulkArgs,
+    /// Show the changes for every file and change nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// The files to update.
     #[arg(value_name = "FILE")]
     files: Vec<String>,
@@ -343,9 +367,15 @@ struct DecryptCmd {
     io: IoArgs,
     #[command(flatten)]
     reading: ReadArgs,
-    /// The file to decrypt.
+    #[command(flatten)]
+    bulk: BulkArgs,
+    /// With several files: write each decrypted file to DIR/FILE (in its
+    /// own format) instead of one YAML stream on stdout.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<String>,
+    /// The file(s) to decrypt.
     #[arg(value_name = "FILE")]
-    file: Option<String>,
+    files: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -540,7 +570,32 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Some(Command::Decrypt(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
-            decrypt::run(cmd.file.as_deref(), &io, &cmd.reading, config)
+            if cmd.bulk.recursive || cmd.files.len() > 1 || cmd.output_dir.is_some() {
+                if cmd.reading.extract.is_some() {
+                    return Err(Error::ConflictingParameters(
+                        "--extract takes one file".into(),
+                    ));
+                }
+                let order = cmd
+                    .reading
+                    .decryption_order
+                    .or(cli.reading.decryption_order);
+                return bulk::decrypt(&bulk::DecryptOptions {
+                    files: &cmd.files,
+                    recursive: cmd.bulk.recursive,
+                    output_dir: cmd.output_dir.as_deref(),
+                    io: &io,
+                    ignore_mac: cmd.reading.ignore_mac,
+                    decryption_order: order.as_deref(),
+                    config_path: config,
+                });
+            }
+            decrypt::run(
+                cmd.files.first().map(String::as_str),
+                &io,
+                &cmd.reading,
+                config,
+            )
         }
         Some(Command::Filestatus(cmd)) => {
             filestatus::run(cmd.file.as_deref(), cmd.input_type.as_deref(), config)
@@ -578,8 +633,20 @@ fn dispatch(cli: Cli) -> Result<()> {
                 context: cmd.encryption_context.as_deref(),
                 aws_profile: None,
             };
+            if cmd.bulk.recursive || cmd.files.len() > 1 || cmd.dry_run {
+                return bulk::rotate(&bulk::RotateOptions {
+                    files: &cmd.files,
+                    recursive: cmd.bulk.recursive,
+                    dry_run: cmd.dry_run,
+                    io: &io,
+                    change: &cmd.change_keys,
+                    kms,
+                    decryption_order: order.as_deref(),
+                    config_path: config,
+                });
+            }
             rotate::run(
-                cmd.file.as_deref(),
+                cmd.files.first().map(String::as_str),
                 &io,
                 &cmd.change_keys,
                 &kms,
@@ -589,6 +656,17 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Some(Command::Updatekeys(cmd)) => {
             let order = cmd.decryption_order.or(cli.reading.decryption_order);
+            if cmd.bulk.recursive || cmd.dry_run {
+                return bulk::updatekeys(&bulk::UpdateOptions {
+                    files: &cmd.files,
+                    recursive: cmd.bulk.recursive,
+                    dry_run: cmd.dry_run,
+                    yes: cmd.yes,
+                    input_type: cmd.input_type.as_deref(),
+                    decryption_order: order.as_deref(),
+                    config_path: config,
+                });
+            }
             let options = updatekeys::Options {
                 yes: cmd.yes,
                 input_type: cmd.input_type.as_deref(),
@@ -601,6 +679,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Git(cmd)) => git::run(cmd, config).map(exit_unless_zero),
         Some(Command::Completion(cmd)) => completion::run_completion(&cmd),
         Some(Command::Man(_)) => completion::run_man(),
+        Some(Command::Check(cmd)) => check::run(&cmd, config),
         None => {
             let file = cli.file.as_deref();
             if file.is_none() && (cli.encrypt || cli.decrypt || cli.rotate) {

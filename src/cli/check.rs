@@ -1,0 +1,197 @@
+//! `enseal check [PATHS]`: checks files against `.sops.yaml` without any
+//! private key, for CI and pre-commit. Exit codes: 0 clean, 10 findings,
+//! 1 usage or config errors.
+
+use std::path::Path;
+
+use clap::{Args, ValueEnum};
+
+use super::bulk::{self, Coverage};
+use super::io::ConfigContext;
+use crate::check::{self, scan, Finding, Kind};
+use crate::error::{Error, Result};
+use crate::format::FormatKind;
+use crate::metadata::Metadata;
+
+/// The exit code when there are findings.
+pub(crate) const EXIT_FINDINGS: i32 = 10;
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum OutputFormat {
+    /// One line per finding: `path:line: kind: message`.
+    #[default]
+    Human,
+    /// One JSON document (schema in the README).
+    Json,
+}
+
+/// `enseal check`.
+#[derive(Debug, Args)]
+#[command(after_help = CHECK_HELP)]
+pub(crate) struct CheckCmd {
+    /// Also scan files that no creation rule (with a path_regex) covers for
+    /// likely secrets (AWS keys, private keys, GitHub/GitLab/Slack tokens,
+    /// random-looking password/secret/token values).
+    #[arg(long)]
+    scan: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+    /// Files and directories to check (default: the directory of .sops.yaml,
+    /// else the working directory). Directories are walked, skipping .git,
+    /// target, node_modules and .gitignore'd paths.
+    #[arg(value_name = "PATHS")]
+    paths: Vec<String>,
+}
+
+const CHECK_HELP: &str = "\
+Findings (kind names are stable):
+  unencrypted      a file a creation rule with a path_regex covers is not encrypted
+  plaintext-value  a value the file's encryption rule says is encrypted is plaintext
+  key-drift        the file's master keys differ from its creation rule
+  metadata         invalid sops metadata or a missing MAC
+  secret           a likely secret in a plaintext file (--scan)
+  unreadable       a file could not be read
+
+No private key is needed or used. A line containing `enseal:allow` is
+never reported by --scan.
+
+Exit status: 0 no findings, 10 findings, 1 usage or config error.";
+
+/// Runs `check`. Errors other than findings (a missing path, a config that
+/// does not load) exit with 1.
+pub(crate) fn run(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
+    run_checks(cmd, config_path).map_err(|e| match e {
+        Error::Coded(EXIT_FINDINGS, _) => e,
+        other if other.exit_code() == 1 => other,
+        other => Error::Coded(1, other.to_string()),
+    })
+}
+
+fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
+    let context = ConfigContext::load(config_path)?;
+    let roots = bulk::default_roots(&cmd.paths, &context);
+    let files = bulk::walk(&roots)?;
+    // An invalid creation rule is a config error, reported once.
+    for file in &files {
+        bulk::coverage(&context, file)?;
+    }
+    let results = bulk::run_parallel(
+        &files,
+        "check",
+        false,
+        || (),
+        |_, path, _| check_file(path, &context, cmd.scan),
+    );
+    let findings: Vec<Finding> = results.into_iter().flatten().collect();
+    match cmd.format {
+        OutputFormat::Human => {
+            for f in &findings {
+                println!("{}", f.human());
+            }
+        }
+        OutputFormat::Json => println!("{}", check::json_report(&findings, files.len())),
+    }
+    if findings.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Coded(
+        EXIT_FINDINGS,
+        format!(
+            "enseal check: {} finding(s) in {} file(s)",
+            findings.len(),
+            files.len()
+        ),
+    ))
+}
+
+/// The findings of one file.
+fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Finding> {
+    let name = path.display().to_string();
+    let finding =
+        |line: Option<usize>, kind: Kind, rule: Option<String>, message: String| Finding {
+            path: name.clone(),
+            line,
+            kind,
+            rule,
+            message,
+        };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return vec![finding(
+                None,
+                Kind::Unreadable,
+                None,
+                format!("cannot read: {e}"),
+            )];
+        }
+    };
+    let coverage = bulk::coverage(context, path).unwrap_or(Coverage::None);
+    let kind = FormatKind::from_path(&name);
+    let stores = context.stores();
+    let Some(raw) = bulk::raw_metadata(&bytes, kind, &stores) else {
+        return match coverage {
+            Coverage::Rule(index) => vec![finding(
+                None,
+                Kind::Unencrypted,
+                None,
+                format!(
+                    "creation_rules[{index}] covers this file but it is not encrypted (encrypt it with `enseal encrypt -i {name}`)"
+                ),
+            )],
+            _ if scan_plain => scan::scan(&bytes)
+                .into_iter()
+                .map(|hit| {
+                    finding(
+                        Some(hit.line),
+                        Kind::Secret,
+                        Some(hit.rule.to_string()),
+                        format!("{} in a file no creation rule encrypts", hit.description),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+    };
+    let mut out: Vec<Finding> = check::metadata_problems(&raw)
+        .into_iter()
+        .map(|m| finding(None, Kind::Metadata, None, m))
+        .collect();
+    let Ok(metadata) = Metadata::from_map(&raw) else {
+        return out;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if let Ok(parsed) = kind.store(&stores).parse_encrypted(&bytes) {
+        let rule = metadata.effective_rule();
+        for key_path in check::plaintext_values(&parsed.documents, &rule) {
+            let shown = check::display_path(&key_path);
+            let (field, value) = rule.field();
+            out.push(finding(
+                check::find_line(&text, &key_path),
+                Kind::PlaintextValue,
+                Some(shown.clone()),
+                format!(
+                    "{shown} is not encrypted but the file's rule ({field}: {value:?}) says it must be (re-encrypt with `enseal edit`)"
+                ),
+            ));
+        }
+    }
+    if let (Coverage::Rule(_) | Coverage::CatchAll(_), Some(config)) = (coverage, &context.config) {
+        if let Ok(Some(rule)) = config.rule_for_file(path, &context.cwd) {
+            for message in check::key_drift(&metadata.key_groups, &rule.key_groups) {
+                out.push(finding(
+                    None,
+                    Kind::KeyDrift,
+                    None,
+                    format!(
+                        "{message} (creation_rules[{}]; fix with `enseal updatekeys -y {name}`)",
+                        rule.index
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
