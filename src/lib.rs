@@ -13,5 +13,6 @@ pub mod fsutil;
 pub mod gofmt;
 pub mod keys;
 pub mod metadata;
+pub mod preserve;
 pub mod tree;
 pub mod tree_path;

@@ -1,0 +1,305 @@
+//! YAML layout: granit-parser events give every scalar's span and style.
+//!
+//! Refused: anchors, aliases and tags (the sops data model expands aliases,
+//! so an encrypted anchor could not be shared), complex keys, and a root
+//! that is not a block mapping at column 0 (the metadata must be a
+//! top-level key). Multi-line plain and folded scalars, `|+` blocks,
+//! indentation indicators and non-canonical spellings are refused by the
+//! round-trip check of the caller.
+
+use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
+
+use super::{
+    append_at_end, metadata_range, refused, scalar_text, CommentSlot, Layout, PreserveError, Scan,
+    Slot, Style,
+};
+use crate::format::{Store, StoreOptions};
+use crate::tree::{Map, Value};
+
+pub(crate) struct YamlLayout;
+
+struct Frame {
+    is_map: bool,
+    flow: bool,
+    expect_key: bool,
+}
+
+const HINT_ANCHOR: &str = "anchors, aliases and tags cannot be kept: sops expands aliases, so each copy is encrypted at its own path; write the values out (or encrypt without --preserve-format)";
+
+const HINT_ROOT: &str = "the document must be a block mapping starting at column 1, for the sops metadata to be added as a top-level key";
+
+#[derive(Clone, Copy)]
+struct SopsSkip {
+    from: usize,
+    max: usize,
+    depth: Option<usize>,
+}
+
+fn at(span: &granit_parser::Span, text: &str) -> usize {
+    span.start.byte_offset().unwrap_or(0).min(text.len())
+}
+
+fn end(span: &granit_parser::Span, text: &str) -> usize {
+    span.end.byte_offset().unwrap_or(0).min(text.len())
+}
+
+fn line_start(text: &str, pos: usize) -> usize {
+    text[..pos].rfind('\n').map_or(0, |p| p + 1)
+}
+
+/// The end of the line holding `pos - 1` (after its newline).
+fn next_line(text: &str, pos: usize) -> usize {
+    if pos > 0 && text.as_bytes()[pos - 1] == b'\n' {
+        return pos;
+    }
+    text[pos..].find('\n').map_or(text.len(), |p| pos + p + 1)
+}
+
+impl Layout for YamlLayout {
+    fn scan(&self, text: &str, encrypted: bool) -> Result<Scan, PreserveError> {
+        let mut scan = Scan::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        // The top-level `sops` entry being skipped (encrypted scans).
+        let mut sops: Option<SopsSkip> = None;
+        let mut prev_end = 0usize;
+        for r in Parser::new_from_str(text) {
+            let (ev, span) = r.map_err(|e| PreserveError::Refused {
+                line: e.marker().line(),
+                col: e.marker().col() + 1,
+                message: e.info().to_string(),
+            })?;
+            let start = at(&span, text);
+            let stop = end(&span, text);
+            if let Some(s) = sops.as_mut() {
+                s.max = s.max.max(stop);
+            }
+            match ev {
+                Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) => {}
+                Event::DocumentEnd => {
+                    if !encrypted {
+                        let p = if start >= text.len() {
+                            text.len()
+                        } else {
+                            line_start(text, start)
+                        };
+                        scan.inserts.push(p);
+                    }
+                }
+                Event::Comment(body, _) => {
+                    if sops.is_none() {
+                        scan.comments.push(CommentSlot {
+                            span: start + 1..stop,
+                            text: body.into_owned(),
+                            prefix: String::new(),
+                            replaceable: true,
+                        });
+                    }
+                }
+                Event::Alias(_) | Event::UnresolvedAlias(_) | Event::Anchor(..) => {
+                    return Err(refused(text, start, HINT_ANCHOR));
+                }
+                Event::MappingStart(style, anchor, ref tag)
+                | Event::SequenceStart(style, anchor, ref tag) => {
+                    let is_map = matches!(ev, Event::MappingStart(..));
+                    if anchor != 0 || tag.is_some() {
+                        return Err(refused(text, start, HINT_ANCHOR));
+                    }
+                    let flow = style == StructureStyle::Flow;
+                    match stack.last_mut() {
+                        None => {
+                            if !is_map || flow || line_start(text, start) != start {
+                                return Err(refused(text, start, HINT_ROOT));
+                            }
+                        }
+                        Some(top) if top.is_map && top.expect_key => {
+                            return Err(refused(text, start, "complex mapping keys cannot be kept"));
+                        }
+                        Some(top) => top.expect_key = true,
+                    }
+                    if let Some(s) = sops.as_mut() {
+                        if s.depth.is_none() {
+                            s.depth = Some(stack.len());
+                        }
+                    }
+                    stack.push(Frame {
+                        is_map,
+                        flow,
+                        expect_key: true,
+                    });
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    stack.pop();
+                    if let Some(s) = sops {
+                        if s.depth == Some(stack.len()) {
+                            scan.metadata.push(metadata_range(text, s.from, next_line(text, s.max)));
+                            sops = None;
+                        }
+                    }
+                }
+                Event::Scalar(ref value, style, anchor, ref tag) => {
+                    if anchor != 0 || tag.is_some() {
+                        return Err(refused(text, start, HINT_ANCHOR));
+                    }
+                    let Some(top) = stack.last_mut() else {
+                        if !value.is_empty() || style != ScalarStyle::Plain {
+                            return Err(refused(text, start, HINT_ROOT));
+                        }
+                        continue;
+                    };
+                    if top.is_map && top.expect_key {
+                        top.expect_key = false;
+                        if encrypted && stack.len() == 1 && value == "sops" && sops.is_none() {
+                            sops = Some(SopsSkip {
+                                from: line_start(text, start),
+                                max: stop,
+                                depth: None,
+                            });
+                        }
+                        prev_end = stop;
+                        continue;
+                    }
+                    top.expect_key = true;
+                    let flow = top.flow;
+                    if let Some(s) = sops {
+                        if s.depth.is_none() {
+                            // `sops: scalar`.
+                            scan.metadata.push(metadata_range(text, s.from, next_line(text, s.max)));
+                            sops = None;
+                        }
+                        prev_end = stop;
+                        continue;
+                    }
+                    let style = match style {
+                        ScalarStyle::Plain if flow => Style::YamlFlowPlain,
+                        ScalarStyle::Plain => Style::YamlPlain,
+                        ScalarStyle::SingleQuoted => Style::YamlSingle,
+                        ScalarStyle::DoubleQuoted => {
+                            if flow && text[start..stop].starts_with("\"\\x45") {
+                                Style::YamlFlowPlain
+                            } else {
+                                Style::YamlDouble
+                            }
+                        }
+                        ScalarStyle::Literal | ScalarStyle::Folded => {
+                            let indicator = if style == ScalarStyle::Literal { '|' } else { '>' };
+                            let from = prev_end.min(start);
+                            let header = text[from..start]
+                                .find(indicator)
+                                .map(|p| from + p)
+                                .ok_or_else(|| refused(text, start, "block scalar header not found"))?;
+                            let content_end = start
+                                + text[start..stop]
+                                    .trim_end_matches([' ', '\t', '\r', '\n'])
+                                    .len();
+                            let indent = start - line_start(text, start);
+                            scan.values.push(Slot {
+                                span: header..content_end.max(header + 1),
+                                style: if indicator == '|' {
+                                    Style::YamlLiteral(indent)
+                                } else {
+                                    Style::YamlFolded(indent)
+                                },
+                            });
+                            prev_end = stop;
+                            continue;
+                        }
+                    };
+                    scan.values.push(Slot {
+                        span: start..stop,
+                        style,
+                    });
+                }
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+            prev_end = prev_end.max(stop);
+        }
+        Ok(scan)
+    }
+
+    fn enc_value(&self, slot: &Slot, enc: &str) -> String {
+        match slot.style {
+            Style::YamlFlowPlain => format!("\"\\x45{}\"", &enc[1..]),
+            Style::YamlSingle => format!("'{enc}'"),
+            Style::YamlDouble => format!("\"{enc}\""),
+            Style::YamlLiteral(indent) => format!("|-\n{}{enc}", " ".repeat(indent)),
+            Style::YamlFolded(indent) => format!(">-\n{}{enc}", " ".repeat(indent)),
+            _ => enc.to_string(),
+        }
+    }
+
+    fn plain_value(&self, slot: &Slot, value: &Value) -> Option<String> {
+        match slot.style {
+            Style::YamlPlain | Style::YamlFlowPlain => {
+                let s = scalar_text(value)?;
+                (!s.is_empty() && !s.contains('\n')).then_some(s)
+            }
+            Style::YamlSingle => {
+                let s = value.as_str()?;
+                (!s.contains('\n')).then(|| format!("'{}'", s.replace('\'', "''")))
+            }
+            Style::YamlDouble => Some(double_quoted(value.as_str()?)),
+            Style::YamlLiteral(indent) | Style::YamlFolded(indent) => {
+                let s = value.as_str()?;
+                let (body, chomp) = match s.strip_suffix('\n') {
+                    Some(b) if !b.ends_with('\n') => (b, ""),
+                    Some(_) => return None,
+                    None => (s, "-"),
+                };
+                if body.is_empty() || body.starts_with([' ', '\t']) {
+                    return None;
+                }
+                let literal = matches!(slot.style, Style::YamlLiteral(_));
+                if !literal && body.contains('\n') {
+                    return None;
+                }
+                let mut out = format!("{}{chomp}", if literal { '|' } else { '>' });
+                for line in body.split('\n') {
+                    out.push('\n');
+                    if !line.is_empty() {
+                        out.push_str(&" ".repeat(indent));
+                        out.push_str(line);
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    fn metadata_text(&self, text: &str, scan: &Scan, metadata: &Map) -> Result<Vec<(usize, String)>, PreserveError> {
+        let store = crate::format::yaml::YamlStore::new(&StoreOptions::default());
+        let block = store
+            .emit_encrypted(&[Map::new()], metadata)
+            .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let block = String::from_utf8(block).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        Ok(scan
+            .inserts
+            .iter()
+            .map(|&at| (at, append_at_end(text, at, &block)))
+            .collect())
+    }
+}
+
+/// A double-quoted YAML scalar with the escapes a writer would choose.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
