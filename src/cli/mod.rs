@@ -323,6 +323,10 @@ struct EncryptCmd {
     keys: KeyArgs,
     #[command(flatten)]
     rules: RuleArgs,
+    /// Keep the file's layout: replace only the values (and comments) in
+    /// place, add the metadata (also `stores.<format>.preserve_format: true`).
+    #[arg(long)]
+    preserve_format: bool,
     /// The file to encrypt.
     #[arg(value_name = "FILE")]
     file: Option<String>,
@@ -334,6 +338,10 @@ struct DecryptCmd {
     io: IoArgs,
     #[command(flatten)]
     reading: ReadArgs,
+    /// Keep the file's layout: replace only the `ENC[…]` values (and
+    /// comments) in place, remove the metadata.
+    #[arg(long)]
+    preserve_format: bool,
     /// The file to decrypt.
     #[arg(value_name = "FILE")]
     file: Option<String>,
@@ -490,11 +498,24 @@ fn dispatch(cli: Cli) -> Result<()> {
             let io = with_globals(cmd.io, &cli.io);
             let mut rules = cmd.rules;
             rules.mac_only_encrypted |= cli.rules.mac_only_encrypted;
-            encrypt::run(cmd.file.as_deref(), &io, &cmd.keys, &rules, config)
+            encrypt::run_preserving(
+                cmd.file.as_deref(),
+                &io,
+                &cmd.keys,
+                &rules,
+                config,
+                cmd.preserve_format,
+            )
         }
         Some(Command::Decrypt(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
-            decrypt::run(cmd.file.as_deref(), &io, &cmd.reading, config)
+            decrypt::run_preserving(
+                cmd.file.as_deref(),
+                &io,
+                &cmd.reading,
+                config,
+                cmd.preserve_format,
+            )
         }
         Some(Command::Filestatus(cmd)) => {
             filestatus::run(cmd.file.as_deref(), cmd.input_type.as_deref(), config)
