@@ -76,11 +76,17 @@ impl Layout for DotenvLayout {
         Some(value.as_str()?.replace('\n', "\\n"))
     }
 
-    fn metadata_text(&self, text: &str, _scan: &Scan, metadata: &Map) -> Result<Vec<(usize, String)>, PreserveError> {
+    fn metadata_text(
+        &self,
+        text: &str,
+        _scan: &Scan,
+        metadata: &Map,
+    ) -> Result<Vec<(usize, String)>, PreserveError> {
         let out = crate::format::dotenv::DotenvStore
             .emit_encrypted(&[Map::new()], metadata)
             .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
-        let block = String::from_utf8(out).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let block =
+            String::from_utf8(out).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
         Ok(vec![(text.len(), append_at_end(text, text.len(), &block))])
     }
 }

@@ -9,7 +9,9 @@
 
 use std::ops::Range;
 
-use super::{append_at_end, metadata_range, refused, CommentSlot, Layout, PreserveError, Scan, Slot, Style};
+use super::{
+    append_at_end, metadata_range, refused, CommentSlot, Layout, PreserveError, Scan, Slot, Style,
+};
 use crate::format::Store;
 use crate::tree::{Map, Value};
 
@@ -63,7 +65,9 @@ impl Layout for IniLayout {
     fn scan(&self, text: &str, encrypted: bool) -> Result<Scan, PreserveError> {
         let mut scan = Scan::default();
         if text.starts_with('\u{feff}') {
-            return Err(PreserveError::Unsupported("a byte-order mark cannot be kept".into()));
+            return Err(PreserveError::Unsupported(
+                "a byte-order mark cannot be kept".into(),
+            ));
         }
         let mut pending = Pending::default();
         let mut pos = 0;
@@ -103,7 +107,8 @@ impl Layout for IniLayout {
                         return Err(PreserveError::Unsupported("two [sops] sections".into()));
                     }
                     in_sops = true;
-                    scan.metadata.push(metadata_range(text, line_start, text.len()));
+                    scan.metadata
+                        .push(metadata_range(text, line_start, text.len()));
                     continue;
                 }
                 if in_sops {
@@ -113,7 +118,8 @@ impl Layout for IniLayout {
                 continue;
             }
             // A key line.
-            let (key_end, value_from) = key_offsets(line).ok_or_else(|| refused(text, at, "key-value delimiter not found"))?;
+            let (key_end, value_from) = key_offsets(line)
+                .ok_or_else(|| refused(text, at, "key-value delimiter not found"))?;
             let _ = key_end;
             let value_text = &line[value_from..];
             let vlead = value_text.len() - value_text.trim_start().len();
@@ -123,11 +129,19 @@ impl Layout for IniLayout {
             if v.trim().is_empty() {
                 slot = Some(vstart..vstart);
             } else if (v.len() > 3 && v.starts_with("\"\"\"")) || v.starts_with('`') {
-                return Err(refused(text, vstart, "multi-line INI values (\"\"\" or `) cannot be kept"));
+                return Err(refused(
+                    text,
+                    vstart,
+                    "multi-line INI values (\"\"\" or `) cannot be kept",
+                ));
             } else {
                 let trimmed = v.trim();
                 if trimmed.ends_with('\\') {
-                    return Err(refused(text, vstart, "INI continuation lines (a trailing \\) cannot be kept"));
+                    return Err(refused(
+                        text,
+                        vstart,
+                        "INI continuation lines (a trailing \\) cannot be kept",
+                    ));
                 }
                 let mut value = trimmed;
                 if let Some(i) = trimmed.find(['#', ';']) {
@@ -136,7 +150,10 @@ impl Layout for IniLayout {
                 }
                 let b = value.as_bytes();
                 let quoted = |q: u8| {
-                    b.len() >= 2 && b[0] == q && b[b.len() - 1] == q && b[1..].iter().position(|&c| c == q) == Some(b.len() - 2)
+                    b.len() >= 2
+                        && b[0] == q
+                        && b[b.len() - 1] == q
+                        && b[1..].iter().position(|&c| c == q) == Some(b.len() - 2)
                 };
                 if quoted(b'"') || quoted(b'\'') {
                     slot = Some(vstart + 1..vstart + value.len() - 1);
@@ -149,7 +166,10 @@ impl Layout for IniLayout {
                 continue;
             }
             if let Some(span) = slot {
-                scan.values.push(Slot { span, style: Style::Ini });
+                scan.values.push(Slot {
+                    span,
+                    style: Style::Ini,
+                });
             }
             scan.comments.extend(comment);
         }
@@ -171,7 +191,12 @@ impl Layout for IniLayout {
         value.as_str().map(str::to_string)
     }
 
-    fn metadata_text(&self, text: &str, _scan: &Scan, metadata: &Map) -> Result<Vec<(usize, String)>, PreserveError> {
+    fn metadata_text(
+        &self,
+        text: &str,
+        _scan: &Scan,
+        metadata: &Map,
+    ) -> Result<Vec<(usize, String)>, PreserveError> {
         let out = crate::format::ini::IniStore
             .emit_encrypted(&[Map::new()], metadata)
             .map_err(|e| PreserveError::Unsupported(e.to_string()))?;

@@ -26,7 +26,9 @@ impl<'a> Scanner<'a> {
     }
 
     fn ws(&mut self) {
-        while self.pos < self.text.len() && matches!(self.bytes()[self.pos], b' ' | b'\t' | b'\r' | b'\n') {
+        while self.pos < self.text.len()
+            && matches!(self.bytes()[self.pos], b' ' | b'\t' | b'\r' | b'\n')
+        {
             self.pos += 1;
         }
     }
@@ -132,7 +134,10 @@ impl<'a> Scanner<'a> {
             Some(b'"') => {
                 let span = self.string()?;
                 if record {
-                    self.scan.values.push(Slot { span, style: Style::Json });
+                    self.scan.values.push(Slot {
+                        span,
+                        style: Style::Json,
+                    });
                 }
                 Ok(())
             }
@@ -196,7 +201,12 @@ impl Layout for JsonLayout {
         }
     }
 
-    fn metadata_text(&self, text: &str, scan: &Scan, metadata: &Map) -> Result<Vec<(usize, String)>, PreserveError> {
+    fn metadata_text(
+        &self,
+        text: &str,
+        scan: &Scan,
+        metadata: &Map,
+    ) -> Result<Vec<(usize, String)>, PreserveError> {
         let store = crate::format::json::JsonStore::new(&StoreOptions::default());
         let mut doc = Map::new();
         doc.push("x", Value::Null);
@@ -209,7 +219,9 @@ impl Layout for JsonLayout {
             .find("\"sops\"")
             .and_then(|p| out[..p].rfind(',').map(|c| &out[c + 1..]))
             .map(|m| m.trim_end().trim_end_matches('}').trim_end())
-            .ok_or_else(|| PreserveError::Unsupported("could not write the JSON metadata".into()))?;
+            .ok_or_else(|| {
+                PreserveError::Unsupported("could not write the JSON metadata".into())
+            })?;
         let Some(&at) = scan.inserts.first() else {
             return Ok(Vec::new());
         };

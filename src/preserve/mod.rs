@@ -120,7 +120,12 @@ pub(crate) trait Layout {
     /// The text of `value` in this style, `None` when it has none.
     fn plain_value(&self, slot: &Slot, value: &Value) -> Option<String>;
     /// The metadata text inserted at each insertion point.
-    fn metadata_text(&self, text: &str, scan: &Scan, metadata: &Map) -> Result<Vec<(usize, String)>, PreserveError>;
+    fn metadata_text(
+        &self,
+        text: &str,
+        scan: &Scan,
+        metadata: &Map,
+    ) -> Result<Vec<(usize, String)>, PreserveError>;
 }
 
 fn layout(kind: FormatKind) -> Result<Box<dyn Layout>, PreserveError> {
@@ -145,8 +150,14 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text.as_bytes()[..at];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let col = text.get(start..at).map_or(at - start, |s| s.chars().count()) + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let col = text
+        .get(start..at)
+        .map_or(at - start, |s| s.chars().count())
+        + 1;
     (line, col)
 }
 
@@ -226,7 +237,11 @@ fn apply(text: &str, mut edits: Vec<(Range<usize>, String)>) -> Result<String, P
     let mut at = 0;
     for (range, replacement) in edits {
         if range.start < at {
-            return Err(refused(text, range.start, "overlapping constructs cannot be kept"));
+            return Err(refused(
+                text,
+                range.start,
+                "overlapping constructs cannot be kept",
+            ));
         }
         out.push_str(&text[at..range.start]);
         out.push_str(&replacement);
@@ -327,12 +342,18 @@ pub fn encrypt(
             "the format-preserving output would not read back ({e})"
         ))
     })?;
-    let same_metadata = read.metadata.as_ref().map(crate::metadata::Metadata::from_map)
+    let same_metadata = read
+        .metadata
+        .as_ref()
+        .map(crate::metadata::Metadata::from_map)
         == Some(crate::metadata::Metadata::from_map(metadata));
     let expected: Vec<Map> = encrypted.iter().map(comments_as_comments).collect();
     if read.documents != expected || !same_metadata {
         #[cfg(test)]
-        eprintln!("read {:?}\nexpected {:?}\nout {out}", read.documents, expected);
+        eprintln!(
+            "read {:?}\nexpected {:?}\nout {out}",
+            read.documents, expected
+        );
         return Err(PreserveError::Unsupported(
             "the format-preserving output would not read back as the normally encrypted file (comment or document placement the reference reads differently)".into(),
         ));
@@ -440,7 +461,11 @@ pub fn decrypt(
 /// when the original text did not end with one (the block then ends
 /// without a newline): the removal range of a block at `start..end`.
 pub(crate) fn metadata_range(text: &str, start: usize, end: usize) -> Range<usize> {
-    if end == text.len() && !text.ends_with('\n') && start > 0 && text.as_bytes()[start - 1] == b'\n' {
+    if end == text.len()
+        && !text.ends_with('\n')
+        && start > 0
+        && text.as_bytes()[start - 1] == b'\n'
+    {
         start - 1..end
     } else {
         start..end

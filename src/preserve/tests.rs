@@ -12,7 +12,8 @@ fn key() -> (EncryptSettings, KeyContext) {
     };
     use ::age::secrecy::ExposeSecret;
     let mut ids = Identities::empty();
-    ids.add_text(identity.to_string().expose_secret(), "test").unwrap();
+    ids.add_text(identity.to_string().expose_secret(), "test")
+        .unwrap();
     (settings, KeyContext::with_age_identities(ids))
 }
 
@@ -22,7 +23,13 @@ pub(crate) fn round_trip(kind: FormatKind, input: &str) -> Result<String, Preser
     let store = kind.store(&StoreOptions::default());
     let plain = store.parse_plain(input.as_bytes()).expect("parses");
     let enc = document::encrypt(plain.clone(), settings).unwrap();
-    let out = encrypt(kind, input.as_bytes(), &plain, &enc.documents, &enc.metadata.to_map())?;
+    let out = encrypt(
+        kind,
+        input.as_bytes(),
+        &plain,
+        &enc.documents,
+        &enc.metadata.to_map(),
+    )?;
     let read = store.parse_encrypted(&out).unwrap();
     let meta = crate::metadata::Metadata::from_map(read.metadata.as_ref().unwrap()).unwrap();
     let dec = crate::document::EncryptedDocument {
@@ -66,7 +73,10 @@ fn yaml_refusals_name_the_position() {
     assert!(e.starts_with("line 1, column 7: anchors"), "{e}");
     assert!(refusal(FormatKind::Yaml, "a: !!str 1\n").contains("tags"));
     let e = refusal(FormatKind::Yaml, "a: one\n  two\n");
-    assert!(e.starts_with("line 1, column 4: this value would not decrypt back"), "{e}");
+    assert!(
+        e.starts_with("line 1, column 4: this value would not decrypt back"),
+        "{e}"
+    );
     let e = refusal(FormatKind::Yaml, "a: 0x10\n");
     assert!(e.starts_with("line 1, column 4"), "{e}");
     let e = refusal(FormatKind::Yaml, "{a: 1}\n");
@@ -103,7 +113,10 @@ fn ini_keeps_layout() {
     assert!(out.contains("; ENC["), "{out}");
     assert!(out.ends_with('\n'));
     let e = refusal(FormatKind::Ini, "; one\n; two\na = 1\n");
-    assert!(e.starts_with("line 1, column 3: this comment cannot"), "{e}");
+    assert!(
+        e.starts_with("line 1, column 3: this comment cannot"),
+        "{e}"
+    );
     let e = refusal(FormatKind::Ini, "[s] ; c\na = 1\n");
     assert!(e.contains("section header"), "{e}");
     let e = refusal(FormatKind::Ini, "a = \"\"\"x\ny\"\"\"\n");
@@ -195,8 +208,10 @@ mod properties {
 
     fn dotenv_doc() -> impl Strategy<Value = String> {
         let line = prop_oneof![
-            (word(), "[a-zA-Z0-9 =\"'$]{0,12}").prop_map(|(k, v)| format!("{}={v}", k.to_uppercase())),
-            (word(), "[a-z ]{0,8}").prop_map(|(k, v)| format!("export {}=\"{v}\"", k.to_uppercase())),
+            (word(), "[a-zA-Z0-9 =\"'$]{0,12}")
+                .prop_map(|(k, v)| format!("{}={v}", k.to_uppercase())),
+            (word(), "[a-z ]{0,8}")
+                .prop_map(|(k, v)| format!("export {}=\"{v}\"", k.to_uppercase())),
             "[a-z ]{0,10}".prop_map(|c| format!("#{c}")),
             Just(String::new()),
         ];
@@ -210,7 +225,14 @@ mod properties {
     }
 
     fn ini_doc() -> impl Strategy<Value = String> {
-        let key = (word(), "[ \t]{0,2}", "[ \t]{0,2}", "[a-z0-9 ./]{0,10}", 0u8..3, prop::option::of("[a-z ]{0,6}"))
+        let key = (
+            word(),
+            "[ \t]{0,2}",
+            "[ \t]{0,2}",
+            "[a-z0-9 ./]{0,10}",
+            0u8..3,
+            prop::option::of("[a-z ]{0,6}"),
+        )
             .prop_map(|(k, a, b, v, q, c)| {
                 let v = v.trim().to_string();
                 let v = match q {
@@ -221,29 +243,31 @@ mod properties {
                 let c = c.map(|c| format!(" ; {}", c.trim())).unwrap_or_default();
                 format!("{k}{a}={b}{v}{c}\n")
             });
-        prop::collection::vec((word(), prop::collection::vec(key, 1..4), any::<bool>()), 1..4).prop_map(
-            |sections| {
-                let mut out = String::new();
-                let mut names = std::collections::HashSet::new();
-                for (name, keys, blank) in sections {
-                    if name == "sops" || !names.insert(name.clone()) {
-                        continue;
-                    }
-                    out.push_str(&format!("[{name}]\n"));
-                    let mut seen = std::collections::HashSet::new();
-                    for k in keys {
-                        let key_name = k.split(['=', ' ', '\t']).next().unwrap_or("").to_string();
-                        if seen.insert(key_name) {
-                            out.push_str(&k);
-                        }
-                    }
-                    if blank {
-                        out.push('\n');
+        prop::collection::vec(
+            (word(), prop::collection::vec(key, 1..4), any::<bool>()),
+            1..4,
+        )
+        .prop_map(|sections| {
+            let mut out = String::new();
+            let mut names = std::collections::HashSet::new();
+            for (name, keys, blank) in sections {
+                if name == "sops" || !names.insert(name.clone()) {
+                    continue;
+                }
+                out.push_str(&format!("[{name}]\n"));
+                let mut seen = std::collections::HashSet::new();
+                for k in keys {
+                    let key_name = k.split(['=', ' ', '\t']).next().unwrap_or("").to_string();
+                    if seen.insert(key_name) {
+                        out.push_str(&k);
                     }
                 }
-                out
-            },
-        )
+                if blank {
+                    out.push('\n');
+                }
+            }
+            out
+        })
     }
 
     proptest! {

@@ -75,26 +75,24 @@ impl Layout for YamlLayout {
             }
             match ev {
                 Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) => {}
-                Event::DocumentEnd => {
-                    if !encrypted {
-                        let p = if start >= text.len() {
-                            text.len()
-                        } else {
-                            line_start(text, start)
-                        };
-                        scan.inserts.push(p);
-                    }
+                Event::DocumentEnd if !encrypted => {
+                    let p = if start >= text.len() {
+                        text.len()
+                    } else {
+                        line_start(text, start)
+                    };
+                    scan.inserts.push(p);
                 }
-                Event::Comment(body, _) => {
-                    if sops.is_none() {
-                        scan.comments.push(CommentSlot {
-                            span: start + 1..stop,
-                            text: body.into_owned(),
-                            prefix: String::new(),
-                            replaceable: true,
-                        });
-                    }
+                Event::DocumentEnd => {}
+                Event::Comment(body, _) if sops.is_none() => {
+                    scan.comments.push(CommentSlot {
+                        span: start + 1..stop,
+                        text: body.into_owned(),
+                        prefix: String::new(),
+                        replaceable: true,
+                    });
                 }
+                Event::Comment(..) => {}
                 Event::Alias(_) | Event::UnresolvedAlias(_) | Event::Anchor(..) => {
                     return Err(refused(text, start, HINT_ANCHOR));
                 }
@@ -112,7 +110,11 @@ impl Layout for YamlLayout {
                             }
                         }
                         Some(top) if top.is_map && top.expect_key => {
-                            return Err(refused(text, start, "complex mapping keys cannot be kept"));
+                            return Err(refused(
+                                text,
+                                start,
+                                "complex mapping keys cannot be kept",
+                            ));
                         }
                         Some(top) => top.expect_key = true,
                     }
@@ -131,7 +133,11 @@ impl Layout for YamlLayout {
                     stack.pop();
                     if let Some(s) = sops {
                         if s.depth == Some(stack.len()) {
-                            scan.metadata.push(metadata_range(text, s.from, next_line(text, s.max)));
+                            scan.metadata.push(metadata_range(
+                                text,
+                                s.from,
+                                next_line(text, s.max),
+                            ));
                             sops = None;
                         }
                     }
@@ -163,7 +169,11 @@ impl Layout for YamlLayout {
                     if let Some(s) = sops {
                         if s.depth.is_none() {
                             // `sops: scalar`.
-                            scan.metadata.push(metadata_range(text, s.from, next_line(text, s.max)));
+                            scan.metadata.push(metadata_range(
+                                text,
+                                s.from,
+                                next_line(text, s.max),
+                            ));
                             sops = None;
                         }
                         prev_end = stop;
@@ -181,12 +191,18 @@ impl Layout for YamlLayout {
                             }
                         }
                         ScalarStyle::Literal | ScalarStyle::Folded => {
-                            let indicator = if style == ScalarStyle::Literal { '|' } else { '>' };
+                            let indicator = if style == ScalarStyle::Literal {
+                                '|'
+                            } else {
+                                '>'
+                            };
                             let from = prev_end.min(start);
                             let header = text[from..start]
                                 .find(indicator)
                                 .map(|p| from + p)
-                                .ok_or_else(|| refused(text, start, "block scalar header not found"))?;
+                                .ok_or_else(|| {
+                                    refused(text, start, "block scalar header not found")
+                                })?;
                             let content_end = start
                                 + text[start..stop]
                                     .trim_end_matches([' ', '\t', '\r', '\n'])
@@ -267,12 +283,18 @@ impl Layout for YamlLayout {
         }
     }
 
-    fn metadata_text(&self, text: &str, scan: &Scan, metadata: &Map) -> Result<Vec<(usize, String)>, PreserveError> {
+    fn metadata_text(
+        &self,
+        text: &str,
+        scan: &Scan,
+        metadata: &Map,
+    ) -> Result<Vec<(usize, String)>, PreserveError> {
         let store = crate::format::yaml::YamlStore::new(&StoreOptions::default());
         let block = store
             .emit_encrypted(&[Map::new()], metadata)
             .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
-        let block = String::from_utf8(block).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let block =
+            String::from_utf8(block).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
         Ok(scan
             .inserts
             .iter()
@@ -302,4 +324,3 @@ fn double_quoted(s: &str) -> String {
     out.push('"');
     out
 }
-
