@@ -143,3 +143,75 @@ fn refusals_name_the_file_and_position() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--preserve-format needs"));
 }
+
+#[test]
+fn rotate_keeps_the_layout() {
+    let sb = Sandbox::new();
+    let input = sb.write("secret.yaml", K8S);
+    let enc = run(sb
+        .enseal()
+        .args(["encrypt", "--preserve-format", "--age", &recipient(1)])
+        .arg(&input));
+    assert!(enc.status.success());
+    let enc_path = sb.write("enc.yaml", &enc.stdout);
+    let rotated = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["rotate", "--preserve-format", "--add-age", &recipient(2)])
+        .arg(&enc_path));
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert_ne!(rotated.stdout, enc.stdout);
+    let rot_path = sb.write("rot.yaml", &rotated.stdout);
+    let dec = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(2))
+        .args(["decrypt", "--preserve-format"])
+        .arg(&rot_path));
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), K8S);
+    if let Some(sops) = require_sops() {
+        let out = run(sb
+            .sops(&sops)
+            .env("SOPS_AGE_KEY_FILE", key_file(2))
+            .arg("decrypt")
+            .arg(&rot_path));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn decrypt_flag_with_extract_is_refused() {
+    let sb = Sandbox::new();
+    let input = sb.write("a.yaml", "a: 1\n");
+    let enc = run(sb
+        .enseal()
+        .args(["encrypt", "--preserve-format", "--age", &recipient(1)])
+        .arg(&input));
+    let enc_path = sb.write("enc.yaml", &enc.stdout);
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["decrypt", "--preserve-format", "--extract", "[\"a\"]"])
+        .arg(&enc_path));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--extract"));
+    // The normal decrypt of a format-preserving file is the reference's layout.
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .arg("decrypt")
+        .arg(&enc_path));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a: 1\n");
+}

@@ -88,7 +88,11 @@ pub(crate) fn run_preserving(
     let previous = previous
         .filter(|(opened, _)| same_settings(&opened.metadata, &settings))
         .filter(|_| !preserve);
-    let plain = if preserve { documents.clone() } else { Vec::new() };
+    let plain = if preserve {
+        documents.clone()
+    } else {
+        Vec::new()
+    };
     let encrypted = match previous {
         Some((mut opened, bytes)) => match opened
             .reencrypt(documents)
@@ -119,6 +123,27 @@ pub(crate) fn run_preserving(
             .map_err(|e| Error::Dump(e.to_string()))?
     };
     write_output(io, &input, &bytes)
+}
+
+/// The format-preserving bytes of `new` (the same plaintext `plain` as the
+/// encrypted file `input`, whose parsed documents are `old`, encrypted
+/// again: `rotate`): the file keeps its layout.
+pub(crate) fn preserve_rewrite(
+    kind: FormatKind,
+    input: &[u8],
+    name: &str,
+    old: &[crate::tree::Map],
+    plain: &[crate::tree::Map],
+    new: &document::EncryptedDocument,
+) -> Result<Vec<u8>> {
+    let error = |e: crate::preserve::PreserveError| Error::Preserve {
+        path: name.to_string(),
+        message: e.to_string(),
+        code: crate::error::exit::ERROR_DUMPING_TREE,
+    };
+    let text = crate::preserve::decrypt(kind, input, old, plain).map_err(error)?;
+    crate::preserve::encrypt(kind, &text, plain, &new.documents, &new.metadata.to_map())
+        .map_err(error)
 }
 
 /// Whether to write in format-preserving mode: the flag (refused where the

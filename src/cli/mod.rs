@@ -194,6 +194,9 @@ struct RotateCmd {
     /// AWS KMS encryption context (not supported yet).
     #[arg(long, hide = true)]
     encryption_context: Option<String>,
+    /// Keep the file's layout (a file written with `encrypt --preserve-format`).
+    #[arg(long)]
+    preserve_format: bool,
     /// The file to rotate.
     #[arg(value_name = "FILE")]
     file: Option<String>,
@@ -549,12 +552,13 @@ fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Rotate(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
             let order = cmd.decryption_order.or(cli.reading.decryption_order);
-            rotate::run(
+            rotate::run_preserving(
                 cmd.file.as_deref(),
                 &io,
                 &cmd.change_keys,
                 order.as_deref(),
                 config,
+                cmd.preserve_format,
             )
         }
         Some(Command::Updatekeys(cmd)) => {

@@ -231,6 +231,21 @@ fn pair_value<'a>(a: &'a Value, b: &'a Value, out: &mut Pairs<'a>) -> Option<()>
     }
 }
 
+/// Why a value's text cannot be rebuilt from its value (never showing it).
+fn spelling_reason(raw: &str, value: &Value) -> String {
+    let tail = "so it would not decrypt back to the same bytes";
+    if raw.trim_end().contains('\n') {
+        format!("this value spans several lines in a style that cannot be rebuilt from its value (multi-line plain, quoted or folded scalar, `|+` or an indentation indicator), {tail}")
+    } else if !matches!(value, Value::Str(_)) {
+        format!(
+            "this {} is not written the way sops writes it (e.g. `0x10`, `1.0`, `True`, a date without time), {tail}; quote it to keep it a string, or write it in the canonical form",
+            value.type_name()
+        )
+    } else {
+        format!("this string uses quoting or escapes that cannot be rebuilt from its value (e.g. `\\u00e9`, `\\/`, trailing spaces), {tail}")
+    }
+}
+
 fn apply(text: &str, mut edits: Vec<(Range<usize>, String)>) -> Result<String, PreserveError> {
     edits.sort_by_key(|(r, _)| (r.start, r.end));
     let mut out = String::with_capacity(text.len() + 1024);
@@ -291,11 +306,7 @@ pub fn encrypt(
         };
         let raw = &text[slot.span.clone()];
         if layout.plain_value(slot, p).as_deref() != Some(raw) {
-            return Err(refused(
-                text,
-                slot.span.start,
-                "this value would not decrypt back to the same bytes (the sops data model does not keep this spelling: a multi-line plain or folded scalar, a non-canonical number, boolean or escape, …)",
-            ));
+            return Err(refused(text, slot.span.start, spelling_reason(raw, p)));
         }
         edits.push((slot.span.clone(), layout.enc_value(slot, enc)));
     }

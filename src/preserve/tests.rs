@@ -74,11 +74,16 @@ fn yaml_refusals_name_the_position() {
     assert!(refusal(FormatKind::Yaml, "a: !!str 1\n").contains("tags"));
     let e = refusal(FormatKind::Yaml, "a: one\n  two\n");
     assert!(
-        e.starts_with("line 1, column 4: this value would not decrypt back"),
+        e.starts_with("line 1, column 4: this value spans several lines"),
         "{e}"
     );
     let e = refusal(FormatKind::Yaml, "a: 0x10\n");
-    assert!(e.starts_with("line 1, column 4"), "{e}");
+    assert!(
+        e.starts_with("line 1, column 4: this int is not written"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Yaml, "a: x\nb: \"\\u00e9\"\n");
+    assert!(e.starts_with("line 2, column 4: this string uses"), "{e}");
     let e = refusal(FormatKind::Yaml, "{a: 1}\n");
     assert!(e.contains("block mapping"), "{e}");
 }
@@ -187,6 +192,79 @@ mod properties {
         })
     }
 
+    /// Nested block mappings and sequences, block scalars, comments in
+    /// sequences, several documents.
+    fn yaml_rich() -> impl Strategy<Value = String> {
+        let entry = prop_oneof![
+            (word(), yaml_value()).prop_map(|(k, v)| format!("{k}: {v}\n")),
+            (
+                word(),
+                prop::collection::vec(
+                    (word(), yaml_value(), prop::option::of("[a-z ]{1,8}")),
+                    1..4
+                )
+            )
+                .prop_map(|(k, subs)| {
+                    let mut out = format!("{k}:\n");
+                    let mut seen = std::collections::HashSet::new();
+                    for (sk, v, c) in subs {
+                        if seen.insert(sk.clone()) {
+                            out.push_str(&format!("  {sk}: {v}"));
+                            if let Some(c) = c.filter(|_| !v.starts_with(['[', '{'])) {
+                                out.push_str(&format!(" #{c}"));
+                            }
+                            out.push('\n');
+                        }
+                    }
+                    out
+                }),
+            (
+                word(),
+                prop::collection::vec((yaml_value(), prop::option::of("[a-z ]{1,8}")), 1..4),
+                0usize..3
+            )
+                .prop_map(|(k, items, indent)| {
+                    let pad = " ".repeat(indent);
+                    let mut out = format!("{k}:\n");
+                    for (v, c) in items {
+                        if let Some(c) = c {
+                            out.push_str(&format!("{pad}#{c}\n"));
+                        }
+                        out.push_str(&format!("{pad}- {v}\n"));
+                    }
+                    out
+                }),
+            (
+                word(),
+                prop::collection::vec("[a-z][a-z ]{0,10}", 1..4),
+                any::<bool>()
+            )
+                .prop_map(|(k, lines, strip)| {
+                    let mut out = format!("{k}: |{}\n", if strip { "-" } else { "" });
+                    for l in lines {
+                        out.push_str(&format!("    {}\n", l.trim_end()));
+                    }
+                    out
+                }),
+        ];
+        prop::collection::vec(prop::collection::vec((word(), entry), 1..5), 1..3).prop_map(|docs| {
+            let docs: Vec<String> = docs
+                .into_iter()
+                .map(|entries| {
+                    let mut seen = std::collections::HashSet::new();
+                    entries
+                        .into_iter()
+                        .filter_map(|(_, e)| {
+                            let key = e.split(':').next().unwrap_or("").to_string();
+                            seen.insert(key).then_some(e)
+                        })
+                        .collect::<String>()
+                })
+                .collect();
+            docs.join("---\n")
+        })
+    }
+
     fn json_doc() -> impl Strategy<Value = String> {
         let value = prop_oneof![
             "[a-z \\\\\"]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
@@ -275,6 +353,11 @@ mod properties {
 
         #[test]
         fn yaml_round_trips(doc in yaml_doc()) {
+            round_trip(FormatKind::Yaml, &doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
+        }
+
+        #[test]
+        fn yaml_rich_round_trips(doc in yaml_rich()) {
             round_trip(FormatKind::Yaml, &doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
         }
 
