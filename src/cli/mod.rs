@@ -140,6 +140,10 @@ struct EditCmd {
     /// Show the metadata in the editor (changes to it are ignored).
     #[arg(short = 's', long)]
     show_master_keys: bool,
+    /// Edit the file in its own layout and keep it (a file written with
+    /// `encrypt --preserve-format`).
+    #[arg(long, conflicts_with = "show_master_keys")]
+    preserve_format: bool,
     /// The file to edit (created when missing).
     #[arg(value_name = "FILE")]
     file: Option<String>,
@@ -530,6 +534,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             let args = edit::EditArgs {
                 open: cmd.change.open(cli.io.indent),
                 show_master_keys: cmd.show_master_keys,
+                preserve_format: cmd.preserve_format,
             };
             edit::run(file, &args, &cmd.keys, &rules, config)
         }
@@ -602,6 +607,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                             let args = edit::EditArgs {
                                 open,
                                 show_master_keys: cli.show_master_keys,
+                                ..Default::default()
                             };
                             edit::run(file, &args, &cli.keys, &cli.rules, config)
                         }
