@@ -132,9 +132,12 @@ fn refusals_name_the_file_and_position() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("a.yaml: cannot keep the layout: line 1, column 10: anchors"),
+        err.contains(
+            "a.yaml: cannot keep the layout: line 1, column 14: this value is under a YAML anchor"
+        ),
         "{err}"
     );
+    assert!(err.contains("\nhint: "), "{err}");
     let bin = sb.write("x.bin", "raw");
     let out = run(sb
         .enseal()
@@ -280,5 +283,57 @@ fn edit_keeps_the_layout_and_unchanged_ciphertexts() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+#[test]
+fn anchors_on_values_in_clear_are_kept_and_the_reference_agrees() {
+    let text = "x-common: &common\n  image: nginx:1.25 # pinned\n  restart: always\nservices:\n  web:\n    <<: *common\n    secret_token: hunter2\n";
+    let sb = Sandbox::new();
+    let input = sb.write("compose.yaml", text);
+    let enc = run(sb
+        .enseal()
+        .args([
+            "encrypt",
+            "--preserve-format",
+            "--encrypted-regex",
+            "^secret",
+            "--age",
+            &recipient(1),
+        ])
+        .arg(&input));
+    assert!(
+        enc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    let enc_text = String::from_utf8_lossy(&enc.stdout);
+    assert!(
+        enc_text.starts_with("x-common: &common\n  image: nginx:1.25 # pinned\n"),
+        "{enc_text}"
+    );
+    assert!(
+        enc_text.contains("    <<: *common\n    secret_token: ENC["),
+        "{enc_text}"
+    );
+    let enc_path = sb.write("enc.yaml", &enc.stdout);
+    let dec = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["decrypt", "--preserve-format"])
+        .arg(&enc_path));
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), text);
+    if let Some(sops) = require_sops() {
+        let out = run(sb
+            .sops(&sops)
+            .env("SOPS_AGE_KEY_FILE", key_file(1))
+            .arg("decrypt")
+            .arg(&enc_path));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("secret_token: hunter2"));
     }
 }

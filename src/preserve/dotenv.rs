@@ -50,6 +50,7 @@ impl Layout for DotenvLayout {
             scan.values.push(Slot {
                 span: start + eq + 1..start + line.len(),
                 style: Style::Dotenv,
+                keep: false,
             });
         }
         if encrypted && meta_count > 0 {

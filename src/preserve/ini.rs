@@ -169,6 +169,7 @@ impl Layout for IniLayout {
                 scan.values.push(Slot {
                     span,
                     style: Style::Ini,
+                    keep: false,
                 });
             }
             scan.comments.extend(comment);

@@ -137,6 +137,7 @@ impl<'a> Scanner<'a> {
                     self.scan.values.push(Slot {
                         span,
                         style: Style::Json,
+                        keep: false,
                     });
                 }
                 Ok(())
@@ -156,6 +157,7 @@ impl<'a> Scanner<'a> {
                     self.scan.values.push(Slot {
                         span: start..self.pos,
                         style: Style::Json,
+                        keep: false,
                     });
                 }
                 Ok(())

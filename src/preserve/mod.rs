@@ -83,6 +83,9 @@ pub(crate) struct Slot {
     pub span: Range<usize>,
     /// Its style.
     pub style: Style,
+    /// The text must stay as it is: the value is under a YAML anchor, is an
+    /// alias's copy, or has a tag (only kept while not encrypted).
+    pub keep: bool,
 }
 
 /// One comment of the text.
@@ -231,6 +234,8 @@ fn pair_value<'a>(a: &'a Value, b: &'a Value, out: &mut Pairs<'a>) -> Option<()>
     }
 }
 
+const HINT_KEEP: &str = "this value is under a YAML anchor or tag, or is an alias's copy, and would be encrypted: sops expands aliases and encrypts each copy at its own path, so anchors, aliases and tags are kept only on values that stay in clear (see encrypted_regex / unencrypted_suffix); write the values out";
+
 /// Why a value's text cannot be rebuilt from its value (never showing it).
 fn spelling_reason(raw: &str, value: &Value) -> String {
     let tail = "so it would not decrypt back to the same bytes";
@@ -304,6 +309,9 @@ pub fn encrypt(
         let Value::Str(enc) = e else {
             return Err(unmatched());
         };
+        if slot.keep {
+            return Err(refused(text, slot.span.start, HINT_KEEP));
+        }
         let raw = &text[slot.span.clone()];
         if layout.plain_value(slot, p).as_deref() != Some(raw) {
             return Err(refused(text, slot.span.start, spelling_reason(raw, p)));
@@ -442,6 +450,9 @@ pub fn decrypt(
     for (slot, (e, p)) in scan.values.iter().zip(&pairs.leaves) {
         if p == e {
             continue;
+        }
+        if slot.keep {
+            return Err(refused(text, slot.span.start, HINT_KEEP));
         }
         let Some(rendered) = layout.plain_value(slot, p) else {
             return Err(refused(

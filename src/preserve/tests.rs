@@ -19,7 +19,17 @@ fn key() -> (EncryptSettings, KeyContext) {
 
 /// Encrypts in preserve mode and decrypts back; returns the encrypted text.
 pub(crate) fn round_trip(kind: FormatKind, input: &str) -> Result<String, PreserveError> {
-    let (settings, mut keys) = key();
+    round_trip_with(kind, input, None)
+}
+
+/// As [`round_trip`], with an encryption rule.
+fn round_trip_with(
+    kind: FormatKind,
+    input: &str,
+    rule: Option<crate::crypto::EncryptionRule>,
+) -> Result<String, PreserveError> {
+    let (mut settings, mut keys) = key();
+    settings.rule = rule;
     let store = kind.store(&StoreOptions::default());
     let plain = store.parse_plain(input.as_bytes()).expect("parses");
     let enc = document::encrypt(plain.clone(), settings).unwrap();
@@ -62,6 +72,19 @@ fn yaml_keeps_layout() {
 }
 
 #[test]
+fn yaml_anchors_are_kept_on_values_in_clear() {
+    let input = "base: &base\n  image: nginx # pinned\n  port: 80\nweb:\n  <<: *base\n  secret: hunter2\nplain: !!str 123\nalias: *base\n";
+    let rule = crate::crypto::EncryptionRule::EncryptedRegex("^secret$".into());
+    let out = round_trip_with(FormatKind::Yaml, input, Some(rule)).unwrap();
+    assert!(
+        out.starts_with("base: &base\n  image: nginx # pinned\n"),
+        "{out}"
+    );
+    assert!(out.contains("  <<: *base\n  secret: ENC["), "{out}");
+    assert!(out.contains("plain: !!str 123\nalias: *base\n"), "{out}");
+}
+
+#[test]
 fn yaml_without_final_newline() {
     round_trip(FormatKind::Yaml, "a: 1").unwrap();
     round_trip(FormatKind::Yaml, "a: 1\n...\n").unwrap();
@@ -70,8 +93,22 @@ fn yaml_without_final_newline() {
 #[test]
 fn yaml_refusals_name_the_position() {
     let e = refusal(FormatKind::Yaml, "a: &x 1\nb: *x\n");
-    assert!(e.starts_with("line 1, column 7: anchors"), "{e}");
-    assert!(refusal(FormatKind::Yaml, "a: !!str 1\n").contains("tags"));
+    assert!(
+        e.starts_with("line 1, column 7: this value is under a YAML anchor"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Yaml, "a: !!str 1\n");
+    assert!(
+        e.starts_with("line 1, column 10: this value is under a YAML anchor or tag"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Yaml, "a: &x {b: 1}\nc: *x\n");
+    assert!(
+        e.starts_with("line 1, column 11: this value is under a YAML anchor"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Yaml, "&k a: 1\n");
+    assert!(e.contains("mapping key"), "{e}");
     let e = refusal(FormatKind::Yaml, "a: one\n  two\n");
     assert!(
         e.starts_with("line 1, column 4: this value spans several lines"),

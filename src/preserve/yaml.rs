@@ -24,7 +24,7 @@ struct Frame {
     expect_key: bool,
 }
 
-const HINT_ANCHOR: &str = "anchors, aliases and tags cannot be kept: sops expands aliases, so each copy is encrypted at its own path; write the values out (or encrypt without --preserve-format)";
+const HINT_ANCHOR: &str = "anchors, aliases and tags cannot be kept here (on a mapping key, or an alias whose anchor is not before it in the document)";
 
 const HINT_ROOT: &str = "the document must be a block mapping starting at column 1, for the sops metadata to be added as a top-level key";
 
@@ -62,6 +62,10 @@ impl Layout for YamlLayout {
         // The top-level `sops` entry being skipped (encrypted scans).
         let mut sops: Option<SopsSkip> = None;
         let mut prev_end = 0usize;
+        // Open anchored or tagged collections: (anchor id, first slot, depth).
+        let mut anchored: Vec<(usize, usize, usize)> = Vec::new();
+        // Leaf count of each anchored node.
+        let mut anchors: std::collections::HashMap<usize, usize> = Default::default();
         for r in Parser::new_from_str(text) {
             let (ev, span) = r.map_err(|e| PreserveError::Refused {
                 line: e.marker().line(),
@@ -93,15 +97,34 @@ impl Layout for YamlLayout {
                     });
                 }
                 Event::Comment(..) => {}
-                Event::Alias(_) | Event::UnresolvedAlias(_) | Event::Anchor(..) => {
+                Event::Alias(id) => {
+                    let Some(top) = stack.last_mut() else {
+                        return Err(refused(text, start, HINT_ROOT));
+                    };
+                    if top.is_map && top.expect_key {
+                        return Err(refused(text, start, HINT_ANCHOR));
+                    }
+                    top.expect_key = true;
+                    if sops.is_some() {
+                        continue;
+                    }
+                    let count = *anchors
+                        .get(&id)
+                        .ok_or_else(|| refused(text, start, HINT_ANCHOR))?;
+                    for _ in 0..count {
+                        scan.values.push(Slot {
+                            span: start..stop,
+                            style: Style::YamlPlain,
+                            keep: true,
+                        });
+                    }
+                }
+                Event::UnresolvedAlias(_) | Event::Anchor(..) => {
                     return Err(refused(text, start, HINT_ANCHOR));
                 }
                 Event::MappingStart(style, anchor, ref tag)
                 | Event::SequenceStart(style, anchor, ref tag) => {
                     let is_map = matches!(ev, Event::MappingStart(..));
-                    if anchor != 0 || tag.is_some() {
-                        return Err(refused(text, start, HINT_ANCHOR));
-                    }
                     let flow = style == StructureStyle::Flow;
                     match stack.last_mut() {
                         None => {
@@ -128,8 +151,19 @@ impl Layout for YamlLayout {
                         flow,
                         expect_key: true,
                     });
+                    if anchor != 0 || tag.is_some() {
+                        anchored.push((anchor, scan.values.len(), stack.len()));
+                    }
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
+                    if let Some(&(id, first, depth)) = anchored.last() {
+                        if depth == stack.len() {
+                            anchored.pop();
+                            if id != 0 {
+                                anchors.insert(id, scan.values.len() - first);
+                            }
+                        }
+                    }
                     stack.pop();
                     if let Some(s) = sops {
                         if s.depth == Some(stack.len()) {
@@ -143,9 +177,7 @@ impl Layout for YamlLayout {
                     }
                 }
                 Event::Scalar(ref value, style, anchor, ref tag) => {
-                    if anchor != 0 || tag.is_some() {
-                        return Err(refused(text, start, HINT_ANCHOR));
-                    }
+                    let keep = anchor != 0 || tag.is_some() || !anchored.is_empty();
                     let Some(top) = stack.last_mut() else {
                         if !value.is_empty() || style != ScalarStyle::Plain {
                             return Err(refused(text, start, HINT_ROOT));
@@ -153,6 +185,9 @@ impl Layout for YamlLayout {
                         continue;
                     };
                     if top.is_map && top.expect_key {
+                        if anchor != 0 || tag.is_some() {
+                            return Err(refused(text, start, HINT_ANCHOR));
+                        }
                         top.expect_key = false;
                         if encrypted && stack.len() == 1 && value == "sops" && sops.is_none() {
                             sops = Some(SopsSkip {
@@ -215,7 +250,11 @@ impl Layout for YamlLayout {
                                 } else {
                                     Style::YamlFolded(indent)
                                 },
+                                keep,
                             });
+                            if anchor != 0 {
+                                anchors.insert(anchor, 1);
+                            }
                             prev_end = stop;
                             continue;
                         }
@@ -223,7 +262,11 @@ impl Layout for YamlLayout {
                     scan.values.push(Slot {
                         span: start..stop,
                         style,
+                        keep,
                     });
+                    if anchor != 0 {
+                        anchors.insert(anchor, 1);
+                    }
                 }
                 #[allow(unreachable_patterns)]
                 _ => {}
