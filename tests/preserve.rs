@@ -337,3 +337,56 @@ fn anchors_on_values_in_clear_are_kept_and_the_reference_agrees() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("secret_token: hunter2"));
     }
 }
+
+#[test]
+fn files_the_reference_wrote_decrypt_in_their_own_layout() {
+    let Some(sops) = require_sops() else { return };
+    for (name, text) in corpus().into_iter().filter(|(n, _)| *n != "values.yaml") {
+        let sb = Sandbox::new();
+        let input = sb.write(name, text);
+        let enc = run(sb
+            .sops(&sops)
+            .args(["encrypt", "--age", &recipient(1)])
+            .arg(&input));
+        assert!(
+            enc.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&enc.stderr)
+        );
+        let ext = name.rsplit('.').next().unwrap();
+        let enc_path = sb.write(&format!("ref.{ext}"), &enc.stdout);
+        let dec = run(sb
+            .enseal()
+            .env("SOPS_AGE_KEY_FILE", key_file(1))
+            .args(["decrypt", "--preserve-format"])
+            .arg(&enc_path));
+        assert!(
+            dec.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&dec.stderr)
+        );
+        let out = String::from_utf8_lossy(&dec.stdout);
+        assert!(
+            !out.contains("ENC[") && !out.contains("sops"),
+            "{name}: {out}"
+        );
+        // Same values as the reference's own decryption.
+        let plain_path = sb.write(&format!("plain.{ext}"), &dec.stdout);
+        let again = run(sb
+            .enseal()
+            .args(["encrypt", "--age", &recipient(1)])
+            .arg(&plain_path));
+        let again_path = sb.write(&format!("again.{ext}"), &again.stdout);
+        let a = run(sb
+            .sops(&sops)
+            .env("SOPS_AGE_KEY_FILE", key_file(1))
+            .arg("decrypt")
+            .arg(&again_path));
+        let b = run(sb
+            .sops(&sops)
+            .env("SOPS_AGE_KEY_FILE", key_file(1))
+            .arg("decrypt")
+            .arg(&enc_path));
+        assert_eq!(a.stdout, b.stdout, "{name}");
+    }
+}

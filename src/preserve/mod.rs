@@ -476,7 +476,47 @@ pub fn decrypt(
     for range in &scan.metadata {
         edits.push((range.clone(), String::new()));
     }
-    Ok(apply(text, edits)?.into_bytes())
+    let out = apply(text, edits)?;
+    // The text must read back as the decrypted values (a plain scalar of a
+    // file this mode did not write could change type, for example).
+    let store = kind.store(&StoreOptions::default());
+    let read = store.parse_plain(out.as_bytes()).ok();
+    let same = match (&read, kind) {
+        // The reference 3.11 reads every JSON number as a float: `8080` of
+        // its files decrypts to 8080.0 and reads back as an integer.
+        (Some(read), FormatKind::Json) => {
+            read.iter().map(json_numbers).collect::<Vec<_>>()
+                == plain.iter().map(json_numbers).collect::<Vec<_>>()
+        }
+        (Some(read), _) => read.as_slice() == plain,
+        (None, _) => false,
+    };
+    if !same {
+        return Err(PreserveError::Unsupported(
+            "the decrypted text in this file's layout would not read back as the decrypted values (a value whose type or text this layout cannot express)".into(),
+        ));
+    }
+    Ok(out.into_bytes())
+}
+
+/// The tree with integral JSON floats as integers.
+fn json_numbers(map: &Map) -> Map {
+    fn value(v: &Value) -> Value {
+        match v {
+            Value::Map(m) => Value::Map(json_numbers(m)),
+            Value::List(items) => Value::List(items.iter().map(value).collect()),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Int(*f as i64),
+            other => other.clone(),
+        }
+    }
+    Map(map
+        .0
+        .iter()
+        .map(|item| match item {
+            Item::Entry(k, v) => Item::Entry(k.clone(), value(v)),
+            Item::Comment(c) => Item::Comment(c.clone()),
+        })
+        .collect())
 }
 
 /// Removes the newline that the metadata block pushed in front of itself

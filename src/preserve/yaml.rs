@@ -291,7 +291,14 @@ impl Layout for YamlLayout {
         match slot.style {
             Style::YamlPlain | Style::YamlFlowPlain => {
                 let s = scalar_text(value)?;
-                (!s.is_empty() && !s.contains('\n')).then_some(s)
+                let flow = slot.style == Style::YamlFlowPlain;
+                match value.as_str() {
+                    // Only in files this mode did not write (a reference
+                    // file's plain `ENC[…]` of a string a plain scalar
+                    // cannot hold): quote it.
+                    Some(text) if !plain_is_string(text, flow) => Some(double_quoted(text)),
+                    _ => Some(s),
+                }
             }
             Style::YamlSingle => {
                 let s = value.as_str()?;
@@ -344,6 +351,35 @@ impl Layout for YamlLayout {
             .map(|&at| (at, append_at_end(text, at, &block)))
             .collect())
     }
+}
+
+/// True when `s` written as a plain scalar reads back as the string `s`.
+fn plain_is_string(s: &str, flow: bool) -> bool {
+    if s.is_empty() || s.contains(['\n', '\r', '\t']) || s.trim() != s {
+        return false;
+    }
+    if flow && s.contains([',', '[', ']', '{', '}']) {
+        return false;
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    let suspicious = first.is_ascii_digit()
+        || "-+.~!&*[]{}|>'\"%@`#?:,".contains(first)
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | ".inf" | ".nan"
+        );
+    if !suspicious {
+        return true;
+    }
+    let doc = format!("k: {s}\n");
+    let store = crate::format::yaml::YamlStore::new(&StoreOptions::default());
+    matches!(
+        store.parse_plain(doc.as_bytes()).as_deref(),
+        Ok([m]) if m.get("k") == Some(&Value::Str(s.to_string()))
+    )
 }
 
 /// A double-quoted YAML scalar with the escapes a writer would choose.
