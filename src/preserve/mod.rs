@@ -340,7 +340,7 @@ pub fn encrypt(
             return Err(refused(
                 text,
                 c.span.start,
-                "this comment cannot be encrypted in place (several lines that sops reads as one comment, or a comment after an INI section header)",
+                "this comment cannot be encrypted in place (sops moves an inline comment after a YAML flow collection, and joins several INI comment lines, or a comment after an INI section header, into one)",
             ));
         }
         edits.push((c.span.clone(), format!("{}{e}", c.prefix)));

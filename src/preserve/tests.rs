@@ -121,6 +121,11 @@ fn yaml_refusals_name_the_position() {
     );
     let e = refusal(FormatKind::Yaml, "a: x\nb: \"\\u00e9\"\n");
     assert!(e.starts_with("line 2, column 4: this string uses"), "{e}");
+    let e = refusal(FormatKind::Yaml, "a:  [a, 'a', 3] # c\n");
+    assert!(
+        e.starts_with("line 1, column 18: this comment cannot"),
+        "{e}"
+    );
     let e = refusal(FormatKind::Yaml, "{a: 1}\n");
     assert!(e.contains("block mapping"), "{e}");
 }
@@ -216,7 +221,7 @@ mod properties {
                 };
                 out.push_str(&format!("{key}:  {value}"));
                 // (An inline comment after a flow collection is refused:
-                // the reference moves it; see the README.)
+                // the reference moves it; see yaml_refusals_name_the_position.)
                 if let Some(c) = inline.filter(|_| !value.starts_with(['[', '{'])) {
                     out.push_str(&format!(" #{c}"));
                 }
@@ -413,4 +418,13 @@ mod properties {
             round_trip(FormatKind::Ini, &doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
         }
     }
+}
+
+#[test]
+fn invalid_utf8_and_binary_are_refused() {
+    let e = encrypt(FormatKind::Dotenv, b"A=\xff\n", &[], &[], &Map::new()).unwrap_err();
+    assert_eq!(e.to_string(), "the file is not valid UTF-8 (byte 2)");
+    let e = decrypt(FormatKind::Binary, b"x", &[], &[]).unwrap_err();
+    assert!(e.to_string().contains("binary"));
+    assert!(!supports(FormatKind::Binary) && supports(FormatKind::Ini));
 }

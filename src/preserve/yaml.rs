@@ -7,7 +7,7 @@
 //! indentation indicators and non-canonical spellings are refused by the
 //! round-trip check of the caller.
 
-use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
+use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
 
 use super::{
     append_at_end, metadata_range, refused, scalar_text, CommentSlot, Layout, PreserveError, Scan,
@@ -62,6 +62,8 @@ impl Layout for YamlLayout {
         // The top-level `sops` entry being skipped (encrypted scans).
         let mut sops: Option<SopsSkip> = None;
         let mut prev_end = 0usize;
+        // The last node event closed a flow collection.
+        let mut after_flow = false;
         // Open anchored or tagged collections: (anchor id, first slot, depth).
         let mut anchored: Vec<(usize, usize, usize)> = Vec::new();
         // Leaf count of each anchored node.
@@ -74,6 +76,12 @@ impl Layout for YamlLayout {
             })?;
             let start = at(&span, text);
             let stop = end(&span, text);
+            if !matches!(
+                ev,
+                Event::Comment(..) | Event::MappingEnd | Event::SequenceEnd
+            ) {
+                after_flow = false;
+            }
             if let Some(s) = sops.as_mut() {
                 s.max = s.max.max(stop);
             }
@@ -88,12 +96,15 @@ impl Layout for YamlLayout {
                     scan.inserts.push(p);
                 }
                 Event::DocumentEnd => {}
-                Event::Comment(body, _) if sops.is_none() => {
+                Event::Comment(body, placement) if sops.is_none() => {
+                    // sops moves an inline comment after a flow collection
+                    // to the collection's start: it cannot stay in place.
+                    let moved = after_flow && placement == Placement::Right;
                     scan.comments.push(CommentSlot {
                         span: start + 1..stop,
                         text: body.into_owned(),
                         prefix: String::new(),
-                        replaceable: true,
+                        replaceable: !moved,
                     });
                 }
                 Event::Comment(..) => {}
@@ -156,6 +167,7 @@ impl Layout for YamlLayout {
                     }
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
+                    after_flow = stack.last().is_some_and(|f| f.flow);
                     if let Some(&(id, first, depth)) = anchored.last() {
                         if depth == stack.len() {
                             anchored.pop();
