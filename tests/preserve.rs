@@ -390,3 +390,44 @@ fn files_the_reference_wrote_decrypt_in_their_own_layout() {
         assert_eq!(a.stdout, b.stdout, "{name}");
     }
 }
+
+#[test]
+fn encrypting_onto_the_previous_output_keeps_unchanged_ciphertexts() {
+    let sb = Sandbox::new();
+    let input = sb.write("secret.yaml", K8S);
+    let out_path = sb.path("secret.enc.yaml");
+    let encrypt = |sb: &Sandbox| {
+        run(sb
+            .enseal()
+            .env("SOPS_AGE_KEY_FILE", key_file(1))
+            .args([
+                "encrypt",
+                "--preserve-format",
+                "--age",
+                &recipient(1),
+                "--output",
+            ])
+            .arg(&out_path)
+            .arg(&input))
+    };
+    assert!(encrypt(&sb).status.success());
+    let first = std::fs::read_to_string(&out_path).unwrap();
+    std::fs::write(&input, K8S.replace("replicas: 3", "replicas: 4")).unwrap();
+    let second = encrypt(&sb);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let second = std::fs::read_to_string(&out_path).unwrap();
+    let data = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with("    ") && !l.starts_with("sops:"))
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, b) = (data(&first), data(&second));
+    let changed: Vec<_> = a.iter().zip(&b).filter(|(x, y)| x != y).collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].1.starts_with("  replicas: ENC["), "{changed:?}");
+}

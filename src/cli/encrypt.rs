@@ -85,15 +85,17 @@ pub(crate) fn run_preserving(
     };
     // Only when the file would get the same keys, rule and MAC mode: flags
     // or a creation rule asking for others mean a new file.
-    let previous = previous
-        .filter(|(opened, _)| same_settings(&opened.metadata, &settings))
-        .filter(|_| !preserve);
+    let previous = previous.filter(|(opened, _)| same_settings(&opened.metadata, &settings));
     let plain = if preserve {
         documents.clone()
     } else {
         Vec::new()
     };
     let encrypted = match previous {
+        // The layout may have changed even when the values did not.
+        Some((mut opened, _)) if preserve => opened
+            .reencrypt_always(documents)
+            .map_err(|e| e.in_file(&input.name))?,
         Some((mut opened, bytes)) => match opened
             .reencrypt(documents)
             .map_err(|e| e.in_file(&input.name))?
@@ -141,7 +143,8 @@ pub(crate) fn preserve_rewrite(
         message: e.to_string(),
         code: crate::error::exit::ERROR_DUMPING_TREE,
     };
-    let text = crate::preserve::decrypt(kind, input, old, plain).map_err(error)?;
+    let text =
+        zeroize::Zeroizing::new(crate::preserve::decrypt(kind, input, old, plain).map_err(error)?);
     crate::preserve::encrypt(kind, &text, plain, &new.documents, &new.metadata.to_map())
         .map_err(error)
 }

@@ -378,8 +378,8 @@ pub fn encrypt(
         ));
     }
     // Check 2: decryption in this mode gives the input back.
-    let back = decrypt(kind, out.as_bytes(), &read.documents, plain)?;
-    if back != text.as_bytes() {
+    let back = zeroize::Zeroizing::new(decrypt(kind, out.as_bytes(), &read.documents, plain)?);
+    if back.as_slice() != text.as_bytes() {
         let at = back
             .iter()
             .zip(text.as_bytes())
