@@ -296,6 +296,11 @@ pub fn encrypt(
             e.valid_up_to()
         ))
     })?;
+    if text.starts_with('\u{feff}') {
+        return Err(PreserveError::Unsupported(
+            "a byte-order mark at the start of the file cannot be kept; remove it".into(),
+        ));
+    }
     let scan = layout.scan(text, false)?;
     let pairs = pair_docs(plain, encrypted).ok_or_else(unmatched)?;
     if pairs.leaves.len() != scan.values.len() {

@@ -424,6 +424,15 @@ mod properties {
 fn invalid_utf8_and_binary_are_refused() {
     let e = encrypt(FormatKind::Dotenv, b"A=\xff\n", &[], &[], &Map::new()).unwrap_err();
     assert_eq!(e.to_string(), "the file is not valid UTF-8 (byte 2)");
+    let e = encrypt(
+        FormatKind::Yaml,
+        "\u{feff}a: 1\n".as_bytes(),
+        &[],
+        &[],
+        &Map::new(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("byte-order mark"), "{e}");
     let e = decrypt(FormatKind::Binary, b"x", &[], &[]).unwrap_err();
     assert!(e.to_string().contains("binary"));
     assert!(!supports(FormatKind::Binary) && supports(FormatKind::Ini));
