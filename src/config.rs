@@ -458,6 +458,9 @@ pub struct Config {
     pub destination_rules: Vec<DestinationRule>,
     /// `stores`: the indentation options (absent values are `None`).
     pub stores: StoreOptions,
+    /// `stores.<name>.preserve_format: true` (an enseal extension): the
+    /// names of the stores whose files are written in format-preserving mode.
+    pub preserve_format: Vec<String>,
 }
 
 /// Reads and decodes a config file (the first YAML document; an empty file
@@ -524,11 +527,13 @@ impl Config {
             }
         }
         let stores = d.stores(map.get("stores"))?;
+        let preserve_format = d.preserve_format(map.get("stores"))?;
         Ok(Config {
             path: path.to_path_buf(),
             creation_rules,
             destination_rules,
             stores,
+            preserve_format,
         })
     }
 
@@ -1155,6 +1160,23 @@ impl Decoder<'_> {
             omit_extensions: self.bool(map, "omit_extensions", &at)?,
             recreation_rule: recreation,
         })
+    }
+
+    /// The stores with `preserve_format: true` (enseal extension).
+    fn preserve_format(&self, value: Option<&Value>) -> Result<Vec<String>, ConfigError> {
+        let mut names = Vec::new();
+        let Some(stores) = value.map(|v| self.object(v, "stores", "config.StoresConfig")).transpose()?.flatten() else {
+            return Ok(names);
+        };
+        for name in ["yaml", "json", "dotenv", "ini"] {
+            if let Some(v) = stores.get(name) {
+                let store = self.object(v, &join("stores", name), "config.StoreConfig")?;
+                if self.bool(store, "preserve_format", &join("stores", name))? {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        Ok(names)
     }
 
     fn stores(&self, value: Option<&Value>) -> Result<StoreOptions, ConfigError> {

@@ -154,6 +154,17 @@ pub enum Error {
     /// `unset`: 7, 91, 200, 201, 202…).
     #[error("{1}")]
     Coded(i32, String),
+    /// Format-preserving mode cannot write this file (enseal extension):
+    /// the file, then where and why.
+    #[error("{path}: cannot keep the layout: {message}")]
+    Preserve {
+        /// The file.
+        path: String,
+        /// Position and reason.
+        message: String,
+        /// The sops exit code (2 when encrypting, 4 when decrypting).
+        code: i32,
+    },
 }
 
 impl Error {
@@ -175,7 +186,7 @@ impl Error {
             Error::WriteOutput { .. } => COULD_NOT_WRITE_OUTPUT,
             Error::TreePathFormat(_) => INVALID_TREE_PATH_FORMAT,
             Error::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
-            Error::Coded(code, _) => *code,
+            Error::Coded(code, _) | Error::Preserve { code, .. } => *code,
             Error::CannotChangeKeysOfMissingFile(_) => 49,
             Error::Usage(_)
             | Error::ParseEncrypted { .. }
@@ -195,6 +206,7 @@ impl Error {
             Error::MetadataNotFound(_) => Some("the file is not encrypted (or not in the format its extension says: try --input-type)"),
             Error::Mac(_) => Some("the file was changed outside sops/enseal; if you trust it, decrypt with --ignore-mac"),
             Error::RetrieveKey(_) => Some("make one key of the file usable: an age identity (SOPS_AGE_KEY_FILE=<file>, SOPS_AGE_KEY=<key>, ~/.config/sops/age/keys.txt), the PGP secret key in gpg, VAULT_TOKEN for Vault, or cloud credentials for KMS keys"),
+            Error::Preserve { .. } => Some("change the construct named, or run without --preserve-format (and without stores.<format>.preserve_format) to write the reference's layout"),
             Error::NoFileSpecified => Some("give the file to work on, or `-` for standard input"),
             Error::TreePathFormat(_) => Some("paths look like [\"key\"][0][\"nested\"]"),
             Error::GenerateDataKey(_) => Some("check the keys given (--age, --pgp, --kms, --hc-vault-transit, … or the creation rule) and that their key service is reachable"),

@@ -16,5 +16,6 @@ pub mod hygiene;
 pub mod keys;
 pub mod merge;
 pub mod metadata;
+pub mod preserve;
 pub mod tree;
 pub mod tree_path;

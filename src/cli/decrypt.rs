@@ -18,6 +18,18 @@ pub(crate) fn run(
     reading: &ReadArgs,
     config_path: Option<&str>,
 ) -> Result<()> {
+    run_preserving(file, io, reading, config_path, false)
+}
+
+/// `decrypt`, in format-preserving mode when `preserve_flag`
+/// (`--preserve-format`) or the config asks for it (not with `--extract`).
+pub(crate) fn run_preserving(
+    file: Option<&str>,
+    io: &IoArgs,
+    reading: &ReadArgs,
+    config_path: Option<&str>,
+    preserve_flag: bool,
+) -> Result<()> {
     check_output_flags(io)?;
     let extract = match reading.extract.as_deref() {
         Some(path) => tree_path::parse(path).map_err(Error::TreePathFormat)?,
@@ -25,7 +37,8 @@ pub(crate) fn run(
     };
     let keys = key_context(reading.decryption_order.as_deref())?;
     check_exists(file)?;
-    let stores = ConfigContext::load(config_path)?.stores();
+    let context = ConfigContext::load(config_path)?;
+    let stores = context.stores();
     let input = read_input(file, io)?;
     let (in_kind, out_kind) = kinds(io, &input.type_path);
     if !extract.is_empty() && out_kind == FormatKind::Binary {
@@ -36,7 +49,19 @@ pub(crate) fn run(
     let options = store_options(io, out_kind, stores, false)?;
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
+    if preserve_flag && !extract.is_empty() {
+        return Err(Error::Usage(
+            "--preserve-format cannot be combined with --extract".into(),
+        ));
+    }
+    let preserve = extract.is_empty()
+        && super::encrypt::preserve_mode(preserve_flag, &context, in_kind, out_kind)?;
     let encrypted = load_encrypted(in_store.as_ref(), &input.bytes, &input.name)?;
+    let encrypted_documents = if preserve {
+        encrypted.documents.clone()
+    } else {
+        Vec::new()
+    };
     let mut keys = keys;
     let decrypted = encrypted
         .decrypt(&mut keys, reading.ignore_mac)
@@ -46,6 +71,20 @@ pub(crate) fn run(
         })?;
     for warning in &decrypted.warnings {
         eprintln!("warning: {}: {warning}", input.name);
+    }
+    if preserve {
+        let bytes = crate::preserve::decrypt(
+            in_kind,
+            &input.bytes,
+            &encrypted_documents,
+            &decrypted.documents,
+        )
+        .map_err(|e| Error::Preserve {
+            path: input.name.clone(),
+            message: e.to_string(),
+            code: crate::error::exit::ERROR_DUMPING_TREE,
+        })?;
+        return write_output(io, &input, &bytes);
     }
     let bytes = zeroize::Zeroizing::new(if extract.is_empty() {
         out_store.emit_plain(&decrypted.documents)

@@ -32,6 +32,8 @@ const NO_EDITOR_FOUND: i32 = 201;
 pub(crate) struct EditArgs {
     pub open: OpenArgs,
     pub show_master_keys: bool,
+    /// `--preserve-format`: edit the file's own layout and keep it.
+    pub preserve_format: bool,
 }
 
 /// The temporary directory of the running edit, for the signal handler.
@@ -340,6 +342,18 @@ const INVALID_SYNTAX: &str = "Could not load tree, probably due to invalid synta
 
 fn edit_existing(file: &str, args: &EditArgs, config: Option<&str>) -> Result<()> {
     let mut open = open_file(file, &args.open, config)?;
+    if !args.show_master_keys {
+        let context = super::io::ConfigContext::load(config)?;
+        let io = super::IoArgs {
+            input_type: args.open.input_type.clone(),
+            output_type: args.open.output_type.clone(),
+            ..Default::default()
+        };
+        let (in_kind, out_kind) = super::io::kinds(&io, file);
+        if super::encrypt::preserve_mode(args.preserve_format, &context, in_kind, out_kind)? {
+            return edit_preserving(file, &mut open, in_kind);
+        }
+    }
     let plain = if args.show_master_keys {
         open.out_store
             .emit_encrypted(&open.opened.documents, &open.opened.metadata.to_map())
@@ -367,6 +381,61 @@ fn edit_existing(file: &str, args: &EditArgs, config: Option<&str>) -> Result<()
         return Err(unchanged());
     }
     Ok(())
+}
+
+/// `edit --preserve-format`: the editor gets the file decrypted in its own
+/// layout; the edited text is encrypted in place with the file's data key
+/// (unchanged values keep their ciphertext), so its layout is kept too.
+fn edit_preserving(file: &str, open: &mut super::modify::OpenFile, kind: FormatKind) -> Result<()> {
+    let preserve_error = |e: crate::preserve::PreserveError, code: i32| Error::Preserve {
+        path: file.to_string(),
+        message: e.to_string(),
+        code,
+    };
+    let bytes = std::fs::read(&open.path).map_err(|source| Error::ReadInput {
+        path: file.to_string(),
+        source,
+    })?;
+    let encrypted = open
+        .in_store
+        .parse_encrypted(&bytes)
+        .map_err(|e| Error::ParseEncrypted {
+            path: file.to_string(),
+            message: e.to_string(),
+        })?
+        .documents;
+    let plain = Zeroizing::new(
+        crate::preserve::decrypt(kind, &bytes, &encrypted, &open.opened.documents)
+            .map_err(|e| preserve_error(e, crate::error::exit::ERROR_DUMPING_TREE))?,
+    );
+    let in_store = &open.in_store;
+    let out_store = &open.out_store;
+    let parsed = edit_loop(file, &plain, |edited| {
+        parse_edited(in_store.as_ref(), out_store.as_ref(), edited, false)
+            .map(|docs| (docs, Zeroizing::new(edited.to_vec())))
+    })?;
+    let Some((documents, text)) = parsed else {
+        return Err(unchanged());
+    };
+    if let Some(version) = edited_version(&open.opened.metadata.version)? {
+        open.opened.metadata.version = version.to_string();
+    }
+    let new = open
+        .opened
+        .reencrypt_always(documents.clone())
+        .map_err(|e| e.in_file(file))?;
+    let out = crate::preserve::encrypt(
+        kind,
+        &text,
+        &documents,
+        &new.documents,
+        &new.metadata.to_map(),
+    )
+    .map_err(|e| preserve_error(e, crate::error::exit::COULD_NOT_READ_INPUT))?;
+    crate::fsutil::write_atomic(&open.path, &out).map_err(|source| Error::WriteOutput {
+        path: open.path.display().to_string(),
+        source,
+    })
 }
 
 fn parse_edited(

@@ -21,6 +21,19 @@ pub(crate) fn run(
     rules: &RuleArgs,
     config_path: Option<&str>,
 ) -> Result<()> {
+    run_preserving(file, io, keys, rules, config_path, false)
+}
+
+/// `encrypt`, in format-preserving mode when `preserve_flag`
+/// (`--preserve-format`) or the config asks for it.
+pub(crate) fn run_preserving(
+    file: Option<&str>,
+    io: &IoArgs,
+    keys: &KeyArgs,
+    rules: &RuleArgs,
+    config_path: Option<&str>,
+    preserve_flag: bool,
+) -> Result<()> {
     check_output_flags(io)?;
     if matches!(file, None | Some("-") | Some("/dev/stdin"))
         && io.filename_override.is_none()
@@ -38,6 +51,7 @@ pub(crate) fn run(
     let options = store_options(io, out_kind, context.stores(), true)?;
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
+    let preserve = preserve_mode(preserve_flag, &context, in_kind, out_kind)?;
     let documents = in_store.parse_plain(&input.bytes).map_err(|e| match e {
         FormatError::NoDocument => Error::NoDocument,
         other => Error::ParsePlain {
@@ -72,7 +86,16 @@ pub(crate) fn run(
     // Only when the file would get the same keys, rule and MAC mode: flags
     // or a creation rule asking for others mean a new file.
     let previous = previous.filter(|(opened, _)| same_settings(&opened.metadata, &settings));
+    let plain = if preserve {
+        documents.clone()
+    } else {
+        Vec::new()
+    };
     let encrypted = match previous {
+        // The layout may have changed even when the values did not.
+        Some((mut opened, _)) if preserve => opened
+            .reencrypt_always(documents)
+            .map_err(|e| e.in_file(&input.name))?,
         Some((mut opened, bytes)) => match opened
             .reencrypt(documents)
             .map_err(|e| e.in_file(&input.name))?
@@ -83,10 +106,66 @@ pub(crate) fn run(
         },
         None => document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?,
     };
-    let bytes = out_store
-        .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
-        .map_err(|e| Error::Dump(e.to_string()))?;
+    let bytes = if preserve {
+        crate::preserve::encrypt(
+            in_kind,
+            &input.bytes,
+            &plain,
+            &encrypted.documents,
+            &encrypted.metadata.to_map(),
+        )
+        .map_err(|e| Error::Preserve {
+            path: input.name.clone(),
+            message: e.to_string(),
+            code: crate::error::exit::COULD_NOT_READ_INPUT,
+        })?
+    } else {
+        out_store
+            .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()))?
+    };
     write_output(io, &input, &bytes)
+}
+
+/// The format-preserving bytes of `new` (the same plaintext `plain` as the
+/// encrypted file `input`, whose parsed documents are `old`, encrypted
+/// again: `rotate`): the file keeps its layout.
+pub(crate) fn preserve_rewrite(
+    kind: FormatKind,
+    input: &[u8],
+    name: &str,
+    old: &[crate::tree::Map],
+    plain: &[crate::tree::Map],
+    new: &document::EncryptedDocument,
+) -> Result<Vec<u8>> {
+    let error = |e: crate::preserve::PreserveError| Error::Preserve {
+        path: name.to_string(),
+        message: e.to_string(),
+        code: crate::error::exit::ERROR_DUMPING_TREE,
+    };
+    let text =
+        zeroize::Zeroizing::new(crate::preserve::decrypt(kind, input, old, plain).map_err(error)?);
+    crate::preserve::encrypt(kind, &text, plain, &new.documents, &new.metadata.to_map())
+        .map_err(error)
+}
+
+/// Whether to write in format-preserving mode: the flag (refused where the
+/// mode does not apply) or the config's `stores.<format>.preserve_format`
+/// (ignored where it does not apply).
+pub(crate) fn preserve_mode(
+    flag: bool,
+    context: &ConfigContext,
+    in_kind: FormatKind,
+    out_kind: FormatKind,
+) -> Result<bool> {
+    let applies = in_kind == out_kind && crate::preserve::supports(in_kind);
+    if flag && !applies {
+        return Err(Error::Usage(
+            "--preserve-format needs the same input and output format (yaml, json, dotenv or ini)"
+                .into(),
+        ));
+    }
+    Ok(applies && (flag || context.preserve_format(in_kind)))
 }
 
 /// True when a file made with `settings` would have the recipients (per

@@ -132,6 +132,14 @@ impl ConfigContext {
         Ok(ConfigContext { config, cwd })
     }
 
+    /// True when the config asks for format-preserving output for this
+    /// store (`stores.<name>.preserve_format: true`).
+    pub fn preserve_format(&self, kind: FormatKind) -> bool {
+        self.config
+            .as_ref()
+            .is_some_and(|c| c.preserve_format.iter().any(|n| n == kind.name()))
+    }
+
     /// The store options of the config (`stores:`), defaults without one.
     pub fn stores(&self) -> StoreOptions {
         self.config

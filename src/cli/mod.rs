@@ -162,6 +162,10 @@ struct EditCmd {
     /// Show the metadata in the editor (changes to it are ignored).
     #[arg(short = 's', long)]
     show_master_keys: bool,
+    /// Edit the file in its own layout and keep it (a file written with
+    /// `encrypt --preserve-format`).
+    #[arg(long, conflicts_with = "show_master_keys")]
+    preserve_format: bool,
     /// The file to edit (created when missing).
     #[arg(value_name = "FILE")]
     file: Option<String>,
@@ -222,6 +226,9 @@ struct RotateCmd {
     /// recovered) and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Keep the file's layout (a file written with `encrypt --preserve-format`).
+    #[arg(long)]
+    preserve_format: bool,
     /// The file(s) to rotate; several files (or -r) are rotated in place.
     #[arg(value_name = "FILE")]
     files: Vec<String>,
@@ -356,6 +363,10 @@ struct EncryptCmd {
     keys: KeyArgs,
     #[command(flatten)]
     rules: RuleArgs,
+    /// Keep the file's layout: replace only the values (and comments) in
+    /// place, add the metadata (also `stores.<format>.preserve_format: true`).
+    #[arg(long)]
+    preserve_format: bool,
     /// The file to encrypt.
     #[arg(value_name = "FILE")]
     file: Option<String>,
@@ -373,6 +384,10 @@ struct DecryptCmd {
     /// own format) instead of one YAML stream on stdout.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<String>,
+    /// Keep the file's layout: replace only the `ENC[…]` values (and
+    /// comments) in place, remove the metadata.
+    #[arg(long)]
+    preserve_format: bool,
     /// The file(s) to decrypt.
     #[arg(value_name = "FILE")]
     files: Vec<String>,
@@ -566,7 +581,14 @@ fn dispatch(cli: Cli) -> Result<()> {
             let io = with_globals(cmd.io, &cli.io);
             let mut rules = cmd.rules;
             rules.mac_only_encrypted |= cli.rules.mac_only_encrypted;
-            encrypt::run(cmd.file.as_deref(), &io, &cmd.keys, &rules, config)
+            encrypt::run_preserving(
+                cmd.file.as_deref(),
+                &io,
+                &cmd.keys,
+                &rules,
+                config,
+                cmd.preserve_format,
+            )
         }
         Some(Command::Decrypt(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
@@ -590,11 +612,12 @@ fn dispatch(cli: Cli) -> Result<()> {
                     config_path: config,
                 });
             }
-            decrypt::run(
+            decrypt::run_preserving(
                 cmd.files.first().map(String::as_str),
                 &io,
                 &cmd.reading,
                 config,
+                cmd.preserve_format,
             )
         }
         Some(Command::Filestatus(cmd)) => {
@@ -607,6 +630,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             let args = edit::EditArgs {
                 open: cmd.change.open(cli.io.indent),
                 show_master_keys: cmd.show_master_keys,
+                preserve_format: cmd.preserve_format,
             };
             edit::run(file, &args, &cmd.keys, &rules, config)
         }
@@ -645,13 +669,14 @@ fn dispatch(cli: Cli) -> Result<()> {
                     config_path: config,
                 });
             }
-            rotate::run(
+            rotate::run_preserving(
                 cmd.files.first().map(String::as_str),
                 &io,
                 &cmd.change_keys,
                 &kms,
                 order.as_deref(),
                 config,
+                cmd.preserve_format,
             )
         }
         Some(Command::Updatekeys(cmd)) => {
@@ -714,6 +739,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                             let args = edit::EditArgs {
                                 open,
                                 show_master_keys: cli.show_master_keys,
+                                ..Default::default()
                             };
                             edit::run(file, &args, &cli.keys, &cli.rules, config)
                         }

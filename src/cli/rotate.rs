@@ -153,6 +153,20 @@ pub(crate) fn run(
     decryption_order: Option<&str>,
     config_path: Option<&str>,
 ) -> Result<()> {
+    run_preserving(file, io, change, kms, decryption_order, config_path, false)
+}
+
+/// `rotate`, keeping the file's layout when `preserve_flag`
+/// (`--preserve-format`) or the config asks for it.
+pub(crate) fn run_preserving(
+    file: Option<&str>,
+    io: &IoArgs,
+    change: &ChangeKeyArgs,
+    kms: &KmsOptions,
+    decryption_order: Option<&str>,
+    config_path: Option<&str>,
+    preserve_flag: bool,
+) -> Result<()> {
     check_output_flags(io)?;
     let Some(file) = file.filter(|f| !f.is_empty()) else {
         return Err(Error::NoFileSpecified);
@@ -169,14 +183,21 @@ pub(crate) fn run(
     }
     let (add, remove) = change.parse(kms)?;
     let mut keys = key_context(decryption_order)?;
-    let stores = ConfigContext::load(config_path)?.stores();
+    let context = ConfigContext::load(config_path)?;
+    let stores = context.stores();
     let input = read_input(Some(file), io)?;
     let (in_kind, out_kind) = kinds(io, &input.type_path);
+    let preserve = super::encrypt::preserve_mode(preserve_flag, &context, in_kind, out_kind)?;
     let options = store_options(io, out_kind, stores, true)?;
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
     let encrypted = load_encrypted(in_store.as_ref(), &input.bytes, &input.name)?;
     let old = encrypted.metadata.clone();
+    let old_documents = if preserve {
+        encrypted.documents.clone()
+    } else {
+        Vec::new()
+    };
 
     let mut groups = old.key_groups.clone();
     changes::add_to_first_group(&mut groups, add);
@@ -197,6 +218,11 @@ pub(crate) fn run(
         mac_only_encrypted: old.mac_only_encrypted,
         binary: false,
     };
+    let plain = if preserve {
+        decrypted.documents.clone()
+    } else {
+        Vec::new()
+    };
     let mut rotated =
         document::encrypt(std::mem::take(&mut decrypted.documents), settings).map_err(|e| e.in_file(&input.name))?;
     // What the file records stays as it was, except keys, MAC and date.
@@ -204,9 +230,20 @@ pub(crate) fn run(
     rotated.metadata.version = old.version.clone();
     rotated.metadata.shamir_threshold =
         changes::recorded_threshold(rotated.metadata.key_groups.len(), old.shamir_threshold);
-    let bytes = out_store
-        .emit_encrypted(&rotated.documents, &rotated.metadata.to_map())
-        .map_err(|e| Error::Dump(e.to_string()))?;
+    let bytes = if preserve {
+        super::encrypt::preserve_rewrite(
+            in_kind,
+            &input.bytes,
+            &input.name,
+            &old_documents,
+            &plain,
+            &rotated,
+        )?
+    } else {
+        out_store
+            .emit_encrypted(&rotated.documents, &rotated.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()))?
+    };
     write_output(io, &input, &bytes)
 }
 

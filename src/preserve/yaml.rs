@@ -1,0 +1,417 @@
+//! YAML layout: granit-parser events give every scalar's span and style.
+//!
+//! Refused: anchors, aliases and tags (the sops data model expands aliases,
+//! so an encrypted anchor could not be shared), complex keys, and a root
+//! that is not a block mapping at column 0 (the metadata must be a
+//! top-level key). Multi-line plain and folded scalars, `|+` blocks,
+//! indentation indicators and non-canonical spellings are refused by the
+//! round-trip check of the caller.
+
+use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
+
+use super::{
+    append_at_end, metadata_range, refused, scalar_text, CommentSlot, Layout, PreserveError, Scan,
+    Slot, Style,
+};
+use crate::format::{Store, StoreOptions};
+use crate::tree::{Map, Value};
+
+pub(crate) struct YamlLayout;
+
+struct Frame {
+    is_map: bool,
+    flow: bool,
+    expect_key: bool,
+}
+
+const HINT_ANCHOR: &str = "anchors, aliases and tags cannot be kept here (on a mapping key, or an alias whose anchor is not before it in the document)";
+
+const HINT_ROOT: &str = "the document must be a block mapping starting at column 1, for the sops metadata to be added as a top-level key";
+
+#[derive(Clone, Copy)]
+struct SopsSkip {
+    from: usize,
+    max: usize,
+    depth: Option<usize>,
+}
+
+fn at(span: &granit_parser::Span, text: &str) -> usize {
+    span.start.byte_offset().unwrap_or(0).min(text.len())
+}
+
+fn end(span: &granit_parser::Span, text: &str) -> usize {
+    span.end.byte_offset().unwrap_or(0).min(text.len())
+}
+
+fn line_start(text: &str, pos: usize) -> usize {
+    text[..pos].rfind('\n').map_or(0, |p| p + 1)
+}
+
+/// The end of the line holding `pos - 1` (after its newline).
+fn next_line(text: &str, pos: usize) -> usize {
+    if pos > 0 && text.as_bytes()[pos - 1] == b'\n' {
+        return pos;
+    }
+    text[pos..].find('\n').map_or(text.len(), |p| pos + p + 1)
+}
+
+impl Layout for YamlLayout {
+    fn scan(&self, text: &str, encrypted: bool) -> Result<Scan, PreserveError> {
+        let mut scan = Scan::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        // The top-level `sops` entry being skipped (encrypted scans).
+        let mut sops: Option<SopsSkip> = None;
+        let mut prev_end = 0usize;
+        // The last node event closed a flow collection.
+        let mut after_flow = false;
+        // Open anchored or tagged collections: (anchor id, first slot, depth).
+        let mut anchored: Vec<(usize, usize, usize)> = Vec::new();
+        // Leaf count of each anchored node.
+        let mut anchors: std::collections::HashMap<usize, usize> = Default::default();
+        for r in Parser::new_from_str(text) {
+            let (ev, span) = r.map_err(|e| PreserveError::Refused {
+                line: e.marker().line(),
+                col: e.marker().col() + 1,
+                message: e.info().to_string(),
+            })?;
+            let start = at(&span, text);
+            let stop = end(&span, text);
+            if !matches!(
+                ev,
+                Event::Comment(..) | Event::MappingEnd | Event::SequenceEnd
+            ) {
+                after_flow = false;
+            }
+            if let Some(s) = sops.as_mut() {
+                s.max = s.max.max(stop);
+            }
+            match ev {
+                Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) => {}
+                Event::DocumentEnd if !encrypted => {
+                    let p = if start >= text.len() {
+                        text.len()
+                    } else {
+                        line_start(text, start)
+                    };
+                    scan.inserts.push(p);
+                }
+                Event::DocumentEnd => {}
+                Event::Comment(body, placement) if sops.is_none() => {
+                    // sops moves an inline comment after a flow collection
+                    // to the collection's start: it cannot stay in place.
+                    let moved = after_flow && placement == Placement::Right;
+                    scan.comments.push(CommentSlot {
+                        span: start + 1..stop,
+                        text: body.into_owned(),
+                        prefix: String::new(),
+                        replaceable: !moved,
+                    });
+                }
+                Event::Comment(..) => {}
+                Event::Alias(id) => {
+                    let Some(top) = stack.last_mut() else {
+                        return Err(refused(text, start, HINT_ROOT));
+                    };
+                    if top.is_map && top.expect_key {
+                        return Err(refused(text, start, HINT_ANCHOR));
+                    }
+                    top.expect_key = true;
+                    if sops.is_some() {
+                        continue;
+                    }
+                    let count = *anchors
+                        .get(&id)
+                        .ok_or_else(|| refused(text, start, HINT_ANCHOR))?;
+                    for _ in 0..count {
+                        scan.values.push(Slot {
+                            span: start..stop,
+                            style: Style::YamlPlain,
+                            keep: true,
+                        });
+                    }
+                }
+                Event::UnresolvedAlias(_) | Event::Anchor(..) => {
+                    return Err(refused(text, start, HINT_ANCHOR));
+                }
+                Event::MappingStart(style, anchor, ref tag)
+                | Event::SequenceStart(style, anchor, ref tag) => {
+                    let is_map = matches!(ev, Event::MappingStart(..));
+                    let flow = style == StructureStyle::Flow;
+                    match stack.last_mut() {
+                        None => {
+                            if !is_map || flow || line_start(text, start) != start {
+                                return Err(refused(text, start, HINT_ROOT));
+                            }
+                        }
+                        Some(top) if top.is_map && top.expect_key => {
+                            return Err(refused(
+                                text,
+                                start,
+                                "complex mapping keys cannot be kept",
+                            ));
+                        }
+                        Some(top) => top.expect_key = true,
+                    }
+                    if let Some(s) = sops.as_mut() {
+                        if s.depth.is_none() {
+                            s.depth = Some(stack.len());
+                        }
+                    }
+                    stack.push(Frame {
+                        is_map,
+                        flow,
+                        expect_key: true,
+                    });
+                    if anchor != 0 || tag.is_some() {
+                        anchored.push((anchor, scan.values.len(), stack.len()));
+                    }
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    after_flow = stack.last().is_some_and(|f| f.flow);
+                    if let Some(&(id, first, depth)) = anchored.last() {
+                        if depth == stack.len() {
+                            anchored.pop();
+                            if id != 0 {
+                                anchors.insert(id, scan.values.len() - first);
+                            }
+                        }
+                    }
+                    stack.pop();
+                    if let Some(s) = sops {
+                        if s.depth == Some(stack.len()) {
+                            scan.metadata.push(metadata_range(
+                                text,
+                                s.from,
+                                next_line(text, s.max),
+                            ));
+                            sops = None;
+                        }
+                    }
+                }
+                Event::Scalar(ref value, style, anchor, ref tag) => {
+                    let keep = anchor != 0 || tag.is_some() || !anchored.is_empty();
+                    let Some(top) = stack.last_mut() else {
+                        if !value.is_empty() || style != ScalarStyle::Plain {
+                            return Err(refused(text, start, HINT_ROOT));
+                        }
+                        continue;
+                    };
+                    if top.is_map && top.expect_key {
+                        if anchor != 0 || tag.is_some() {
+                            return Err(refused(text, start, HINT_ANCHOR));
+                        }
+                        top.expect_key = false;
+                        if encrypted && stack.len() == 1 && value == "sops" && sops.is_none() {
+                            sops = Some(SopsSkip {
+                                from: line_start(text, start),
+                                max: stop,
+                                depth: None,
+                            });
+                        }
+                        prev_end = stop;
+                        continue;
+                    }
+                    top.expect_key = true;
+                    let flow = top.flow;
+                    if let Some(s) = sops {
+                        if s.depth.is_none() {
+                            // `sops: scalar`.
+                            scan.metadata.push(metadata_range(
+                                text,
+                                s.from,
+                                next_line(text, s.max),
+                            ));
+                            sops = None;
+                        }
+                        prev_end = stop;
+                        continue;
+                    }
+                    let style = match style {
+                        ScalarStyle::Plain if flow => Style::YamlFlowPlain,
+                        ScalarStyle::Plain => Style::YamlPlain,
+                        ScalarStyle::SingleQuoted => Style::YamlSingle,
+                        ScalarStyle::DoubleQuoted => {
+                            if flow && text[start..stop].starts_with("\"\\x45") {
+                                Style::YamlFlowPlain
+                            } else {
+                                Style::YamlDouble
+                            }
+                        }
+                        ScalarStyle::Literal | ScalarStyle::Folded => {
+                            let indicator = if style == ScalarStyle::Literal {
+                                '|'
+                            } else {
+                                '>'
+                            };
+                            let from = prev_end.min(start);
+                            let header = text[from..start]
+                                .find(indicator)
+                                .map(|p| from + p)
+                                .ok_or_else(|| {
+                                    refused(text, start, "block scalar header not found")
+                                })?;
+                            let content_end = start
+                                + text[start..stop]
+                                    .trim_end_matches([' ', '\t', '\r', '\n'])
+                                    .len();
+                            let indent = start - line_start(text, start);
+                            scan.values.push(Slot {
+                                span: header..content_end.max(header + 1),
+                                style: if indicator == '|' {
+                                    Style::YamlLiteral(indent)
+                                } else {
+                                    Style::YamlFolded(indent)
+                                },
+                                keep,
+                            });
+                            if anchor != 0 {
+                                anchors.insert(anchor, 1);
+                            }
+                            prev_end = stop;
+                            continue;
+                        }
+                    };
+                    scan.values.push(Slot {
+                        span: start..stop,
+                        style,
+                        keep,
+                    });
+                    if anchor != 0 {
+                        anchors.insert(anchor, 1);
+                    }
+                }
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+            prev_end = prev_end.max(stop);
+        }
+        Ok(scan)
+    }
+
+    fn enc_value(&self, slot: &Slot, enc: &str) -> String {
+        match slot.style {
+            Style::YamlFlowPlain => format!("\"\\x45{}\"", &enc[1..]),
+            Style::YamlSingle => format!("'{enc}'"),
+            Style::YamlDouble => format!("\"{enc}\""),
+            Style::YamlLiteral(indent) => format!("|-\n{}{enc}", " ".repeat(indent)),
+            Style::YamlFolded(indent) => format!(">-\n{}{enc}", " ".repeat(indent)),
+            _ => enc.to_string(),
+        }
+    }
+
+    fn plain_value(&self, slot: &Slot, value: &Value) -> Option<String> {
+        match slot.style {
+            Style::YamlPlain | Style::YamlFlowPlain => {
+                let s = scalar_text(value)?;
+                let flow = slot.style == Style::YamlFlowPlain;
+                match value.as_str() {
+                    // Only in files this mode did not write (a reference
+                    // file's plain `ENC[…]` of a string a plain scalar
+                    // cannot hold): quote it.
+                    Some(text) if !plain_is_string(text, flow) => Some(double_quoted(text)),
+                    _ => Some(s),
+                }
+            }
+            Style::YamlSingle => {
+                let s = value.as_str()?;
+                (!s.contains('\n')).then(|| format!("'{}'", s.replace('\'', "''")))
+            }
+            Style::YamlDouble => Some(double_quoted(value.as_str()?)),
+            Style::YamlLiteral(indent) | Style::YamlFolded(indent) => {
+                let s = value.as_str()?;
+                let (body, chomp) = match s.strip_suffix('\n') {
+                    Some(b) if !b.ends_with('\n') => (b, ""),
+                    Some(_) => return None,
+                    None => (s, "-"),
+                };
+                if body.is_empty() || body.starts_with([' ', '\t']) {
+                    return None;
+                }
+                let literal = matches!(slot.style, Style::YamlLiteral(_));
+                if !literal && body.contains('\n') {
+                    return None;
+                }
+                let mut out = format!("{}{chomp}", if literal { '|' } else { '>' });
+                for line in body.split('\n') {
+                    out.push('\n');
+                    if !line.is_empty() {
+                        out.push_str(&" ".repeat(indent));
+                        out.push_str(line);
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    fn metadata_text(
+        &self,
+        text: &str,
+        scan: &Scan,
+        metadata: &Map,
+    ) -> Result<Vec<(usize, String)>, PreserveError> {
+        let store = crate::format::yaml::YamlStore::new(&StoreOptions::default());
+        let block = store
+            .emit_encrypted(&[Map::new()], metadata)
+            .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let block =
+            String::from_utf8(block).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        Ok(scan
+            .inserts
+            .iter()
+            .map(|&at| (at, append_at_end(text, at, &block)))
+            .collect())
+    }
+}
+
+/// True when `s` written as a plain scalar reads back as the string `s`.
+fn plain_is_string(s: &str, flow: bool) -> bool {
+    if s.is_empty() || s.contains(['\n', '\r', '\t']) || s.trim() != s {
+        return false;
+    }
+    if flow && s.contains([',', '[', ']', '{', '}']) {
+        return false;
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    let suspicious = first.is_ascii_digit()
+        || "-+.~!&*[]{}|>'\"%@`#?:,".contains(first)
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | ".inf" | ".nan"
+        );
+    if !suspicious {
+        return true;
+    }
+    let doc = format!("k: {s}\n");
+    let store = crate::format::yaml::YamlStore::new(&StoreOptions::default());
+    matches!(
+        store.parse_plain(doc.as_bytes()).as_deref(),
+        Ok([m]) if m.get("k") == Some(&Value::Str(s.to_string()))
+    )
+}
+
+/// A double-quoted YAML scalar with the escapes a writer would choose.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
