@@ -1,0 +1,1319 @@
+//! The TOML store (an enseal extension; sops treats `.toml` as binary).
+//! See docs/toml.md for the file layout, type mapping and metadata.
+//!
+//! Parsing builds the common [`tree`](crate::tree) from a `toml_edit`
+//! document and remembers a *layout*: the source text, the byte span of every
+//! leaf value and comment, and the value's TOML kind. Writing a tree whose
+//! shape (keys, containers, leaves, comments, in order) matches a remembered
+//! layout replaces exactly those spans, so everything else (whitespace, key
+//! order, quoting of keys, table headers, dotted keys, inline tables) stays
+//! byte for byte. A tree that matches no layout (a new or removed key, a
+//! conversion from YAML or JSON) is written in a canonical TOML form.
+//!
+//! Layouts live in a small per-thread registry because the CLI reads and
+//! writes with two separate store objects.
+
+use std::cell::RefCell;
+use std::ops::Range;
+use std::rc::Rc;
+
+use super::{binary::BinaryStore, EncryptedFile, FormatError, Store, StoreOptions};
+use crate::crypto::enc;
+use crate::tree::{Comment, Item, Map, Timestamp, Value};
+
+/// Type names of values only TOML has, or kept in their exact source form.
+/// Their plaintext is always a string; see docs/toml.md §3.
+pub const TOML_TYPES: &[&str] = &[
+    "str_literal",
+    "str_multiline",
+    "str_multiline_literal",
+    "datetime_local",
+    "date_local",
+    "time_local",
+    "toml",
+];
+
+/// How a leaf is written (its ENC type when it is not a sops type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `"basic"` string with enseal's canonical escapes.
+    Str,
+    /// `'literal'` string.
+    StrLiteral,
+    /// `"""` multi-line basic string, opening delimiter followed by a newline.
+    StrMultiline,
+    /// `'''` multi-line literal string, opening delimiter followed by a newline.
+    StrMultilineLiteral,
+    /// Decimal integer.
+    Int,
+    /// Float in canonical form.
+    Float,
+    /// `true` / `false`.
+    Bool,
+    /// Offset date-time in RFC 3339 form (sops `time`).
+    Time,
+    /// Local date-time, exact source text.
+    DatetimeLocal,
+    /// Local date, exact source text.
+    DateLocal,
+    /// Local time, exact source text.
+    TimeLocal,
+    /// Any other value: its exact TOML source text.
+    Raw,
+}
+
+impl Kind {
+    fn special_name(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::StrLiteral => "str_literal",
+            Kind::StrMultiline => "str_multiline",
+            Kind::StrMultilineLiteral => "str_multiline_literal",
+            Kind::DatetimeLocal => "datetime_local",
+            Kind::DateLocal => "date_local",
+            Kind::TimeLocal => "time_local",
+            Kind::Raw => "toml",
+            _ => return None,
+        })
+    }
+
+    fn from_special(name: &str) -> Option<Kind> {
+        Some(match name {
+            "str_literal" => Kind::StrLiteral,
+            "str_multiline" => Kind::StrMultiline,
+            "str_multiline_literal" => Kind::StrMultilineLiteral,
+            "datetime_local" => Kind::DatetimeLocal,
+            "date_local" => Kind::DateLocal,
+            "time_local" => Kind::TimeLocal,
+            "toml" => Kind::Raw,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Leaf {
+    span: Range<usize>,
+    value: Value,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Map(Vec<MapSlot>),
+    List(Vec<ListSlot>),
+    Leaf(Leaf),
+}
+
+#[derive(Debug, Clone)]
+enum MapSlot {
+    Entry {
+        key: String,
+        node: Node,
+        anchor: usize,
+    },
+    Comment(Range<usize>),
+}
+
+#[derive(Debug, Clone)]
+enum ListSlot {
+    Node { node: Node, anchor: usize },
+    Comment(Range<usize>),
+}
+
+/// What a parse remembers for writing.
+#[derive(Debug)]
+enum Layout {
+    /// A TOML body with its slots.
+    Toml { source: String, root: Vec<MapSlot> },
+    /// A `.toml` file that sops encrypted as binary (JSON envelope).
+    Binary,
+}
+
+thread_local! {
+    static LAYOUTS: RefCell<Vec<Rc<Layout>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn remember(layout: Layout) {
+    LAYOUTS.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() >= 8 {
+            l.remove(0);
+        }
+        l.push(Rc::new(layout));
+    });
+}
+
+fn layouts() -> Vec<Rc<Layout>> {
+    LAYOUTS.with(|l| l.borrow().iter().rev().cloned().collect())
+}
+
+/// The TOML store.
+#[derive(Debug, Clone, Default)]
+pub struct TomlStore {
+    binary: Option<BinaryStore>,
+}
+
+impl TomlStore {
+    /// A TOML store; `options` are used for the JSON envelope of `.toml`
+    /// files that sops encrypted as binary.
+    pub fn new(options: &StoreOptions) -> Self {
+        TomlStore {
+            binary: Some(BinaryStore::new(options)),
+        }
+    }
+
+    fn binary(&self) -> BinaryStore {
+        self.binary
+            .clone()
+            .unwrap_or_else(|| BinaryStore::new(&StoreOptions::default()))
+    }
+}
+
+/// `line L, column C: message` for a parse error.
+fn parse_error(source: &str, e: &toml_edit::TomlError) -> FormatError {
+    let offset = e.span().map(|s| s.start).unwrap_or(0).min(source.len());
+    let (line, column) = line_column(source, offset);
+    let message = e.message().trim().replace('\n', " ");
+    FormatError::Parse(format!(
+        "Error unmarshalling input TOML: line {line}, column {column}: {message}"
+    ))
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset;
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn to_str(input: &[u8]) -> Result<&str, FormatError> {
+    std::str::from_utf8(input).map_err(|e| {
+        FormatError::Parse(format!(
+            "Error unmarshalling input TOML: invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// Spans of the comments (`#` to the end of the line, without the line
+/// break) of a valid TOML text.
+fn comment_spans(src: &str) -> Vec<Range<usize>> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                let start = i;
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                let mut end = i;
+                if end > start && b[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                out.push(start..end);
+            }
+            q @ (b'"' | b'\'') => {
+                let triple = b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q);
+                if triple {
+                    i += 3;
+                    loop {
+                        if i >= b.len() {
+                            break;
+                        }
+                        if q == b'"' && b[i] == b'\\' {
+                            i += 2;
+                            continue;
+                        }
+                        if b[i] == q && b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q) {
+                            i += 3;
+                            // Up to two more quotes belong to the content.
+                            let mut extra = 0;
+                            while extra < 2 && b.get(i) == Some(&q) {
+                                i += 1;
+                                extra += 1;
+                            }
+                            break;
+                        }
+                        i += 1;
+                    }
+                    continue;
+                }
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    if q == b'"' && b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+// ---------------------------------------------------------------- rendering
+
+/// A basic string with enseal's canonical escapes.
+fn basic(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn literal_ok(s: &str, multiline: bool) -> bool {
+    let chars_ok = s.chars().all(|c| {
+        c == '\t'
+            || (multiline && (c == '\n' || c == '\''))
+            || (c != '\'' && !((c as u32) < 0x20 || c == '\u{7f}'))
+    });
+    chars_ok && (!multiline || (!s.contains("'''") && !s.ends_with('\'')))
+}
+
+fn render_str(kind: Kind, s: &str) -> String {
+    match kind {
+        Kind::StrLiteral if literal_ok(s, false) => format!("'{s}'"),
+        Kind::StrMultilineLiteral if literal_ok(s, true) => format!("'''\n{s}'''"),
+        Kind::StrMultiline => {
+            let mut out = String::from("\"\"\"\n");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' | '\t' => out.push(c),
+                    c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                        out.push_str(&format!("\\u{:04X}", c as u32));
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push_str("\"\"\"");
+            out
+        }
+        Kind::Raw if is_scalar_source(s, None) => s.to_string(),
+        Kind::DatetimeLocal | Kind::DateLocal | Kind::TimeLocal if is_scalar_source(s, Some(kind)) => {
+            s.to_string()
+        }
+        _ => basic(s),
+    }
+}
+
+/// True when `s` is exactly one TOML scalar value (of a local date/time
+/// kind when `kind` says so).
+fn is_scalar_source(s: &str, kind: Option<Kind>) -> bool {
+    let Ok(v) = s.parse::<toml_edit::Value>() else {
+        return false;
+    };
+    if v.span().is_some_and(|r| r != (0..s.len())) {
+        return false;
+    }
+    if v.to_string() != s {
+        return false;
+    }
+    match (&v, kind) {
+        (toml_edit::Value::Array(_) | toml_edit::Value::InlineTable(_), _) => false,
+        (_, None) => true,
+        (toml_edit::Value::Datetime(d), Some(k)) => datetime_kind(d.value()) == Some(k),
+        _ => false,
+    }
+}
+
+fn datetime_kind(d: &toml_edit::Datetime) -> Option<Kind> {
+    match (d.date.is_some(), d.time.is_some(), d.offset.is_some()) {
+        (true, true, false) => Some(Kind::DatetimeLocal),
+        (true, false, false) => Some(Kind::DateLocal),
+        (false, true, false) => Some(Kind::TimeLocal),
+        _ => None,
+    }
+}
+
+/// Canonical float text.
+fn render_float(f: f64) -> String {
+    if f.is_nan() {
+        "nan".to_string()
+    } else if f.is_infinite() {
+        if f > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else {
+        format!("{f:?}")
+    }
+}
+
+/// TOML text of a scalar tree value, written as `kind` when it fits.
+fn render(kind: Kind, value: &Value, path: &[String]) -> Result<String, FormatError> {
+    Ok(match value {
+        Value::Str(s) => render_str(kind, s),
+        Value::Bytes(b) => basic(&String::from_utf8_lossy(b)),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => render_float(*f),
+        Value::Bool(b) => b.to_string(),
+        Value::Time(t) => t.to_rfc3339_nano(),
+        Value::Comment(c) => basic(&c.text),
+        Value::Null => {
+            return Err(FormatError::Emit(format!(
+                "TOML has no null value (at {})",
+                display_path(path)
+            )))
+        }
+        Value::Map(_) | Value::List(_) => {
+            return Err(FormatError::Emit(format!(
+                "unexpected container at {}",
+                display_path(path)
+            )))
+        }
+    })
+}
+
+fn display_path(path: &[String]) -> String {
+    if path.is_empty() {
+        "the top level".to_string()
+    } else {
+        path.join(":")
+    }
+}
+
+// ------------------------------------------------------------------ parsing
+
+/// Classifies a leaf: its kind and tree value.
+fn classify(raw: &str, v: &toml_edit::Value) -> (Kind, Value) {
+    let raw_leaf = || (Kind::Raw, Value::Str(raw.to_string()));
+    match v {
+        toml_edit::Value::String(s) => {
+            let s = s.value();
+            for kind in [
+                Kind::Str,
+                Kind::StrLiteral,
+                Kind::StrMultiline,
+                Kind::StrMultilineLiteral,
+            ] {
+                if render_str(kind, s) == raw {
+                    return (kind, Value::Str(s.clone()));
+                }
+            }
+            raw_leaf()
+        }
+        toml_edit::Value::Integer(i) if i.value().to_string() == raw => {
+            (Kind::Int, Value::Int(*i.value()))
+        }
+        toml_edit::Value::Float(f) if render_float(*f.value()) == raw => {
+            (Kind::Float, Value::Float(*f.value()))
+        }
+        toml_edit::Value::Boolean(b) => (Kind::Bool, Value::Bool(*b.value())),
+        toml_edit::Value::Datetime(d) => match datetime_kind(d.value()) {
+            Some(kind) => (kind, Value::Str(raw.to_string())),
+            None => match Timestamp::parse_rfc3339(raw) {
+                Some(t) if t.to_rfc3339_nano() == raw => (Kind::Time, Value::Time(t)),
+                _ => raw_leaf(),
+            },
+        },
+        _ => raw_leaf(),
+    }
+}
+
+struct Builder<'s> {
+    src: &'s str,
+    encrypted: bool,
+}
+
+impl Builder<'_> {
+    fn leaf(&self, v: &toml_edit::Value) -> Result<Node, FormatError> {
+        let span = v
+            .span()
+            .ok_or_else(|| FormatError::Parse("toml: a value has no position".into()))?;
+        let raw = &self.src[span.clone()];
+        let (mut kind, mut value) = classify(raw, v);
+        if self.encrypted {
+            if let Value::Str(s) = &mut value {
+                if enc::is_encrypted(s) {
+                    if let Some(special) = s
+                        .strip_suffix(']')
+                        .and_then(|r| r.rsplit_once(",type:"))
+                        .and_then(|(_, t)| Kind::from_special(t))
+                    {
+                        let cut = s.rfind(",type:").unwrap_or(s.len());
+                        s.truncate(cut);
+                        s.push_str(",type:str]");
+                        kind = special;
+                    }
+                }
+            }
+        }
+        Ok(Node::Leaf(Leaf { span, value, kind }))
+    }
+
+    fn value(&self, v: &toml_edit::Value) -> Result<(Node, usize), FormatError> {
+        let anchor = v.span().map_or(usize::MAX, |s| s.start);
+        match v {
+            toml_edit::Value::Array(a) => {
+                let mut items = Vec::new();
+                for e in a.iter() {
+                    let (node, anchor) = self.value(e)?;
+                    items.push(ListSlot::Node { node, anchor });
+                }
+                Ok((Node::List(items), anchor))
+            }
+            toml_edit::Value::InlineTable(t) => {
+                let mut slots = Vec::new();
+                for (k, v) in t.iter() {
+                    let key_anchor = t.key(k).and_then(|k| k.span()).map(|s| s.start);
+                    let (node, a) = self.value(v)?;
+                    slots.push(MapSlot::Entry {
+                        key: k.to_string(),
+                        node,
+                        anchor: key_anchor.unwrap_or(a),
+                    });
+                }
+                Ok((Node::Map(slots), anchor))
+            }
+            leaf => Ok((self.leaf(leaf)?, anchor)),
+        }
+    }
+
+    fn table(&self, t: &toml_edit::Table, skip_sops: bool) -> Result<Vec<MapSlot>, FormatError> {
+        let mut slots = Vec::new();
+        for (k, item) in t.iter() {
+            if skip_sops && k == "sops" {
+                continue;
+            }
+            let key_anchor = t.key(k).and_then(|k| k.span()).map(|s| s.start);
+            let (node, anchor) = self.item(item)?;
+            let anchor = match item {
+                toml_edit::Item::Value(_) => key_anchor.unwrap_or(anchor),
+                _ => anchor,
+            };
+            slots.push(MapSlot::Entry {
+                key: k.to_string(),
+                node,
+                anchor,
+            });
+        }
+        Ok(slots)
+    }
+
+    fn item(&self, item: &toml_edit::Item) -> Result<(Node, usize), FormatError> {
+        match item {
+            toml_edit::Item::Value(v) => self.value(v),
+            toml_edit::Item::Table(t) => {
+                let slots = self.table(t, false)?;
+                let anchor = if t.is_implicit() || t.is_dotted() || t.span().is_none() {
+                    min_anchor_map(&slots)
+                } else {
+                    t.span().map_or(usize::MAX, |s| s.start)
+                };
+                Ok((Node::Map(slots), anchor))
+            }
+            toml_edit::Item::ArrayOfTables(a) => {
+                let mut items = Vec::new();
+                for t in a.iter() {
+                    let slots = self.table(t, false)?;
+                    let anchor = t.span().map_or_else(|| min_anchor_map(&slots), |s| s.start);
+                    items.push(ListSlot::Node {
+                        node: Node::Map(slots),
+                        anchor,
+                    });
+                }
+                let anchor = items
+                    .iter()
+                    .map(|s| match s {
+                        ListSlot::Node { anchor, .. } => *anchor,
+                        ListSlot::Comment(r) => r.start,
+                    })
+                    .min()
+                    .unwrap_or(usize::MAX);
+                Ok((Node::List(items), anchor))
+            }
+            toml_edit::Item::None => Ok((Node::Map(Vec::new()), usize::MAX)),
+        }
+    }
+}
+
+fn min_anchor_map(slots: &[MapSlot]) -> usize {
+    slots
+        .iter()
+        .map(|s| match s {
+            MapSlot::Entry { anchor, .. } => *anchor,
+            MapSlot::Comment(r) => r.start,
+        })
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// Index path (through maps and lists) of the deepest entry with the
+/// smallest anchor after `offset`.
+fn find_anchor(node_slots: &NodeRef<'_>, offset: usize, best: &mut Option<(usize, usize, Vec<usize>)>, path: &mut Vec<usize>) {
+    let consider = |anchor: usize, best: &mut Option<(usize, usize, Vec<usize>)>, path: &Vec<usize>| {
+        if anchor <= offset || anchor == usize::MAX {
+            return;
+        }
+        let depth = path.len();
+        let better = match best {
+            None => true,
+            Some((a, d, _)) => anchor < *a || (anchor == *a && depth > *d),
+        };
+        if better {
+            *best = Some((anchor, depth, path.clone()));
+        }
+    };
+    match node_slots {
+        NodeRef::Map(slots) => {
+            for (i, s) in slots.iter().enumerate() {
+                if let MapSlot::Entry { node, anchor, .. } = s {
+                    path.push(i);
+                    consider(*anchor, best, path);
+                    find_anchor(&NodeRef::of(node), offset, best, path);
+                    path.pop();
+                }
+            }
+        }
+        NodeRef::List(slots) => {
+            for (i, s) in slots.iter().enumerate() {
+                if let ListSlot::Node { node, anchor } = s {
+                    path.push(i);
+                    consider(*anchor, best, path);
+                    find_anchor(&NodeRef::of(node), offset, best, path);
+                    path.pop();
+                }
+            }
+        }
+        NodeRef::Leaf => {}
+    }
+}
+
+enum NodeRef<'a> {
+    Map(&'a [MapSlot]),
+    List(&'a [ListSlot]),
+    Leaf,
+}
+
+impl<'a> NodeRef<'a> {
+    fn of(node: &'a Node) -> Self {
+        match node {
+            Node::Map(m) => NodeRef::Map(m),
+            Node::List(l) => NodeRef::List(l),
+            Node::Leaf(_) => NodeRef::Leaf,
+        }
+    }
+}
+
+/// Inserts a comment before the slot at `path` (its last index).
+fn insert_comment(root: &mut Vec<MapSlot>, path: &[usize], span: Range<usize>) {
+    let Some((&last, parents)) = path.split_last() else {
+        root.push(MapSlot::Comment(span));
+        return;
+    };
+    enum Cur<'a> {
+        Map(&'a mut Vec<MapSlot>),
+        List(&'a mut Vec<ListSlot>),
+    }
+    let mut cur = Cur::Map(root);
+    for &i in parents {
+        let node = match cur {
+            Cur::Map(m) => match &mut m[i] {
+                MapSlot::Entry { node, .. } => node,
+                MapSlot::Comment(_) => return,
+            },
+            Cur::List(l) => match &mut l[i] {
+                ListSlot::Node { node, .. } => node,
+                ListSlot::Comment(_) => return,
+            },
+        };
+        cur = match node {
+            Node::Map(m) => Cur::Map(m),
+            Node::List(l) => Cur::List(l),
+            Node::Leaf(_) => return,
+        };
+    }
+    match cur {
+        Cur::Map(m) => m.insert(last, MapSlot::Comment(span)),
+        Cur::List(l) => l.insert(last, ListSlot::Comment(span)),
+    }
+}
+
+fn to_tree(src: &str, slots: &[MapSlot], encrypted: bool) -> Map {
+    let mut map = Map::new();
+    for s in slots {
+        match s {
+            MapSlot::Entry { key, node, .. } => map.push(key.clone(), node_value(src, node, encrypted)),
+            MapSlot::Comment(r) => map.0.push(Item::Comment(Comment::new(&src[r.start + 1..r.end]))),
+        }
+    }
+    map
+}
+
+fn node_value(src: &str, node: &Node, encrypted: bool) -> Value {
+    match node {
+        Node::Map(m) => Value::Map(to_tree(src, m, encrypted)),
+        Node::List(l) => Value::List(
+            l.iter()
+                .map(|s| match s {
+                    ListSlot::Node { node, .. } => node_value(src, node, encrypted),
+                    ListSlot::Comment(r) => {
+                        let text = &src[r.start + 1..r.end];
+                        if encrypted && enc::is_encrypted(text) {
+                            Value::Str(text.to_string())
+                        } else {
+                            Value::Comment(Comment::new(text))
+                        }
+                    }
+                })
+                .collect(),
+        ),
+        Node::Leaf(l) => l.value.clone(),
+    }
+}
+
+/// Parses `src` (up to `end`), remembering its layout; returns the tree
+/// and the parsed document.
+fn parse_body(
+    src: &str,
+    doc: &toml_edit::Document<&str>,
+    end: usize,
+    encrypted: bool,
+) -> Result<Map, FormatError> {
+    let builder = Builder { src, encrypted };
+    let root_table = doc
+        .as_item()
+        .as_table()
+        .ok_or_else(|| FormatError::Parse("toml: the document is not a table".into()))?;
+    let mut root = builder.table(root_table, encrypted)?;
+    for span in comment_spans(&src[..end]) {
+        let mut best = None;
+        find_anchor(&NodeRef::Map(&root), span.start, &mut best, &mut Vec::new());
+        match best {
+            Some((_, _, path)) => insert_comment(&mut root, &path, span),
+            None => root.push(MapSlot::Comment(span)),
+        }
+    }
+    let tree = to_tree(src, &root, encrypted);
+    remember(Layout::Toml {
+        source: src[..end].to_string(),
+        root,
+    });
+    Ok(tree)
+}
+
+/// Plain tree of a TOML item, without layout (the metadata).
+fn plain_item(item: &toml_edit::Item) -> Value {
+    match item {
+        toml_edit::Item::Value(v) => plain_value(v),
+        toml_edit::Item::Table(t) => Value::Map(plain_table(t)),
+        toml_edit::Item::ArrayOfTables(a) => {
+            Value::List(a.iter().map(|t| Value::Map(plain_table(t))).collect())
+        }
+        toml_edit::Item::None => Value::Null,
+    }
+}
+
+fn plain_table(t: &toml_edit::Table) -> Map {
+    let mut m = Map::new();
+    for (k, v) in t.iter() {
+        m.push(k, plain_item(v));
+    }
+    m
+}
+
+fn plain_value(v: &toml_edit::Value) -> Value {
+    match v {
+        toml_edit::Value::String(s) => Value::Str(s.value().clone()),
+        toml_edit::Value::Integer(i) => Value::Int(*i.value()),
+        toml_edit::Value::Float(f) => Value::Float(*f.value()),
+        toml_edit::Value::Boolean(b) => Value::Bool(*b.value()),
+        toml_edit::Value::Datetime(d) => {
+            let text = d.value().to_string();
+            Timestamp::parse_rfc3339(&text).map_or(Value::Str(text), Value::Time)
+        }
+        toml_edit::Value::Array(a) => Value::List(a.iter().map(plain_value).collect()),
+        toml_edit::Value::InlineTable(t) => {
+            let mut m = Map::new();
+            for (k, v) in t.iter() {
+                m.push(k, plain_value(v));
+            }
+            Value::Map(m)
+        }
+    }
+}
+
+// ------------------------------------------------------------------ writing
+
+/// Fills the layout's slots from `tree`; `None` when the shapes differ.
+fn fill(
+    src: &str,
+    slots: &[MapSlot],
+    tree: &Map,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Range<usize>, String)>,
+) -> Option<Result<(), FormatError>> {
+    if slots.len() != tree.0.len() {
+        return None;
+    }
+    for (slot, item) in slots.iter().zip(&tree.0) {
+        match (slot, item) {
+            (MapSlot::Comment(r), Item::Comment(c)) => out.push((r.clone(), comment_text(&c.text)?)),
+            (MapSlot::Entry { key, node, .. }, Item::Entry(k, v)) if key == k => {
+                path.push(k.clone());
+                let r = fill_node(src, node, v, path, out);
+                path.pop();
+                match r {
+                    Some(Ok(())) => {}
+                    other => return other,
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(Ok(()))
+}
+
+/// `#text`, or `None` when the text cannot stay one comment line.
+fn comment_text(text: &str) -> Option<String> {
+    (!text.contains(['\n', '\r'])).then(|| format!("#{text}"))
+}
+
+fn fill_node(
+    src: &str,
+    node: &Node,
+    value: &Value,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Range<usize>, String)>,
+) -> Option<Result<(), FormatError>> {
+    match (node, value) {
+        (Node::Map(slots), Value::Map(m)) => fill(src, slots, m, path, out),
+        (Node::List(slots), Value::List(items)) => {
+            if slots.len() != items.len() {
+                return None;
+            }
+            for (slot, v) in slots.iter().zip(items) {
+                match (slot, v) {
+                    (ListSlot::Comment(r), Value::Comment(c)) => {
+                        out.push((r.clone(), comment_text(&c.text)?))
+                    }
+                    (ListSlot::Comment(r), Value::Str(s)) if enc::is_encrypted(s) => {
+                        out.push((r.clone(), comment_text(s)?))
+                    }
+                    (ListSlot::Node { node, .. }, v) if !matches!(v, Value::Comment(_)) => {
+                        match fill_node(src, node, v, path, out) {
+                            Some(Ok(())) => {}
+                            other => return other,
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            Some(Ok(()))
+        }
+        (Node::Leaf(leaf), v) if !matches!(v, Value::Map(_) | Value::List(_) | Value::Comment(_)) => {
+            if *v == leaf.value {
+                out.push((leaf.span.clone(), src[leaf.span.clone()].to_string()));
+                return Some(Ok(()));
+            }
+            let text = match v {
+                Value::Str(s) if enc::is_encrypted(s) => {
+                    let mut s = s.clone();
+                    if let Some(name) = leaf.kind.special_name() {
+                        if let Some(rest) = s.strip_suffix(",type:str]") {
+                            s = format!("{rest},type:{name}]");
+                        }
+                    }
+                    basic(&s)
+                }
+                v => match render(leaf.kind, v, path) {
+                    Ok(t) => t,
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            out.push((leaf.span.clone(), text));
+            Some(Ok(()))
+        }
+        _ => None,
+    }
+}
+
+fn splice(src: &str, mut repl: Vec<(Range<usize>, String)>) -> String {
+    repl.sort_by_key(|(r, _)| r.start);
+    let mut out = String::with_capacity(src.len() * 2);
+    let mut at = 0;
+    for (r, text) in repl {
+        out.push_str(&src[at..r.start]);
+        out.push_str(&text);
+        at = r.end;
+    }
+    out.push_str(&src[at..]);
+    out
+}
+
+/// Writes `tree` with a remembered layout of the same shape, else canonically.
+fn emit_body(tree: &Map) -> Result<String, FormatError> {
+    for layout in layouts() {
+        if let Layout::Toml { source, root } = &*layout {
+            let mut out = Vec::new();
+            match fill(source, root, tree, &mut Vec::new(), &mut out) {
+                Some(Ok(())) => return Ok(splice(source, out)),
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
+        }
+    }
+    let mut out = String::new();
+    write_table(tree, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+fn key_text(k: &str) -> String {
+    if !k.is_empty()
+        && k
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_string()
+    } else {
+        basic(k)
+    }
+}
+
+fn header(path: &[String]) -> String {
+    path.iter().map(|k| key_text(k)).collect::<Vec<_>>().join(".")
+}
+
+fn is_table_like(v: &Value) -> bool {
+    match v {
+        Value::Map(_) => true,
+        Value::List(items) => {
+            !items.is_empty()
+                && items.iter().all(|i| matches!(i, Value::Map(_) | Value::Comment(_)))
+                && items.iter().any(|i| matches!(i, Value::Map(_)))
+        }
+        _ => false,
+    }
+}
+
+/// Canonical TOML for a map: inline entries first in order; the longest
+/// suffix of table-like entries as `[header]` / `[[header]]` sections, so
+/// that reading the text back gives the same order.
+fn write_table(map: &Map, path: &mut Vec<String>, out: &mut String) -> Result<(), FormatError> {
+    let items = &map.0;
+    let mut split = items.len();
+    while split > 0 {
+        match &items[split - 1] {
+            Item::Entry(_, v) if is_table_like(v) => split -= 1,
+            Item::Comment(_) => split -= 1,
+            _ => break,
+        }
+    }
+    // Comments right before the first table stay with the inline part.
+    while split < items.len() && matches!(items[split], Item::Comment(_)) {
+        split += 1;
+    }
+    for item in &items[..split] {
+        match item {
+            Item::Comment(c) => {
+                if let Some(t) = comment_text(&c.text) {
+                    out.push_str(&t);
+                    out.push('\n');
+                }
+            }
+            Item::Entry(k, v) => {
+                path.push(k.clone());
+                let text = inline_value(v, path)?;
+                path.pop();
+                out.push_str(&key_text(k));
+                out.push_str(" = ");
+                out.push_str(&text);
+                out.push('\n');
+            }
+        }
+    }
+    let mut pending = Vec::new();
+    for item in &items[split..] {
+        match item {
+            Item::Comment(c) => pending.push(c.text.clone()),
+            Item::Entry(k, v) => {
+                path.push(k.clone());
+                let mut lead = String::new();
+                for c in pending.drain(..) {
+                    if let Some(t) = comment_text(&c) {
+                        lead.push_str(&t);
+                        lead.push('\n');
+                    }
+                }
+                match v {
+                    Value::Map(m) => {
+                        sep(out);
+                        out.push_str(&lead);
+                        out.push_str(&format!("[{}]\n", header(path)));
+                        write_table(m, path, out)?;
+                    }
+                    Value::List(elems) => {
+                        out.push_str(&lead);
+                        for e in elems {
+                            match e {
+                                Value::Map(m) => {
+                                    sep(out);
+                                    out.push_str(&format!("[[{}]]\n", header(path)));
+                                    write_table(m, path, out)?;
+                                }
+                                Value::Comment(c) => {
+                                    if let Some(t) = comment_text(&c.text) {
+                                        out.push_str(&t);
+                                        out.push('\n');
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                path.pop();
+            }
+        }
+    }
+    for c in pending {
+        if let Some(t) = comment_text(&c) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    Ok(())
+}
+
+fn sep(out: &mut String) {
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+}
+
+fn inline_value(v: &Value, path: &mut Vec<String>) -> Result<String, FormatError> {
+    Ok(match v {
+        Value::Map(m) => {
+            let mut parts = Vec::new();
+            for (k, v) in m.entries() {
+                path.push(k.to_string());
+                parts.push(format!("{} = {}", key_text(k), inline_value(v, path)?));
+                path.pop();
+            }
+            if parts.is_empty() {
+                "{}".to_string()
+            } else {
+                format!("{{ {} }}", parts.join(", "))
+            }
+        }
+        Value::List(items) => {
+            let mut parts = Vec::new();
+            for v in items {
+                match v {
+                    Value::Comment(_) => {}
+                    Value::Str(s) if enc::is_encrypted(s) && s.ends_with(",type:comment]") => {}
+                    v => parts.push(inline_value(v, path)?),
+                }
+            }
+            format!("[{}]", parts.join(", "))
+        }
+        leaf => render(Kind::Str, leaf, path)?,
+    })
+}
+
+/// The metadata as a `[sops]` table: plain values first, then key lists.
+fn metadata_text(metadata: &Map) -> Result<String, FormatError> {
+    let mut ordered = Map::new();
+    for (k, v) in metadata.entries() {
+        if !is_table_like(v) {
+            ordered.push(k, v.clone());
+        }
+    }
+    for (k, v) in metadata.entries() {
+        if is_table_like(v) {
+            ordered.push(k, v.clone());
+        }
+    }
+    let mut root = Map::new();
+    root.push("sops", Value::Map(ordered));
+    let mut out = String::new();
+    write_table(&root, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+/// True when the text looks like sops' JSON envelope of a binary file.
+fn is_json_envelope(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+impl Store for TomlStore {
+    fn parse_plain(&self, input: &[u8]) -> Result<Vec<Map>, FormatError> {
+        let src = to_str(input)?;
+        let doc = toml_edit::Document::parse(src).map_err(|e| parse_error(src, &e))?;
+        Ok(vec![parse_body(src, &doc, src.len(), false)?])
+    }
+
+    fn parse_encrypted(&self, input: &[u8]) -> Result<EncryptedFile, FormatError> {
+        let src = to_str(input)?;
+        if is_json_envelope(src) {
+            let file = self.binary().parse_encrypted(input)?;
+            remember(Layout::Binary);
+            return Ok(file);
+        }
+        let doc = toml_edit::Document::parse(src).map_err(|e| parse_error(src, &e))?;
+        let root = doc
+            .as_item()
+            .as_table()
+            .ok_or_else(|| FormatError::Parse("toml: the document is not a table".into()))?;
+        let (end, metadata) = match root.get("sops") {
+            None => (src.len(), None),
+            Some(toml_edit::Item::Table(t)) => {
+                let start = sops_start(t).ok_or_else(|| {
+                    FormatError::Parse("toml: the [sops] table has no position".into())
+                })?;
+                if !src[start..].trim_start().starts_with("[sops") {
+                    return Err(FormatError::Parse(
+                        "toml: the sops metadata must be a [sops] table".into(),
+                    ));
+                }
+                if root.iter().any(|(k, item)| {
+                    k != "sops" && item_end(item).is_some_and(|e| e > start)
+                }) {
+                    return Err(FormatError::Parse(
+                        "toml: the [sops] table must be the last table of the file".into(),
+                    ));
+                }
+                let mut end = start;
+                // The line break enseal writes before `[sops]`.
+                if src[..end].ends_with('\n') {
+                    end -= 1;
+                }
+                let Value::Map(m) = plain_item(&toml_edit::Item::Table(t.clone())) else {
+                    unreachable!("a table converts to a map")
+                };
+                (end, Some(m))
+            }
+            Some(_) => {
+                return Err(FormatError::Parse(
+                    "toml: the sops metadata must be a table".into(),
+                ))
+            }
+        };
+        let tree = parse_body(src, &doc, end, true)?;
+        Ok(EncryptedFile {
+            documents: vec![tree],
+            metadata,
+        })
+    }
+
+    fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
+        if matches!(layouts().first().map(|l| &**l), Some(Layout::Binary)) {
+            return self.binary().emit_plain(documents);
+        }
+        let [doc] = documents else {
+            return Err(FormatError::Emit(
+                "TOML files hold exactly one document".into(),
+            ));
+        };
+        Ok(emit_body(doc)?.into_bytes())
+    }
+
+    fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
+        if matches!(layouts().first().map(|l| &**l), Some(Layout::Binary)) {
+            return self.binary().emit_encrypted(documents, metadata);
+        }
+        let [doc] = documents else {
+            return Err(FormatError::Emit(
+                "TOML files hold exactly one document".into(),
+            ));
+        };
+        let mut out = emit_body(doc)?;
+        out.push('\n');
+        out.push_str(&metadata_text(metadata)?);
+        Ok(out.into_bytes())
+    }
+
+    fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {
+        let mut text = inline_value(value, &mut Vec::new())?;
+        text.push('\n');
+        Ok(text.into_bytes())
+    }
+}
+
+/// Start offset of the `[sops]` header or of its first sub-table header.
+fn sops_start(t: &toml_edit::Table) -> Option<usize> {
+    let mut starts = Vec::new();
+    collect_starts(&toml_edit::Item::Table(t.clone()), &mut starts);
+    starts.into_iter().min()
+}
+
+fn collect_starts(item: &toml_edit::Item, out: &mut Vec<usize>) {
+    match item {
+        toml_edit::Item::Table(t) => {
+            if let Some(s) = t.span() {
+                out.push(s.start);
+            }
+            for (_, i) in t.iter() {
+                collect_starts(i, out);
+            }
+        }
+        toml_edit::Item::ArrayOfTables(a) => {
+            for t in a.iter() {
+                collect_starts(&toml_edit::Item::Table(t.clone()), out);
+            }
+        }
+        toml_edit::Item::Value(v) => {
+            if let Some(s) = v.span() {
+                out.push(s.start);
+            }
+        }
+        toml_edit::Item::None => {}
+    }
+}
+
+/// The largest offset inside an item (to check nothing follows `[sops]`).
+fn item_end(item: &toml_edit::Item) -> Option<usize> {
+    let mut starts = Vec::new();
+    collect_starts(item, &mut starts);
+    starts.into_iter().max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(src: &str) -> String {
+        let store = TomlStore::default();
+        let docs = store.parse_plain(src.as_bytes()).unwrap();
+        String::from_utf8(store.emit_plain(&docs).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn comments_are_found_outside_strings() {
+        let src = "a = \"# no\" # yes\nb = '''\n# no\n''' #c\r\n#d";
+        let spans: Vec<_> = comment_spans(src).into_iter().map(|r| &src[r]).collect();
+        assert_eq!(spans, ["# yes", "#c", "#d"]);
+    }
+
+    #[test]
+    fn classification_of_every_kind() {
+        let src = r#"
+s = "basic"
+l = 'lit'
+m = """
+multi"""
+ml = '''
+multi lit'''
+odd = "\u0041"
+i = 42
+h = 0xff
+f = 1.5
+e = 1e6
+inf = inf
+b = true
+odt = 1979-05-27T07:32:00-08:00
+odt2 = 1979-05-27 07:32:00Z
+ldt = 1979-05-27T07:32:00
+ld = 1979-05-27
+lt = 07:32:00.5
+"#;
+        let doc = toml_edit::Document::parse(src).unwrap();
+        let root = doc.as_item().as_table().unwrap();
+        let kinds: Vec<(String, Kind)> = root
+            .iter()
+            .map(|(k, v)| {
+                let v = v.as_value().unwrap();
+                (k.to_string(), classify(&src[v.span().unwrap()], v).0)
+            })
+            .collect();
+        let expect = [
+            Kind::Str,
+            Kind::StrLiteral,
+            Kind::StrMultiline,
+            Kind::StrMultilineLiteral,
+            Kind::Raw,
+            Kind::Int,
+            Kind::Raw,
+            Kind::Float,
+            Kind::Raw,
+            Kind::Float,
+            Kind::Bool,
+            Kind::Time,
+            Kind::Raw,
+            Kind::DatetimeLocal,
+            Kind::DateLocal,
+            Kind::TimeLocal,
+        ];
+        for ((k, got), want) in kinds.iter().zip(expect) {
+            assert_eq!(*got, want, "{k}");
+        }
+        assert_eq!(round_trip(src), src);
+    }
+
+    #[test]
+    fn plain_round_trip_keeps_layout() {
+        let src = "# top\n[package]\nname = \"x\" # trailing\n  version = '1'\n\n[[bin]]\nname = \"a\"\n[a.b]\nc.d = [1, # one\n 2]\nt = { x = 1, y = [true] }\n";
+        assert_eq!(round_trip(src), src);
+    }
+
+    #[test]
+    fn comments_sit_before_their_entry() {
+        let store = TomlStore::default();
+        let docs = store
+            .parse_plain(b"# c1\na = 1\n[t]\n# c2\nb = 2\n# end\n")
+            .unwrap();
+        let d = &docs[0];
+        assert!(matches!(&d.0[0], Item::Comment(c) if c.text == " c1"));
+        let Some(Value::Map(t)) = d.get("t") else { panic!() };
+        assert!(matches!(&t.0[0], Item::Comment(c) if c.text == " c2"));
+        assert!(matches!(d.0.last(), Some(Item::Comment(c)) if c.text == " end"));
+    }
+
+    #[test]
+    fn canonical_emission_keeps_order_when_read_back() {
+        let mut inner = Map::new();
+        inner.push("k", Value::Int(1));
+        let mut m = Map::new();
+        m.push("t", Value::Map(inner.clone()));
+        m.push("x", Value::Str("a\"b".into()));
+        m.push("u", Value::Map(inner.clone()));
+        m.push("list", Value::List(vec![Value::Map(inner.clone()), Value::Map(inner)]));
+        let mut out = String::new();
+        write_table(&m, &mut Vec::new(), &mut out).unwrap();
+        let back = TomlStore::default().parse_plain(out.as_bytes()).unwrap();
+        assert_eq!(back[0], m, "{out}");
+    }
+
+    #[test]
+    fn null_cannot_be_written() {
+        let mut inner = Map::new();
+        inner.push("n", Value::Null);
+        let mut m = Map::new();
+        m.push("a", Value::Map(inner));
+        let err = TomlStore::default().emit_plain(&[m]).unwrap_err();
+        assert!(err.to_string().contains("a:n"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_have_line_and_column() {
+        let err = TomlStore::default().parse_plain(b"a = 1\nb = \n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 2, column"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+}
