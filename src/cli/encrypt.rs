@@ -38,13 +38,17 @@ pub(crate) fn run(
     let options = store_options(io, out_kind, context.stores(), true)?;
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
-    let documents = in_store.parse_plain(&input.bytes).map_err(|e| match e {
+    let mut documents = in_store.parse_plain(&input.bytes).map_err(|e| match e {
         FormatError::NoDocument => Error::NoDocument,
         other => Error::ParsePlain {
             path: input.name.clone(),
             message: other.to_string(),
         },
     })?;
+    if in_kind == FormatKind::Toml && out_kind != FormatKind::Toml {
+        // TOML values kept as source text get their type for other formats.
+        crate::format::toml::type_raw_values(&mut documents);
+    }
     if documents
         .first()
         .is_some_and(|d| out_store.has_metadata_key(d))

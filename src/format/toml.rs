@@ -124,7 +124,11 @@ enum ListSlot {
 #[derive(Debug)]
 enum Layout {
     /// A TOML body with its slots.
-    Toml { source: String, root: Vec<MapSlot> },
+    Toml {
+        source: String,
+        root: Vec<MapSlot>,
+        encrypted: bool,
+    },
     /// A `.toml` file that sops encrypted as binary (JSON envelope).
     Binary,
 }
@@ -686,14 +690,13 @@ fn node_value(src: &str, node: &Node, encrypted: bool) -> Value {
     }
 }
 
-/// Parses `src` (up to `end`), remembering its layout; returns the tree
-/// and the parsed document.
-fn parse_body(
+/// The slots of `src` (up to `end`).
+fn build_layout(
     src: &str,
     doc: &toml_edit::Document<&str>,
     end: usize,
     encrypted: bool,
-) -> Result<Map, FormatError> {
+) -> Result<Vec<MapSlot>, FormatError> {
     let builder = Builder { src, encrypted };
     let root_table = doc
         .as_item()
@@ -708,10 +711,22 @@ fn parse_body(
             None => root.push(MapSlot::Comment(span)),
         }
     }
+    Ok(root)
+}
+
+/// Parses `src` (up to `end`), remembering its layout; returns the tree.
+fn parse_body(
+    src: &str,
+    doc: &toml_edit::Document<&str>,
+    end: usize,
+    encrypted: bool,
+) -> Result<Map, FormatError> {
+    let root = build_layout(src, doc, end, encrypted)?;
     let tree = to_tree(src, &root, encrypted);
     remember(Layout::Toml {
         source: src[..end].to_string(),
         root,
+        encrypted,
     });
     Ok(tree)
 }
@@ -826,26 +841,10 @@ fn fill_node(
             Some(Ok(()))
         }
         (Node::Leaf(leaf), v) if !matches!(v, Value::Map(_) | Value::List(_) | Value::Comment(_)) => {
-            if *v == leaf.value {
-                out.push((leaf.span.clone(), src[leaf.span.clone()].to_string()));
-                return Some(Ok(()));
+            match leaf_text(src, leaf, v, path) {
+                Ok(text) => out.push((leaf.span.clone(), text)),
+                Err(e) => return Some(Err(e)),
             }
-            let text = match v {
-                Value::Str(s) if enc::is_encrypted(s) => {
-                    let mut s = s.clone();
-                    if let Some(name) = leaf.kind.special_name() {
-                        if let Some(rest) = s.strip_suffix(",type:str]") {
-                            s = format!("{rest},type:{name}]");
-                        }
-                    }
-                    basic(&s)
-                }
-                v => match render(leaf.kind, v, path) {
-                    Ok(t) => t,
-                    Err(e) => return Some(Err(e)),
-                },
-            };
-            out.push((leaf.span.clone(), text));
             Some(Ok(()))
         }
         _ => None,
@@ -865,10 +864,16 @@ fn splice(src: &str, mut repl: Vec<(Range<usize>, String)>) -> String {
     out
 }
 
-/// Writes `tree` with a remembered layout of the same shape, else canonically.
-fn emit_body(tree: &Map) -> Result<String, FormatError> {
-    for layout in layouts() {
-        if let Layout::Toml { source, root } = &*layout {
+/// Writes `tree` with a remembered layout of the same shape, else
+/// canonically. Plaintext layouts are tried first when `prefer_plain`
+/// (encrypting what was just read or edited).
+fn emit_body(tree: &Map, prefer_plain: bool) -> Result<String, FormatError> {
+    let mut candidates = layouts();
+    if prefer_plain {
+        candidates.sort_by_key(|l| matches!(&**l, Layout::Toml { encrypted: true, .. }));
+    }
+    for layout in candidates {
+        if let Layout::Toml { source, root, .. } = &*layout {
             let mut out = Vec::new();
             match fill(source, root, tree, &mut Vec::new(), &mut out) {
                 Some(Ok(())) => return Ok(splice(source, out)),
@@ -877,9 +882,219 @@ fn emit_body(tree: &Map) -> Result<String, FormatError> {
             }
         }
     }
+    // Keys were added or removed: edit the newest layout's text with
+    // toml_edit and use it when the result has the tree's shape.
+    if let Some(text) = candidates_synced(tree)? {
+        return Ok(text);
+    }
     let mut out = String::new();
-    write_table(tree, &mut Vec::new(), &mut out)?;
+    let newest = layouts().into_iter().next();
+    let ctx = match newest.as_deref() {
+        Some(Layout::Toml { source, root, .. }) => Fresh::new(source, root),
+        _ => Fresh::default(),
+    };
+    write_table(&ctx, tree, &mut Vec::new(), &mut Vec::new(), &mut out)?;
     Ok(out)
+}
+
+fn candidates_synced(tree: &Map) -> Result<Option<String>, FormatError> {
+    let Some(layout) = layouts().into_iter().next() else {
+        return Ok(None);
+    };
+    let Layout::Toml {
+        source, encrypted, ..
+    } = &*layout
+    else {
+        return Ok(None);
+    };
+    let Ok(mut doc) = source.parse::<toml_edit::DocumentMut>() else {
+        return Ok(None);
+    };
+    sync_table(doc.as_table_mut(), tree, true);
+    let text = doc.to_string();
+    let Ok(parsed) = toml_edit::Document::parse(text.as_str()) else {
+        return Ok(None);
+    };
+    let Ok(root) = build_layout(&text, &parsed, text.len(), *encrypted) else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    match fill(&text, &root, tree, &mut Vec::new(), &mut out) {
+        Some(Ok(())) => Ok(Some(splice(&text, out))),
+        Some(Err(e)) => Err(e),
+        None => Ok(None),
+    }
+}
+
+fn sync_table(t: &mut dyn toml_edit::TableLike, tree: &Map, standard: bool) {
+    let stale: Vec<String> = t
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .filter(|k| tree.get(k).is_none())
+        .collect();
+    for k in stale {
+        t.remove(&k);
+    }
+    for (k, v) in tree.entries() {
+        match t.get_mut(k) {
+            Some(item) => sync_item(item, v, standard),
+            None => {
+                t.insert(k, placeholder_item(v, standard));
+            }
+        }
+    }
+}
+
+fn sync_item(item: &mut toml_edit::Item, v: &Value, standard: bool) {
+    use toml_edit::Item as I;
+    use toml_edit::Value as V;
+    match (item, v) {
+        (I::Table(t), Value::Map(m)) => sync_table(t, m, true),
+        (I::Value(V::InlineTable(t)), Value::Map(m)) => sync_table(t, m, false),
+        (I::ArrayOfTables(a), Value::List(items)) => {
+            let maps: Vec<&Map> = items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::Map(m) => Some(m),
+                    _ => None,
+                })
+                .collect();
+            while a.len() > maps.len() {
+                a.remove(a.len() - 1);
+            }
+            for (i, m) in maps.iter().enumerate() {
+                if i >= a.len() {
+                    a.push(toml_edit::Table::new());
+                }
+                if let Some(t) = a.get_mut(i) {
+                    sync_table(t, m, true);
+                }
+            }
+        }
+        (I::Value(V::Array(a)), Value::List(items)) => {
+            let values: Vec<&Value> = items.iter().filter(|i| !is_comment(i)).collect();
+            while a.len() > values.len() {
+                a.remove(a.len() - 1);
+            }
+            for (i, v) in values.iter().enumerate() {
+                if i >= a.len() {
+                    a.push(placeholder_value(v));
+                } else if let Some(slot) = a.get_mut(i) {
+                    sync_value(slot, v);
+                }
+            }
+        }
+        (I::Value(x), v) if !matches!(x, V::Array(_) | V::InlineTable(_)) && !is_container(v) => {}
+        (item, v) => *item = placeholder_item(v, standard),
+    }
+}
+
+fn sync_value(slot: &mut toml_edit::Value, v: &Value) {
+    let mut item = toml_edit::Item::Value(slot.clone());
+    sync_item(&mut item, v, false);
+    if let toml_edit::Item::Value(new) = item {
+        *slot = new;
+    }
+}
+
+fn is_container(v: &Value) -> bool {
+    matches!(v, Value::Map(_) | Value::List(_))
+}
+
+fn is_comment(v: &Value) -> bool {
+    match v {
+        Value::Comment(_) => true,
+        Value::Str(s) => enc::is_encrypted(s) && s.ends_with(",type:comment]"),
+        _ => false,
+    }
+}
+
+fn placeholder_item(v: &Value, standard: bool) -> toml_edit::Item {
+    match v {
+        Value::Map(m) if standard => {
+            let mut t = toml_edit::Table::new();
+            sync_table(&mut t, m, true);
+            toml_edit::Item::Table(t)
+        }
+        Value::List(items) if standard && is_table_like(v) => {
+            let mut a = toml_edit::ArrayOfTables::new();
+            for m in items.iter().filter_map(|i| match i {
+                Value::Map(m) => Some(m),
+                _ => None,
+            }) {
+                let mut t = toml_edit::Table::new();
+                sync_table(&mut t, m, true);
+                a.push(t);
+            }
+            toml_edit::Item::ArrayOfTables(a)
+        }
+        v => toml_edit::Item::Value(placeholder_value(v)),
+    }
+}
+
+fn placeholder_value(v: &Value) -> toml_edit::Value {
+    match v {
+        Value::Map(m) => {
+            let mut t = toml_edit::InlineTable::new();
+            sync_table(&mut t, m, false);
+            toml_edit::Value::InlineTable(t)
+        }
+        Value::List(items) => {
+            let mut a = toml_edit::Array::new();
+            for i in items.iter().filter(|i| !is_comment(i)) {
+                a.push(placeholder_value(i));
+            }
+            toml_edit::Value::Array(a)
+        }
+        _ => toml_edit::Value::from(""),
+    }
+}
+
+/// Gives the values kept as TOML source text (type `toml`: hex integers,
+/// `1e6`, unusual escapes…) their typed value, for writing the tree in
+/// another format. Uses the layout the tree was read with; a tree read from
+/// elsewhere is left as it is.
+pub fn type_raw_values(documents: &mut [Map]) {
+    let [doc] = documents else { return };
+    for layout in layouts() {
+        if let Layout::Toml { source, root, .. } = &*layout {
+            if fill(source, root, doc, &mut Vec::new(), &mut Vec::new()).is_some() {
+                retype_map(root, doc);
+                return;
+            }
+        }
+    }
+}
+
+fn retype_map(slots: &[MapSlot], map: &mut Map) {
+    for (slot, item) in slots.iter().zip(map.0.iter_mut()) {
+        if let (MapSlot::Entry { node, .. }, Item::Entry(_, v)) = (slot, item) {
+            retype_node(node, v);
+        }
+    }
+}
+
+fn retype_node(node: &Node, value: &mut Value) {
+    match (node, value) {
+        (Node::Map(slots), Value::Map(m)) => retype_map(slots, m),
+        (Node::List(slots), Value::List(items)) => {
+            for (slot, v) in slots.iter().zip(items.iter_mut()) {
+                if let ListSlot::Node { node, .. } = slot {
+                    retype_node(node, v);
+                }
+            }
+        }
+        (Node::Leaf(leaf), v) if leaf.kind == Kind::Raw => {
+            if let Value::Str(s) = v {
+                if is_scalar_source(s, None) {
+                    if let Ok(parsed) = s.parse::<toml_edit::Value>() {
+                        *v = plain_value(&parsed);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn key_text(k: &str) -> String {
@@ -903,17 +1118,103 @@ fn is_table_like(v: &Value) -> bool {
         Value::Map(_) => true,
         Value::List(items) => {
             !items.is_empty()
-                && items.iter().all(|i| matches!(i, Value::Map(_) | Value::Comment(_)))
+                && items.iter().all(|i| matches!(i, Value::Map(_)) || is_comment(i))
                 && items.iter().any(|i| matches!(i, Value::Map(_)))
         }
         _ => false,
     }
 }
 
+/// Leaves of a remembered layout by path (keys, and `#i` for list
+/// elements), so that canonical output keeps their kinds.
+#[derive(Default)]
+struct Fresh<'a> {
+    src: &'a str,
+    leaves: std::collections::HashMap<Vec<String>, &'a Leaf>,
+}
+
+impl<'a> Fresh<'a> {
+    fn new(src: &'a str, root: &'a [MapSlot]) -> Self {
+        let mut fresh = Fresh {
+            src,
+            leaves: Default::default(),
+        };
+        fresh.index_map(root, &mut Vec::new());
+        fresh
+    }
+
+    fn index_map(&mut self, slots: &'a [MapSlot], path: &mut Vec<String>) {
+        for slot in slots {
+            if let MapSlot::Entry { key, node, .. } = slot {
+                path.push(key.clone());
+                self.index_node(node, path);
+                path.pop();
+            }
+        }
+    }
+
+    fn index_node(&mut self, node: &'a Node, path: &mut Vec<String>) {
+        match node {
+            Node::Map(m) => self.index_map(m, path),
+            Node::List(l) => {
+                let nodes = l.iter().filter_map(|s| match s {
+                    ListSlot::Node { node, .. } => Some(node),
+                    ListSlot::Comment(_) => None,
+                });
+                for (i, node) in nodes.enumerate() {
+                    path.push(format!("#{i}"));
+                    self.index_node(node, path);
+                    path.pop();
+                }
+            }
+            Node::Leaf(leaf) => {
+                self.leaves.insert(path.clone(), leaf);
+            }
+        }
+    }
+
+    fn leaf(&self, v: &Value, path: &[String]) -> Result<String, FormatError> {
+        match self.leaves.get(path) {
+            Some(leaf) => leaf_text(self.src, leaf, v, path),
+            None => match v {
+                Value::Str(s) if s.contains('\n') && !enc::is_encrypted(s) => {
+                    Ok(render(Kind::StrMultiline, v, path)?)
+                }
+                v => render(Kind::Str, v, path),
+            },
+        }
+    }
+}
+
+/// The text of leaf value `v` written where `leaf` was.
+fn leaf_text(src: &str, leaf: &Leaf, v: &Value, path: &[String]) -> Result<String, FormatError> {
+    if *v == leaf.value {
+        return Ok(src[leaf.span.clone()].to_string());
+    }
+    match v {
+        Value::Str(s) if enc::is_encrypted(s) => {
+            let mut s = s.clone();
+            if let Some(name) = leaf.kind.special_name() {
+                if let Some(rest) = s.strip_suffix(",type:str]") {
+                    s = format!("{rest},type:{name}]");
+                }
+            }
+            Ok(basic(&s))
+        }
+        v => render(leaf.kind, v, path),
+    }
+}
+
 /// Canonical TOML for a map: inline entries first in order; the longest
 /// suffix of table-like entries as `[header]` / `[[header]]` sections, so
 /// that reading the text back gives the same order.
-fn write_table(map: &Map, path: &mut Vec<String>, out: &mut String) -> Result<(), FormatError> {
+fn write_table(
+    ctx: &Fresh<'_>,
+    map: &Map,
+    path: &mut Vec<String>,
+    full: &mut Vec<String>,
+    out: &mut String,
+) -> Result<(), FormatError> {
     let items = &map.0;
     let mut split = items.len();
     while split > 0 {
@@ -927,18 +1228,19 @@ fn write_table(map: &Map, path: &mut Vec<String>, out: &mut String) -> Result<()
     while split < items.len() && matches!(items[split], Item::Comment(_)) {
         split += 1;
     }
+    let line = |out: &mut String, text: &str| {
+        if let Some(t) = comment_text(text) {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    };
     for item in &items[..split] {
         match item {
-            Item::Comment(c) => {
-                if let Some(t) = comment_text(&c.text) {
-                    out.push_str(&t);
-                    out.push('\n');
-                }
-            }
+            Item::Comment(c) => line(out, &c.text),
             Item::Entry(k, v) => {
-                path.push(k.clone());
-                let text = inline_value(v, path)?;
-                path.pop();
+                full.push(k.clone());
+                let text = inline_value(ctx, v, full)?;
+                full.pop();
                 out.push_str(&key_text(k));
                 out.push_str(" = ");
                 out.push_str(&text);
@@ -952,50 +1254,46 @@ fn write_table(map: &Map, path: &mut Vec<String>, out: &mut String) -> Result<()
             Item::Comment(c) => pending.push(c.text.clone()),
             Item::Entry(k, v) => {
                 path.push(k.clone());
+                full.push(k.clone());
                 let mut lead = String::new();
                 for c in pending.drain(..) {
-                    if let Some(t) = comment_text(&c) {
-                        lead.push_str(&t);
-                        lead.push('\n');
-                    }
+                    line(&mut lead, &c);
                 }
                 match v {
                     Value::Map(m) => {
                         sep(out);
                         out.push_str(&lead);
                         out.push_str(&format!("[{}]\n", header(path)));
-                        write_table(m, path, out)?;
+                        write_table(ctx, m, path, full, out)?;
                     }
                     Value::List(elems) => {
                         out.push_str(&lead);
+                        let mut index = 0;
                         for e in elems {
                             match e {
                                 Value::Map(m) => {
                                     sep(out);
                                     out.push_str(&format!("[[{}]]\n", header(path)));
-                                    write_table(m, path, out)?;
+                                    full.push(format!("#{index}"));
+                                    write_table(ctx, m, path, full, out)?;
+                                    full.pop();
+                                    index += 1;
                                 }
-                                Value::Comment(c) => {
-                                    if let Some(t) = comment_text(&c.text) {
-                                        out.push_str(&t);
-                                        out.push('\n');
-                                    }
-                                }
+                                Value::Comment(c) => line(out, &c.text),
+                                Value::Str(c) if is_comment(e) => line(out, c),
                                 _ => {}
                             }
                         }
                     }
                     _ => {}
                 }
+                full.pop();
                 path.pop();
             }
         }
     }
     for c in pending {
-        if let Some(t) = comment_text(&c) {
-            out.push_str(&t);
-            out.push('\n');
-        }
+        line(out, &c);
     }
     Ok(())
 }
@@ -1006,14 +1304,14 @@ fn sep(out: &mut String) {
     }
 }
 
-fn inline_value(v: &Value, path: &mut Vec<String>) -> Result<String, FormatError> {
+fn inline_value(ctx: &Fresh<'_>, v: &Value, full: &mut Vec<String>) -> Result<String, FormatError> {
     Ok(match v {
         Value::Map(m) => {
             let mut parts = Vec::new();
             for (k, v) in m.entries() {
-                path.push(k.to_string());
-                parts.push(format!("{} = {}", key_text(k), inline_value(v, path)?));
-                path.pop();
+                full.push(k.to_string());
+                parts.push(format!("{} = {}", key_text(k), inline_value(ctx, v, full)?));
+                full.pop();
             }
             if parts.is_empty() {
                 "{}".to_string()
@@ -1023,16 +1321,14 @@ fn inline_value(v: &Value, path: &mut Vec<String>) -> Result<String, FormatError
         }
         Value::List(items) => {
             let mut parts = Vec::new();
-            for v in items {
-                match v {
-                    Value::Comment(_) => {}
-                    Value::Str(s) if enc::is_encrypted(s) && s.ends_with(",type:comment]") => {}
-                    v => parts.push(inline_value(v, path)?),
-                }
+            for v in items.iter().filter(|v| !is_comment(v)) {
+                full.push(format!("#{}", parts.len()));
+                parts.push(inline_value(ctx, v, full)?);
+                full.pop();
             }
             format!("[{}]", parts.join(", "))
         }
-        leaf => render(Kind::Str, leaf, path)?,
+        leaf => ctx.leaf(leaf, full)?,
     })
 }
 
@@ -1052,7 +1348,13 @@ fn metadata_text(metadata: &Map) -> Result<String, FormatError> {
     let mut root = Map::new();
     root.push("sops", Value::Map(ordered));
     let mut out = String::new();
-    write_table(&root, &mut Vec::new(), &mut out)?;
+    write_table(
+        &Fresh::default(),
+        &root,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut out,
+    )?;
     Ok(out)
 }
 
@@ -1130,7 +1432,7 @@ impl Store for TomlStore {
                 "TOML files hold exactly one document".into(),
             ));
         };
-        Ok(emit_body(doc)?.into_bytes())
+        Ok(emit_body(doc, false)?.into_bytes())
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
@@ -1142,14 +1444,14 @@ impl Store for TomlStore {
                 "TOML files hold exactly one document".into(),
             ));
         };
-        let mut out = emit_body(doc)?;
+        let mut out = emit_body(doc, true)?;
         out.push('\n');
         out.push_str(&metadata_text(metadata)?);
         Ok(out.into_bytes())
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {
-        let mut text = inline_value(value, &mut Vec::new())?;
+        let mut text = inline_value(&Fresh::default(), value, &mut Vec::new())?;
         text.push('\n');
         Ok(text.into_bytes())
     }
@@ -1294,7 +1596,7 @@ lt = 07:32:00.5
         m.push("u", Value::Map(inner.clone()));
         m.push("list", Value::List(vec![Value::Map(inner.clone()), Value::Map(inner)]));
         let mut out = String::new();
-        write_table(&m, &mut Vec::new(), &mut out).unwrap();
+        write_table(&Fresh::default(), &m, &mut Vec::new(), &mut Vec::new(), &mut out).unwrap();
         let back = TomlStore::default().parse_plain(out.as_bytes()).unwrap();
         assert_eq!(back[0], m, "{out}");
     }
