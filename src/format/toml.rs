@@ -320,7 +320,9 @@ fn render_str(kind: Kind, s: &str) -> String {
             out
         }
         Kind::Raw if is_scalar_source(s, None) => s.to_string(),
-        Kind::DatetimeLocal | Kind::DateLocal | Kind::TimeLocal if is_scalar_source(s, Some(kind)) => {
+        Kind::DatetimeLocal | Kind::DateLocal | Kind::TimeLocal
+            if is_scalar_source(s, Some(kind)) =>
+        {
             s.to_string()
         }
         _ => basic(s),
@@ -475,8 +477,13 @@ impl Builder<'_> {
             toml_edit::Value::Array(a) => {
                 let mut items = Vec::new();
                 for e in a.iter() {
-                    let (node, anchor) = self.value(e)?;
-                    items.push(ListSlot::Node { node, anchor });
+                    // Elements are no comment anchors: comments never become
+                    // list elements, so indices count values only.
+                    let (node, _) = self.value(e)?;
+                    items.push(ListSlot::Node {
+                        node,
+                        anchor: usize::MAX,
+                    });
                 }
                 Ok((Node::List(items), anchor))
             }
@@ -532,22 +539,17 @@ impl Builder<'_> {
             }
             toml_edit::Item::ArrayOfTables(a) => {
                 let mut items = Vec::new();
+                let mut anchor = usize::MAX;
                 for t in a.iter() {
                     let slots = self.table(t, false)?;
-                    let anchor = t.span().map_or_else(|| min_anchor_map(&slots), |s| s.start);
+                    let start = t.span().map_or_else(|| min_anchor_map(&slots), |s| s.start);
+                    anchor = anchor.min(start);
+                    // As for arrays, elements are no comment anchors.
                     items.push(ListSlot::Node {
                         node: Node::Map(slots),
-                        anchor,
+                        anchor: usize::MAX,
                     });
                 }
-                let anchor = items
-                    .iter()
-                    .map(|s| match s {
-                        ListSlot::Node { anchor, .. } => *anchor,
-                        ListSlot::Comment(r) => r.start,
-                    })
-                    .min()
-                    .unwrap_or(usize::MAX);
                 Ok((Node::List(items), anchor))
             }
             toml_edit::Item::None => Ok((Node::Map(Vec::new()), usize::MAX)),
@@ -568,20 +570,26 @@ fn min_anchor_map(slots: &[MapSlot]) -> usize {
 
 /// Index path (through maps and lists) of the deepest entry with the
 /// smallest anchor after `offset`.
-fn find_anchor(node_slots: &NodeRef<'_>, offset: usize, best: &mut Option<(usize, usize, Vec<usize>)>, path: &mut Vec<usize>) {
-    let consider = |anchor: usize, best: &mut Option<(usize, usize, Vec<usize>)>, path: &Vec<usize>| {
-        if anchor <= offset || anchor == usize::MAX {
-            return;
-        }
-        let depth = path.len();
-        let better = match best {
-            None => true,
-            Some((a, d, _)) => anchor < *a || (anchor == *a && depth > *d),
+fn find_anchor(
+    node_slots: &NodeRef<'_>,
+    offset: usize,
+    best: &mut Option<(usize, usize, Vec<usize>)>,
+    path: &mut Vec<usize>,
+) {
+    let consider =
+        |anchor: usize, best: &mut Option<(usize, usize, Vec<usize>)>, path: &Vec<usize>| {
+            if anchor <= offset || anchor == usize::MAX {
+                return;
+            }
+            let depth = path.len();
+            let better = match best {
+                None => true,
+                Some((a, d, _)) => anchor < *a || (anchor == *a && depth > *d),
+            };
+            if better {
+                *best = Some((anchor, depth, path.clone()));
+            }
         };
-        if better {
-            *best = Some((anchor, depth, path.clone()));
-        }
-    };
     match node_slots {
         NodeRef::Map(slots) => {
             for (i, s) in slots.iter().enumerate() {
@@ -661,8 +669,12 @@ fn to_tree(src: &str, slots: &[MapSlot], encrypted: bool) -> Map {
     let mut map = Map::new();
     for s in slots {
         match s {
-            MapSlot::Entry { key, node, .. } => map.push(key.clone(), node_value(src, node, encrypted)),
-            MapSlot::Comment(r) => map.0.push(Item::Comment(Comment::new(&src[r.start + 1..r.end]))),
+            MapSlot::Entry { key, node, .. } => {
+                map.push(key.clone(), node_value(src, node, encrypted))
+            }
+            MapSlot::Comment(r) => map
+                .0
+                .push(Item::Comment(Comment::new(&src[r.start + 1..r.end]))),
         }
     }
     map
@@ -787,7 +799,9 @@ fn fill(
     }
     for (slot, item) in slots.iter().zip(&tree.0) {
         match (slot, item) {
-            (MapSlot::Comment(r), Item::Comment(c)) => out.push((r.clone(), comment_text(&c.text)?)),
+            (MapSlot::Comment(r), Item::Comment(c)) => {
+                out.push((r.clone(), comment_text(&c.text)?))
+            }
             (MapSlot::Entry { key, node, .. }, Item::Entry(k, v)) if key == k => {
                 path.push(k.clone());
                 let r = fill_node(src, node, v, path, out);
@@ -840,7 +854,9 @@ fn fill_node(
             }
             Some(Ok(()))
         }
-        (Node::Leaf(leaf), v) if !matches!(v, Value::Map(_) | Value::List(_) | Value::Comment(_)) => {
+        (Node::Leaf(leaf), v)
+            if !matches!(v, Value::Map(_) | Value::List(_) | Value::Comment(_)) =>
+        {
             match leaf_text(src, leaf, v, path) {
                 Ok(text) => out.push((leaf.span.clone(), text)),
                 Err(e) => return Some(Err(e)),
@@ -870,7 +886,15 @@ fn splice(src: &str, mut repl: Vec<(Range<usize>, String)>) -> String {
 fn emit_body(tree: &Map, prefer_plain: bool) -> Result<String, FormatError> {
     let mut candidates = layouts();
     if prefer_plain {
-        candidates.sort_by_key(|l| matches!(&**l, Layout::Toml { encrypted: true, .. }));
+        candidates.sort_by_key(|l| {
+            matches!(
+                &**l,
+                Layout::Toml {
+                    encrypted: true,
+                    ..
+                }
+            )
+        });
     }
     for layout in candidates {
         if let Layout::Toml { source, root, .. } = &*layout {
@@ -1099,8 +1123,7 @@ fn retype_node(node: &Node, value: &mut Value) {
 
 fn key_text(k: &str) -> String {
     if !k.is_empty()
-        && k
-            .bytes()
+        && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
         k.to_string()
@@ -1110,7 +1133,10 @@ fn key_text(k: &str) -> String {
 }
 
 fn header(path: &[String]) -> String {
-    path.iter().map(|k| key_text(k)).collect::<Vec<_>>().join(".")
+    path.iter()
+        .map(|k| key_text(k))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn is_table_like(v: &Value) -> bool {
@@ -1118,7 +1144,9 @@ fn is_table_like(v: &Value) -> bool {
         Value::Map(_) => true,
         Value::List(items) => {
             !items.is_empty()
-                && items.iter().all(|i| matches!(i, Value::Map(_)) || is_comment(i))
+                && items
+                    .iter()
+                    .all(|i| matches!(i, Value::Map(_)) || is_comment(i))
                 && items.iter().any(|i| matches!(i, Value::Map(_)))
         }
         _ => false,
@@ -1393,9 +1421,10 @@ impl Store for TomlStore {
                         "toml: the sops metadata must be a [sops] table".into(),
                     ));
                 }
-                if root.iter().any(|(k, item)| {
-                    k != "sops" && item_end(item).is_some_and(|e| e > start)
-                }) {
+                if root
+                    .iter()
+                    .any(|(k, item)| k != "sops" && item_end(item).is_some_and(|e| e > start))
+                {
                     return Err(FormatError::Parse(
                         "toml: the [sops] table must be the last table of the file".into(),
                     ));
@@ -1581,7 +1610,9 @@ lt = 07:32:00.5
             .unwrap();
         let d = &docs[0];
         assert!(matches!(&d.0[0], Item::Comment(c) if c.text == " c1"));
-        let Some(Value::Map(t)) = d.get("t") else { panic!() };
+        let Some(Value::Map(t)) = d.get("t") else {
+            panic!()
+        };
         assert!(matches!(&t.0[0], Item::Comment(c) if c.text == " c2"));
         assert!(matches!(d.0.last(), Some(Item::Comment(c)) if c.text == " end"));
     }
@@ -1594,9 +1625,19 @@ lt = 07:32:00.5
         m.push("t", Value::Map(inner.clone()));
         m.push("x", Value::Str("a\"b".into()));
         m.push("u", Value::Map(inner.clone()));
-        m.push("list", Value::List(vec![Value::Map(inner.clone()), Value::Map(inner)]));
+        m.push(
+            "list",
+            Value::List(vec![Value::Map(inner.clone()), Value::Map(inner)]),
+        );
         let mut out = String::new();
-        write_table(&Fresh::default(), &m, &mut Vec::new(), &mut Vec::new(), &mut out).unwrap();
+        write_table(
+            &Fresh::default(),
+            &m,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut out,
+        )
+        .unwrap();
         let back = TomlStore::default().parse_plain(out.as_bytes()).unwrap();
         assert_eq!(back[0], m, "{out}");
     }
@@ -1613,7 +1654,9 @@ lt = 07:32:00.5
 
     #[test]
     fn parse_errors_have_line_and_column() {
-        let err = TomlStore::default().parse_plain(b"a = 1\nb = \n").unwrap_err();
+        let err = TomlStore::default()
+            .parse_plain(b"a = 1\nb = \n")
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("line 2, column"), "{msg}");
         assert!(!msg.contains('\n'));
