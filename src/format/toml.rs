@@ -611,14 +611,14 @@ fn find_anchor(
                 }
             }
         }
-        NodeRef::Leaf => {}
+        NodeRef::Leaf(_) => {}
     }
 }
 
 enum NodeRef<'a> {
     Map(&'a [MapSlot]),
     List(&'a [ListSlot]),
-    Leaf,
+    Leaf(&'a Range<usize>),
 }
 
 impl<'a> NodeRef<'a> {
@@ -626,8 +626,28 @@ impl<'a> NodeRef<'a> {
         match node {
             Node::Map(m) => NodeRef::Map(m),
             Node::List(l) => NodeRef::List(l),
-            Node::Leaf(_) => NodeRef::Leaf,
+            Node::Leaf(l) => NodeRef::Leaf(&l.span),
         }
+    }
+}
+
+fn leaf_spans(node: &NodeRef<'_>, out: &mut Vec<Range<usize>>) {
+    match node {
+        NodeRef::Map(slots) => {
+            for s in slots.iter() {
+                if let MapSlot::Entry { node, .. } = s {
+                    leaf_spans(&NodeRef::of(node), out);
+                }
+            }
+        }
+        NodeRef::List(slots) => {
+            for s in slots.iter() {
+                if let ListSlot::Node { node, .. } = s {
+                    leaf_spans(&NodeRef::of(node), out);
+                }
+            }
+        }
+        NodeRef::Leaf(span) => out.push((*span).clone()),
     }
 }
 
@@ -715,7 +735,15 @@ fn build_layout(
         .as_table()
         .ok_or_else(|| FormatError::Parse("toml: the document is not a table".into()))?;
     let mut root = builder.table(root_table, encrypted)?;
+    let mut leaves = Vec::new();
+    leaf_spans(&NodeRef::Map(&root), &mut leaves);
     for span in comment_spans(&src[..end]) {
+        if leaves
+            .iter()
+            .any(|l: &Range<usize>| l.start < span.end && span.start < l.end)
+        {
+            continue;
+        }
         let mut best = None;
         find_anchor(&NodeRef::Map(&root), span.start, &mut best, &mut Vec::new());
         match best {
@@ -872,6 +900,11 @@ fn splice(src: &str, mut repl: Vec<(Range<usize>, String)>) -> String {
     let mut out = String::with_capacity(src.len() * 2);
     let mut at = 0;
     for (r, text) in repl {
+        if r.start < at || r.end > src.len() {
+            // Overlapping spans cannot happen for a parsed layout; never
+            // slice out of bounds if they do.
+            continue;
+        }
         out.push_str(&src[at..r.start]);
         out.push_str(&text);
         at = r.end;
@@ -1434,10 +1467,7 @@ impl Store for TomlStore {
                 if src[..end].ends_with('\n') {
                     end -= 1;
                 }
-                let Value::Map(m) = plain_item(&toml_edit::Item::Table(t.clone())) else {
-                    unreachable!("a table converts to a map")
-                };
-                (end, Some(m))
+                (end, Some(plain_table(t)))
             }
             Some(_) => {
                 return Err(FormatError::Parse(
@@ -1650,6 +1680,91 @@ lt = 07:32:00.5
         m.push("a", Value::Map(inner));
         let err = TomlStore::default().emit_plain(&[m]).unwrap_err();
         assert!(err.to_string().contains("a:n"), "{err}");
+    }
+
+    #[test]
+    fn metadata_reads_back() {
+        let key = |r: &str| {
+            let mut k = Map::new();
+            k.push("recipient", Value::Str(r.into()));
+            k.push(
+                "enc",
+                Value::Str(
+                    "-----BEGIN AGE ENCRYPTED FILE-----\nabc\n-----END AGE ENCRYPTED FILE-----\n"
+                        .into(),
+                ),
+            );
+            Value::Map(k)
+        };
+        let group = |r: &str| {
+            let mut g = Map::new();
+            g.push("age", Value::List(vec![key(r), key("second")]));
+            Value::Map(g)
+        };
+        let mut meta = Map::new();
+        meta.push("shamir_threshold", Value::Int(2));
+        meta.push("key_groups", Value::List(vec![group("a"), group("b")]));
+        meta.push("lastmodified", Value::Str("2026-11-28T04:00:00Z".into()));
+        meta.push(
+            "mac",
+            Value::Str("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into()),
+        );
+        meta.push("mac_only_encrypted", Value::Bool(true));
+        meta.push("unencrypted_regex", Value::Str("^a'\"\\b$".into()));
+        meta.push("version", Value::Str("3.11.0".into()));
+        let mut doc = Map::new();
+        doc.push(
+            "a",
+            Value::Str("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into()),
+        );
+        let store = TomlStore::default();
+        let bytes = store.emit_encrypted(&[doc.clone()], &meta).unwrap();
+        let back = store.parse_encrypted(&bytes).unwrap();
+        assert_eq!(back.documents, vec![doc]);
+        let got = back.metadata.unwrap();
+        assert_eq!(got.0.len(), meta.0.len());
+        for (k, v) in meta.entries() {
+            assert_eq!(got.get(k), Some(v), "{k}");
+        }
+    }
+
+    #[test]
+    fn sops_table_must_come_last() {
+        let store = TomlStore::default();
+        let err = store
+            .parse_encrypted(b"[sops]\nversion = \"3\"\n[other]\na = 1\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("last"), "{err}");
+        let err = store.parse_encrypted(b"sops = 1\n").unwrap_err();
+        assert!(err.to_string().contains("table"), "{err}");
+        let none = store.parse_encrypted(b"a = 1\n").unwrap();
+        assert!(none.metadata.is_none());
+    }
+
+    #[test]
+    fn mutated_inputs_never_panic_and_valid_ones_round_trip() {
+        let seeds: [&[u8]; 3] = [
+            b"# c\n[a]\nb = \"x\" # t\nc = [1, 'two', \"\"\"\nthree\"\"\"]\n[[d]]\ne = { f = 1979-05-27 }\n",
+            b"x.y.z = 0x1F # hex\n'q k' = '''\nml'''\n[t]\nn = nan\n",
+            b"[sops]\nversion = \"3.11.0\"\n",
+        ];
+        let store = TomlStore::default();
+        for seed in seeds {
+            for i in 0..seed.len() {
+                for byte in [b'#', b'"', b'\'', b'[', b'\n', b'=', 0xff, b'x'] {
+                    let mut input = seed.to_vec();
+                    input[i] = byte;
+                    for cut in [input.len(), i] {
+                        let input = &input[..cut];
+                        if let Ok(docs) = store.parse_plain(input) {
+                            let out = store.emit_plain(&docs).unwrap();
+                            assert_eq!(out, input, "{}", String::from_utf8_lossy(input));
+                        }
+                        let _ = store.parse_encrypted(input);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
