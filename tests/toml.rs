@@ -386,8 +386,21 @@ fn reference_binary_encrypted_toml_decrypts() {
     );
     let enc = sb.write("ref.enc.toml", out.stdout);
     assert_eq!(decrypt(&sb, &enc), plain);
-    // Rotated by enseal, it stays a binary envelope the reference reads.
+    // Edited and rotated by enseal, it stays a binary envelope the
+    // reference reads.
+    let editor = sb.write(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/opt-level = 3/opt-level = 2/' \"$1\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(enseal_k(&sb).env("EDITOR", &editor).arg("edit").arg(&enc)).ok();
+    let plain = String::from_utf8(plain)
+        .unwrap()
+        .replace("opt-level = 3", "opt-level = 2")
+        .into_bytes();
     run(enseal_k(&sb).args(["rotate", "-i"]).arg(&enc)).ok();
+    assert!(std::fs::read_to_string(&enc).unwrap().starts_with('{'));
     let theirs = run(sb
         .sops(&sops)
         .env("SOPS_AGE_KEY_FILE", key_file(1))

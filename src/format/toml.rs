@@ -151,6 +151,10 @@ fn layouts() -> Vec<Rc<Layout>> {
     LAYOUTS.with(|l| l.borrow().iter().rev().cloned().collect())
 }
 
+fn newest_is_binary() -> bool {
+    LAYOUTS.with(|l| matches!(l.borrow().last().map(|l| &**l), Some(Layout::Binary)))
+}
+
 /// The TOML store.
 #[derive(Debug, Clone, Default)]
 pub struct TomlStore {
@@ -1426,6 +1430,11 @@ fn is_json_envelope(text: &str) -> bool {
 
 impl Store for TomlStore {
     fn parse_plain(&self, input: &[u8]) -> Result<Vec<Map>, FormatError> {
+        if newest_is_binary() {
+            // Editing a `.toml` file that sops encrypted as binary: it stays
+            // one blob.
+            return self.binary().parse_plain(input);
+        }
         let src = to_str(input)?;
         let doc = toml_edit::Document::parse(src).map_err(|e| parse_error(src, &e))?;
         Ok(vec![parse_body(src, &doc, src.len(), false)?])
@@ -1483,7 +1492,7 @@ impl Store for TomlStore {
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
-        if matches!(layouts().first().map(|l| &**l), Some(Layout::Binary)) {
+        if newest_is_binary() {
             return self.binary().emit_plain(documents);
         }
         let [doc] = documents else {
@@ -1495,7 +1504,7 @@ impl Store for TomlStore {
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
-        if matches!(layouts().first().map(|l| &**l), Some(Layout::Binary)) {
+        if newest_is_binary() {
             return self.binary().emit_encrypted(documents, metadata);
         }
         let [doc] = documents else {
