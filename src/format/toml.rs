@@ -1777,6 +1777,40 @@ lt = 07:32:00.5
     }
 
     #[test]
+    fn decrypted_text_cannot_inject_toml() {
+        for bad in [
+            "1 # x",
+            "1\nb = 2",
+            "\"a\" ",
+            " 1",
+            "[1]",
+            "{ a = 1 }",
+            "1979-05-27\nx = 1",
+            "",
+        ] {
+            assert!(!is_scalar_source(bad, None), "{bad:?}");
+            let text = render_str(Kind::Raw, bad);
+            let doc = format!("k = {text}\n");
+            let parsed: toml_edit::DocumentMut = doc.parse().unwrap();
+            assert_eq!(parsed["k"].as_str(), Some(bad), "{doc}");
+        }
+        assert!(is_scalar_source("0x1F", None));
+        assert!(is_scalar_source("1979-05-27", Some(Kind::DateLocal)));
+        assert!(!is_scalar_source("1979-05-27", Some(Kind::TimeLocal)));
+        for (kind, s) in [
+            (Kind::StrLiteral, "it's"),
+            (Kind::StrMultilineLiteral, "a'''b"),
+            (Kind::StrMultilineLiteral, "ends'"),
+            (Kind::StrMultiline, "q\"\"\"q\\"),
+            (Kind::DateLocal, "not a date"),
+        ] {
+            let doc = format!("k = {}\n", render_str(kind, s));
+            let parsed: toml_edit::DocumentMut = doc.parse().unwrap();
+            assert_eq!(parsed["k"].as_str(), Some(s), "{doc}");
+        }
+    }
+
+    #[test]
     fn parse_errors_have_line_and_column() {
         let err = TomlStore::default()
             .parse_plain(b"a = 1\nb = \n")
