@@ -182,9 +182,7 @@ fn parse_error(source: &str, e: &toml_edit::TomlError) -> FormatError {
     let offset = e.span().map(|s| s.start).unwrap_or(0).min(source.len());
     let (line, column) = line_column(source, offset);
     let message = e.message().trim().replace('\n', " ");
-    FormatError::Parse(format!(
-        "Error unmarshalling input TOML: line {line}, column {column}: {message}"
-    ))
+    FormatError::Parse(format!("toml: line {line}: column {column}: {message}"))
 }
 
 fn line_column(source: &str, offset: usize) -> (usize, usize) {
@@ -199,12 +197,8 @@ fn line_column(source: &str, offset: usize) -> (usize, usize) {
 }
 
 fn to_str(input: &[u8]) -> Result<&str, FormatError> {
-    std::str::from_utf8(input).map_err(|e| {
-        FormatError::Parse(format!(
-            "Error unmarshalling input TOML: invalid UTF-8 at byte {}",
-            e.valid_up_to()
-        ))
-    })
+    std::str::from_utf8(input)
+        .map_err(|e| FormatError::Parse(format!("toml: invalid UTF-8 at byte {}", e.valid_up_to())))
 }
 
 /// Spans of the comments (`#` to the end of the line, without the line
@@ -1816,7 +1810,7 @@ lt = 07:32:00.5
             .parse_plain(b"a = 1\nb = \n")
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("line 2, column"), "{msg}");
+        assert!(msg.contains("line 2: column"), "{msg}");
         assert!(!msg.contains('\n'));
     }
 }
