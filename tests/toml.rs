@@ -543,3 +543,58 @@ proptest! {
         prop_assert_eq!(String::from_utf8_lossy(&out), text);
     }
 }
+
+/// The AAD and MAC rules are sops' own: the values of an encrypted TOML
+/// file, moved unchanged into a JSON file with the same structure and
+/// metadata, are decrypted and MAC-verified by the reference.
+#[test]
+fn reference_verifies_values_moved_to_json() {
+    use enseal::format::{json::JsonStore, toml::TomlStore, Store, StoreOptions};
+    use enseal::tree::{Item, Map, Value};
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    let plain = b"s = 'lit'\nh = 0x1F\nd = 1979-05-27\nt = 1979-05-27T07:32:00Z\nf = 1.5\n\n[tab.sub]\nlist = [1, [true, \"x\"], { k = \"v\" }]\nkeep_unencrypted = 7\n\n[[aot]]\nname = \"a\"\n[[aot]]\nname = \"b\"\n";
+    for flags in [&[][..], &["--mac-only-encrypted"][..]] {
+        let (_, text) = encrypt(&sb, "aad.toml", plain, flags);
+        let file = TomlStore::default().parse_encrypted(&text).unwrap();
+        fn strip(map: &mut Map) {
+            map.0.retain(|i| matches!(i, Item::Entry(..)));
+            for item in map.0.iter_mut() {
+                if let Item::Entry(_, v) = item {
+                    strip_value(v);
+                }
+            }
+        }
+        fn strip_value(v: &mut Value) {
+            match v {
+                Value::Map(m) => strip(m),
+                Value::List(l) => l.iter_mut().for_each(strip_value),
+                _ => {}
+            }
+        }
+        let mut docs = file.documents;
+        docs.iter_mut().for_each(strip);
+        let json = JsonStore::new(&StoreOptions::default())
+            .emit_encrypted(&docs, &file.metadata.unwrap())
+            .unwrap();
+        let path = sb.write("aad.json", &json);
+        let theirs = run(sb
+            .sops(&sops)
+            .env("SOPS_AGE_KEY_FILE", key_file(1))
+            .arg("decrypt")
+            .arg(&path))
+        .ok()
+        .out();
+        for want in [
+            "\"s\": \"lit\"",
+            "\"h\": \"0x1F\"",
+            "\"d\": \"1979-05-27\"",
+            "\"t\": \"1979-05-27T07:32:00Z\"",
+            "\"f\": 1.5",
+            "\"keep_unencrypted\": 7",
+            "\"name\": \"b\"",
+        ] {
+            assert!(theirs.contains(want), "{want}\n{theirs}");
+        }
+    }
+}
