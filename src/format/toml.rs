@@ -133,6 +133,30 @@ enum Layout {
     Binary,
 }
 
+// Layouts of plaintext files hold secrets: wipe them when dropped.
+impl Drop for Layout {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        if let Layout::Toml { source, .. } = self {
+            source.zeroize();
+        }
+    }
+}
+
+impl Drop for Leaf {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        if let Value::Str(s) = &mut self.value {
+            s.zeroize();
+        }
+    }
+}
+
+/// Forgets (and wipes) every remembered layout of this thread.
+pub fn forget_layouts() {
+    LAYOUTS.with(|l| l.borrow_mut().clear());
+}
+
 thread_local! {
     static LAYOUTS: RefCell<Vec<Rc<Layout>>> = const { RefCell::new(Vec::new()) };
 }
