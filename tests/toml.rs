@@ -176,6 +176,18 @@ fn set_and_unset_keep_the_layout() {
     run(enseal_k(&sb).args(["unset"]).arg(&enc).arg(r#"["target"]"#)).ok();
     let expected = expected.replace("[target.'cfg(unix)'.dependencies]\nlibc = \"0.2\"\n\n", "");
     assert_eq!(String::from_utf8(decrypt(&sb, &enc)).unwrap(), expected);
+    // Removing an element of an array of tables keeps the rest as written.
+    run(enseal_k(&sb).args(["unset"]).arg(&enc).arg(r#"["bin"][0]"#)).ok();
+    let expected = expected.replace("[[bin]]\nname = \"demo\"\npath = \"src/main.rs\"\n\n", "");
+    assert_eq!(String::from_utf8(decrypt(&sb, &enc)).unwrap(), expected);
+    // An element of an inline array too.
+    run(enseal_k(&sb)
+        .args(["unset"])
+        .arg(&enc)
+        .arg(r#"["package"]["authors"][0]"#))
+    .ok();
+    let expected = expected.replace("[\"Jane <jane@example.org>\", 'Bob']", "['Bob']");
+    assert_eq!(String::from_utf8(decrypt(&sb, &enc)).unwrap(), expected);
     // A new top-level value after the tables: still a valid file with the
     // same values (written canonically), and the MAC verifies.
     run(enseal_k(&sb)

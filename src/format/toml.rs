@@ -564,9 +564,10 @@ impl Builder<'_> {
                 let mut anchor = usize::MAX;
                 for t in a.iter() {
                     let slots = self.table(t, false)?;
-                    let start = t.span().map_or_else(|| min_anchor_map(&slots), |s| s.start);
-                    anchor = anchor.min(start);
-                    // As for arrays, elements are no comment anchors.
+                    // Neither the `[[…]]` headers nor the elements are
+                    // comment anchors: a comment before a header goes to
+                    // the element's first key, wherever the element is.
+                    anchor = anchor.min(min_anchor_map(&slots));
                     items.push(ListSlot::Node {
                         node: Node::Map(slots),
                         anchor: usize::MAX,
@@ -981,7 +982,9 @@ fn candidates_synced(tree: &Map) -> Result<Option<String>, FormatError> {
         return Ok(None);
     };
     let Layout::Toml {
-        source, encrypted, ..
+        source,
+        root,
+        encrypted,
     } = &*layout
     else {
         return Ok(None);
@@ -989,7 +992,8 @@ fn candidates_synced(tree: &Map) -> Result<Option<String>, FormatError> {
     let Ok(mut doc) = source.parse::<toml_edit::DocumentMut>() else {
         return Ok(None);
     };
-    sync_table(doc.as_table_mut(), tree, true);
+    let old = to_tree(source, root, *encrypted);
+    sync_table(doc.as_table_mut(), tree, Some(&old), true);
     let text = doc.to_string();
     let Ok(parsed) = toml_edit::Document::parse(text.as_str()) else {
         return Ok(None);
@@ -1005,7 +1009,9 @@ fn candidates_synced(tree: &Map) -> Result<Option<String>, FormatError> {
     }
 }
 
-fn sync_table(t: &mut dyn toml_edit::TableLike, tree: &Map, standard: bool) {
+/// Makes table `t` have the keys of `tree`; `old` is the tree `t` was
+/// read as (to tell which list elements were removed).
+fn sync_table(t: &mut dyn toml_edit::TableLike, tree: &Map, old: Option<&Map>, standard: bool) {
     let stale: Vec<String> = t
         .iter()
         .map(|(k, _)| k.to_string())
@@ -1016,7 +1022,7 @@ fn sync_table(t: &mut dyn toml_edit::TableLike, tree: &Map, standard: bool) {
     }
     for (k, v) in tree.entries() {
         match t.get_mut(k) {
-            Some(item) => sync_item(item, v, standard),
+            Some(item) => sync_item(item, v, old.and_then(|o| o.get(k)), standard),
             None => {
                 t.insert(k, placeholder_item(v, standard));
             }
@@ -1024,42 +1030,53 @@ fn sync_table(t: &mut dyn toml_edit::TableLike, tree: &Map, standard: bool) {
     }
 }
 
-fn sync_item(item: &mut toml_edit::Item, v: &Value, standard: bool) {
+fn sync_item(item: &mut toml_edit::Item, v: &Value, old: Option<&Value>, standard: bool) {
     use toml_edit::Item as I;
     use toml_edit::Value as V;
+    let old_map = match old {
+        Some(Value::Map(m)) => Some(m),
+        _ => None,
+    };
     match (item, v) {
-        (I::Table(t), Value::Map(m)) => sync_table(t, m, true),
-        (I::Value(V::InlineTable(t)), Value::Map(m)) => sync_table(t, m, false),
+        (I::Table(t), Value::Map(m)) => sync_table(t, m, old_map, true),
+        (I::Value(V::InlineTable(t)), Value::Map(m)) => sync_table(t, m, old_map, false),
         (I::ArrayOfTables(a), Value::List(items)) => {
-            let maps: Vec<&Map> = items
-                .iter()
-                .filter_map(|i| match i {
-                    Value::Map(m) => Some(m),
-                    _ => None,
-                })
-                .collect();
-            while a.len() > maps.len() {
-                a.remove(a.len() - 1);
+            let values: Vec<&Value> = items.iter().filter(|i| !is_comment(i)).collect();
+            let (removed, olds) = removed_elements(old, &values, a.len());
+            for i in removed.into_iter().rev() {
+                a.remove(i);
             }
-            for (i, m) in maps.iter().enumerate() {
+            for (i, v) in values.iter().enumerate() {
                 if i >= a.len() {
                     a.push(toml_edit::Table::new());
                 }
-                if let Some(t) = a.get_mut(i) {
-                    sync_table(t, m, true);
+                let old = olds.get(i).copied().flatten();
+                if let (Some(t), Value::Map(m)) = (a.get_mut(i), v) {
+                    let old = match old {
+                        Some(Value::Map(o)) => Some(o),
+                        _ => None,
+                    };
+                    sync_table(t, m, old, true);
                 }
             }
         }
         (I::Value(V::Array(a)), Value::List(items)) => {
             let values: Vec<&Value> = items.iter().filter(|i| !is_comment(i)).collect();
-            while a.len() > values.len() {
-                a.remove(a.len() - 1);
+            let (removed, olds) = removed_elements(old, &values, a.len());
+            // The new first element takes the old first one's leading space.
+            let first_prefix = a.get(0).and_then(|v| v.decor().prefix().cloned());
+            let first_removed = removed.first() == Some(&0);
+            for i in removed.into_iter().rev() {
+                a.remove(i);
+            }
+            if let (true, Some(prefix), Some(first)) = (first_removed, first_prefix, a.get_mut(0)) {
+                first.decor_mut().set_prefix(prefix);
             }
             for (i, v) in values.iter().enumerate() {
                 if i >= a.len() {
                     a.push(placeholder_value(v));
                 } else if let Some(slot) = a.get_mut(i) {
-                    sync_value(slot, v);
+                    sync_value(slot, v, olds.get(i).copied().flatten());
                 }
             }
         }
@@ -1068,9 +1085,46 @@ fn sync_item(item: &mut toml_edit::Item, v: &Value, standard: bool) {
     }
 }
 
-fn sync_value(slot: &mut toml_edit::Value, v: &Value) {
+/// Which of the `len` elements of a list to remove so that the rest line up
+/// with `new` (elements equal to the old ones are kept, in order), and the
+/// old value of each kept element. Without an old list that lines up, the
+/// last elements are removed.
+fn removed_elements<'o>(
+    old: Option<&'o Value>,
+    new: &[&Value],
+    len: usize,
+) -> (Vec<usize>, Vec<Option<&'o Value>>) {
+    if let Some(Value::List(items)) = old {
+        let old: Vec<&Value> = items.iter().filter(|i| !is_comment(i)).collect();
+        if old.len() == len && new.len() < len {
+            let mut removed = Vec::new();
+            let mut kept = Vec::new();
+            let mut j = 0;
+            for (i, o) in old.iter().enumerate() {
+                if j < new.len() && *o == new[j] {
+                    kept.push(Some(*o));
+                    j += 1;
+                } else {
+                    removed.push(i);
+                }
+            }
+            if j == new.len() {
+                return (removed, kept);
+            }
+        }
+        if old.len() == len {
+            return (
+                (new.len().min(len)..len).collect(),
+                old.iter().map(|o| Some(*o)).collect(),
+            );
+        }
+    }
+    ((new.len().min(len)..len).collect(), Vec::new())
+}
+
+fn sync_value(slot: &mut toml_edit::Value, v: &Value, old: Option<&Value>) {
     let mut item = toml_edit::Item::Value(slot.clone());
-    sync_item(&mut item, v, false);
+    sync_item(&mut item, v, old, false);
     if let toml_edit::Item::Value(new) = item {
         *slot = new;
     }
@@ -1092,7 +1146,7 @@ fn placeholder_item(v: &Value, standard: bool) -> toml_edit::Item {
     match v {
         Value::Map(m) if standard => {
             let mut t = toml_edit::Table::new();
-            sync_table(&mut t, m, true);
+            sync_table(&mut t, m, None, true);
             toml_edit::Item::Table(t)
         }
         Value::List(items) if standard && is_table_like(v) => {
@@ -1102,7 +1156,7 @@ fn placeholder_item(v: &Value, standard: bool) -> toml_edit::Item {
                 _ => None,
             }) {
                 let mut t = toml_edit::Table::new();
-                sync_table(&mut t, m, true);
+                sync_table(&mut t, m, None, true);
                 a.push(t);
             }
             toml_edit::Item::ArrayOfTables(a)
@@ -1115,7 +1169,7 @@ fn placeholder_value(v: &Value) -> toml_edit::Value {
     match v {
         Value::Map(m) => {
             let mut t = toml_edit::InlineTable::new();
-            sync_table(&mut t, m, false);
+            sync_table(&mut t, m, None, false);
             toml_edit::Value::InlineTable(t)
         }
         Value::List(items) => {
