@@ -936,40 +936,47 @@ fn splice(src: &str, mut repl: Vec<(Range<usize>, String)>) -> String {
     out
 }
 
-/// Writes `tree` with a remembered layout of the same shape, else
-/// canonically. Plaintext layouts are tried first when `prefer_plain`
-/// (encrypting what was just read or edited).
-fn emit_body(tree: &Map, prefer_plain: bool) -> Result<String, FormatError> {
-    let mut candidates = layouts();
+/// The layout a tree is written with: the newest one, or for encrypted
+/// output the newest plaintext one (the file just read or edited) if any.
+fn pick_layout(prefer_plain: bool) -> Option<Rc<Layout>> {
+    let all = layouts();
     if prefer_plain {
-        candidates.sort_by_key(|l| {
+        if let Some(l) = all.iter().find(|l| {
             matches!(
-                &**l,
+                &***l,
                 Layout::Toml {
-                    encrypted: true,
+                    encrypted: false,
                     ..
                 }
             )
-        });
-    }
-    for layout in candidates {
-        if let Layout::Toml { source, root, .. } = &*layout {
-            let mut out = Vec::new();
-            match fill(source, root, tree, &mut Vec::new(), &mut out) {
-                Some(Ok(())) => return Ok(splice(source, out)),
-                Some(Err(e)) => return Err(e),
-                None => {}
-            }
+        }) {
+            return Some(l.clone());
         }
     }
-    // Keys were added or removed: edit the newest layout's text with
-    // toml_edit and use it when the result has the tree's shape.
-    if let Some(text) = candidates_synced(tree)? {
-        return Ok(text);
+    all.into_iter().next()
+}
+
+/// Writes `tree` with the remembered layout when it has the same shape,
+/// else edits the layout's text to the tree's keys, else canonically.
+fn emit_body(tree: &Map, prefer_plain: bool) -> Result<String, FormatError> {
+    let layout = pick_layout(prefer_plain);
+    if let Some(Layout::Toml { source, root, .. }) = layout.as_deref() {
+        let mut out = Vec::new();
+        match fill(source, root, tree, &mut Vec::new(), &mut out) {
+            Some(Ok(())) => return Ok(splice(source, out)),
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+    }
+    // Keys were added or removed: edit the layout's text with toml_edit and
+    // use it when the result has the tree's shape.
+    if let Some(l) = layout.as_deref() {
+        if let Some(text) = candidates_synced(l, tree)? {
+            return Ok(text);
+        }
     }
     let mut out = String::new();
-    let newest = layouts().into_iter().next();
-    let ctx = match newest.as_deref() {
+    let ctx = match layout.as_deref() {
         Some(Layout::Toml { source, root, .. }) => Fresh::new(source, root),
         _ => Fresh::default(),
     };
@@ -977,15 +984,12 @@ fn emit_body(tree: &Map, prefer_plain: bool) -> Result<String, FormatError> {
     Ok(out)
 }
 
-fn candidates_synced(tree: &Map) -> Result<Option<String>, FormatError> {
-    let Some(layout) = layouts().into_iter().next() else {
-        return Ok(None);
-    };
+fn candidates_synced(layout: &Layout, tree: &Map) -> Result<Option<String>, FormatError> {
     let Layout::Toml {
         source,
         root,
         encrypted,
-    } = &*layout
+    } = layout
     else {
         return Ok(None);
     };
@@ -1189,12 +1193,9 @@ fn placeholder_value(v: &Value) -> toml_edit::Value {
 /// elsewhere is left as it is.
 pub fn type_raw_values(documents: &mut [Map]) {
     let [doc] = documents else { return };
-    for layout in layouts() {
-        if let Layout::Toml { source, root, .. } = &*layout {
-            if fill(source, root, doc, &mut Vec::new(), &mut Vec::new()).is_some() {
-                retype_map(root, doc);
-                return;
-            }
+    if let Some(Layout::Toml { source, root, .. }) = pick_layout(false).as_deref() {
+        if fill(source, root, doc, &mut Vec::new(), &mut Vec::new()).is_some() {
+            retype_map(root, doc);
         }
     }
 }
