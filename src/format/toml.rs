@@ -100,7 +100,7 @@ struct Leaf {
 #[derive(Debug, Clone)]
 enum Node {
     Map(Vec<MapSlot>),
-    List(Vec<ListSlot>),
+    List(Vec<Node>),
     Leaf(Leaf),
 }
 
@@ -111,12 +111,6 @@ enum MapSlot {
         node: Node,
         anchor: usize,
     },
-    Comment(Range<usize>),
-}
-
-#[derive(Debug, Clone)]
-enum ListSlot {
-    Node { node: Node, anchor: usize },
     Comment(Range<usize>),
 }
 
@@ -502,10 +496,7 @@ impl Builder<'_> {
                     // Elements are no comment anchors: comments never become
                     // list elements, so indices count values only.
                     let (node, _) = self.value(e)?;
-                    items.push(ListSlot::Node {
-                        node,
-                        anchor: usize::MAX,
-                    });
+                    items.push(node);
                 }
                 Ok((Node::List(items), anchor))
             }
@@ -568,10 +559,7 @@ impl Builder<'_> {
                     // comment anchors: a comment before a header goes to
                     // the element's first key, wherever the element is.
                     anchor = anchor.min(min_anchor_map(&slots));
-                    items.push(ListSlot::Node {
-                        node: Node::Map(slots),
-                        anchor: usize::MAX,
-                    });
+                    items.push(Node::Map(slots));
                 }
                 Ok((Node::List(items), anchor))
             }
@@ -591,56 +579,9 @@ fn min_anchor_map(slots: &[MapSlot]) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Index path (through maps and lists) of the deepest entry with the
-/// smallest anchor after `offset`.
-fn find_anchor(
-    node_slots: &NodeRef<'_>,
-    offset: usize,
-    best: &mut Option<(usize, usize, Vec<usize>)>,
-    path: &mut Vec<usize>,
-) {
-    let consider =
-        |anchor: usize, best: &mut Option<(usize, usize, Vec<usize>)>, path: &Vec<usize>| {
-            if anchor <= offset || anchor == usize::MAX {
-                return;
-            }
-            let depth = path.len();
-            let better = match best {
-                None => true,
-                Some((a, d, _)) => anchor < *a || (anchor == *a && depth > *d),
-            };
-            if better {
-                *best = Some((anchor, depth, path.clone()));
-            }
-        };
-    match node_slots {
-        NodeRef::Map(slots) => {
-            for (i, s) in slots.iter().enumerate() {
-                if let MapSlot::Entry { node, anchor, .. } = s {
-                    path.push(i);
-                    consider(*anchor, best, path);
-                    find_anchor(&NodeRef::of(node), offset, best, path);
-                    path.pop();
-                }
-            }
-        }
-        NodeRef::List(slots) => {
-            for (i, s) in slots.iter().enumerate() {
-                if let ListSlot::Node { node, anchor } = s {
-                    path.push(i);
-                    consider(*anchor, best, path);
-                    find_anchor(&NodeRef::of(node), offset, best, path);
-                    path.pop();
-                }
-            }
-        }
-        NodeRef::Leaf(_) => {}
-    }
-}
-
 enum NodeRef<'a> {
     Map(&'a [MapSlot]),
-    List(&'a [ListSlot]),
+    List(&'a [Node]),
     Leaf(&'a Range<usize>),
 }
 
@@ -664,47 +605,11 @@ fn leaf_spans(node: &NodeRef<'_>, out: &mut Vec<Range<usize>>) {
             }
         }
         NodeRef::List(slots) => {
-            for s in slots.iter() {
-                if let ListSlot::Node { node, .. } = s {
-                    leaf_spans(&NodeRef::of(node), out);
-                }
+            for node in slots.iter() {
+                leaf_spans(&NodeRef::of(node), out);
             }
         }
         NodeRef::Leaf(span) => out.push((*span).clone()),
-    }
-}
-
-/// Inserts a comment before the slot at `path` (its last index).
-fn insert_comment(root: &mut Vec<MapSlot>, path: &[usize], span: Range<usize>) {
-    let Some((&last, parents)) = path.split_last() else {
-        root.push(MapSlot::Comment(span));
-        return;
-    };
-    enum Cur<'a> {
-        Map(&'a mut Vec<MapSlot>),
-        List(&'a mut Vec<ListSlot>),
-    }
-    let mut cur = Cur::Map(root);
-    for &i in parents {
-        let node = match cur {
-            Cur::Map(m) => match &mut m[i] {
-                MapSlot::Entry { node, .. } => node,
-                MapSlot::Comment(_) => return,
-            },
-            Cur::List(l) => match &mut l[i] {
-                ListSlot::Node { node, .. } => node,
-                ListSlot::Comment(_) => return,
-            },
-        };
-        cur = match node {
-            Node::Map(m) => Cur::Map(m),
-            Node::List(l) => Cur::List(l),
-            Node::Leaf(_) => return,
-        };
-    }
-    match cur {
-        Cur::Map(m) => m.insert(last, MapSlot::Comment(span)),
-        Cur::List(l) => l.insert(last, ListSlot::Comment(span)),
     }
 }
 
@@ -728,17 +633,7 @@ fn node_value(src: &str, node: &Node, encrypted: bool) -> Value {
         Node::Map(m) => Value::Map(to_tree(src, m, encrypted)),
         Node::List(l) => Value::List(
             l.iter()
-                .map(|s| match s {
-                    ListSlot::Node { node, .. } => node_value(src, node, encrypted),
-                    ListSlot::Comment(r) => {
-                        let text = &src[r.start + 1..r.end];
-                        if encrypted && enc::is_encrypted(text) {
-                            Value::Str(text.to_string())
-                        } else {
-                            Value::Comment(Comment::new(text))
-                        }
-                    }
-                })
+                .map(|node| node_value(src, node, encrypted))
                 .collect(),
         ),
         Node::Leaf(l) => l.value.clone(),
@@ -760,21 +655,101 @@ fn build_layout(
     let mut root = builder.table(root_table, encrypted)?;
     let mut leaves = Vec::new();
     leaf_spans(&NodeRef::Map(&root), &mut leaves);
+    leaves.sort_by_key(|l| l.start);
+    // Map entries that are anchors: (offset, depth, entry number in DFS order).
+    let mut anchors = Vec::new();
+    collect_anchors(&root, 0, &mut 0, &mut anchors);
+    anchors.sort_by_key(|&(offset, depth, _)| (offset, std::cmp::Reverse(depth)));
+    let mut targets: std::collections::HashMap<usize, Vec<Range<usize>>> = Default::default();
+    let mut trailing = Vec::new();
     for span in comment_spans(&src[..end]) {
-        if leaves
-            .iter()
-            .any(|l: &Range<usize>| l.start < span.end && span.start < l.end)
-        {
+        // A `#` inside a value is no comment (cannot happen for a text
+        // toml_edit accepted, but never trust the lexer with a slice).
+        let inside = leaves.partition_point(|l| l.start <= span.start);
+        if inside > 0 && leaves[inside - 1].end > span.start {
             continue;
         }
-        let mut best = None;
-        find_anchor(&NodeRef::Map(&root), span.start, &mut best, &mut Vec::new());
-        match best {
-            Some((_, _, path)) => insert_comment(&mut root, &path, span),
-            None => root.push(MapSlot::Comment(span)),
+        let next = anchors.partition_point(|&(offset, _, _)| offset <= span.start);
+        match anchors.get(next) {
+            Some(&(_, _, id)) => targets.entry(id).or_default().push(span),
+            None => trailing.push(span),
         }
     }
+    place_comments(&mut root, &mut 0, &mut targets);
+    root.extend(trailing.into_iter().map(MapSlot::Comment));
     Ok(root)
+}
+
+fn collect_anchors(
+    slots: &[MapSlot],
+    depth: usize,
+    counter: &mut usize,
+    out: &mut Vec<(usize, usize, usize)>,
+) {
+    for slot in slots {
+        if let MapSlot::Entry { node, anchor, .. } = slot {
+            let id = *counter;
+            *counter += 1;
+            if *anchor != usize::MAX {
+                out.push((*anchor, depth, id));
+            }
+            collect_node_anchors(node, depth + 1, counter, out);
+        }
+    }
+}
+
+fn collect_node_anchors(
+    node: &Node,
+    depth: usize,
+    counter: &mut usize,
+    out: &mut Vec<(usize, usize, usize)>,
+) {
+    match node {
+        Node::Map(m) => collect_anchors(m, depth, counter, out),
+        Node::List(l) => {
+            for node in l {
+                collect_node_anchors(node, depth + 1, counter, out);
+            }
+        }
+        Node::Leaf(_) => {}
+    }
+}
+
+/// Inserts each entry's comments before it (entries numbered as in
+/// [`collect_anchors`]).
+fn place_comments(
+    slots: &mut Vec<MapSlot>,
+    counter: &mut usize,
+    targets: &mut std::collections::HashMap<usize, Vec<Range<usize>>>,
+) {
+    let old = std::mem::take(slots);
+    for mut slot in old {
+        if let MapSlot::Entry { node, .. } = &mut slot {
+            let id = *counter;
+            *counter += 1;
+            if let Some(comments) = targets.remove(&id) {
+                slots.extend(comments.into_iter().map(MapSlot::Comment));
+            }
+            place_node_comments(node, counter, targets);
+        }
+        slots.push(slot);
+    }
+}
+
+fn place_node_comments(
+    node: &mut Node,
+    counter: &mut usize,
+    targets: &mut std::collections::HashMap<usize, Vec<Range<usize>>>,
+) {
+    match node {
+        Node::Map(m) => place_comments(m, counter, targets),
+        Node::List(l) => {
+            for node in l.iter_mut() {
+                place_node_comments(node, counter, targets);
+            }
+        }
+        Node::Leaf(_) => {}
+    }
 }
 
 /// Parses `src` (up to `end`), remembering its layout; returns the tree.
@@ -887,20 +862,12 @@ fn fill_node(
                 return None;
             }
             for (slot, v) in slots.iter().zip(items) {
-                match (slot, v) {
-                    (ListSlot::Comment(r), Value::Comment(c)) => {
-                        out.push((r.clone(), comment_text(&c.text)?))
-                    }
-                    (ListSlot::Comment(r), Value::Str(s)) if enc::is_encrypted(s) => {
-                        out.push((r.clone(), comment_text(s)?))
-                    }
-                    (ListSlot::Node { node, .. }, v) if !matches!(v, Value::Comment(_)) => {
-                        match fill_node(src, node, v, path, out) {
-                            Some(Ok(())) => {}
-                            other => return other,
-                        }
-                    }
-                    _ => return None,
+                if matches!(v, Value::Comment(_)) {
+                    return None;
+                }
+                match fill_node(src, slot, v, path, out) {
+                    Some(Ok(())) => {}
+                    other => return other,
                 }
             }
             Some(Ok(()))
@@ -1212,10 +1179,8 @@ fn retype_node(node: &Node, value: &mut Value) {
     match (node, value) {
         (Node::Map(slots), Value::Map(m)) => retype_map(slots, m),
         (Node::List(slots), Value::List(items)) => {
-            for (slot, v) in slots.iter().zip(items.iter_mut()) {
-                if let ListSlot::Node { node, .. } = slot {
-                    retype_node(node, v);
-                }
+            for (node, v) in slots.iter().zip(items.iter_mut()) {
+                retype_node(node, v);
             }
         }
         (Node::Leaf(leaf), v) if leaf.kind == Kind::Raw => {
@@ -1295,11 +1260,7 @@ impl<'a> Fresh<'a> {
         match node {
             Node::Map(m) => self.index_map(m, path),
             Node::List(l) => {
-                let nodes = l.iter().filter_map(|s| match s {
-                    ListSlot::Node { node, .. } => Some(node),
-                    ListSlot::Comment(_) => None,
-                });
-                for (i, node) in nodes.enumerate() {
+                for (i, node) in l.iter().enumerate() {
                     path.push(format!("#{i}"));
                     self.index_node(node, path);
                     path.pop();
