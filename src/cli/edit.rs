@@ -451,6 +451,7 @@ mod tests {
             FormatKind::Json,
             FormatKind::Dotenv,
             FormatKind::Ini,
+            FormatKind::Toml,
         ] {
             let store = kind.store(&Default::default());
             let text = template(kind, store.as_ref());

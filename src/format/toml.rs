@@ -7,8 +7,11 @@
 //! shape (keys, containers, leaves, comments, in order) matches a remembered
 //! layout replaces exactly those spans, so everything else (whitespace, key
 //! order, quoting of keys, table headers, dotted keys, inline tables) stays
-//! byte for byte. A tree that matches no layout (a new or removed key, a
-//! conversion from YAML or JSON) is written in a canonical TOML form.
+//! byte for byte. When keys were added or removed (`set`, `unset`), the
+//! layout's text is edited with `toml_edit` and used if it has the tree's
+//! shape and order; otherwise (a conversion from YAML or JSON, or an order
+//! TOML cannot express with headers) the tree is written in a canonical TOML
+//! form whose reading gives back the same order (the MAC depends on it).
 //!
 //! Layouts live in a small per-thread registry because the CLI reads and
 //! writes with two separate store objects.
@@ -90,6 +93,7 @@ impl Kind {
     }
 }
 
+/// A leaf scalar of a layout: where it is, its tree value, its form.
 #[derive(Debug, Clone)]
 struct Leaf {
     span: Range<usize>,
@@ -97,6 +101,7 @@ struct Leaf {
     kind: Kind,
 }
 
+/// A layout node, parallel to the tree.
 #[derive(Debug, Clone)]
 enum Node {
     Map(Vec<MapSlot>),
@@ -104,6 +109,8 @@ enum Node {
     Leaf(Leaf),
 }
 
+/// An item of a layout mapping: an entry (with the text offset comments
+/// are placed by, `usize::MAX` for none) or a comment's span (`#` included).
 #[derive(Debug, Clone)]
 enum MapSlot {
     Entry {
