@@ -420,6 +420,22 @@ fn reference_binary_encrypted_toml_decrypts() {
         .arg(&enc))
     .ok();
     assert_eq!(theirs.stdout, plain);
+    // The other way: enseal's binary mode for a `.toml` file is what sops
+    // reads.
+    let path = sb.write("mine.toml", &plain);
+    let out = run(enseal_k(&sb)
+        .args(["encrypt", "--age", &recipient(1), "--input-type", "binary"])
+        .args(["--output-type", "binary"])
+        .arg(&path))
+    .ok();
+    let mine = sb.write("mine.enc.toml", out.stdout);
+    let theirs = run(sb
+        .sops(&sops)
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .arg("decrypt")
+        .arg(&mine))
+    .ok();
+    assert_eq!(theirs.stdout, plain);
 }
 
 // ------------------------------------------------------------ property test
