@@ -72,6 +72,11 @@ pub(crate) fn run_preserving(
     for warning in &decrypted.warnings {
         eprintln!("warning: {}: {warning}", input.name);
     }
+    let mut decrypted = decrypted;
+    if in_kind == FormatKind::Toml && out_kind != FormatKind::Toml {
+        // TOML values kept as source text get their type for other formats.
+        crate::format::toml::type_raw_values(&mut decrypted.documents);
+    }
     if preserve {
         let bytes = crate::preserve::decrypt(
             in_kind,

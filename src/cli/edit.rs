@@ -274,6 +274,7 @@ fn template(kind: FormatKind, store: &dyn Store) -> Vec<u8> {
         FormatKind::Dotenv => b"# This is an example file.\nhello=Welcome to SOPS! Edit this file as you please!\nexample_key=example_value\nexample_multiline=foo\\nbar\\nbaz\n".to_vec(),
         FormatKind::Ini => b"; This is an example file.\n[Welcome!]\nhello       = Welcome to SOPS! Edit this file as you please!\nexample_key = example_value\n".to_vec(),
         FormatKind::Binary => b"Welcome to SOPS! Edit this file as you please!".to_vec(),
+        FormatKind::Toml => b"hello = \"Welcome to SOPS! Edit this file as you please!\"\nexample_key = \"example_value\"\n# Example comment\nexample_array = [\"example_value1\", \"example_value2\"]\nexample_number = 1234.56789\nexample_booleans = [true, false]\n".to_vec(),
     }
 }
 
@@ -519,6 +520,7 @@ mod tests {
             FormatKind::Json,
             FormatKind::Dotenv,
             FormatKind::Ini,
+            FormatKind::Toml,
         ] {
             let store = kind.store(&Default::default());
             let text = template(kind, store.as_ref());

@@ -52,13 +52,17 @@ pub(crate) fn run_preserving(
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
     let preserve = preserve_mode(preserve_flag, &context, in_kind, out_kind)?;
-    let documents = in_store.parse_plain(&input.bytes).map_err(|e| match e {
+    let mut documents = in_store.parse_plain(&input.bytes).map_err(|e| match e {
         FormatError::NoDocument => Error::NoDocument,
         other => Error::ParsePlain {
             path: input.name.clone(),
             message: other.to_string(),
         },
     })?;
+    if in_kind == FormatKind::Toml && out_kind != FormatKind::Toml {
+        // TOML values kept as source text get their type for other formats.
+        crate::format::toml::type_raw_values(&mut documents);
+    }
     if documents
         .first()
         .is_some_and(|d| out_store.has_metadata_key(d))
@@ -159,6 +163,10 @@ pub(crate) fn preserve_mode(
     out_kind: FormatKind,
 ) -> Result<bool> {
     let applies = in_kind == out_kind && crate::preserve::supports(in_kind);
+    if in_kind == FormatKind::Toml && out_kind == FormatKind::Toml {
+        // The TOML store keeps the layout in every mode.
+        return Ok(false);
+    }
     if flag && !applies {
         return Err(Error::Usage(
             "--preserve-format needs the same input and output format (yaml, json, dotenv or ini)"

@@ -10,6 +10,7 @@ pub mod dotenv;
 pub mod flatten;
 pub mod ini;
 pub mod json;
+pub mod toml;
 pub mod yaml;
 
 use crate::tree::{Map, Value};
@@ -27,6 +28,8 @@ pub enum FormatKind {
     Ini,
     /// Anything else: the whole file is one value.
     Binary,
+    /// TOML (`.toml`; an enseal extension, sops treats it as binary).
+    Toml,
 }
 
 impl FormatKind {
@@ -41,6 +44,9 @@ impl FormatKind {
             FormatKind::Dotenv
         } else if path.ends_with(".ini") {
             FormatKind::Ini
+        } else if path.ends_with(".toml") {
+            // Deliberate difference: sops encrypts `.toml` as binary.
+            FormatKind::Toml
         } else {
             FormatKind::Binary
         }
@@ -55,6 +61,7 @@ impl FormatKind {
             "dotenv" => Some(FormatKind::Dotenv),
             "ini" => Some(FormatKind::Ini),
             "binary" => Some(FormatKind::Binary),
+            "toml" => Some(FormatKind::Toml),
             _ => None,
         }
     }
@@ -67,6 +74,7 @@ impl FormatKind {
             FormatKind::Dotenv => "dotenv",
             FormatKind::Ini => "ini",
             FormatKind::Binary => "binary",
+            FormatKind::Toml => "toml",
         }
     }
 
@@ -78,6 +86,7 @@ impl FormatKind {
             FormatKind::Dotenv => Box::new(dotenv::DotenvStore),
             FormatKind::Ini => Box::new(ini::IniStore),
             FormatKind::Binary => Box::new(binary::BinaryStore::new(options)),
+            FormatKind::Toml => Box::new(toml::TomlStore::new(options)),
         }
     }
 }

@@ -140,12 +140,15 @@ fn layout(kind: FormatKind) -> Result<Box<dyn Layout>, PreserveError> {
         FormatKind::Binary => Err(PreserveError::Unsupported(
             "binary files have no layout to preserve".into(),
         )),
+        FormatKind::Toml => Err(PreserveError::Unsupported(
+            "the TOML store keeps the layout by itself".into(),
+        )),
     }
 }
 
 /// True when the format has a format-preserving mode.
 pub fn supports(kind: FormatKind) -> bool {
-    !matches!(kind, FormatKind::Binary)
+    !matches!(kind, FormatKind::Binary | FormatKind::Toml)
 }
 
 /// 1-based line and column of a byte offset.
