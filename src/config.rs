@@ -1200,7 +1200,7 @@ fn kms_from_arn(entry: &str, aws_profile: &str) -> KmsSpec {
 }
 
 /// Parses `https://<vault>/keys/<name>[/<version>]` (trimmed).
-fn azure_from_url(url: &str) -> Option<AzureKvSpec> {
+pub(crate) fn azure_from_url(url: &str) -> Option<AzureKvSpec> {
     let rest = url.trim().strip_prefix("https://")?;
     let (host, rest) = rest.split_once('/')?;
     if host.is_empty() {

@@ -194,10 +194,10 @@ impl Error {
             Error::AlreadyEncrypted(_) => Some("to change an encrypted file, use `enseal edit FILE`; if it is plaintext, rename the 'sops' entry"),
             Error::MetadataNotFound(_) => Some("the file is not encrypted (or not in the format its extension says: try --input-type)"),
             Error::Mac(_) => Some("the file was changed outside sops/enseal; if you trust it, decrypt with --ignore-mac"),
-            Error::RetrieveKey(_) => Some("make the matching age identity available: SOPS_AGE_KEY_FILE=<file>, SOPS_AGE_KEY=<key>, or ~/.config/sops/age/keys.txt"),
+            Error::RetrieveKey(_) => Some("make one key of the file usable: an age identity (SOPS_AGE_KEY_FILE=<file>, SOPS_AGE_KEY=<key>, ~/.config/sops/age/keys.txt), the PGP secret key in gpg, VAULT_TOKEN for Vault, or cloud credentials for KMS keys"),
             Error::NoFileSpecified => Some("give the file to work on, or `-` for standard input"),
             Error::TreePathFormat(_) => Some("paths look like [\"key\"][0][\"nested\"]"),
-            Error::GenerateDataKey(_) => Some("check the recipients given with --age or SOPS_AGE_RECIPIENTS"),
+            Error::GenerateDataKey(_) => Some("check the keys given (--age, --pgp, --kms, --hc-vault-transit, … or the creation rule) and that their key service is reachable"),
             _ => None,
         }
     }

@@ -160,12 +160,15 @@ fn flags_override_config_keys() {
 #[test]
 fn config_keys_of_other_types_are_refused_unless_flags_give_keys() {
     let sb = Sandbox::new();
-    sb.write(".sops.yaml", "creation_rules:\n  - pgp: ABCDEF0123456789\n");
+    sb.write(
+        ".sops.yaml",
+        "creation_rules:\n  - hckms: ['region:uuid']\n",
+    );
     sb.write("app.yaml", PLAIN);
     let out = run(sb.enseal().args(["encrypt", "app.yaml"])).code_in(&[1]);
-    assert!(out.err().contains("pgp"), "{}", out.err());
+    assert!(out.err().contains("hckms"), "{}", out.err());
     assert!(
-        out.err().contains("not supported by enseal yet"),
+        out.err().contains("not supported by enseal"),
         "{}",
         out.err()
     );

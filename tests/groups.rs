@@ -163,7 +163,7 @@ fn error_paths() {
     );
     check(&["groups", "add", "-i", "-f", f], 1, "no keys given");
     check(
-        &["groups", "add", "-i", "-f", f, "--pgp", "ABCDEF"],
+        &["groups", "add", "-i", "-f", f, "--hckms", "region:uuid"],
         1,
         "not supported",
     );

@@ -127,10 +127,10 @@ fn error_paths() {
     let e = || with_keys(sb.enseal(), &ks.all);
 
     let out = run(e()
-        .args(["rotate", "-i", "--add-kms", "arn:aws:kms:us-east-1:1:key/x"])
+        .args(["rotate", "-i", "--add-hckms", "region:uuid"])
         .arg(&file));
     assert_eq!(out.code, Some(1));
-    assert!(out.err().contains("--add-kms"), "{}", out.err());
+    assert!(out.err().contains("hckms"), "{}", out.err());
     assert!(out.err().contains("not supported"), "{}", out.err());
 
     let out = run(e().args(["rotate", "--add-age", ks.r(1), "missing.yaml"]));
@@ -170,28 +170,23 @@ fn error_paths() {
     // A file that also has a key enseal cannot wrap for: refused clearly.
     let text = String::from_utf8(before.clone()).unwrap().replacen(
         "sops:\n",
-        "sops:\n    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/abc\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQID\n          aws_profile: \"\"\n",
+        "sops:\n    hckms:\n        - key_id: tr-west-1:abc\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQID\n",
         1,
     );
     let kms = sb.write("kms.yaml", &text);
     assert_eq!(decrypt_with(&sb, &ks.all, &kms).ok().out(), PLAIN);
     let out = run(e().args(["rotate", "-i"]).arg(&kms));
     assert_eq!(out.code, Some(1));
-    assert!(
-        out.err()
-            .contains("kms arn:aws:kms:us-east-1:111122223333:key/abc"),
-        "{}",
-        out.err()
-    );
+    assert!(out.err().contains("hckms tr-west-1:abc"), "{}", out.err());
     assert_eq!(std::fs::read_to_string(&kms).unwrap(), text);
     // Removing it by its ARN lets the rotation go on.
     run(e()
-        .args(["rotate", "-i", "--rm-kms"])
-        .arg(" arn:aws:kms:us-east-1:111122223333:key/abc ")
+        .args(["rotate", "-i", "--rm-hckms"])
+        .arg(" tr-west-1:abc ")
         .arg(&kms))
     .ok();
     let rotated = std::fs::read_to_string(&kms).unwrap();
-    assert!(!rotated.contains("kms"), "{rotated}");
+    assert!(!rotated.contains("hckms"), "{rotated}");
     assert_eq!(decrypt_with(&sb, &ks.all, &kms).ok().out(), PLAIN);
 }
 

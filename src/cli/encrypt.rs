@@ -206,15 +206,10 @@ fn key_groups(
     if !from_flags.is_empty() {
         return Ok(vec![from_flags]);
     }
+    let kms_context = kms_context(keys.encryption_context.as_deref())?;
     match (creation, &context.config) {
-        (Some(rule), Some(config)) => keys::from_specs(&rule.key_groups).map_err(|e| {
-            // Only key types can fail here: the recipients were checked
-            // with the rule.
-            Error::Key(format!(
-                "{}; give age recipients with --age instead",
-                in_rule(e, config, rule)
-            ))
-        }),
+        (Some(rule), Some(config)) => keys::from_specs(&rule.key_groups, &kms_context)
+            .map_err(|e| Error::Key(in_rule(e, config, rule))),
         _ => Err(Error::Usage(
             "config file not found, or has no creation rules, and no keys provided through command line options".into(),
         )),
@@ -273,32 +268,35 @@ fn rule_from_flags(rules: &RuleArgs) -> Result<Option<EncryptionRule>> {
     Ok(given.into_iter().next())
 }
 
-/// The master keys given by flags (possibly none).
+/// The master keys given by flags (possibly none), in sops' order: kms,
+/// gcp_kms, hckms (refused), azure_kv, hc_vault, age, pgp.
 fn master_keys(keys: &KeyArgs) -> Result<Vec<MasterKey>> {
-    let unsupported = [
-        ("--kms / SOPS_KMS_ARN", &keys.kms),
-        ("--pgp / SOPS_PGP_FP", &keys.pgp),
-        ("--gcp-kms / SOPS_GCP_KMS_IDS", &keys.gcp_kms),
-        ("--azure-kv / SOPS_AZURE_KEYVAULT_URLS", &keys.azure_kv),
-        (
-            "--hc-vault-transit / SOPS_VAULT_URIS",
-            &keys.hc_vault_transit,
-        ),
-        ("--hckms / SOPS_HUAWEICLOUD_KMS_IDS", &keys.hckms),
-    ];
-    for (name, value) in unsupported {
-        if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
-            return Err(Error::Key(format!(
-                "{name}: this key type is not supported by enseal yet (only age)"
-            )));
-        }
-    }
+    let context = kms_context(keys.encryption_context.as_deref())?;
+    let list = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut group = keys::kms_keys(
+        &list(&keys.kms),
+        &context,
+        keys.aws_profile.as_deref().unwrap_or(""),
+    );
+    group.extend(keys::gcp_kms_keys(&list(&keys.gcp_kms)));
+    group.extend(keys::hckms_keys(&list(&keys.hckms)).map_err(Error::Key)?);
+    group.extend(keys::azure_kv_keys(&list(&keys.azure_kv)).map_err(Error::Key)?);
+    group.extend(keys::vault_keys(&list(&keys.hc_vault_transit)).map_err(Error::Key)?);
     let age = keys.age.as_deref().unwrap_or("");
-    Ok(parse_recipient_list(age)
-        .map_err(Error::Key)?
-        .into_iter()
-        .map(MasterKey::Age)
-        .collect())
+    group.extend(
+        parse_recipient_list(age)
+            .map_err(Error::Key)?
+            .into_iter()
+            .map(MasterKey::Age),
+    );
+    group.extend(keys::pgp_keys(&list(&keys.pgp)));
+    Ok(group)
+}
+
+/// The `--encryption-context` of the KMS keys (empty when not given); a
+/// malformed one is refused with sops' message and exit code 6.
+pub(crate) fn kms_context(text: Option<&str>) -> Result<Vec<(String, String)>> {
+    keys::parse_kms_context(text.unwrap_or("")).map_err(|e| Error::Coded(6, e))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::IoArgs;
 use crate::error::{Error, Result};
 use crate::format::FormatKind;
 use crate::keys::age::parse_recipient_list;
-use crate::keys::{changes, KeyGroup, MasterKey};
+use crate::keys::{self, changes, KeyGroup, MasterKey};
 
 /// `groups add` / `groups delete`.
 #[derive(Debug, Subcommand)]
@@ -37,28 +37,28 @@ pub(crate) struct AddArgs {
     /// age recipients of the new group (repeatable, each may be a comma list).
     #[arg(long, value_name = "RECIPIENTS")]
     age: Vec<String>,
-    /// PGP fingerprints (not supported yet).
+    /// PGP fingerprints (repeatable, each may be a comma list).
     #[arg(long)]
     pgp: Vec<String>,
-    /// AWS KMS ARNs (not supported yet).
+    /// AWS KMS ARNs, each optionally `ARN+ROLE_ARN` (repeatable).
     #[arg(long)]
     kms: Vec<String>,
-    /// AWS profile for the KMS keys (not supported yet).
+    /// AWS profile for the --kms keys.
     #[arg(long)]
     aws_profile: Option<String>,
-    /// GCP KMS resource ids (not supported yet).
+    /// GCP KMS resource ids (repeatable).
     #[arg(long)]
     gcp_kms: Vec<String>,
-    /// HuaweiCloud KMS key ids (not supported yet).
+    /// HuaweiCloud KMS key ids (refused: not supported by enseal).
     #[arg(long)]
     hckms: Vec<String>,
-    /// Azure Key Vault key URLs (not supported yet).
+    /// Azure Key Vault key URLs (repeatable).
     #[arg(long)]
     azure_kv: Vec<String>,
-    /// Vault transit key URIs (not supported yet).
+    /// Vault transit key URIs (repeatable).
     #[arg(long)]
     hc_vault_transit: Vec<String>,
-    /// AWS KMS encryption context (not supported yet).
+    /// AWS KMS encryption context for the --kms keys: `k1:v1,k2:v2`.
     #[arg(long)]
     encryption_context: Option<String>,
     /// Refused: `groups add` takes no positional arguments.
@@ -139,33 +139,42 @@ pub(crate) fn run(cmd: &GroupsCmd, config_path: Option<&str>) -> Result<()> {
     }
 }
 
-/// The keys of the group to add (age only; other types are refused).
+/// The keys of the group to add (each flag repeatable, each value a comma
+/// list), in sops' order: pgp, kms, gcp_kms, azure_kv, hc_vault, age.
 fn new_group(args: &AddArgs) -> Result<KeyGroup> {
-    let unsupported = [
-        ("--pgp", args.pgp.is_empty()),
-        ("--kms", args.kms.is_empty()),
-        ("--gcp-kms", args.gcp_kms.is_empty()),
-        ("--hckms", args.hckms.is_empty()),
-        ("--azure-kv", args.azure_kv.is_empty()),
-        ("--hc-vault-transit", args.hc_vault_transit.is_empty()),
-    ];
-    if let Some((name, _)) = unsupported.iter().find(|(_, empty)| !empty) {
-        return Err(Error::Key(format!(
-            "{name}: this key type is not supported by enseal yet (only age)"
-        )));
-    }
+    let failed = |e: String| Error::Key(format!("Failed to add key: {e}"));
+    let context = super::encrypt::kms_context(args.encryption_context.as_deref())?;
+    let profile = args.aws_profile.as_deref().unwrap_or("");
     let mut group = Vec::new();
+    for list in &args.hckms {
+        keys::hckms_keys(list).map_err(failed)?;
+    }
+    for list in &args.pgp {
+        group.extend(keys::pgp_keys(list));
+    }
+    for list in &args.kms {
+        group.extend(keys::kms_keys(list, &context, profile));
+    }
+    for list in &args.gcp_kms {
+        group.extend(keys::gcp_kms_keys(list));
+    }
+    for list in &args.azure_kv {
+        group.extend(keys::azure_kv_keys(list).map_err(failed)?);
+    }
+    for list in &args.hc_vault_transit {
+        group.extend(keys::vault_keys(list).map_err(failed)?);
+    }
     for list in &args.age {
         group.extend(
             parse_recipient_list(list)
-                .map_err(|e| Error::Key(format!("Failed to add key: {e}")))?
+                .map_err(failed)?
                 .into_iter()
                 .map(MasterKey::Age),
         );
     }
     if group.is_empty() {
         return Err(Error::Usage(
-            "no keys given for the new group: use --age RECIPIENT".into(),
+            "no keys given for the new group: use --age, --pgp, --kms, --gcp-kms, --azure-kv or --hc-vault-transit".into(),
         ));
     }
     Ok(group)

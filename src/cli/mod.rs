@@ -191,8 +191,8 @@ struct RotateCmd {
     /// Key types in the order to try them (comma-separated).
     #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
     decryption_order: Option<String>,
-    /// AWS KMS encryption context (not supported yet).
-    #[arg(long, hide = true)]
+    /// AWS KMS encryption context for the --add-kms keys: `k1:v1,k2:v2`.
+    #[arg(long, value_name = "CONTEXT")]
     encryption_context: Option<String>,
     /// The file to rotate.
     #[arg(value_name = "FILE")]
@@ -384,22 +384,57 @@ pub(crate) struct KeyArgs {
         value_name = "RECIPIENTS"
     )]
     pub age: Option<String>,
-    /// AWS KMS ARNs (not supported yet).
-    #[arg(short = 'k', long, env = "SOPS_KMS_ARN", hide_env_values = true)]
+    /// Comma-separated AWS KMS key ARNs, each optionally `ARN+ROLE_ARN`.
+    #[arg(
+        short = 'k',
+        long,
+        env = "SOPS_KMS_ARN",
+        hide_env_values = true,
+        value_name = "ARNS"
+    )]
     pub kms: Option<String>,
-    /// PGP fingerprints (not supported yet).
-    #[arg(short = 'p', long, env = "SOPS_PGP_FP", hide_env_values = true)]
+    /// The AWS profile for the --kms keys.
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
+    /// AWS KMS encryption context for the --kms keys: `k1:v1,k2:v2`.
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// Comma-separated PGP fingerprints (used through gpg).
+    #[arg(
+        short = 'p',
+        long,
+        env = "SOPS_PGP_FP",
+        hide_env_values = true,
+        value_name = "FPS"
+    )]
     pub pgp: Option<String>,
-    /// GCP KMS resource ids (not supported yet).
-    #[arg(long, env = "SOPS_GCP_KMS_IDS", hide_env_values = true)]
+    /// Comma-separated GCP KMS resource ids.
+    #[arg(
+        long,
+        env = "SOPS_GCP_KMS_IDS",
+        hide_env_values = true,
+        value_name = "IDS"
+    )]
     pub gcp_kms: Option<String>,
-    /// Azure Key Vault key URLs (not supported yet).
-    #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", hide_env_values = true)]
+    /// Comma-separated Azure Key Vault key URLs
+    /// (https://VAULT/keys/NAME[/VERSION]).
+    #[arg(
+        long,
+        env = "SOPS_AZURE_KEYVAULT_URLS",
+        hide_env_values = true,
+        value_name = "URLS"
+    )]
     pub azure_kv: Option<String>,
-    /// Vault transit key URIs (not supported yet).
-    #[arg(long, env = "SOPS_VAULT_URIS", hide_env_values = true)]
+    /// Comma-separated Vault transit key URIs
+    /// (https://HOST:8200/v1/ENGINE/keys/NAME).
+    #[arg(
+        long,
+        env = "SOPS_VAULT_URIS",
+        hide_env_values = true,
+        value_name = "URIS"
+    )]
     pub hc_vault_transit: Option<String>,
-    /// HuaweiCloud KMS key ids (not supported yet).
+    /// HuaweiCloud KMS key ids (not supported by enseal).
     #[arg(long, env = "SOPS_HUAWEICLOUD_KMS_IDS", hide_env_values = true)]
     pub hckms: Option<String>,
     /// Shamir threshold for several key groups.
@@ -528,10 +563,15 @@ fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Rotate(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
             let order = cmd.decryption_order.or(cli.reading.decryption_order);
+            let kms = rotate::KmsOptions {
+                context: cmd.encryption_context.as_deref(),
+                aws_profile: None,
+            };
             rotate::run(
                 cmd.file.as_deref(),
                 &io,
                 &cmd.change_keys,
+                &kms,
                 order.as_deref(),
                 config,
             )
@@ -554,7 +594,11 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             if cli.rotate && !cli.encrypt && !cli.decrypt {
                 let order = cli.reading.decryption_order.as_deref();
-                return rotate::run(file, &cli.io, &cli.change_keys, order, config);
+                let kms = rotate::KmsOptions {
+                    context: cli.keys.encryption_context.as_deref(),
+                    aws_profile: cli.keys.aws_profile.as_deref(),
+                };
+                return rotate::run(file, &cli.io, &cli.change_keys, &kms, order, config);
             }
             match (cli.encrypt, cli.decrypt) {
                 (true, false) => encrypt::run(file, &cli.io, &cli.keys, &cli.rules, config),

@@ -13,8 +13,7 @@ use super::IoArgs;
 use crate::document::{self, EncryptSettings};
 use crate::error::{Error, Result};
 use crate::keys::age::parse_recipient_list;
-use crate::keys::changes;
-use crate::keys::MasterKey;
+use crate::keys::{self, changes, MasterKey};
 
 /// Keys to add to or remove from a file (`rotate`, legacy `-r`).
 #[derive(Debug, Args, Clone, Default)]
@@ -25,37 +24,37 @@ pub(crate) struct ChangeKeyArgs {
     /// Comma-separated age recipients to remove (from every key group).
     #[arg(long, value_name = "RECIPIENTS")]
     pub rm_age: Option<String>,
-    /// AWS KMS ARNs to add (not supported yet).
+    /// AWS KMS ARNs to add (to the first key group).
     #[arg(long, value_name = "ARNS")]
     pub add_kms: Option<String>,
     /// AWS KMS ARNs to remove.
     #[arg(long, value_name = "ARNS")]
     pub rm_kms: Option<String>,
-    /// GCP KMS resource ids to add (not supported yet).
+    /// GCP KMS resource ids to add (to the first key group).
     #[arg(long, value_name = "IDS")]
     pub add_gcp_kms: Option<String>,
     /// GCP KMS resource ids to remove.
     #[arg(long, value_name = "IDS")]
     pub rm_gcp_kms: Option<String>,
-    /// HuaweiCloud KMS key ids to add (not supported yet).
+    /// HuaweiCloud KMS key ids to add (refused: not supported by enseal).
     #[arg(long, value_name = "IDS")]
     pub add_hckms: Option<String>,
     /// HuaweiCloud KMS key ids to remove.
     #[arg(long, value_name = "IDS")]
     pub rm_hckms: Option<String>,
-    /// Azure Key Vault key URLs to add (not supported yet).
+    /// Azure Key Vault key URLs to add (to the first key group).
     #[arg(long, value_name = "URLS")]
     pub add_azure_kv: Option<String>,
     /// Azure Key Vault key URLs to remove.
     #[arg(long, value_name = "URLS")]
     pub rm_azure_kv: Option<String>,
-    /// Vault transit key URIs to add (not supported yet).
+    /// Vault transit key URIs to add (to the first key group).
     #[arg(long, value_name = "URIS")]
     pub add_hc_vault_transit: Option<String>,
     /// Vault transit key URIs to remove.
     #[arg(long, value_name = "URIS")]
     pub rm_hc_vault_transit: Option<String>,
-    /// PGP fingerprints to add (not supported yet).
+    /// PGP fingerprints to add (to the first key group).
     #[arg(long, value_name = "FPS")]
     pub add_pgp: Option<String>,
     /// PGP fingerprints to remove.
@@ -63,73 +62,84 @@ pub(crate) struct ChangeKeyArgs {
     pub rm_pgp: Option<String>,
 }
 
+/// The KMS settings of `--add-kms` keys.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KmsOptions<'a> {
+    /// `--encryption-context`.
+    pub context: Option<&'a str>,
+    /// `--aws-profile` (legacy mode only).
+    pub aws_profile: Option<&'a str>,
+}
+
 impl ChangeKeyArgs {
-    fn unsupported(&self) -> [(&'static str, &Option<String>); 12] {
+    fn lists(&self) -> [&Option<String>; 14] {
         [
-            ("--add-kms", &self.add_kms),
-            ("--rm-kms", &self.rm_kms),
-            ("--add-gcp-kms", &self.add_gcp_kms),
-            ("--rm-gcp-kms", &self.rm_gcp_kms),
-            ("--add-hckms", &self.add_hckms),
-            ("--rm-hckms", &self.rm_hckms),
-            ("--add-azure-kv", &self.add_azure_kv),
-            ("--rm-azure-kv", &self.rm_azure_kv),
-            ("--add-hc-vault-transit", &self.add_hc_vault_transit),
-            ("--rm-hc-vault-transit", &self.rm_hc_vault_transit),
-            ("--add-pgp", &self.add_pgp),
-            ("--rm-pgp", &self.rm_pgp),
+            &self.add_age,
+            &self.rm_age,
+            &self.add_kms,
+            &self.rm_kms,
+            &self.add_gcp_kms,
+            &self.rm_gcp_kms,
+            &self.add_hckms,
+            &self.rm_hckms,
+            &self.add_azure_kv,
+            &self.rm_azure_kv,
+            &self.add_hc_vault_transit,
+            &self.rm_hc_vault_transit,
+            &self.add_pgp,
+            &self.rm_pgp,
         ]
     }
 
     /// True when any add/remove flag is given with a non-empty value.
     pub fn any(&self) -> bool {
-        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
-        given(&self.add_age)
-            || given(&self.rm_age)
-            || self.unsupported().iter().any(|(_, v)| given(v))
+        self.lists()
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
     }
 
-    /// The age keys to add and the key strings to remove. Keys of other
-    /// types can be removed (matched by their string form: ARN,
-    /// fingerprint, resource id, key URL, key id) but not added.
-    fn parse(&self) -> Result<(Vec<MasterKey>, Vec<String>)> {
-        let mut remove_other = Vec::new();
-        for (name, value) in self.unsupported() {
-            let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) else {
-                continue;
-            };
-            if name.starts_with("--add-") {
-                return Err(Error::Key(format!(
-                    "{name}: this key type is not supported by enseal yet (only age)"
-                )));
-            }
-            // sops removes all spaces from KMS, PGP and GCP lists, and
-            // trims the others.
-            let spaceless = matches!(name, "--rm-kms" | "--rm-pgp" | "--rm-gcp-kms");
-            remove_other.extend(
-                value
-                    .split(',')
-                    .map(|k| {
-                        if spaceless {
-                            k.chars().filter(|c| !c.is_whitespace()).collect()
-                        } else {
-                            k.trim().to_string()
-                        }
-                    })
-                    .filter(|k: &String| !k.is_empty()),
+    /// The keys to add (in sops' order: kms, gcp_kms, azure_kv, hc_vault,
+    /// age, pgp) and the string forms of the keys to remove (ARN,
+    /// fingerprint, resource id, key URL, recipient, key id).
+    fn parse(&self, kms: &KmsOptions) -> Result<(Vec<MasterKey>, Vec<String>)> {
+        let list = |v: &Option<String>| v.clone().unwrap_or_default();
+        let context = super::encrypt::kms_context(kms.context)?;
+        let profile = kms.aws_profile.unwrap_or("");
+        let keys_of = |add: bool| -> Result<Vec<MasterKey>> {
+            let pick = |a: &Option<String>, r: &Option<String>| list(if add { a } else { r });
+            let mut out = keys::kms_keys(&pick(&self.add_kms, &self.rm_kms), &context, profile);
+            out.extend(keys::gcp_kms_keys(&pick(
+                &self.add_gcp_kms,
+                &self.rm_gcp_kms,
+            )));
+            out.extend(
+                keys::azure_kv_keys(&pick(&self.add_azure_kv, &self.rm_azure_kv))
+                    .map_err(Error::Key)?,
             );
-        }
-        let add = parse_recipient_list(self.add_age.as_deref().unwrap_or(""))
-            .map_err(Error::Key)?
-            .into_iter()
-            .map(MasterKey::Age)
-            .collect();
-        let remove = parse_recipient_list(self.rm_age.as_deref().unwrap_or(""))
-            .map_err(Error::Key)?
-            .into_iter()
-            .map(|k| k.recipient)
-            .chain(remove_other)
-            .collect();
+            out.extend(
+                keys::vault_keys(&pick(&self.add_hc_vault_transit, &self.rm_hc_vault_transit))
+                    .map_err(Error::Key)?,
+            );
+            out.extend(
+                parse_recipient_list(&pick(&self.add_age, &self.rm_age))
+                    .map_err(Error::Key)?
+                    .into_iter()
+                    .map(MasterKey::Age),
+            );
+            out.extend(keys::pgp_keys(&pick(&self.add_pgp, &self.rm_pgp)));
+            Ok(out)
+        };
+        keys::hckms_keys(&list(&self.add_hckms)).map_err(Error::Key)?;
+        let add = keys_of(true)?;
+        let mut remove: Vec<String> = keys_of(false)?.iter().map(changes::key_string).collect();
+        // HuaweiCloud keys can be removed (by key id), not added.
+        remove.extend(
+            list(&self.rm_hckms)
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(String::from),
+        );
         Ok((add, remove))
     }
 }
@@ -139,6 +149,7 @@ pub(crate) fn run(
     file: Option<&str>,
     io: &IoArgs,
     change: &ChangeKeyArgs,
+    kms: &KmsOptions,
     decryption_order: Option<&str>,
     config_path: Option<&str>,
 ) -> Result<()> {
@@ -156,7 +167,7 @@ pub(crate) fn run(
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
         });
     }
-    let (add, remove) = change.parse()?;
+    let (add, remove) = change.parse(kms)?;
     let mut keys = key_context(decryption_order)?;
     let stores = ConfigContext::load(config_path)?.stores();
     let input = read_input(Some(file), io)?;
@@ -206,10 +217,7 @@ fn check_groups(groups: &[crate::keys::KeyGroup], threshold: usize) -> Result<()
             "key group {i} would have no keys left: a group needs at least one key"
         )));
     }
-    changes::check_wrappable(groups).map_err(|e| {
-        Error::Key(format!(
-            "cannot rotate the data key: {e}; only files whose keys are all age keys can be rotated"
-        ))
-    })?;
+    changes::check_wrappable(groups)
+        .map_err(|e| Error::Key(format!("cannot rotate the data key: {e}")))?;
     changes::check_threshold(groups.len(), threshold).map_err(Error::Key)
 }

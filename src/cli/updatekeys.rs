@@ -102,7 +102,7 @@ fn update_file(
                 config.path.display()
             ))
         })?;
-    let new_groups = keys::from_specs(&rule.key_groups).map_err(|e| {
+    let new_groups = keys::from_specs(&rule.key_groups, &[]).map_err(|e| {
         Error::Key(format!(
             "{e} (config file {}, creation_rules[{}])",
             config.path.display(),

@@ -33,10 +33,7 @@ pub fn key_string(key: &MasterKey) -> String {
     let MasterKey::Service(other) = key else {
         return key.describe();
     };
-    let field = |name: &str| match other.fields.get(name) {
-        Some(crate::tree::Value::Str(s)) => s.clone(),
-        _ => String::new(),
-    };
+    let field = |name: &str| other.field(name).to_string();
     match other.type_id.as_str() {
         "pgp" => field("fp"),
         "kms" => field("arn"),
@@ -54,7 +51,11 @@ pub fn key_string(key: &MasterKey) -> String {
             field("key_name")
         ),
         "hckms" => field("key_id"),
-        _ => key.describe(),
+        _ => ["arn", "fp", "resource_id", "key_id", "key_name", "name"]
+            .iter()
+            .map(|f| field(f))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default(),
     }
 }
 
@@ -143,19 +144,20 @@ pub fn remove_keys(groups: &mut [KeyGroup], remove: &[String]) {
 }
 
 /// Fails when a group holds a key enseal cannot wrap a data key for (a type
-/// other than age): rewriting the file would leave that key unusable.
+/// without a backend, such as HuaweiCloud KMS): rewriting the file would
+/// leave that key unusable.
 pub fn check_wrappable(groups: &[KeyGroup]) -> Result<(), String> {
     let others: Vec<String> = groups
         .iter()
         .flatten()
-        .filter(|k| !matches!(k, MasterKey::Age(_)))
+        .filter(|k| !k.has_backend())
         .map(MasterKey::describe)
         .collect();
     if others.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "cannot wrap the data key for {}: this key type is not supported by enseal yet (only age)",
+            "cannot wrap the data key for {}: this key type is not supported by enseal",
             others.join(", ")
         ))
     }
@@ -346,9 +348,15 @@ mod tests {
     #[test]
     fn rewrap_refuses_other_keys_and_empty_groups() {
         let key = DataKey::generate().unwrap();
-        let mut groups = vec![vec![age(), kms("arn:aws:kms:x")]];
+        let mut hckms = Map::new();
+        hckms.push("key_id", Value::Str("region:uuid".into()));
+        let hckms = MasterKey::Service(ServiceKey {
+            type_id: "hckms".into(),
+            fields: hckms,
+        });
+        let mut groups = vec![vec![age(), hckms]];
         let err = rewrap(&mut groups, 0, &key).unwrap_err();
-        assert!(err.contains("kms arn:aws:kms:x"), "{err}");
+        assert!(err.contains("hckms region:uuid"), "{err}");
         let mut groups = vec![vec![age()], vec![]];
         assert!(rewrap(&mut groups, 0, &key)
             .unwrap_err()

@@ -80,7 +80,13 @@ pub fn recover_data_key(
                     found = Some(part);
                     break;
                 }
-                Err(e) => failures.push(format!("  {}: FAILED\n    - | {}", master.describe(), e)),
+                // The key as sops names it (recipient, fingerprint, ARN,
+                // key URI), then the one-line cause.
+                Err(e) => failures.push(format!(
+                    "  {}: FAILED\n    - | {}",
+                    super::changes::key_string(master),
+                    e
+                )),
             }
         }
         match found {
@@ -144,13 +150,9 @@ mod tests {
 
     #[test]
     fn keys_are_tried_in_decryption_order_stable_and_unlisted_last() {
-        let other = |t: &str, id: &str| {
-            let mut fields = crate::tree::Map::new();
-            fields.push("arn", crate::tree::Value::Str(id.into()));
-            MasterKey::Service(crate::keys::ServiceKey {
-                type_id: t.into(),
-                fields,
-            })
+        let other = |t: &str, id: &str| match t {
+            "pgp" => MasterKey::from(crate::keys::ServiceKey::pgp(id)),
+            _ => crate::keys::ServiceKey::kms(id, "", &[], "").into(),
         };
         let recipient = ::age::x25519::Identity::generate().to_public().to_string();
         let group = vec![

@@ -165,12 +165,10 @@ pub(crate) fn hostname() -> Result<String, String> {
 /// `fields`, filling its `enc` and `created_at` fields.
 pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
     let key = KmsKey::from_fields(fields)?;
-    let blob = encrypt(&key, secret).map_err(|cause| {
-        format!(
-            "failed to encrypt the data key with AWS KMS key {}: {cause}",
-            key.arn
-        )
-    })?;
+    // The dispatcher names the key (`failed to encrypt new data key with
+    // master key "ARN": …`); the rest is sops' wording.
+    let blob = encrypt(&key, secret)
+        .map_err(|cause| format!("failed to encrypt sops data key with AWS KMS: {cause}"))?;
     let enc = base64::engine::general_purpose::STANDARD.encode(blob);
     set_field(fields, "enc", enc);
     set_field(fields, "created_at", super::created_at_now());

@@ -11,7 +11,7 @@ pub mod pgp;
 pub mod shamir;
 pub mod vault;
 
-use crate::config::KeyGroupSpec;
+use crate::config::{AzureKvSpec, KeyGroupSpec};
 use crate::tree::{Item, Map, Value};
 use zeroize::Zeroizing;
 
@@ -52,18 +52,30 @@ impl MasterKey {
         }
     }
 
-    /// The key as shown to users (a recipient, ARN, fingerprint, …).
+    /// The key as shown to users: an age recipient, else the type and the
+    /// key's string form (ARN, fingerprint, resource id, key URL, …).
     pub fn describe(&self) -> String {
         match self {
             MasterKey::Age(k) => k.recipient.clone(),
             MasterKey::Service(o) => {
-                for field in ["arn", "fp", "resource_id", "key_id", "key_name", "name"] {
-                    if let Some(Value::Str(s)) = o.fields.get(field) {
-                        return format!("{} {s}", o.type_id);
-                    }
+                let id = changes::key_string(self);
+                if id.is_empty() {
+                    o.type_id.clone()
+                } else {
+                    format!("{} {id}", o.type_id)
                 }
-                o.type_id.clone()
             }
+        }
+    }
+
+    /// True when enseal has a backend that can wrap and unwrap this key.
+    pub fn has_backend(&self) -> bool {
+        match self {
+            MasterKey::Age(_) => true,
+            MasterKey::Service(o) => matches!(
+                o.type_id.as_str(),
+                "kms" | "pgp" | "hc_vault" | "gcp_kms" | "azure_kv"
+            ),
         }
     }
 
@@ -90,14 +102,23 @@ impl MasterKey {
     pub fn wrap(&mut self, secret: &[u8]) -> Result<(), String> {
         match self {
             MasterKey::Age(k) => k.wrap(secret),
-            MasterKey::Service(o) => match o.type_id.as_str() {
-                "kms" => kms::wrap(&mut o.fields, secret),
-                "pgp" => pgp::wrap(&mut o.fields, secret),
-                "hc_vault" => vault::wrap(&mut o.fields, secret),
-                "gcp_kms" => gcpkms::wrap(&mut o.fields, secret),
-                "azure_kv" => azkv::wrap(&mut o.fields, secret),
-                other => Err(unsupported(other)),
-            },
+            MasterKey::Service(o) => {
+                let result = match o.type_id.as_str() {
+                    "kms" => kms::wrap(&mut o.fields, secret),
+                    "pgp" => pgp::wrap(&mut o.fields, secret),
+                    "hc_vault" => vault::wrap(&mut o.fields, secret),
+                    "gcp_kms" => gcpkms::wrap(&mut o.fields, secret),
+                    "azure_kv" => azkv::wrap(&mut o.fields, secret),
+                    other => Err(unsupported(other)),
+                };
+                // sops' wording, naming the key for every backend.
+                result.map_err(|e| {
+                    format!(
+                        "failed to encrypt new data key with master key {:?}: {e}",
+                        changes::key_string(self)
+                    )
+                })
+            }
         }
     }
 
@@ -123,7 +144,6 @@ fn unsupported(type_id: &str) -> String {
 }
 
 /// The current time as sops writes `created_at` (RFC 3339, UTC, seconds).
-#[allow(dead_code)] // used by the key-service backends as they land
 pub(crate) fn created_at_now() -> String {
     crate::tree::Timestamp::now_utc().to_rfc3339()
 }
@@ -163,28 +183,320 @@ impl KeyContext {
 }
 
 /// Builds the key groups of a creation rule (`.sops.yaml`) from their raw
-/// descriptions: every age recipient becomes a [`MasterKey::Age`], in
-/// config order, one [`KeyGroup`] per spec.
+/// descriptions, one [`KeyGroup`] per spec. `kms_context` is the
+/// `--encryption-context` given on the command line: it applies to the KMS
+/// keys of a rule's flat `kms` field (key-group entries carry their own).
 ///
 /// All age recipients are checked first (as sops does when it loads the
 /// rule), so an invalid or empty one is reported even in a group that also
 /// holds keys of another type; an empty entry gives sops' message
-/// `failed to parse input, unknown recipient type: ""`. Then any key of a
-/// type enseal cannot use yet (pgp, kms, gcp_kms, azure_keyvault,
-/// hc_vault_transit_uri, hckms) is refused with an error naming the type.
-pub fn from_specs(groups: &[KeyGroupSpec]) -> Result<Vec<KeyGroup>, String> {
+/// `failed to parse input, unknown recipient type: ""`. Vault URIs are
+/// parsed next; HuaweiCloud KMS keys (`hckms`) are refused, enseal has no
+/// backend for them.
+pub fn from_specs(
+    groups: &[KeyGroupSpec],
+    kms_context: &[(String, String)],
+) -> Result<Vec<KeyGroup>, String> {
     let age_groups = check_age_specs(groups)?;
-    for spec in groups {
-        if let Some(type_name) = unsupported_type(spec) {
-            return Err(format!(
-                "{type_name} keys are not supported by enseal yet (only age)"
-            ));
+    let mut out = Vec::with_capacity(groups.len());
+    for (spec, ages) in groups.iter().zip(age_groups) {
+        if let Some(id) = spec.hckms.first() {
+            return Err(hckms_refused(id));
+        }
+        let mut group: KeyGroup = Vec::with_capacity(spec.len());
+        group.extend(spec.pgp.iter().map(|fp| ServiceKey::pgp(fp).into()));
+        group.extend(ages.into_iter().map(MasterKey::Age));
+        group.extend(spec.kms.iter().map(|k| {
+            let context = k.context.as_deref().unwrap_or(kms_context);
+            ServiceKey::kms(&k.arn, &k.role, context, &k.aws_profile).into()
+        }));
+        group.extend(spec.gcp_kms.iter().map(|id| ServiceKey::gcp_kms(id).into()));
+        group.extend(spec.azure_kv.iter().map(|k| ServiceKey::azure_kv(k).into()));
+        for uri in &spec.hc_vault {
+            group.push(ServiceKey::hc_vault(uri)?.into());
+        }
+        out.push(group);
+    }
+    Ok(out)
+}
+
+/// The error for HuaweiCloud KMS keys, which enseal cannot use.
+pub fn hckms_refused(key_id: &str) -> String {
+    format!(
+        "HuaweiCloud KMS key {key_id:?}: hckms keys are not supported by enseal (use age, pgp, kms, gcp_kms, azure_kv or hc_vault keys)"
+    )
+}
+
+impl From<ServiceKey> for MasterKey {
+    fn from(key: ServiceKey) -> MasterKey {
+        MasterKey::Service(key)
+    }
+}
+
+impl ServiceKey {
+    /// A new key-service entry of `type_id` with `fields` (values in the
+    /// order sops 3.11 writes them; `created_at` and `enc` empty until the
+    /// key is wrapped).
+    fn new(type_id: &str, fields: Vec<(&str, Value)>) -> ServiceKey {
+        ServiceKey {
+            type_id: type_id.to_string(),
+            fields: map_of(fields),
         }
     }
-    Ok(age_groups
-        .into_iter()
-        .map(|keys| keys.into_iter().map(MasterKey::Age).collect())
-        .collect())
+
+    /// An AWS KMS key: `arn`, `role` (when given), `context` (when not
+    /// empty; keys sorted, the last value of a repeated key wins),
+    /// `created_at`, `enc`, `aws_profile` (always, as sops 3.11 writes it).
+    pub fn kms(
+        arn: &str,
+        role: &str,
+        context: &[(String, String)],
+        aws_profile: &str,
+    ) -> ServiceKey {
+        let mut fields = vec![("arn", Value::Str(arn.to_string()))];
+        if !role.is_empty() {
+            fields.push(("role", Value::Str(role.to_string())));
+        }
+        if !context.is_empty() {
+            let mut sorted: std::collections::BTreeMap<&str, &str> = Default::default();
+            for (k, v) in context {
+                sorted.insert(k, v);
+            }
+            let ctx = map_of(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::Str(v.to_string())))
+                    .collect(),
+            );
+            fields.push(("context", Value::Map(ctx)));
+        }
+        fields.push(("created_at", Value::Str(String::new())));
+        fields.push(("enc", Value::Str(String::new())));
+        fields.push(("aws_profile", Value::Str(aws_profile.to_string())));
+        ServiceKey::new("kms", fields)
+    }
+
+    /// A PGP key by fingerprint (spaces removed): `created_at`, `enc`, `fp`.
+    pub fn pgp(fingerprint: &str) -> ServiceKey {
+        ServiceKey::new(
+            "pgp",
+            vec![
+                ("created_at", Value::Str(String::new())),
+                ("enc", Value::Str(String::new())),
+                ("fp", Value::Str(fingerprint.replace(' ', ""))),
+            ],
+        )
+    }
+
+    /// A GCP KMS key by resource id (spaces removed): `resource_id`,
+    /// `created_at`, `enc`.
+    pub fn gcp_kms(resource_id: &str) -> ServiceKey {
+        ServiceKey::new(
+            "gcp_kms",
+            vec![
+                ("resource_id", Value::Str(resource_id.replace(' ', ""))),
+                ("created_at", Value::Str(String::new())),
+                ("enc", Value::Str(String::new())),
+            ],
+        )
+    }
+
+    /// An Azure Key Vault key: `vault_url`, `name`, `version` (empty: the
+    /// backend looks up the latest version when wrapping), `created_at`,
+    /// `enc`.
+    pub fn azure_kv(spec: &AzureKvSpec) -> ServiceKey {
+        ServiceKey::new(
+            "azure_kv",
+            vec![
+                ("vault_url", Value::Str(spec.vault_url.clone())),
+                ("name", Value::Str(spec.name.clone())),
+                ("version", Value::Str(spec.version.clone())),
+                ("created_at", Value::Str(String::new())),
+                ("enc", Value::Str(String::new())),
+            ],
+        )
+    }
+
+    /// A Vault transit key from its URI
+    /// `<scheme>://<host>[:port]/v1/<engine path>/keys/<name>`:
+    /// `vault_address`, `engine_path`, `key_name`, `created_at`, `enc`.
+    pub fn hc_vault(uri: &str) -> Result<ServiceKey, String> {
+        let (address, engine, name) = parse_vault_uri(uri)?;
+        Ok(ServiceKey::hc_vault_parts(&address, &engine, &name))
+    }
+
+    /// A Vault transit key from its parts.
+    pub fn hc_vault_parts(address: &str, engine_path: &str, key_name: &str) -> ServiceKey {
+        ServiceKey::new(
+            "hc_vault",
+            vec![
+                ("vault_address", Value::Str(address.to_string())),
+                ("engine_path", Value::Str(engine_path.to_string())),
+                ("key_name", Value::Str(key_name.to_string())),
+                ("created_at", Value::Str(String::new())),
+                ("enc", Value::Str(String::new())),
+            ],
+        )
+    }
+
+    /// A string field (empty when absent or not a string).
+    pub fn field(&self, name: &str) -> &str {
+        field(&self.fields, name)
+    }
+}
+
+/// A string field of a key entry (empty when absent or not a string).
+pub(crate) fn field<'m>(fields: &'m Map, name: &str) -> &'m str {
+    match fields.get(name) {
+        Some(Value::Str(s)) => s,
+        _ => "",
+    }
+}
+
+/// Sets a string field of a key entry, in place when it exists (keeping the
+/// field order), else at the end.
+pub(crate) fn set_field(fields: &mut Map, name: &str, value: String) {
+    match fields.get_mut(name) {
+        Some(slot) => *slot = Value::Str(value),
+        None => fields.push(name, Value::Str(value)),
+    }
+}
+
+/// Splits `<scheme>://<host>[:port]/v1/<engine path>/keys/<name>` into the
+/// address, the engine path and the key name, as sops does (the segment
+/// before the name is not checked; a path before `/v1/` is refused).
+pub fn parse_vault_uri(uri: &str) -> Result<(String, String, String), String> {
+    const EXAMPLE: &str = "https://vault.example.com:8200/v1/transit/keys/keyName";
+    let bad = |why: String| format!("invalid Vault transit URI {uri:?}: {why}");
+    let uri_t = uri.trim();
+    let Some((scheme, rest)) = uri_t.split_once("://") else {
+        return Err(bad(format!(
+            "missing scheme in Vault URL (should be like this: {EXAMPLE})"
+        )));
+    };
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return Err(bad(format!("invalid scheme {scheme:?}")));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(bad("query strings and fragments are not supported".into()));
+    }
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if host.is_empty() {
+        return Err(bad("missing host".into()));
+    }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let is_version =
+        |s: &str| s.len() > 1 && s.starts_with('v') && s[1..].bytes().all(|b| b.is_ascii_digit());
+    let n = segments.len();
+    if (1..n).any(|i| is_version(segments[i]) && n - i > 3) {
+        return Err(bad(format!(
+            "running Vault with a prefixed URL is not supported! (Format has to be like {EXAMPLE})"
+        )));
+    }
+    if n < 4 || !is_version(segments[0]) {
+        return Err(bad(format!(
+            "vault path does not seem to be formatted correctly: (eg. {EXAMPLE})"
+        )));
+    }
+    let name = segments[segments.len() - 1];
+    let engine = segments[1..segments.len() - 2].join("/");
+    Ok((format!("{scheme}://{host}"), engine, name.to_string()))
+}
+
+/// Parses `--encryption-context` (`k1:v1,k2:v2`): every comma part must hold
+/// exactly one `:`. Empty input gives an empty context.
+pub fn parse_kms_context(text: &str) -> Result<Vec<(String, String)>, String> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|pair| {
+            let parts: Vec<&str> = pair.split(':').collect();
+            match parts.as_slice() {
+                [k, v] => Ok((k.to_string(), v.to_string())),
+                _ => Err("Invalid KMS encryption context format".to_string()),
+            }
+        })
+        .collect()
+}
+
+/// Comma-list items with every space removed, empty items skipped (KMS
+/// ARNs, PGP fingerprints, GCP resource ids).
+fn spaceless_items(list: &str) -> impl Iterator<Item = String> + '_ {
+    list.split(',')
+        .map(|s| s.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+        .filter(|s| !s.is_empty())
+}
+
+/// Comma-list items trimmed, empty items skipped (Azure URLs, Vault URIs).
+fn trimmed_items(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// AWS KMS keys from a comma list of `ARN` or `ARN+ROLE_ARN` (spaces
+/// removed; split at the first `+arn:`).
+pub fn kms_keys(list: &str, context: &[(String, String)], aws_profile: &str) -> Vec<MasterKey> {
+    spaceless_items(list)
+        .map(|entry| {
+            let (arn, role) = match entry.find("+arn:") {
+                Some(i) if i > 0 => (entry[..i].to_string(), entry[i + 1..].to_string()),
+                _ => (entry, String::new()),
+            };
+            ServiceKey::kms(&arn, &role, context, aws_profile).into()
+        })
+        .collect()
+}
+
+/// PGP keys from a comma list of fingerprints.
+pub fn pgp_keys(list: &str) -> Vec<MasterKey> {
+    spaceless_items(list)
+        .map(|fp| ServiceKey::pgp(&fp).into())
+        .collect()
+}
+
+/// GCP KMS keys from a comma list of resource ids.
+pub fn gcp_kms_keys(list: &str) -> Vec<MasterKey> {
+    spaceless_items(list)
+        .map(|id| ServiceKey::gcp_kms(&id).into())
+        .collect()
+}
+
+/// Azure Key Vault keys from a comma list of
+/// `https://<vault>/keys/<name>[/<version>]` URLs.
+pub fn azure_kv_keys(list: &str) -> Result<Vec<MasterKey>, String> {
+    trimmed_items(list)
+        .map(|url| {
+            crate::config::azure_from_url(url)
+                .map(|spec| ServiceKey::azure_kv(&spec).into())
+                .ok_or_else(|| {
+                    format!(
+                        "could not parse {url:?} into a valid Azure Key Vault key URL (https://<vault>/keys/<name>[/<version>])"
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Vault transit keys from a comma list of URIs.
+pub fn vault_keys(list: &str) -> Result<Vec<MasterKey>, String> {
+    trimmed_items(list)
+        .map(|uri| ServiceKey::hc_vault(uri).map(MasterKey::from))
+        .collect()
+}
+
+/// Refuses a non-empty comma list of HuaweiCloud KMS key ids.
+pub fn hckms_keys(list: &str) -> Result<Vec<MasterKey>, String> {
+    match trimmed_items(list).next() {
+        Some(id) => Err(hckms_refused(id)),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Parses the age recipients of every group (one list per group), failing
@@ -200,21 +512,6 @@ pub fn check_age_specs(groups: &[KeyGroupSpec]) -> Result<Vec<Vec<age::AgeKey>>,
                 .collect::<Result<Vec<_>, _>>()
         })
         .collect()
-}
-
-/// The config name of the first key type of `spec` that enseal cannot use.
-fn unsupported_type(spec: &KeyGroupSpec) -> Option<&'static str> {
-    [
-        ("kms", spec.kms.is_empty()),
-        ("gcp_kms", spec.gcp_kms.is_empty()),
-        ("hckms", spec.hckms.is_empty()),
-        ("azure_keyvault", spec.azure_kv.is_empty()),
-        ("pgp", spec.pgp.is_empty()),
-        ("hc_vault_transit_uri", spec.hc_vault.is_empty()),
-    ]
-    .into_iter()
-    .find(|(_, empty)| !empty)
-    .map(|(name, _)| name)
 }
 
 /// Builds a mapping from `(key, value)` pairs, keeping their order.
@@ -246,7 +543,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let groups = from_specs(&specs).unwrap();
+        let groups = from_specs(&specs, &[]).unwrap();
         let described: Vec<Vec<String>> = groups
             .iter()
             .map(|g| g.iter().map(MasterKey::describe).collect())
@@ -262,28 +559,195 @@ mod tests {
             ..Default::default()
         }];
         assert_eq!(
-            from_specs(&specs).unwrap_err(),
+            from_specs(&specs, &[]).unwrap_err(),
             "failed to parse input, unknown recipient type: \"\""
         );
     }
 
-    #[test]
-    fn other_key_types_are_named() {
-        let specs = vec![KeyGroupSpec {
-            age: vec![recipient()],
-            pgp: vec!["ABCDEF".into()],
-            ..Default::default()
-        }];
-        let err = from_specs(&specs).unwrap_err();
-        assert!(err.starts_with("pgp keys"), "{err}");
-        assert!(err.contains("not supported by enseal yet"), "{err}");
+    fn field_names(key: &ServiceKey) -> Vec<&str> {
+        key.fields.entries().map(|(k, _)| k).collect()
     }
 
     #[test]
-    fn bad_age_recipient_wins_over_unsupported_type() {
+    fn new_entries_have_the_reference_field_order() {
+        let ctx = vec![("b".to_string(), "2".to_string()), ("a".into(), "1".into())];
+        assert_eq!(
+            field_names(&ServiceKey::kms("arn:x", "", &[], "")),
+            ["arn", "created_at", "enc", "aws_profile"]
+        );
+        let kms = ServiceKey::kms("arn:x", "arn:role", &ctx, "p");
+        assert_eq!(
+            field_names(&kms),
+            ["arn", "role", "context", "created_at", "enc", "aws_profile"]
+        );
+        let Some(Value::Map(c)) = kms.fields.get("context") else {
+            panic!("no context")
+        };
+        assert_eq!(c.entries().map(|(k, _)| k).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            field_names(&ServiceKey::pgp("AB CD")),
+            ["created_at", "enc", "fp"]
+        );
+        assert_eq!(ServiceKey::pgp("AB CD").field("fp"), "ABCD");
+        assert_eq!(
+            field_names(&ServiceKey::gcp_kms("projects/p")),
+            ["resource_id", "created_at", "enc"]
+        );
+        assert_eq!(
+            field_names(&ServiceKey::azure_kv(&AzureKvSpec::default())),
+            ["vault_url", "name", "version", "created_at", "enc"]
+        );
+        assert_eq!(
+            field_names(&ServiceKey::hc_vault("http://h:8200/v1/transit/keys/k").unwrap()),
+            [
+                "vault_address",
+                "engine_path",
+                "key_name",
+                "created_at",
+                "enc"
+            ]
+        );
+    }
+
+    #[test]
+    fn vault_uris_parse_like_sops() {
+        let ok = |uri: &str| parse_vault_uri(uri).unwrap();
+        assert_eq!(
+            ok("http://127.0.0.1:8200/v1/transit/keys/sops"),
+            (
+                "http://127.0.0.1:8200".into(),
+                "transit".into(),
+                "sops".into()
+            )
+        );
+        assert_eq!(
+            ok("https://vault.example.com/v1/team/a/transit/keys/nested/"),
+            (
+                "https://vault.example.com".into(),
+                "team/a/transit".into(),
+                "nested".into()
+            )
+        );
+        for (bad, why) in [
+            ("vault.example.com/v1/transit/keys/x", "missing scheme"),
+            ("127.0.0.1:8200/v1/transit/keys/x", "missing scheme"),
+            ("http://h/pre/v1/transit/keys/x", "prefixed URL"),
+            ("http://h/v1/transit", "not seem to be formatted"),
+            ("http://h/transit/keys/x", "not seem to be formatted"),
+            ("http:///v1/transit/keys/x", "missing host"),
+            ("http://h/v1/t/keys/x?a=1", "query"),
+        ] {
+            let err = parse_vault_uri(bad).unwrap_err();
+            assert!(err.contains(why) && err.contains(bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn flag_lists_become_keys() {
+        let ctx = parse_kms_context("a:1,b:2").unwrap();
+        let kms = kms_keys(
+            " arn:aws:kms:r:1:key/a +arn:aws:iam::1:role/r,,arn:b",
+            &ctx,
+            "prof",
+        );
+        assert_eq!(kms.len(), 2);
+        let MasterKey::Service(k) = &kms[0] else {
+            panic!()
+        };
+        assert_eq!(k.field("arn"), "arn:aws:kms:r:1:key/a");
+        assert_eq!(k.field("role"), "arn:aws:iam::1:role/r");
+        assert_eq!(k.field("aws_profile"), "prof");
+        assert!(matches!(k.fields.get("context"), Some(Value::Map(_))));
+        assert_eq!(pgp_keys("AA BB, CC").len(), 2);
+        assert_eq!(gcp_kms_keys("").len(), 0);
+        let az = azure_kv_keys("https://v.vault.azure.net/keys/k/123").unwrap();
+        assert_eq!(
+            changes::key_string(&az[0]),
+            "https://v.vault.azure.net/keys/k/123"
+        );
+        assert!(azure_kv_keys("http://v/keys/k")
+            .unwrap_err()
+            .contains("http://v/keys/k"));
+        let v = vault_keys("http://h:1/v1/a/b/keys/k").unwrap();
+        assert_eq!(changes::key_string(&v[0]), "http://h:1/v1/a/b/keys/k");
+        assert!(vault_keys("nope").is_err());
+        assert!(hckms_keys("").unwrap().is_empty());
+        assert!(hckms_keys("r:u").unwrap_err().contains("not supported"));
+    }
+
+    #[test]
+    fn kms_context_needs_one_colon_per_pair() {
+        assert_eq!(parse_kms_context("").unwrap(), vec![]);
+        assert_eq!(
+            parse_kms_context("a:1,b:").unwrap(),
+            vec![("a".into(), "1".into()), ("b".into(), "".into())]
+        );
+        for bad in ["a", "a:1:2", "a:1,,b:2"] {
+            assert_eq!(
+                parse_kms_context(bad).unwrap_err(),
+                "Invalid KMS encryption context format"
+            );
+        }
+    }
+
+    #[test]
+    fn specs_of_every_type_become_keys_and_hckms_is_refused() {
+        let spec = KeyGroupSpec {
+            age: vec![recipient()],
+            pgp: vec!["ABCDEF".into()],
+            kms: vec![
+                crate::config::KmsSpec {
+                    arn: "arn:1".into(),
+                    ..Default::default()
+                },
+                crate::config::KmsSpec {
+                    arn: "arn:2".into(),
+                    context: Some(vec![]),
+                    ..Default::default()
+                },
+            ],
+            gcp_kms: vec!["projects/p".into()],
+            azure_kv: vec![AzureKvSpec {
+                vault_url: "https://v".into(),
+                name: "n".into(),
+                version: "1".into(),
+            }],
+            hc_vault: vec!["http://h/v1/transit/keys/k".into()],
+            hckms: vec![],
+        };
+        let ctx = vec![("k".to_string(), "v".to_string())];
+        let groups = from_specs(std::slice::from_ref(&spec), &ctx).unwrap();
+        let types: Vec<&str> = groups[0].iter().map(MasterKey::type_id).collect();
+        assert_eq!(
+            types,
+            ["pgp", "age", "kms", "kms", "gcp_kms", "azure_kv", "hc_vault"]
+        );
+        // The flag context applies to flat `kms` entries only.
+        let has_context = |k: &MasterKey| match k {
+            MasterKey::Service(s) => s.fields.get("context").is_some(),
+            _ => false,
+        };
+        assert!(has_context(&groups[0][2]));
+        assert!(!has_context(&groups[0][3]));
+        let bad_vault = KeyGroupSpec {
+            hc_vault: vec!["nope".into()],
+            ..Default::default()
+        };
+        assert!(from_specs(&[bad_vault], &[])
+            .unwrap_err()
+            .contains("\"nope\""));
+        let hckms = KeyGroupSpec {
+            hckms: vec!["r:u".into()],
+            ..Default::default()
+        };
+        assert!(from_specs(&[hckms], &[]).unwrap_err().contains("hckms"));
+    }
+
+    #[test]
+    fn bad_age_recipient_wins_over_other_errors() {
         let specs = vec![
             KeyGroupSpec {
-                kms: vec![Default::default()],
+                hckms: vec!["r:u".into()],
                 ..Default::default()
             },
             KeyGroupSpec {
@@ -292,8 +756,124 @@ mod tests {
             },
         ];
         assert_eq!(
-            from_specs(&specs).unwrap_err(),
+            from_specs(&specs, &[]).unwrap_err(),
             "failed to parse input, unknown recipient type: \"bogus\""
         );
+    }
+
+    /// One wrapped key of every type, as if a backend had filled it.
+    fn wrapped_keys() -> Vec<MasterKey> {
+        let ctx = vec![("app".to_string(), "x".to_string())];
+        let mut keys: Vec<MasterKey> = vec![
+            ServiceKey::kms(
+                "arn:aws:kms:us-east-1:1:key/k",
+                "arn:aws:iam::1:role/r",
+                &ctx,
+                "",
+            )
+            .into(),
+            ServiceKey::kms("arn:aws:kms:us-east-1:1:key/k2", "", &[], "prof").into(),
+            ServiceKey::gcp_kms("projects/p/locations/l/keyRings/r/cryptoKeys/k").into(),
+            ServiceKey::azure_kv(&AzureKvSpec {
+                vault_url: "https://v.vault.azure.net".into(),
+                name: "k".into(),
+                version: "0123".into(),
+            })
+            .into(),
+            ServiceKey::hc_vault("http://127.0.0.1:8200/v1/team/a/transit/keys/nested")
+                .unwrap()
+                .into(),
+            // Last: the metadata lists are written in sops' type order.
+            ServiceKey::pgp("3EF57F4AB00E4942FF077960FCD762C81B6D6F90").into(),
+        ];
+        for key in &mut keys {
+            let MasterKey::Service(s) = key else { continue };
+            let enc = if s.type_id == "pgp" {
+                "-----BEGIN PGP MESSAGE-----\n\nhF4D\n=0FhT\n-----END PGP MESSAGE-----".to_string()
+            } else {
+                format!("vault:v1:{}", s.type_id)
+            };
+            set_field(&mut s.fields, "enc", enc);
+            set_field(&mut s.fields, "created_at", "2026-11-28T03:56:52Z".into());
+        }
+        keys
+    }
+
+    #[test]
+    fn every_key_type_round_trips_through_every_format() {
+        use crate::format::{FormatKind, StoreOptions};
+        use crate::metadata::Metadata;
+        let keys = wrapped_keys();
+        let one_group = Metadata {
+            key_groups: vec![keys.clone()],
+            shamir_threshold: 0,
+            last_modified: "2026-11-28T03:56:52Z".into(),
+            mac: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into(),
+            rule: Some(crate::crypto::EncryptionRule::default()),
+            mac_only_encrypted: false,
+            version: crate::metadata::FORMAT_VERSION.into(),
+        };
+        let mut two_groups = one_group.clone();
+        two_groups.key_groups = vec![keys[..3].to_vec(), keys[3..].to_vec()];
+        two_groups.shamir_threshold = 2;
+        let mut doc = Map::new();
+        doc.push(
+            "data",
+            Value::Str("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into()),
+        );
+        for kind in [
+            FormatKind::Yaml,
+            FormatKind::Json,
+            FormatKind::Dotenv,
+            FormatKind::Ini,
+            FormatKind::Binary,
+        ] {
+            let store = kind.store(&StoreOptions::default());
+            let doc = if kind == FormatKind::Ini {
+                let mut section = Map::new();
+                section.push("s", Value::Map(doc.clone()));
+                section
+            } else {
+                doc.clone()
+            };
+            for metadata in [&one_group, &two_groups] {
+                let bytes = store
+                    .emit_encrypted(std::slice::from_ref(&doc), &metadata.to_map())
+                    .unwrap();
+                let parsed = store.parse_encrypted(&bytes).unwrap();
+                let back = Metadata::from_map(&parsed.metadata.unwrap()).unwrap();
+                let strings = |m: &Metadata| -> Vec<Vec<String>> {
+                    m.key_groups
+                        .iter()
+                        .map(|g| g.iter().map(changes::key_string).collect())
+                        .collect()
+                };
+                assert_eq!(strings(&back), strings(metadata), "{kind:?}");
+                if matches!(
+                    kind,
+                    FormatKind::Yaml | FormatKind::Json | FormatKind::Binary
+                ) {
+                    assert_eq!(&back, metadata, "{kind:?}");
+                } else {
+                    // Flat formats keep every field, though not the order
+                    // of the metadata lists' entries' fields in INI.
+                    for (a, b) in back
+                        .key_groups
+                        .iter()
+                        .flatten()
+                        .zip(metadata.key_groups.iter().flatten())
+                    {
+                        let (MasterKey::Service(a), MasterKey::Service(b)) = (a, b) else {
+                            continue;
+                        };
+                        let mut fa: Vec<_> = a.fields.entries().collect();
+                        let mut fb: Vec<_> = b.fields.entries().collect();
+                        fa.sort_by_key(|(k, _)| *k);
+                        fb.sort_by_key(|(k, _)| *k);
+                        assert_eq!(fa, fb, "{kind:?}");
+                    }
+                }
+            }
+        }
     }
 }
