@@ -287,7 +287,8 @@ fn enseal_encrypts_reference_decrypts() {
 
 /// Decrypting an age-only file never initialises the AWS SDK: with
 /// `AWS_CONFIG_FILE` a FIFO nobody writes to, any attempt to load the AWS
-/// config would block; the age file still decrypts at once.
+/// config would block (checked by hand: a kms file then hangs); the age
+/// file still decrypts at once.
 #[test]
 fn age_only_files_do_not_touch_aws() {
     let Some(sops) = require_sops() else {
@@ -312,4 +313,66 @@ fn age_only_files_do_not_touch_aws() {
     .ok();
     assert_eq!(out.out(), "a: b\n");
     assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+/// `.sops.yaml` kms keys (flat with a role, and a key group with its own
+/// context), then `rotate --add-kms` and `updatekeys`, checked with the
+/// reference.
+#[test]
+fn sops_yaml_rotate_and_updatekeys() {
+    let (Some(aws), Some(sops)) = (Aws::get(), require_sops()) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: flat\n    kms: {}+{ROLE}\n  - path_regex: grouped\n    key_groups:\n      - kms:\n          - arn: {}\n            context:\n              team: core\n        age:\n          - {}\n",
+            aws.arn,
+            aws.arn2,
+            recipient(1)
+        ),
+    );
+    sb.write("flat.yaml", "x: one\n");
+    sb.write("grouped.yaml", "z: two\n");
+    for name in ["flat.yaml", "grouped.yaml"] {
+        run(aws.apply(&mut sb.enseal()).args(["encrypt", "-i", name])).ok();
+    }
+    let grouped = std::fs::read_to_string(sb.path("grouped.yaml")).expect("read");
+    assert!(
+        grouped.contains("team: core") && grouped.contains(&aws.arn2),
+        "{grouped}"
+    );
+    let out = run(aws
+        .apply(&mut sb.sops(&sops))
+        .args(["decrypt", "grouped.yaml"]))
+    .ok();
+    assert_eq!(out.out(), "z: two\n");
+
+    // rotate --add-kms: both keys work for the reference.
+    run(aws
+        .apply(&mut sb.enseal())
+        .args(["rotate", "-i", "--add-kms", &aws.arn2, "flat.yaml"]))
+    .ok();
+    let flat = std::fs::read_to_string(sb.path("flat.yaml")).expect("read");
+    assert_eq!(flat.matches("- arn: arn:aws:kms:").count(), 2, "{flat}");
+    assert!(flat.contains(&format!("role: {ROLE}")), "{flat}");
+    let out = run(aws
+        .apply(&mut sb.sops(&sops))
+        .args(["decrypt", "flat.yaml"]))
+    .ok();
+    assert_eq!(out.out(), "x: one\n");
+
+    // updatekeys back to the rule's single key.
+    run(aws
+        .apply(&mut sb.enseal())
+        .args(["updatekeys", "-y", "flat.yaml"]))
+    .ok();
+    let flat = std::fs::read_to_string(sb.path("flat.yaml")).expect("read");
+    assert_eq!(flat.matches("- arn: arn:aws:kms:").count(), 1, "{flat}");
+    let out = run(aws
+        .apply(&mut sb.sops(&sops))
+        .args(["decrypt", "flat.yaml"]))
+    .ok();
+    assert_eq!(out.out(), "x: one\n");
 }
