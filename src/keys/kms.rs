@@ -23,9 +23,11 @@ use zeroize::Zeroizing;
 mod sdk;
 
 /// AWS's limit on the length of a role session name.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))] // used by `sdk`
 const SESSION_NAME_LIMIT: usize = 64;
 
 /// A kms entry's fields, as the backend needs them.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))] // used by `sdk`
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct KmsKey {
     /// The key ARN (or alias ARN) sent as `KeyId`.
@@ -137,6 +139,7 @@ pub(crate) fn region_of(arn: &str) -> Option<&str> {
 /// outside its class `[a-zA-Z0-9=,.@-_]` removed, cut to 64 bytes. (In that
 /// class `@-_` is the range U+0040…U+005F, so `-` itself is removed:
 /// `some-hostname` gives `sops@somehostname`, as in sops.)
+#[cfg_attr(not(feature = "aws"), allow(dead_code))] // used by `sdk`
 pub(crate) fn session_name(hostname: &str) -> String {
     let kept = |c: char| c.is_ascii_alphanumeric() || matches!(c, '=' | ',' | '.' | '@'..='_');
     let mut name: String = "sops@".to_string();
@@ -146,6 +149,7 @@ pub(crate) fn session_name(hostname: &str) -> String {
 }
 
 /// The host name, as `os.Hostname` gives it.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))] // used by `sdk`
 pub(crate) fn hostname() -> Result<String, String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at most
@@ -371,6 +375,9 @@ mod tests {
     fn without_the_feature_the_error_says_so() {
         let mut fields = map_of(vec![("arn", Value::Str(ARN.into()))]);
         let err = wrap(&mut fields, &[0u8; 32]).unwrap_err();
+        assert!(err.contains("without AWS support"), "{err}");
+        fields.push("enc", Value::Str("AAAA".into()));
+        let err = unwrap(&fields).unwrap_err();
         assert!(
             err.contains(ARN) && err.contains("without AWS support"),
             "{err}"
