@@ -376,3 +376,35 @@ fn sops_yaml_rotate_and_updatekeys() {
     .ok();
     assert_eq!(out.out(), "x: one\n");
 }
+
+/// `AWS_ENDPOINT_URL_KMS` and `AWS_ENDPOINT_URL_STS` win over
+/// `AWS_ENDPOINT_URL` (here a closed port): a key with a role decrypts only
+/// when both service endpoints are used.
+#[test]
+fn service_specific_endpoints() {
+    let (Some(aws), Some(sops)) = (Aws::get(), require_sops()) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.write("r.yaml", "k: v\n");
+    let with_role = format!("{}+{ROLE}", aws.arn);
+    let enc = sops_encrypt(&sb, &aws, &sops, "r.yaml", &["--kms", &with_role]);
+    sb.write("r.yaml", enc);
+    let down = format!("http://127.0.0.1:{}", unused_port());
+    let out = run(Aws::apply_endpoint(&mut sb.enseal(), &down)
+        .env("AWS_ENDPOINT_URL_KMS", &aws.endpoint)
+        .env("AWS_ENDPOINT_URL_STS", &aws.endpoint)
+        .args(["decrypt", "r.yaml"]))
+    .ok();
+    assert_eq!(out.out(), "k: v\n");
+    // Without the STS one, the role cannot be assumed.
+    let out = run(Aws::apply_endpoint(&mut sb.enseal(), &down)
+        .env("AWS_ENDPOINT_URL_KMS", &aws.endpoint)
+        .args(["decrypt", "r.yaml"]));
+    assert_ne!(out.code, Some(0));
+    let err = out.err();
+    assert!(
+        err.contains(&format!("failed to assume role '{ROLE}'")),
+        "{err}"
+    );
+}
