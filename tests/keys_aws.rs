@@ -408,3 +408,179 @@ fn service_specific_endpoints() {
         "{err}"
     );
 }
+
+/// A TLS relay to the moto server: `python3 relay.py CERT KEY HOST PORT`
+/// listens on a free 127.0.0.1 port, prints it, and forwards each TLS
+/// connection in plain text to HOST:PORT.
+const TLS_RELAY: &str = r#"
+import socket, ssl, sys, threading
+cert, key, host, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(20)
+print(ls.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except Exception:
+        pass
+    finally:
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except Exception:
+            pass
+def handle(c):
+    try:
+        s = ctx.wrap_socket(c, server_side=True)
+    except Exception:
+        return
+    u = socket.create_connection((host, port))
+    threading.Thread(target=pipe, args=(s, u), daemon=True).start()
+    pipe(u, s)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+/// Kills the relay when the test ends.
+struct Relay(std::process::Child);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The SDK's TLS (rustls on ring) against an HTTPS endpoint: trusted through
+/// `SSL_CERT_FILE` it works; with only the system roots the error names the
+/// certificate problem. Needs `openssl` and `python3` (skipped without).
+#[test]
+fn https_endpoint_with_a_private_ca() {
+    let (Some(aws), Some(sops)) = (Aws::get(), require_sops()) else {
+        return;
+    };
+    let have = |prog: &str, arg: &str| {
+        Command::new(prog)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("openssl", "version") || !have("python3", "--version") {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: https_endpoint_with_a_private_ca needs openssl and python3 ***\n"
+        );
+        return;
+    }
+    let sb = Sandbox::new();
+    let dir = sb.root().to_path_buf();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=enseal test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    std::fs::write(dir.join("relay.py"), TLS_RELAY).expect("write relay");
+    let upstream = aws
+        .endpoint
+        .strip_prefix("http://")
+        .expect("moto endpoint is http://");
+    let (host, port) = upstream
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .expect("host:port");
+    let mut child = Command::new("python3")
+        .args(["relay.py", "leaf.pem", "leaf.key", host, port])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start relay");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("relay port");
+    let _relay = Relay(child);
+    let https = format!("https://localhost:{}", line.trim());
+
+    sb.write("t.yaml", "tls: ok\n");
+    let with_role = format!("{}+{ROLE}", aws.arn);
+    let enc = sops_encrypt(&sb, &aws, &sops, "t.yaml", &["--kms", &with_role]);
+    sb.write("t.yaml", enc);
+    let out = run(Aws::apply_endpoint(&mut sb.enseal(), &https)
+        .env("SSL_CERT_FILE", dir.join("ca.pem"))
+        .args(["decrypt", "t.yaml"]))
+    .ok();
+    assert_eq!(out.out(), "tls: ok\n");
+    let out = run(Aws::apply_endpoint(&mut sb.enseal(), &https).args(["decrypt", "t.yaml"]));
+    assert_ne!(out.code, Some(0));
+    let err = out.err();
+    assert!(
+        err.contains(&aws.arn) && err.contains("invalid peer certificate"),
+        "{err}"
+    );
+}
