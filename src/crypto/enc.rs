@@ -48,10 +48,8 @@ impl FromStr for EncValue {
         // Base64 never contains `,`: split at commas (a fast byte search)
         // and check each field's name.
         let field = |rest: &'_ str, name: &str| -> Result<(usize, usize), EncParseError> {
-            let comma = rest
-                .bytes()
-                .position(|b| b == b',')
-                .ok_or(EncParseError::Format)?;
+            // `str::find` with a char searches with memchr (word at a time).
+            let comma = rest.find(',').ok_or(EncParseError::Format)?;
             if !rest[comma + 1..].starts_with(name) {
                 return Err(EncParseError::Format);
             }
