@@ -1023,8 +1023,11 @@ fn skip_plain(bytes: &[u8], mut i: usize, special: impl Fn(u64) -> u64) -> usize
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        if special(u64::from_le_bytes(word)) != 0 {
-            break;
+        let found = special(u64::from_le_bytes(word));
+        if found != 0 {
+            // The lowest flagged byte is exact (false positives of the
+            // SWAR tests only occur above a true match).
+            return i + (found.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
