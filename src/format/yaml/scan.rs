@@ -791,4 +791,212 @@ mod tests {
         assert!(fast > 0, "the scanner accepted none of {seen} files");
         eprintln!("scanner accepted {fast} of {seen} YAML files under testdata");
     }
+
+    /// Builds block YAML from a list of choices (shrinks with the list).
+    struct Gen<'c> {
+        choices: &'c [u8],
+        at: usize,
+        out: String,
+    }
+
+    impl Gen<'_> {
+        fn pick(&mut self, n: usize) -> usize {
+            let c = self.choices.get(self.at).copied().unwrap_or(0);
+            self.at += 1;
+            c as usize % n
+        }
+
+        fn line(&mut self, indent: usize, text: &str) {
+            self.out.push_str(&" ".repeat(indent));
+            self.out.push_str(text);
+            self.out.push('\n');
+        }
+
+        fn extras(&mut self, indent: usize) {
+            match self.pick(8) {
+                0 => self.out.push('\n'),
+                1 => self.line(indent, "# own comment"),
+                2 => self.line(0, "#at column 0 "),
+                3 => self.line(indent + 2, "# deeper"),
+                _ => {}
+            }
+        }
+
+        fn scalar(&mut self) -> String {
+            const S: [&str; 14] = [
+                "word",
+                "two words",
+                "-5",
+                "1.5e3",
+                "true",
+                "~",
+                "\"dq \\\" \\\\ \\n x\"",
+                "'it''s'",
+                "''",
+                "ENC[AES256_GCM,data:YQ==,iv:aXY=,tag:dGFn,type:str]",
+                "http://h:1/p?a=b&c",
+                "a: b",
+                "[1, 2]",
+                "*alias",
+            ];
+            // The last three are outside the fast path: rarely.
+            let i = self.pick(S.len() * 4);
+            let i = if i < S.len() { i } else { i % (S.len() - 3) };
+            let mut v = S[i].to_string();
+            if self.pick(4) == 0 {
+                v.push_str(" # right");
+            }
+            v
+        }
+
+        fn key(&mut self) -> String {
+            const K: [&str; 8] = ["a", "b_c", "key1", "\"q k\"", "'s k'", "x-y", "n.m", "k"];
+            format!("{}{}", K[self.pick(K.len())], self.at)
+        }
+
+        fn literal(&mut self, indent: usize, head: &str) {
+            let header = ["|", "|-", "|", "|-", "|", "|-", "|+", ">"][self.pick(8)];
+            self.line(indent, &format!("{head}{header}"));
+            let n = 1 + self.pick(3);
+            for i in 0..n {
+                if i > 0 && self.pick(3) == 0 {
+                    self.out.push('\n');
+                }
+                let extra = if self.pick(8) == 0 { "  " } else { "" };
+                self.line(indent + 4, &format!("{extra}text {i} # not a comment"));
+            }
+            if self.pick(3) == 0 {
+                self.out.push('\n');
+            }
+        }
+
+        fn map(&mut self, indent: usize, depth: usize) {
+            let n = 1 + self.pick(4);
+            for _ in 0..n {
+                self.extras(indent);
+                let key = self.key();
+                self.entry(indent, depth, &format!("{key}: "), &format!("{key}:"));
+            }
+        }
+
+        /// A value after `head` (inline) or `bare` (with a nested block).
+        fn entry(&mut self, indent: usize, depth: usize, head: &str, bare: &str) {
+            let kind = if depth >= 4 { 0 } else { self.pick(20) % 8 };
+            match kind {
+                0 | 1 => {
+                    let v = self.scalar();
+                    self.line(indent, &format!("{head}{v}"));
+                }
+                2 => {
+                    let c = if self.pick(3) == 0 { " # on key" } else { "" };
+                    self.line(indent, &format!("{bare}{c}"));
+                    let inner = indent + 2 + 2 * self.pick(2);
+                    self.map(inner, depth + 1);
+                }
+                3 => {
+                    self.line(indent, bare);
+                    let inner = if self.pick(2) == 0 {
+                        indent
+                    } else {
+                        indent + 4
+                    };
+                    self.seq(inner, depth + 1);
+                }
+                4 => self.literal(indent, head),
+                5 if self.pick(4) == 0 => self.line(indent, bare),
+                5 => {
+                    let v = self.scalar();
+                    self.line(indent, &format!("{head}{v}"));
+                }
+                _ => {
+                    self.line(indent, bare);
+                    self.seq(indent + 2, depth + 1);
+                }
+            }
+        }
+
+        fn seq(&mut self, indent: usize, depth: usize) {
+            let n = 1 + self.pick(3);
+            for _ in 0..n {
+                self.extras(indent);
+                match if depth >= 4 { 0 } else { self.pick(4) } {
+                    0 => {
+                        let v = self.scalar();
+                        self.line(indent, &format!("- {v}"));
+                    }
+                    1 => {
+                        // `- key: v` and more keys at the item's column.
+                        let key = self.key();
+                        let head = format!("- {key}: ");
+                        let bare = format!("- {key}:");
+                        self.entry(indent, depth + 1, &head, &bare);
+                        let more = self.pick(3);
+                        for _ in 0..more {
+                            let key = self.key();
+                            self.entry(
+                                indent + 2,
+                                depth + 1,
+                                &format!("{key}: "),
+                                &format!("{key}:"),
+                            );
+                        }
+                    }
+                    2 => {
+                        let v = self.scalar();
+                        self.line(indent, &format!("- - {v}"));
+                    }
+                    _ => self.literal(indent, "- "),
+                }
+            }
+        }
+    }
+
+    fn generate(choices: &[u8]) -> String {
+        let mut g = Gen {
+            choices,
+            at: 0,
+            out: String::new(),
+        };
+        if g.pick(3) == 0 {
+            g.line(0, "# head");
+        }
+        g.map(0, 0);
+        g.extras(0);
+        g.out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        #[test]
+        fn generated_block_yaml_agrees_with_granit(
+            choices in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300)
+        ) {
+            let src = generate(&choices);
+            check(&src);
+        }
+    }
+
+    #[test]
+    fn the_generator_mostly_produces_what_the_scanner_accepts() {
+        let mut accepted = 0;
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..300 {
+            let choices: Vec<u8> = (0..200)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect();
+            if check(&generate(&choices)) {
+                accepted += 1;
+            }
+        }
+        assert!(
+            accepted > 60,
+            "only {accepted} of 300 generated documents took the fast path"
+        );
+        eprintln!("fast path for {accepted} of 300 generated documents");
+    }
 }
