@@ -48,10 +48,8 @@ impl FromStr for EncValue {
         // Base64 never contains `,`: split at commas (a fast byte search)
         // and check each field's name.
         let field = |rest: &'_ str, name: &str| -> Result<(usize, usize), EncParseError> {
-            let comma = rest
-                .bytes()
-                .position(|b| b == b',')
-                .ok_or(EncParseError::Format)?;
+            // `str::find` with a char searches with memchr (word at a time).
+            let comma = rest.find(',').ok_or(EncParseError::Format)?;
             if !rest[comma + 1..].starts_with(name) {
                 return Err(EncParseError::Format);
             }
@@ -68,10 +66,16 @@ impl FromStr for EncValue {
         if data.is_empty() || iv.is_empty() || tag.is_empty() || type_name.is_empty() {
             return Err(EncParseError::Format);
         }
+        // Short fields (the usual case) with the table decoder; long ones
+        // (binary files) with the base64 crate's bulk decoder. Both accept
+        // exactly the same inputs (tested below).
         let decode = |field: &'static str, text: &str| {
-            STANDARD
-                .decode(text)
-                .map_err(|_| EncParseError::Base64(field))
+            if text.len() <= 1024 {
+                decode_b64(text)
+            } else {
+                STANDARD.decode(text).ok()
+            }
+            .ok_or(EncParseError::Base64(field))
         };
         let tag = decode("tag", tag)?;
         if tag.len() != 16 {
@@ -84,6 +88,71 @@ impl FromStr for EncValue {
             type_name: type_name.to_string(),
         })
     }
+}
+
+/// Standard base64 value of each byte, or 0xFF.
+const B64: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes standard base64 with canonical padding and zero trailing bits,
+/// exactly as `base64::engine::general_purpose::STANDARD` accepts it, in one
+/// exactly sized allocation.
+fn decode_b64(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    if b.len() % 4 != 0 {
+        return None;
+    }
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 || (pad > 0 && b.len() < 4) {
+        return None;
+    }
+    let mut out = vec![0u8; b.len() / 4 * 3 - pad];
+    let body = b.len() - if pad > 0 { 4 } else { 0 };
+    for (quad, dst) in b[..body].chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let (a, b1, c, d) = (
+            B64[quad[0] as usize],
+            B64[quad[1] as usize],
+            B64[quad[2] as usize],
+            B64[quad[3] as usize],
+        );
+        if (a | b1 | c | d) == 0xFF {
+            return None;
+        }
+        let n = (u32::from(a) << 18) | (u32::from(b1) << 12) | (u32::from(c) << 6) | u32::from(d);
+        dst.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    if pad > 0 {
+        let last = &b[body..];
+        let at = body / 4 * 3;
+        let a = B64[last[0] as usize];
+        let b1 = B64[last[1] as usize];
+        if (a | b1) == 0xFF {
+            return None;
+        }
+        if pad == 2 {
+            if b1 & 0x0F != 0 {
+                return None;
+            }
+            out[at] = (a << 2) | (b1 >> 4);
+        } else {
+            let c = B64[last[2] as usize];
+            if c == 0xFF || c & 0x03 != 0 {
+                return None;
+            }
+            let n = (u32::from(a) << 18) | (u32::from(b1) << 12) | (u32::from(c) << 6);
+            out[at] = (n >> 16) as u8;
+            out[at + 1] = (n >> 8) as u8;
+        }
+    }
+    Some(out)
 }
 
 impl EncValue {
@@ -122,6 +191,54 @@ mod tests {
     use super::*;
 
     const SAMPLE: &str = "ENC[AES256_GCM,data:hSS8SQ==,iv:aEAzL8WxS8puYE0DsMGygqAevsKv/+2qD8wJQa0KgAk=,tag:yvMAT3AbwMQH7nnAOEFlLA==,type:int]";
+
+    proptest::proptest! {
+        #[test]
+        fn base64_decoding_matches_the_base64_crate(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            mutate in proptest::prelude::any::<(u8, u8, bool)>(),
+        ) {
+            // Valid encodings, and the same with one character replaced
+            // (from a set rich in padding and boundary characters).
+            let mut text = STANDARD.encode(&bytes);
+            proptest::prop_assert_eq!(decode_b64(&text), Some(bytes.clone()));
+            if mutate.2 && !text.is_empty() {
+                let at = mutate.0 as usize % text.len();
+                let set = b"=AQgw/+9aZ_-.\0 ";
+                let c = set[mutate.1 as usize % set.len()] as char;
+                text.replace_range(at..at + 1, &c.to_string());
+            }
+            proptest::prop_assert_eq!(decode_b64(&text), STANDARD.decode(&text).ok());
+        }
+    }
+
+    #[test]
+    fn base64_edge_cases_match_the_base64_crate() {
+        for text in [
+            "",
+            "=",
+            "==",
+            "====",
+            "A===",
+            "AA==",
+            "AB==",
+            "AAA=",
+            "AAB=",
+            "AAAA",
+            "AA=A",
+            "A",
+            "AAAAA",
+            "AA==AAAA",
+            "Zg==",
+            "Zm8=",
+            "Zm9v",
+            "Zh==",
+            "Zm9=",
+            "\u{e9}AAA",
+        ] {
+            assert_eq!(decode_b64(text), STANDARD.decode(text).ok(), "{text:?}");
+        }
+    }
 
     #[test]
     fn parses_and_prints_identically() {

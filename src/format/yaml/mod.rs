@@ -13,6 +13,7 @@
 mod emit;
 mod parse;
 mod resolve;
+mod scan;
 
 use super::{EncryptedFile, FormatError, Store, StoreOptions};
 use crate::tree::{Item, Map, Value};

@@ -208,7 +208,14 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
     };
     let mut docs = Vec::new();
     let mut doc_index = 0usize;
-    for r in Parser::new_from_str(src) {
+    // The fast scanner handles plain block-style YAML; anything else goes
+    // to granit-parser (same events, see scan.rs).
+    let events: Box<dyn Iterator<Item = Result<(Event<'_>, Span), granit_parser::ScanError>>> =
+        match super::scan::scan(src) {
+            Some(events) => Box::new(events.into_iter().map(Ok)),
+            None => Box::new(Parser::new_from_str(src)),
+        };
+    for r in events {
         let (ev, span) = r.map_err(|e| {
             FormatError::Parse(format!(
                 "yaml: line {}: column {}: {}",
