@@ -91,18 +91,20 @@ pub(crate) fn run_preserving(
         })?;
         return write_output(io, &input, &bytes);
     }
-    let bytes = zeroize::Zeroizing::new(if extract.is_empty() {
-        out_store.emit_plain(&decrypted.documents)
-    } else {
-        let first = decrypted.documents.first().cloned().unwrap_or_default();
-        match tree_path::lookup(&first, &extract).map_err(Error::TreePath)? {
-            Value::Map(m) => out_store.emit_plain(std::slice::from_ref(m)),
-            Value::Str(s) => Ok(s.as_bytes().to_vec()),
-            Value::Bytes(b) => Ok(b.clone()),
-            other => out_store.emit_value(other),
+    let bytes = zeroize::Zeroizing::new(
+        if extract.is_empty() {
+            out_store.emit_plain(&decrypted.documents)
+        } else {
+            let first = decrypted.documents.first().cloned().unwrap_or_default();
+            match tree_path::lookup(&first, &extract).map_err(Error::TreePath)? {
+                Value::Map(m) => out_store.emit_plain(std::slice::from_ref(m)),
+                Value::Str(s) => Ok(s.as_bytes().to_vec()),
+                Value::Bytes(b) => Ok(b.clone()),
+                other => out_store.emit_value(other),
+            }
         }
-    }
-    .map_err(|e| Error::Dump(e.to_string()))?);
+        .map_err(|e| Error::Dump(e.to_string()))?,
+    );
     write_output(io, &input, &bytes)
 }
 

@@ -766,17 +766,9 @@ fn with_globals(mut io: IoArgs, global: &IoArgs) -> IoArgs {
 /// Go's flag package accepts `-name` for `--name`: rewrite single-dash long
 /// flags that enseal knows, before the `--` separator.
 fn normalize_single_dash_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let command = Cli::command();
-    let mut longs: Vec<String> = command
-        .get_arguments()
-        .filter_map(|a| a.get_long().map(str::to_string))
-        .collect();
-    for sub in command.get_subcommands() {
-        longs.extend(
-            sub.get_arguments()
-                .filter_map(|a| a.get_long().map(str::to_string)),
-        );
-    }
+    // Building the clap command costs about a third of a tiny decrypt: do
+    // it only when an argument looks like a single-dash long flag.
+    let mut longs: Option<Vec<String>> = None;
     let mut out = Vec::with_capacity(args.len());
     let mut passthrough = false;
     for (i, arg) in args.into_iter().enumerate() {
@@ -791,11 +783,31 @@ fn normalize_single_dash_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::O
             .filter(|rest| !rest.starts_with('-'))
             .and_then(|rest| {
                 let name = rest.split('=').next().unwrap_or(rest);
-                (name.len() > 1 && longs.iter().any(|l| l == name)).then(|| format!("-{text}"))
+                if name.len() <= 1 {
+                    return None;
+                }
+                let longs = longs.get_or_insert_with(long_flag_names);
+                longs.iter().any(|l| l == name).then(|| format!("-{text}"))
             });
         out.push(rewritten.map(Into::into).unwrap_or(arg));
     }
     out
+}
+
+/// Every long flag name of the command line and its subcommands.
+fn long_flag_names() -> Vec<String> {
+    let command = Cli::command();
+    let mut longs: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    for sub in command.get_subcommands() {
+        longs.extend(
+            sub.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string)),
+        );
+    }
+    longs
 }
 
 #[cfg(test)]

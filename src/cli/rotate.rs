@@ -223,8 +223,8 @@ pub(crate) fn run_preserving(
     } else {
         Vec::new()
     };
-    let mut rotated =
-        document::encrypt(std::mem::take(&mut decrypted.documents), settings).map_err(|e| e.in_file(&input.name))?;
+    let mut rotated = document::encrypt(std::mem::take(&mut decrypted.documents), settings)
+        .map_err(|e| e.in_file(&input.name))?;
     // What the file records stays as it was, except keys, MAC and date.
     rotated.metadata.rule = old.rule.clone();
     rotated.metadata.version = old.version.clone();
