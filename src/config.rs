@@ -1165,7 +1165,11 @@ impl Decoder<'_> {
     /// The stores with `preserve_format: true` (enseal extension).
     fn preserve_format(&self, value: Option<&Value>) -> Result<Vec<String>, ConfigError> {
         let mut names = Vec::new();
-        let Some(stores) = value.map(|v| self.object(v, "stores", "config.StoresConfig")).transpose()?.flatten() else {
+        let Some(stores) = value
+            .map(|v| self.object(v, "stores", "config.StoresConfig"))
+            .transpose()?
+            .flatten()
+        else {
             return Ok(names);
         };
         for name in ["yaml", "json", "dotenv", "ini"] {
