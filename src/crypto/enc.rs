@@ -159,19 +159,47 @@ impl EncValue {
     /// The `ENC[…]` text of encrypted parts, without building an `EncValue`.
     pub fn format(data: &[u8], iv: &[u8], tag: &[u8], type_name: &str) -> String {
         let b64 = |n: usize| n.div_ceil(3) * 4;
-        let mut out = String::with_capacity(
+        let mut out = Vec::with_capacity(
             PREFIX.len() + b64(data.len()) + b64(iv.len()) + b64(tag.len()) + 24,
         );
-        out.push_str(PREFIX);
-        STANDARD.encode_string(data, &mut out);
-        out.push_str(",iv:");
-        STANDARD.encode_string(iv, &mut out);
-        out.push_str(",tag:");
-        STANDARD.encode_string(tag, &mut out);
-        out.push_str(",type:");
-        out.push_str(type_name);
-        out.push(']');
-        out
+        out.extend_from_slice(PREFIX.as_bytes());
+        encode_base64(data, &mut out);
+        out.extend_from_slice(b",iv:");
+        encode_base64(iv, &mut out);
+        out.extend_from_slice(b",tag:");
+        encode_base64(tag, &mut out);
+        out.extend_from_slice(b",type:");
+        out.extend_from_slice(type_name.as_bytes());
+        out.push(b']');
+        // ASCII and a `&str`: always UTF-8.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// Appends the standard, padded base64 of `input` to `out`: the same text
+/// as `base64::engine::general_purpose::STANDARD`, several times faster on
+/// the short fields of `ENC[…]` values (the crate's chunked encoder costs
+/// about 24 instructions per byte there).
+fn encode_base64(input: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let at = |n: u32, shift: u32| ALPHABET[(n >> shift) as usize & 63];
+    out.reserve(input.len().div_ceil(3) * 4);
+    let mut chunks = input.chunks_exact(3);
+    for c in &mut chunks {
+        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        out.extend_from_slice(&[at(n, 18), at(n, 12), at(n, 6), at(n, 0)]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[at(n, 18), at(n, 12), b'=', b'=']);
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            out.extend_from_slice(&[at(n, 18), at(n, 12), at(n, 6), b'=']);
+        }
+        _ => {}
     }
 }
 
@@ -188,6 +216,16 @@ impl fmt::Display for EncValue {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        #[test]
+        fn encoder_matches_the_base64_crate(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let mut ours = b"x".to_vec();
+            super::encode_base64(&bytes, &mut ours);
+            let want = super::STANDARD.encode(&bytes);
+            proptest::prop_assert_eq!(&ours[1..], want.as_bytes());
+        }
+    }
+
     use super::*;
 
     const SAMPLE: &str = "ENC[AES256_GCM,data:hSS8SQ==,iv:aEAzL8WxS8puYE0DsMGygqAevsKv/+2qD8wJQa0KgAk=,tag:yvMAT3AbwMQH7nnAOEFlLA==,type:int]";

@@ -314,6 +314,9 @@ fn plain_ascii(b: &[u8]) -> bool {
 }
 
 /// Scans `src`; `None` when it uses anything the fast path does not handle.
+/// Blocks nested deeper than this are left to granit-parser.
+const MAX_DEPTH: usize = 128;
+
 pub(crate) fn scan(src: &str) -> Option<Events<'_>> {
     let b = src.as_bytes();
     if b.is_empty() || b[b.len() - 1] != b'\n' || !plain_ascii(b) {
@@ -348,6 +351,11 @@ pub(crate) fn scan(src: &str) -> Option<Events<'_>> {
         let line = &src[start..end];
         if let Some(next) = s.line(line, no, start, &mut pos, &mut line_no)? {
             pending_line = Some(next);
+        }
+        if s.stack.len() > MAX_DEPTH {
+            // Deep nesting goes to granit-parser, which enforces the limit
+            // (the tree builder and emitter recurse).
+            return None;
         }
     }
     // End of input: one line past the last newline.
@@ -637,6 +645,23 @@ impl<'a> Scanner<'a> {
 
 #[cfg(test)]
 mod tests {
+    fn nested_maps(depth: usize) -> String {
+        let mut doc = String::new();
+        for i in 0..depth {
+            doc.push_str(&" ".repeat(2 * i));
+            doc.push_str("a:\n");
+        }
+        doc.push_str(&" ".repeat(2 * depth));
+        doc.push_str("b: 1\n");
+        doc
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_granit() {
+        assert!(scan(&nested_maps(10)).is_some());
+        assert!(scan(&nested_maps(MAX_DEPTH + 5)).is_none());
+    }
+
     use super::*;
     use granit_parser::Parser;
 
