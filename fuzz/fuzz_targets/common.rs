@@ -297,13 +297,9 @@ pub fn preserve(data: &[u8]) {
     let Ok(enc) = document::encrypt(plain.clone(), settings) else {
         return;
     };
-    let Ok(out) = enseal::preserve::encrypt(
-        kind,
-        text,
-        &plain,
-        &enc.documents,
-        &enc.metadata.to_map(),
-    ) else {
+    let Ok(out) =
+        enseal::preserve::encrypt(kind, text, &plain, &enc.documents, &enc.metadata.to_map())
+    else {
         return;
     };
     let read = match store.parse_encrypted(&out) {
@@ -399,7 +395,10 @@ pub fn merge(data: &[u8]) {
             &[t.clone(), doc(2)],
             &render,
         );
-        assert_eq!(m.documents[0], *t, "document unchanged on ours must be theirs");
+        assert_eq!(
+            m.documents[0], *t,
+            "document unchanged on ours must be theirs"
+        );
         assert_eq!(m.conflicts, vec!["(document 1)[\"k\"]".to_string()]);
     }
 
@@ -424,15 +423,18 @@ fn check_merged_map(base: &Map, ours: &Map, theirs: &Map, merged: &Map) {
     if !(unique_keys(base) && unique_keys(ours) && unique_keys(theirs)) {
         return;
     }
-    let keys: Vec<&str> = ours.entries().chain(theirs.entries()).map(|(k, _)| k).collect();
+    let keys: Vec<&str> = ours
+        .entries()
+        .chain(theirs.entries())
+        .map(|(k, _)| k)
+        .collect();
     for k in keys {
         let (b, o, t, m) = (base.get(k), ours.get(k), theirs.get(k), merged.get(k));
         if b == o {
             assert_eq!(m, t, "key {k:?} unchanged on ours must be theirs");
         } else if b == t {
             assert_eq!(m, o, "key {k:?} unchanged on theirs must be ours");
-        } else if let (Some(Value::Map(o)), Some(Value::Map(t)), Some(Value::Map(m))) = (o, t, m)
-        {
+        } else if let (Some(Value::Map(o)), Some(Value::Map(t)), Some(Value::Map(m))) = (o, t, m) {
             let empty = Map::new();
             let b = match b {
                 Some(Value::Map(b)) => b,
@@ -449,7 +451,11 @@ pub fn check_scan(data: &[u8]) {
     let hits = enseal::check::scan::scan(data);
     let lines = String::from_utf8_lossy(data).lines().count();
     for hit in &hits {
-        assert!(hit.line >= 1 && hit.line <= lines, "hit on line {} of {lines}", hit.line);
+        assert!(
+            hit.line >= 1 && hit.line <= lines,
+            "hit on line {} of {lines}",
+            hit.line
+        );
     }
     if let Ok(text) = std::str::from_utf8(data) {
         for line in text.lines().take(64) {
