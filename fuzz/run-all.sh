@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")"
 SECS=${SECS:-150}
 BIN=target/x86_64-unknown-linux-gnu/release
-TARGETS=${TARGETS:-"format_yaml format_json format_dotenv format_ini format_binary enc_value metadata sops_config tree_path decrypt"}
+TARGETS=${TARGETS:-"format_yaml format_json format_dotenv format_ini format_binary enc_value metadata sops_config tree_path decrypt format_toml preserve merge check_scan"}
 mkdir -p logs
 for t in $TARGETS; do
     mkdir -p "corpus/$t" "artifacts/$t"

@@ -28,6 +28,10 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("sops_config", sops_config),
     ("tree_path", tree_path),
     ("decrypt", decrypt),
+    ("format_toml", format_toml),
+    ("preserve", preserve),
+    ("merge", merge),
+    ("check_scan", check_scan),
 ];
 
 pub fn format_yaml(data: &[u8]) {
@@ -192,5 +196,270 @@ pub fn decrypt(data: &[u8]) {
             "MAC differs after a round trip"
         ),
         Err(e) => panic!("decrypt of what we encrypted failed: {e}"),
+    }
+}
+
+/// The TOML store: whatever parses as plaintext emits and parses again to
+/// the same tree; whatever parses as an encrypted file with metadata emits
+/// and parses again to the same documents and metadata.
+pub fn format_toml(data: &[u8]) {
+    use enseal::format::toml::{forget_layouts, TomlStore};
+    use enseal::format::Store;
+    // The store remembers the layouts it read (per thread): start afresh.
+    forget_layouts();
+    let store = TomlStore::new(&StoreOptions::default());
+    if let Ok(docs) = store.parse_plain(data) {
+        if let Ok(bytes) = store.emit_plain(&docs) {
+            match store.parse_plain(&bytes) {
+                Ok(again) => assert_eq!(
+                    format!("{again:?}"),
+                    format!("{docs:?}"),
+                    "TOML tree changed in an emit/parse round trip; emitted:\n{}",
+                    String::from_utf8_lossy(&bytes)
+                ),
+                Err(e) => panic!(
+                    "re-parse of emitted TOML failed: {e}; emitted:\n{}",
+                    String::from_utf8_lossy(&bytes)
+                ),
+            }
+        }
+    }
+    forget_layouts();
+    if let Ok(file) = store.parse_encrypted(data) {
+        if let Some(meta) = &file.metadata {
+            if let Ok(bytes) = store.emit_encrypted(&file.documents, meta) {
+                match store.parse_encrypted(&bytes) {
+                    Ok(again) => {
+                        assert_eq!(
+                            format!("{:?}", again.documents),
+                            format!("{:?}", file.documents),
+                            "encrypted TOML documents changed in a round trip; emitted:\n{}",
+                            String::from_utf8_lossy(&bytes)
+                        );
+                        assert_eq!(
+                            format!("{:?}", again.metadata),
+                            format!("{:?}", file.metadata),
+                            "TOML metadata changed in a round trip; emitted:\n{}",
+                            String::from_utf8_lossy(&bytes)
+                        );
+                    }
+                    Err(e) => panic!(
+                        "re-parse of emitted encrypted TOML failed: {e}; emitted:\n{}",
+                        String::from_utf8_lossy(&bytes)
+                    ),
+                }
+            }
+        }
+    }
+    forget_layouts();
+}
+
+/// The public test age key of `testdata/keys/test-age-key.txt`.
+pub const TEST_AGE_RECIPIENT: &str =
+    "age1q7j5zfxmr9rdaq0vt8nwdmpa2708vs5a6vhrxx3yy44u0m9rad2qvdvhzj";
+/// Its identity (a plainly marked test key, never used for real secrets).
+pub const TEST_AGE_IDENTITY: &str =
+    "AGE-SECRET-KEY-1FHCJ8ZZVFC9GQ4A6LR727T4YWU4JKT6C0M5GUL4PTAQS3RLPNW4QJX2SP8";
+
+/// Format-preserving mode. The first byte picks the format (YAML, JSON,
+/// dotenv, INI) and the encryption rule (all values, or only keys matching
+/// `^[a-m]`); the rest is the file. It is encrypted for the test age key
+/// with the normal mode and spliced in place; when that succeeds, the
+/// output must decrypt (normal mode) and decrypt in place back to the
+/// input byte for byte. Refusals are fine.
+pub fn preserve(data: &[u8]) {
+    use enseal::document::{self, EncryptSettings, EncryptedDocument};
+    use enseal::keys::age::{AgeKey, Identities};
+    use enseal::keys::{KeyContext, MasterKey};
+
+    let Some((&selector, text)) = data.split_first() else {
+        return;
+    };
+    let kind = match selector & 3 {
+        0 => FormatKind::Yaml,
+        1 => FormatKind::Json,
+        2 => FormatKind::Dotenv,
+        _ => FormatKind::Ini,
+    };
+    let rule = (selector & 4 != 0).then(|| EncryptionRule::EncryptedRegex("^[a-m]".into()));
+    let store = kind.store(&StoreOptions::default());
+    let Ok(plain) = store.parse_plain(text) else {
+        return;
+    };
+    let Ok(recipient) = AgeKey::new(TEST_AGE_RECIPIENT) else {
+        panic!("test recipient does not parse");
+    };
+    let settings = EncryptSettings {
+        key_groups: vec![vec![MasterKey::Age(recipient)]],
+        rule,
+        ..Default::default()
+    };
+    let Ok(enc) = document::encrypt(plain.clone(), settings) else {
+        return;
+    };
+    let Ok(out) =
+        enseal::preserve::encrypt(kind, text, &plain, &enc.documents, &enc.metadata.to_map())
+    else {
+        return;
+    };
+    let read = match store.parse_encrypted(&out) {
+        Ok(read) => read,
+        Err(e) => panic!("preserve output does not parse: {e}"),
+    };
+    let meta = match read.metadata.as_ref().map(Metadata::from_map) {
+        Some(Ok(m)) => m,
+        other => panic!("preserve output has no readable metadata: {other:?}"),
+    };
+    let mut ids = Identities::empty();
+    if let Err(e) = ids.add_text(TEST_AGE_IDENTITY, "test") {
+        panic!("test identity: {e}");
+    }
+    let mut keys = KeyContext::with_age_identities(ids);
+    let dec = match (EncryptedDocument {
+        documents: read.documents.clone(),
+        metadata: meta,
+    })
+    .decrypt(&mut keys, false)
+    {
+        Ok(dec) => dec,
+        Err(e) => panic!("preserve output does not decrypt: {e}"),
+    };
+    match enseal::preserve::decrypt(kind, &out, &read.documents, &dec.documents) {
+        Ok(back) => assert!(
+            back == text,
+            "in-place decryption differs from the input:\n{}\n---\n{}",
+            String::from_utf8_lossy(&back),
+            String::from_utf8_lossy(text)
+        ),
+        Err(e) => panic!("in-place decryption of what we wrote failed: {e}"),
+    }
+}
+
+/// Three-way merge of three small documents: the input is split on 0xFF
+/// bytes (never part of UTF-8 text) into base, ours and theirs, each parsed
+/// as YAML (JSON when it starts with `{`). The merge never panics; merging a
+/// side with itself or with the base gives the other side without
+/// conflicts; and without conflicts every key that one side left as in the
+/// base holds the other side's value.
+pub fn merge(data: &[u8]) {
+    use enseal::merge::merge_documents;
+
+    let parts: Vec<&[u8]> = data.splitn(3, |&b| b == 0xff).collect();
+    let [base, ours, theirs] = parts[..] else {
+        return;
+    };
+    let parse = |bytes: &[u8]| {
+        let kind = if bytes.first() == Some(&b'{') {
+            FormatKind::Json
+        } else {
+            FormatKind::Yaml
+        };
+        kind.store(&StoreOptions::default()).parse_plain(bytes).ok()
+    };
+    let (Some(base), Some(ours), Some(theirs)) = (parse(base), parse(ours), parse(theirs)) else {
+        return;
+    };
+    let yaml = FormatKind::Yaml.store(&StoreOptions::default());
+    let render = |v: &Value| {
+        yaml.emit_value(v)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let merged = merge_documents(Some(&base), &ours, &theirs, &render);
+    let _ = merge_documents(None, &ours, &theirs, &render);
+    let _ = merge_documents(Some(&base), &theirs, &ours, &render);
+
+    // NaN is not equal to itself: the equality rules do not apply.
+    let has_nan = |docs: &[Map]| format!("{docs:?}").contains("NaN");
+    if has_nan(&base) || has_nan(&ours) || has_nan(&theirs) {
+        return;
+    }
+    let same = merge_documents(Some(&base), &base, &theirs, &render);
+    assert!(same.conflicts.is_empty(), "conflict with ours == base");
+    assert_eq!(same.documents, theirs, "ours == base must give theirs");
+    let same = merge_documents(Some(&base), &ours, &base, &render);
+    assert!(same.conflicts.is_empty(), "conflict with theirs == base");
+    assert_eq!(same.documents, ours, "theirs == base must give ours");
+
+    // Inside the merger: document 0 unchanged on ours, document 1 changed
+    // differently on both sides (a conflict), so no shortcut applies.
+    if let (Some(b), Some(t)) = (base.first(), theirs.first()) {
+        let doc = |n: i64| {
+            let mut m = Map::new();
+            m.push("k", Value::Int(n));
+            m
+        };
+        let m = merge_documents(
+            Some(&[b.clone(), doc(0)]),
+            &[b.clone(), doc(1)],
+            &[t.clone(), doc(2)],
+            &render,
+        );
+        assert_eq!(
+            m.documents[0], *t,
+            "document unchanged on ours must be theirs"
+        );
+        assert_eq!(m.conflicts, vec!["(document 1)[\"k\"]".to_string()]);
+    }
+
+    if merged.conflicts.is_empty() && base.len() == ours.len() && ours.len() == theirs.len() {
+        for (((b, o), t), m) in base.iter().zip(&ours).zip(&theirs).zip(&merged.documents) {
+            check_merged_map(b, o, t, m);
+        }
+    }
+}
+
+fn unique_keys(map: &Map) -> bool {
+    let mut keys: Vec<&str> = map.entries().map(|(k, _)| k).collect();
+    let n = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.len() == n
+}
+
+/// Key by key: a key one side left as in the base holds the other side's
+/// value (recursing into mappings merged key by key).
+fn check_merged_map(base: &Map, ours: &Map, theirs: &Map, merged: &Map) {
+    if !(unique_keys(base) && unique_keys(ours) && unique_keys(theirs)) {
+        return;
+    }
+    let keys: Vec<&str> = ours
+        .entries()
+        .chain(theirs.entries())
+        .map(|(k, _)| k)
+        .collect();
+    for k in keys {
+        let (b, o, t, m) = (base.get(k), ours.get(k), theirs.get(k), merged.get(k));
+        if b == o {
+            assert_eq!(m, t, "key {k:?} unchanged on ours must be theirs");
+        } else if b == t {
+            assert_eq!(m, o, "key {k:?} unchanged on theirs must be ours");
+        } else if let (Some(Value::Map(o)), Some(Value::Map(t)), Some(Value::Map(m))) = (o, t, m) {
+            let empty = Map::new();
+            let b = match b {
+                Some(Value::Map(b)) => b,
+                _ => &empty,
+            };
+            check_merged_map(b, o, t, m);
+        }
+    }
+}
+
+/// The secret scanner on arbitrary text: never panics; every hit names a
+/// line of the text.
+pub fn check_scan(data: &[u8]) {
+    let hits = enseal::check::scan::scan(data);
+    let lines = String::from_utf8_lossy(data).lines().count();
+    for hit in &hits {
+        assert!(
+            hit.line >= 1 && hit.line <= lines,
+            "hit on line {} of {lines}",
+            hit.line
+        );
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        for line in text.lines().take(64) {
+            let _ = enseal::check::scan::looks_random(line);
+        }
     }
 }
