@@ -2,6 +2,7 @@
 //! the MAC on the way (format.md §4–§6).
 
 use sha2::{Digest, Sha256, Sha512};
+use zeroize::Zeroize;
 
 use super::cipher::Cipher;
 use super::enc::{self, EncValue};
@@ -199,7 +200,8 @@ impl Walk<'_> {
                 .cipher
                 .encrypt(&bytes, state.aad.as_bytes(), type_name)
                 .map_err(|e| WalkError::Encrypt(e.to_string()))?;
-            *leaf = Value::Str(encrypted);
+            // Wipe the plaintext it replaces.
+            std::mem::replace(leaf, Value::Str(encrypted)).zeroize();
         }
         Ok(())
     }
@@ -294,7 +296,7 @@ impl Walk<'_> {
         match self.direction {
             Direction::Encrypt => {
                 if let Some(encrypted) = self.encrypt_comment(comment, path, state)? {
-                    comment.text = encrypted;
+                    std::mem::replace(&mut comment.text, encrypted).zeroize();
                 }
             }
             Direction::Decrypt => {
