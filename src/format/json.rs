@@ -26,6 +26,7 @@
 //! escaping), re-indented like `json.Indent` (tab by default), with a final
 //! newline.
 
+use super::swar::{has_byte, has_less_than_0x20, skip_plain};
 use super::{EncryptedFile, FormatError, Store, StoreOptions};
 use crate::gofmt::{format_g, format_json_float};
 use crate::tree::{Comment, Item, Map, Value};
@@ -999,41 +1000,6 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The escaped content of a JSON string, without the quotes.
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Non-zero when some byte of `w` equals `b` (SWAR; exact as a yes/no).
-#[inline(always)]
-fn has_byte(w: u64, b: u8) -> u64 {
-    let x = w ^ (LO * u64::from(b));
-    x.wrapping_sub(LO) & !x & HI
-}
-
-/// Non-zero when some byte of `w` is below 0x20 (exact as a yes/no).
-#[inline(always)]
-fn has_less_than_0x20(w: u64) -> u64 {
-    w.wrapping_sub(LO * 0x20) & !w & HI
-}
-
-/// The index of the first 8-byte word at or after `i` in which `special`
-/// finds something (or of the tail shorter than 8 bytes): every byte
-/// before it is ordinary. The caller inspects bytes one by one from there.
-#[inline(always)]
-fn skip_plain(bytes: &[u8], mut i: usize, special: impl Fn(u64) -> u64) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let found = special(u64::from_le_bytes(word));
-        if found != 0 {
-            // The lowest flagged byte is exact (false positives of the
-            // SWAR tests only occur above a true match).
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i
-}
-
 fn write_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;

@@ -10,6 +10,7 @@ pub mod dotenv;
 pub mod flatten;
 pub mod ini;
 pub mod json;
+mod swar;
 pub mod toml;
 pub mod yaml;
 

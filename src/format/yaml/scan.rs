@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 
+use crate::format::swar::{has_byte, has_less_than_0x20, skip_plain, HI};
 use granit_parser::{Event, Marker, Placement, ScalarStyle, Span, StructureStyle};
 
 /// The events of a document, as granit-parser would produce them.
@@ -260,40 +261,6 @@ fn chomp(header: &str) -> Option<bool> {
 /// True when the line content at `at` is a mapping key (`key:` outside quotes).
 fn is_key(line: &str, at: usize) -> bool {
     key_scalar(line, at).is_some()
-}
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Non-zero when some byte of `w` equals `b` (SWAR; exact as a yes/no).
-#[inline(always)]
-fn has_byte(w: u64, b: u8) -> u64 {
-    let x = w ^ (LO * u64::from(b));
-    x.wrapping_sub(LO) & !x & HI
-}
-
-/// Non-zero when some byte of `w` is below 0x20 (exact as a yes/no).
-#[inline(always)]
-fn has_less_than_0x20(w: u64) -> u64 {
-    w.wrapping_sub(LO * 0x20) & !w & HI
-}
-
-/// The index of the first 8-byte word at or after `i` in which `special`
-/// finds something, or of a tail shorter than 8 bytes.
-#[inline(always)]
-fn skip_plain(bytes: &[u8], mut i: usize, special: impl Fn(u64) -> u64) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let found = special(u64::from_le_bytes(word));
-        if found != 0 {
-            // The lowest flagged byte is exact (false positives of the
-            // SWAR tests only occur above a true match).
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i
 }
 
 /// True when every byte is printable ASCII or a line feed.
