@@ -18,7 +18,7 @@ use super::IoArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
-use crate::keys::{self, changes, KeyContext};
+use crate::keys::{changes, KeyContext};
 
 /// Directories never entered by a tree walk.
 const SKIPPED_DIRS: [&str; 3] = [".git", "target", "node_modules"];
@@ -873,22 +873,7 @@ fn plan_update(
     keys: Option<&mut KeyContext>,
 ) -> Result<Plan> {
     let name = path.display().to_string();
-    let rule = config
-        .rule_for_file(path, &context.cwd)
-        .map_err(|e| Error::Usage(format!("error loading config: {e}")))?
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "The config file {} does not contain any creation rule",
-                config.path.display()
-            ))
-        })?;
-    let new_groups = keys::from_specs(&rule.key_groups, &[]).map_err(|e| {
-        Error::Key(format!(
-            "{e} (config file {}, creation_rules[{}])",
-            config.path.display(),
-            rule.index
-        ))
-    })?;
+    let new_groups = super::updatekeys::rule_key_groups(config, context, path)?;
     let bytes = std::fs::read(path).map_err(|source| Error::ReadInput {
         path: name.clone(),
         source,

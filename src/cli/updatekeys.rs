@@ -63,6 +63,30 @@ pub(crate) fn run(files: &[String], options: &Options) -> Result<()> {
     Ok(())
 }
 
+/// The key groups the creation rule for `path` asks for.
+pub(crate) fn rule_key_groups(
+    config: &Config,
+    context: &ConfigContext,
+    path: &Path,
+) -> Result<Vec<keys::KeyGroup>> {
+    let rule = config
+        .rule_for_file(path, &context.cwd)
+        .map_err(|e| Error::Usage(format!("error loading config: {e}")))?
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "The config file {} does not contain any creation rule",
+                config.path.display()
+            ))
+        })?;
+    keys::from_specs(&rule.key_groups, &[]).map_err(|e| {
+        Error::Key(format!(
+            "{e} (config file {}, creation_rules[{}])",
+            config.path.display(),
+            rule.index
+        ))
+    })
+}
+
 fn update_file(
     file: &str,
     config: &Config,
@@ -93,22 +117,7 @@ fn update_file(
             config.path.display()
         )));
     }
-    let rule = config
-        .rule_for_file(&path, &context.cwd)
-        .map_err(|e| Error::Usage(format!("error loading config: {e}")))?
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "The config file {} does not contain any creation rule",
-                config.path.display()
-            ))
-        })?;
-    let new_groups = keys::from_specs(&rule.key_groups, &[]).map_err(|e| {
-        Error::Key(format!(
-            "{e} (config file {}, creation_rules[{}])",
-            config.path.display(),
-            rule.index
-        ))
-    })?;
+    let new_groups = rule_key_groups(config, context, &path)?;
 
     let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput {
         path: file.to_string(),
