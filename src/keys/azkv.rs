@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 /// it is empty: the key's latest version).
 pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
     #[cfg(feature = "azure")]
-    return imp::wrap(&super::gcpkms::cloud_http::ProcessEnv, fields, secret);
+    return imp::wrap(&super::cloud_http::ProcessEnv, fields, secret);
     #[cfg(not(feature = "azure"))]
     {
         let _ = (fields, secret);
@@ -35,7 +35,7 @@ pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
 /// Unwraps the data key or share stored in `fields`.
 pub fn unwrap(fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
     #[cfg(feature = "azure")]
-    return imp::unwrap(&super::gcpkms::cloud_http::ProcessEnv, fields);
+    return imp::unwrap(&super::cloud_http::ProcessEnv, fields);
     #[cfg(not(feature = "azure"))]
     {
         let _ = fields;
@@ -47,7 +47,7 @@ pub fn unwrap(fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
 /// stores when a key URL has no version).
 pub fn latest_version(vault_url: &str, name: &str) -> Result<String, String> {
     #[cfg(feature = "azure")]
-    return imp::latest_version(&super::gcpkms::cloud_http::ProcessEnv, vault_url, name);
+    return imp::latest_version(&super::cloud_http::ProcessEnv, vault_url, name);
     #[cfg(not(feature = "azure"))]
     {
         let _ = (vault_url, name);
@@ -63,7 +63,7 @@ fn not_built() -> String {
 
 #[cfg(feature = "azure")]
 pub(crate) mod imp {
-    use super::super::gcpkms::cloud_http::{self, check_url, field, send, Body, Env};
+    use super::super::cloud_http::{self, check_url, field, send, Body, Env};
     use crate::tree::Map;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
@@ -502,8 +502,8 @@ pub(crate) mod imp {
 
 #[cfg(all(test, feature = "azure"))]
 mod tests {
-    use super::super::gcpkms::cloud_http::mock::{self, Mock, Request};
-    use super::super::gcpkms::cloud_http::MapEnv;
+    use super::super::cloud_http::mock::{self, Mock, Request};
+    use super::super::cloud_http::MapEnv;
     use super::imp;
     use crate::tree::{Map, Value};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -286,14 +286,7 @@ pub(crate) fn field(fields: &crate::tree::Map, name: &str) -> Option<String> {
     }
 }
 
-/// Sets `name` to `value`, in place when present, else at the end.
-pub(crate) fn set_field(fields: &mut crate::tree::Map, name: &str, value: String) {
-    use crate::tree::Value;
-    match fields.get_mut(name) {
-        Some(slot) => *slot = Value::Str(value),
-        None => fields.push(name, Value::Str(value)),
-    }
-}
+pub(crate) use crate::keys::set_field;
 
 /// Rebuilds `fields` with `order` first (those present), in that order,
 /// followed by anything else, as sops writes a new key entry.

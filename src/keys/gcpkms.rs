@@ -15,11 +15,6 @@
 //! Credential files of type `service_account` (an RS256-signed JWT exchanged
 //! at `token_uri`) and `authorized_user` (a refresh token) are understood.
 
-// The HTTP helpers are shared with the Azure backend (`super::azkv`).
-#[cfg(any(feature = "gcp", feature = "azure"))]
-#[path = "cloud_http.rs"]
-pub(crate) mod cloud_http;
-
 use crate::tree::Map;
 use zeroize::Zeroizing;
 
@@ -27,7 +22,7 @@ use zeroize::Zeroizing;
 /// `fields`, filling its `enc` and `created_at` fields.
 pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
     #[cfg(feature = "gcp")]
-    return imp::wrap(&cloud_http::ProcessEnv, fields, secret);
+    return imp::wrap(&super::cloud_http::ProcessEnv, fields, secret);
     #[cfg(not(feature = "gcp"))]
     {
         let _ = (fields, secret);
@@ -38,7 +33,7 @@ pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
 /// Unwraps the data key or share stored in `fields`.
 pub fn unwrap(fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
     #[cfg(feature = "gcp")]
-    return imp::unwrap(&cloud_http::ProcessEnv, fields);
+    return imp::unwrap(&super::cloud_http::ProcessEnv, fields);
     #[cfg(not(feature = "gcp"))]
     {
         let _ = fields;
@@ -54,7 +49,7 @@ fn not_built() -> String {
 
 #[cfg(feature = "gcp")]
 pub(crate) mod imp {
-    use super::cloud_http::{self, check_url, field, send, Body, Env};
+    use super::super::cloud_http::{self, check_url, field, send, Body, Env};
     use crate::tree::Map;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use base64::Engine;
@@ -397,8 +392,8 @@ pub(crate) mod imp {
 
 #[cfg(all(test, feature = "gcp"))]
 mod tests {
-    use super::cloud_http::mock::{self, Mock, Request};
-    use super::cloud_http::MapEnv;
+    use super::super::cloud_http::mock::{self, Mock, Request};
+    use super::super::cloud_http::MapEnv;
     use super::imp;
     use crate::tree::{Map, Value};
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -543,7 +538,7 @@ mod tests {
                     claims["exp"].as_u64().unwrap(),
                 );
                 assert_eq!(exp - iat, 3600);
-                assert!(iat.abs_diff(super::cloud_http::unix_now()) < 120);
+                assert!(iat.abs_diff(super::super::cloud_http::unix_now()) < 120);
                 return (
                     200,
                     json!({"access_token": "sa-token", "expires_in": 3599, "token_type": "Bearer"})
@@ -653,7 +648,7 @@ mod tests {
         ]);
         imp::wrap(&env, &mut key_fields(ID), &[4; 32]).unwrap();
         let err = imp::wrap(
-            &super::cloud_http::MapEnv(
+            &super::super::cloud_http::MapEnv(
                 [(
                     "GOOGLE_CREDENTIALS".to_string(),
                     "/no/such/file".to_string(),

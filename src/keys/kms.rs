@@ -15,6 +15,7 @@
 //! config loader) the first time a kms key is wrapped or unwrapped, never
 //! at start-up.
 
+use super::set_field;
 use crate::tree::{Map, Value};
 use base64::Engine as _;
 use zeroize::Zeroizing;
@@ -199,14 +200,6 @@ pub fn unwrap(fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
             key.arn
         )
     })
-}
-
-/// Sets `name` to `value`, in place when present, else appended.
-fn set_field(fields: &mut Map, name: &str, value: String) {
-    match fields.get_mut(name) {
-        Some(slot) => *slot = Value::Str(value),
-        None => fields.push(name, Value::Str(value)),
-    }
 }
 
 #[cfg(feature = "aws")]

@@ -4,6 +4,9 @@
 pub mod age;
 pub mod azkv;
 pub mod changes;
+/// HTTP helpers shared by the GCP KMS and Azure Key Vault backends.
+#[cfg(any(feature = "gcp", feature = "azure"))]
+pub(crate) mod cloud_http;
 pub mod gcpkms;
 pub mod groups;
 pub mod kms;
