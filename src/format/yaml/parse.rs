@@ -135,6 +135,11 @@ struct Builder<'a> {
     dup_errors: Vec<DupError>,
     /// Byte offset of the end of the last key read.
     last_key_end: Option<usize>,
+    /// Whether the stream is a plaintext file (checks on its first document).
+    first_doc_checks: bool,
+    /// Documents read so far.
+    docs: Vec<Map>,
+    doc_index: usize,
 }
 
 struct DupError {
@@ -188,34 +193,15 @@ fn go_quote(s: &str) -> String {
 /// duplicate-key and type checks sops runs on the first document of a
 /// plaintext file.
 pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>, FormatError> {
-    let mut b = Builder {
-        src,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        alias_nodes: 0,
-        anchor_text: HashMap::new(),
-        pending_heads: Vec::new(),
-        own: Vec::new(),
-        last: Last::None,
-        last_line: 0,
-        check_keys: first_doc_checks,
-        doc: None,
-        doc_started: false,
-        doc_scalar: None,
-        doc_seq: None,
-        dup_errors: Vec::new(),
-        last_key_end: None,
-    };
-    let mut docs = Vec::new();
-    let mut doc_index = 0usize;
-    // The fast scanner handles plain block-style YAML; anything else goes
-    // to granit-parser (same events, see scan.rs).
-    let events: Box<dyn Iterator<Item = Result<(Event<'_>, Span), granit_parser::ScanError>>> =
-        match super::scan::scan(src) {
-            Some(events) => Box::new(events.into_iter().map(Ok)),
-            None => Box::new(Parser::new_from_str(src)),
-        };
-    for r in events {
+    // The fast scanner handles plain block-style YAML and feeds its events
+    // straight into the builder; anything it does not handle, and any
+    // error, goes to granit-parser from the start (same events, see
+    // scan.rs), which also words the error messages.
+    if let Some(docs) = parse_fast(src, first_doc_checks) {
+        return Ok(docs);
+    }
+    let mut b = Builder::new(src, first_doc_checks);
+    for r in Parser::new_from_str(src) {
         let (ev, span) = r.map_err(|e| {
             FormatError::Parse(format!(
                 "yaml: line {}: column {}: {}",
@@ -224,15 +210,63 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                 e.info()
             ))
         })?;
-        let span = &span;
+        b.event(ev, &span)?;
+    }
+    b.finish()
+}
+
+/// The documents of `src` read with the fast scanner alone; `None` when
+/// the scanner does not handle the input or the builder finds an error
+/// (the caller then parses with granit-parser, which words the error).
+pub(crate) fn parse_fast(src: &str, first_doc_checks: bool) -> Option<Vec<Map>> {
+    let mut fast = Builder::new(src, first_doc_checks);
+    let mut failed = false;
+    super::scan::scan_with(src, |ev, span| {
+        if !failed && fast.event(ev, &span).is_err() {
+            failed = true;
+        }
+    })?;
+    if failed {
+        return None;
+    }
+    fast.finish().ok()
+}
+
+impl<'a> Builder<'a> {
+    fn new(src: &'a str, first_doc_checks: bool) -> Builder<'a> {
+        Builder {
+            src,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            anchor_text: HashMap::new(),
+            pending_heads: Vec::new(),
+            own: Vec::new(),
+            last: Last::None,
+            last_line: 0,
+            check_keys: first_doc_checks,
+            first_doc_checks,
+            doc: None,
+            doc_started: false,
+            doc_scalar: None,
+            doc_seq: None,
+            dup_errors: Vec::new(),
+            last_key_end: None,
+            docs: Vec::new(),
+            doc_index: 0,
+        }
+    }
+
+    /// Takes one parser event.
+    fn event(&mut self, ev: Event<'_>, span: &Span) -> Result<(), FormatError> {
         match ev {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::Comment(text, placement) => {
                 let text = text.into_owned();
                 if placement == Placement::Right {
-                    b.inline_comment(text, span);
+                    self.inline_comment(text, span);
                 } else {
-                    b.own.push(OwnComment {
+                    self.own.push(OwnComment {
                         line: span.start.line(),
                         col: span.start.col(),
                         text,
@@ -245,20 +279,20 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                         "yaml: found incompatible YAML document".into(),
                     ));
                 }
-                b.doc_started = true;
-                b.doc = None;
-                b.doc_scalar = None;
-                b.doc_seq = None;
-                b.anchors.clear();
-                b.anchor_text.clear();
-                b.last = Last::None;
+                self.doc_started = true;
+                self.doc = None;
+                self.doc_scalar = None;
+                self.doc_seq = None;
+                self.anchors.clear();
+                self.anchor_text.clear();
+                self.last = Last::None;
             }
             Event::DocumentEnd => {
-                b.resolve_own(None, false);
-                if !b.dup_errors.is_empty() {
+                self.resolve_own(None, false);
+                if !self.dup_errors.is_empty() {
                     // yaml.v3 does not decode the children of a mapping with
                     // duplicate keys: nested reports are dropped.
-                    let mut errs = std::mem::take(&mut b.dup_errors);
+                    let mut errs = std::mem::take(&mut self.dup_errors);
                     errs.sort_by_key(|e| e.start);
                     let mut lines: Vec<String> = Vec::new();
                     let mut covered_until: Option<(usize, usize)> = None;
@@ -274,14 +308,14 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                         lines.join("\n  ")
                     )));
                 }
-                if b.doc_seq.is_some() {
+                if self.doc_seq.is_some() {
                     return Err(FormatError::Parse(
                         "Error unmarshaling input YAML: YAML documents that are sequences are not supported".into(),
                     ));
                 }
-                let mut doc = match b.doc.take() {
+                let mut doc = match self.doc.take() {
                     Some(m) => m,
-                    None => match b.doc_scalar.take() {
+                    None => match self.doc_scalar.take() {
                         None | Some((Value::Null, _, _)) => Map::new(),
                         Some(_) => {
                             return Err(FormatError::Parse(
@@ -291,27 +325,32 @@ pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>
                     },
                 };
                 // Comments left over (a document of comments only).
-                if !b.pending_heads.is_empty() {
-                    for c in b.pending_heads.drain(..) {
+                if !self.pending_heads.is_empty() {
+                    for c in self.pending_heads.drain(..) {
                         doc.0.push(Item::Comment(c));
                     }
                 }
-                docs.push(doc);
-                doc_index += 1;
-                b.check_keys = false;
-                b.doc_started = false;
+                self.docs.push(doc);
+                self.doc_index += 1;
+                self.check_keys = false;
+                self.doc_started = false;
             }
             ev => {
-                b.handle_node(&ev, span, doc_index)?;
+                self.handle_node(&ev, span, self.doc_index)?;
             }
         }
+        Ok(())
     }
-    if docs.is_empty() && first_doc_checks && !src.is_empty() {
-        // yaml.v3 reports a stream without documents (blank lines or
-        // comments only) as end of file; an empty input is fine.
-        return Err(FormatError::Parse("EOF".into()));
+
+    /// The documents read, once the stream has ended.
+    fn finish(self) -> Result<Vec<Map>, FormatError> {
+        if self.docs.is_empty() && self.first_doc_checks && !self.src.is_empty() {
+            // yaml.v3 reports a stream without documents (blank lines or
+            // comments only) as end of file; an empty input is fine.
+            return Err(FormatError::Parse("EOF".into()));
+        }
+        Ok(self.docs)
     }
-    Ok(docs)
 }
 
 impl Builder<'_> {

@@ -16,6 +16,7 @@ use crate::format::swar::{has_byte, has_less_than_0x20, skip_plain, HI};
 use granit_parser::{Event, Marker, Placement, ScalarStyle, Span, StructureStyle};
 
 /// The events of a document, as granit-parser would produce them.
+#[cfg(test)]
 pub(crate) type Events<'a> = Vec<(Event<'a>, Span)>;
 
 #[derive(Clone, Copy)]
@@ -24,9 +25,10 @@ struct Block {
     indent: usize,
 }
 
-struct Scanner<'a> {
+struct Scanner<'a, F> {
     src: &'a str,
-    events: Events<'a>,
+    /// Receives each event as it is read.
+    sink: F,
     stack: Vec<Block>,
     /// Indent of the mapping whose last key has no value yet.
     need_value: Option<usize>,
@@ -166,25 +168,31 @@ fn value_scalar(line: &str, at: usize) -> Option<(Scalar<'_>, Tail)> {
     let mut i = at;
     let mut end = at;
     let mut comment = None;
+    // A colon ends a plain scalar (as a mapping key) only before a space
+    // or the end of the line: skip words up to the next space, and look
+    // at the byte before each space.
     while i < b.len() {
-        let j = skip_plain(b, i, |w| has_byte(w, b' ') | has_byte(w, b':'));
+        let j = skip_plain(b, i, |w| has_byte(w, b' '));
         if j > i {
-            // Whole words without a space or colon: all content.
             i = j;
             end = j;
             continue;
         }
-        match b[i] {
-            b' ' => {
-                if b.get(i + 1) == Some(&b'#') {
-                    comment = Some(i + 1);
-                    break;
-                }
+        if b[i] == b' ' {
+            if b[i - 1] == b':' {
+                return None;
             }
-            b':' if matches!(b.get(i + 1), None | Some(b' ')) => return None,
-            _ => end = i + 1,
+            if b.get(i + 1) == Some(&b'#') {
+                comment = Some(i + 1);
+                break;
+            }
+        } else {
+            end = i + 1;
         }
         i += 1;
+    }
+    if comment.is_none() && b.last() == Some(&b':') {
+        return None;
     }
     let s = Scalar {
         value: Cow::Borrowed(&line[at..end]),
@@ -284,19 +292,29 @@ fn plain_ascii(b: &[u8]) -> bool {
 /// Blocks nested deeper than this are left to granit-parser.
 const MAX_DEPTH: usize = 128;
 
+#[cfg(test)]
 pub(crate) fn scan(src: &str) -> Option<Events<'_>> {
+    let mut events = Vec::new();
+    scan_with(src, |ev, sp| events.push((ev, sp)))?;
+    Some(events)
+}
+
+/// Scans `src`, passing each event to `sink` as it is read; `None` when the
+/// input uses anything the fast path does not handle (the events already
+/// passed are then to be discarded).
+pub(crate) fn scan_with<'a>(src: &'a str, sink: impl FnMut(Event<'a>, Span)) -> Option<()> {
     let b = src.as_bytes();
     if b.is_empty() || b[b.len() - 1] != b'\n' || !plain_ascii(b) {
         return None;
     }
     let mut s = Scanner {
         src,
-        events: Vec::with_capacity(src.len() / 24),
+        sink,
         stack: Vec::new(),
         need_value: None,
         doc_started: false,
     };
-    s.events.push((Event::StreamStart, point(1, 0, 0)));
+    s.emit(Event::StreamStart, point(1, 0, 0));
     let mut line_no = 0usize;
     let mut pos = 0usize;
     let mut pending_line: Option<(usize, usize)> = None;
@@ -333,12 +351,16 @@ pub(crate) fn scan(src: &str) -> Option<Events<'_>> {
     }
     s.close(0, eof_line, 0, eof, true);
     let p = point(eof_line, 0, eof);
-    s.events.push((Event::DocumentEnd, p));
-    s.events.push((Event::StreamEnd, p));
-    Some(s.events)
+    s.emit(Event::DocumentEnd, p);
+    s.emit(Event::StreamEnd, p);
+    Some(())
 }
 
-impl<'a> Scanner<'a> {
+impl<'a, F: FnMut(Event<'a>, Span)> Scanner<'a, F> {
+    fn emit(&mut self, ev: Event<'a>, sp: Span) {
+        (self.sink)(ev, sp);
+    }
+
     /// Pops blocks deeper than a token at `col` (and a sequence at `col`
     /// when the token is not a `-` item), emitting their end events there.
     fn close(&mut self, col: usize, line: usize, at_col: usize, off: usize, all: bool) {
@@ -353,7 +375,7 @@ impl<'a> Scanner<'a> {
             } else {
                 Event::SequenceEnd
             };
-            self.events.push((ev, point(line, at_col, off)));
+            self.emit(ev, point(line, at_col, off));
         }
     }
 
@@ -374,10 +396,10 @@ impl<'a> Scanner<'a> {
         }
         if lb[indent] == b'#' {
             let text = &line[indent + 1..];
-            self.events.push((
+            self.emit(
                 Event::Comment(Cow::Borrowed(text), Placement::Above),
                 span(no, indent, start + indent, lb.len(), start + lb.len()),
-            ));
+            );
             return Some(None);
         }
         if indent == 0 && (line.starts_with("---") || line.starts_with("...")) {
@@ -391,8 +413,7 @@ impl<'a> Scanner<'a> {
                 return None;
             }
             self.doc_started = true;
-            self.events
-                .push((Event::DocumentStart(false, None), point(no, col, off)));
+            self.emit(Event::DocumentStart(false, None), point(no, col, off));
             self.open(false, no, col, off);
         } else if let Some(k) = self.need_value.take() {
             // A nested block value, or an indentless sequence under a key.
@@ -407,10 +428,10 @@ impl<'a> Scanner<'a> {
                     is_map: false,
                     indent: col,
                 });
-                self.events.push((
+                self.emit(
                     Event::SequenceStart(StructureStyle::Block, 0, None),
                     point(no, c, start + c),
-                ));
+                );
             } else {
                 self.open(dash, no, col, off);
             }
@@ -421,7 +442,7 @@ impl<'a> Scanner<'a> {
             if let Some(top) = self.stack.last().copied() {
                 if !top.is_map && top.indent == col && !dash {
                     self.stack.pop();
-                    self.events.push((Event::SequenceEnd, point(no, col, off)));
+                    self.emit(Event::SequenceEnd, point(no, col, off));
                 }
             }
             let top = self.stack.last().copied()?;
@@ -442,7 +463,7 @@ impl<'a> Scanner<'a> {
         } else {
             Event::MappingStart(StructureStyle::Block, 0, None)
         };
-        self.events.push((ev, point(no, col, off)));
+        self.emit(ev, point(no, col, off));
     }
 
     /// The content of a line at `col` (its block already open): `- …`
@@ -517,18 +538,18 @@ impl<'a> Scanner<'a> {
     }
 
     fn scalar(&mut self, sc: Scalar<'a>, no: usize, start: usize) {
-        self.events.push((
+        self.emit(
             Event::Scalar(sc.value, sc.style, 0, None),
             span(no, sc.start, start + sc.start, sc.end, start + sc.end),
-        ));
+        );
     }
 
     fn right_comment(&mut self, line: &'a str, t: Tail, no: usize, start: usize) {
         if let Tail::Comment(at) = t {
-            self.events.push((
+            self.emit(
                 Event::Comment(Cow::Borrowed(&line[at + 1..]), Placement::Right),
                 span(no, at, start + at, line.len(), start + line.len()),
-            ));
+            );
         }
     }
 
@@ -602,10 +623,10 @@ impl<'a> Scanner<'a> {
             None => marker(*line_no + 1, 0, b.len()),
         };
         let sp = Span::new(marker(fl, fc, fo), end);
-        self.events.push((
+        self.emit(
             Event::Scalar(Cow::Owned(text), ScalarStyle::Literal, 0, None),
             sp,
-        ));
+        );
         Some(next.map(|(ls, no, _)| (ls, no)))
     }
 }
