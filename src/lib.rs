@@ -16,6 +16,7 @@ pub mod hygiene;
 pub mod keys;
 pub mod merge;
 pub mod metadata;
+pub mod parallel;
 pub mod preserve;
 pub mod tree;
 pub mod tree_path;

@@ -72,8 +72,32 @@ pub enum CipherError {
 pub struct Cipher {
     gcm: Gcm32,
     key: DataKey,
-    random: Vec<u8>,
+    nonces: Nonces,
     ivs: Option<IvCache>,
+}
+
+/// Fresh 32-byte nonces from the OS random source, drawn in batches (one
+/// system call per 128 nonces). Each thread that encrypts has its own.
+#[derive(Default)]
+pub struct Nonces {
+    random: Vec<u8>,
+}
+
+impl Nonces {
+    /// The next fresh nonce.
+    pub fn next_iv(&mut self) -> Result<[u8; 32], CipherError> {
+        if self.random.len() < 32 {
+            self.random.resize(RANDOM_BATCH, 0);
+            getrandom::getrandom(&mut self.random)
+                .map_err(|e| CipherError::Random(e.to_string()))?;
+        }
+        let at = self.random.len() - 32;
+        let mut iv = [0u8; 32];
+        iv.copy_from_slice(&self.random[at..]);
+        self.random[at..].zeroize();
+        self.random.truncate(at);
+        Ok(iv)
+    }
 }
 
 /// What a remembered nonce is for: (plaintext, additional data, type).
@@ -99,7 +123,7 @@ impl Cipher {
         Cipher {
             gcm: Gcm32::new(key.as_bytes().into()),
             key: key.clone(),
-            random: Vec::new(),
+            nonces: Nonces::default(),
             ivs: None,
         }
     }
@@ -136,17 +160,32 @@ impl Cipher {
     }
 
     fn fresh_iv(&mut self) -> Result<[u8; 32], CipherError> {
-        if self.random.len() < 32 {
-            self.random.resize(RANDOM_BATCH, 0);
-            getrandom::getrandom(&mut self.random)
-                .map_err(|e| CipherError::Random(e.to_string()))?;
-        }
-        let at = self.random.len() - 32;
-        let mut iv = [0u8; 32];
-        iv.copy_from_slice(&self.random[at..]);
-        self.random[at..].zeroize();
-        self.random.truncate(at);
-        Ok(iv)
+        self.nonces.next_iv()
+    }
+
+    /// Whether this cipher remembers nonces ([`Cipher::remembering`]): its
+    /// values must then be encrypted and decrypted one by one, in order.
+    pub fn is_remembering(&self) -> bool {
+        self.ivs.is_some()
+    }
+
+    /// Encrypts with a fresh nonce from `nonces` (no remembered nonce is
+    /// looked up): the form several threads can share.
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        aad: &[u8],
+        type_name: &str,
+        nonces: &mut Nonces,
+    ) -> Result<String, CipherError> {
+        let iv = nonces.next_iv()?;
+        Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv))
+    }
+
+    /// Decrypts a parsed value without remembering its nonce: the form
+    /// several threads can share.
+    pub fn open(&self, value: EncValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        self.decrypt_parts(value.data, &value.iv, &value.tag, aad)
     }
 
     /// Encrypts `plaintext` with a fresh nonce and `aad`, producing the

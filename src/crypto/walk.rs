@@ -4,10 +4,11 @@
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroize;
 
-use super::cipher::Cipher;
+use super::cipher::{Cipher, Nonces};
 use super::enc::{self, EncValue};
 use super::plaintext;
 use super::rules::Selector;
+use crate::parallel;
 use crate::tree::{Comment, Item, Map, Value};
 
 /// What the walk does to each selected leaf.
@@ -49,12 +50,60 @@ pub struct Walk<'a> {
     pub mac_only_encrypted: bool,
 }
 
-struct State<'c> {
+struct State<'c, 't> {
     cipher: &'c mut Cipher,
     hasher: Sha512,
     comments: Vec<Vec<String>>,
     warnings: Vec<String>,
     aad: String,
+    /// Leaves left for [`Batch::run`] (`None`: each leaf is done at once).
+    batch: Option<Batch<'t>>,
+}
+
+/// Values at least this many leaves are shared between threads.
+const PARALLEL_MIN_JOBS: usize = 4096;
+
+/// What [`Batch::run`] does with one leaf.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    /// Encrypt it (its plaintext is already in the MAC).
+    Encrypt,
+    /// Decrypt it, then add it to the MAC.
+    Decrypt { in_list: bool },
+    /// Only add it to the MAC (an unencrypted leaf of an encrypted file).
+    Hash,
+}
+
+/// A leaf whose encryption or decryption waits for the end of the walk,
+/// where all of them are done at once, on two threads for large files.
+struct Job<'t> {
+    leaf: &'t mut Value,
+    /// Additional data: the container's prefix, then the key and `:`
+    /// (no key for a list element).
+    prefix: (usize, usize),
+    key: Option<&'t str>,
+    kind: JobKind,
+}
+
+/// The deferred leaves of a walk and the additional-data prefixes of the
+/// collections they sit in.
+#[derive(Default)]
+struct Batch<'t> {
+    jobs: Vec<Job<'t>>,
+    /// Every container's key path joined with `:` (each followed by `:`).
+    prefixes: String,
+    /// Ranges into `prefixes` of the open containers.
+    open: Vec<(usize, usize)>,
+}
+
+/// Why the batch did not complete.
+enum BatchFailed {
+    /// A value did not decrypt: the tree is unchanged, and the walk is run
+    /// again one leaf at a time, which stops at the same leaf with its key
+    /// path in the message.
+    Retry,
+    /// Encryption failed (no random bytes): the walk fails.
+    Encrypt(String),
 }
 
 impl Walk<'_> {
@@ -68,32 +117,91 @@ impl Walk<'_> {
         if self.mac_only_encrypted {
             hasher.update(Sha256::digest(b"sops"));
         }
+        // Values are encrypted or decrypted after the walk, in a batch that
+        // large files share between threads. A cipher that remembers
+        // nonces (edit, rotate, set) needs them in order, one by one.
+        let batched = !cipher.is_remembering();
+        if batched {
+            let snapshot = hasher.clone();
+            let mut state = State {
+                cipher,
+                hasher,
+                comments: Vec::new(),
+                warnings: Vec::new(),
+                aad: String::new(),
+                batch: Some(Batch::default()),
+            };
+            self.walk_documents(documents, &mut state)?;
+            let batch = state.batch.take().unwrap_or_default();
+            match batch.run(self, &mut state) {
+                Ok(()) => return Ok(finish(state)),
+                Err(BatchFailed::Encrypt(message)) => return Err(WalkError::Encrypt(message)),
+                // Nothing of the tree was changed by the failed batch.
+                Err(BatchFailed::Retry) => {
+                    let mut state = State {
+                        cipher: state.cipher,
+                        hasher: snapshot,
+                        comments: Vec::new(),
+                        warnings: Vec::new(),
+                        aad: String::new(),
+                        batch: None,
+                    };
+                    self.walk_documents(documents, &mut state)?;
+                    return Ok(finish(state));
+                }
+            }
+        }
         let mut state = State {
             cipher,
             hasher,
             comments: Vec::new(),
             warnings: Vec::new(),
             aad: String::new(),
+            batch: None,
         };
+        self.walk_documents(documents, &mut state)?;
+        Ok(finish(state))
+    }
+
+    fn walk_documents<'t>(
+        &self,
+        documents: &'t mut [Map],
+        state: &mut State<'_, 't>,
+    ) -> Result<(), WalkError> {
         for document in documents.iter_mut() {
             let mut path = Vec::new();
             state.comments.push(Vec::new());
-            self.walk_map(document, &mut path, &mut state)?;
+            if let Some(batch) = state.batch.as_mut() {
+                batch.open_container(&path);
+            }
+            self.walk_map(document, &mut path, state)?;
+            if let Some(batch) = state.batch.as_mut() {
+                batch.open.pop();
+            }
             state.comments.pop();
         }
+        Ok(())
+    }
+}
+
+/// The MAC and warnings of a finished walk.
+fn finish(state: State<'_, '_>) -> WalkOutcome {
+    {
         let digest = state.hasher.finalize();
         let mac = digest.iter().map(|b| format!("{b:02X}")).collect();
-        Ok(WalkOutcome {
+        WalkOutcome {
             mac,
             warnings: state.warnings,
-        })
+        }
     }
+}
 
+impl Walk<'_> {
     fn walk_map<'t>(
         &self,
         map: &'t mut Map,
         path: &mut Vec<&'t str>,
-        state: &mut State<'_>,
+        state: &mut State<'_, 't>,
     ) -> Result<(), WalkError> {
         for item in map.0.iter_mut() {
             match item {
@@ -114,7 +222,7 @@ impl Walk<'_> {
         &self,
         items: &'t mut [Value],
         path: &mut Vec<&'t str>,
-        state: &mut State<'_>,
+        state: &mut State<'_, 't>,
     ) -> Result<(), WalkError> {
         for element in items.iter_mut() {
             if let Value::Comment(comment) = element {
@@ -138,18 +246,30 @@ impl Walk<'_> {
         &self,
         value: &'t mut Value,
         path: &mut Vec<&'t str>,
-        state: &mut State<'_>,
+        state: &mut State<'_, 't>,
         in_list: bool,
     ) -> Result<(), WalkError> {
         match value {
             Value::Map(map) => {
                 state.comments.push(Vec::new());
+                if let Some(batch) = state.batch.as_mut() {
+                    batch.open_container(path);
+                }
                 self.walk_map(map, path, state)?;
+                if let Some(batch) = state.batch.as_mut() {
+                    batch.open.pop();
+                }
                 state.comments.pop();
             }
             Value::List(items) => {
                 state.comments.push(Vec::new());
+                if let Some(batch) = state.batch.as_mut() {
+                    batch.open_container(path);
+                }
                 self.walk_list(items, path, state)?;
+                if let Some(batch) = state.batch.as_mut() {
+                    batch.open.pop();
+                }
                 state.comments.pop();
             }
             Value::Null => {}
@@ -157,7 +277,9 @@ impl Walk<'_> {
             leaf => {
                 let selected = self.selector.should_encrypt(path, &state.comments, false);
                 match self.direction {
-                    Direction::Encrypt => self.encrypt_leaf(leaf, selected, path, state)?,
+                    Direction::Encrypt => {
+                        self.encrypt_leaf(leaf, selected, path, state, in_list)?
+                    }
                     Direction::Decrypt => {
                         self.decrypt_leaf(leaf, selected, path, state, in_list)?
                     }
@@ -167,31 +289,43 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn hash(&self, value: &Value, selected: bool, state: &mut State<'_>) {
+    fn hash(&self, value: &Value, selected: bool, hasher: &mut Sha512) {
         if self.mac_only_encrypted && !selected {
             return;
         }
         match value {
             // Strings hash as their bytes: no copy needed.
-            Value::Str(s) => state.hasher.update(s.as_bytes()),
-            Value::Bytes(b) => state.hasher.update(b),
+            Value::Str(s) => hasher.update(s.as_bytes()),
+            Value::Bytes(b) => hasher.update(b),
             other => {
                 if let Some((_, bytes)) = plaintext::serialize(other) {
-                    state.hasher.update(&bytes[..]);
+                    hasher.update(&bytes[..]);
                 }
             }
         }
     }
 
-    fn encrypt_leaf(
+    fn encrypt_leaf<'t>(
         &self,
-        leaf: &mut Value,
+        leaf: &'t mut Value,
         selected: bool,
-        path: &[&str],
-        state: &mut State<'_>,
+        path: &[&'t str],
+        state: &mut State<'_, 't>,
+        in_list: bool,
     ) -> Result<(), WalkError> {
-        self.hash(leaf, selected, state);
-        if !selected || matches!(leaf, Value::Str(s) if s.is_empty()) {
+        let encrypt = selected && !matches!(leaf, Value::Str(s) if s.is_empty());
+        if let Some(batch) = state.batch.as_mut() {
+            // The batch hashes the plaintext too, in walk order.
+            if encrypt {
+                let key = if in_list { None } else { path.last().copied() };
+                batch.defer(leaf, key, JobKind::Encrypt);
+            } else if selected || !self.mac_only_encrypted {
+                batch.defer(leaf, None, JobKind::Hash);
+            }
+            return Ok(());
+        }
+        self.hash(leaf, selected, &mut state.hasher);
+        if !encrypt {
             return Ok(());
         }
         if let Some((type_name, bytes)) = plaintext::serialize(leaf) {
@@ -206,16 +340,20 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn decrypt_leaf(
+    fn decrypt_leaf<'t>(
         &self,
-        leaf: &mut Value,
+        leaf: &'t mut Value,
         selected: bool,
-        path: &[&str],
-        state: &mut State<'_>,
+        path: &[&'t str],
+        state: &mut State<'_, 't>,
         in_list: bool,
     ) -> Result<(), WalkError> {
         if !selected {
-            self.hash(leaf, false, state);
+            match state.batch.as_mut() {
+                // Hashed in order with the decrypted values, after them.
+                Some(batch) => batch.defer(leaf, None, JobKind::Hash),
+                None => self.hash(leaf, false, &mut state.hasher),
+            }
             return Ok(());
         }
         let text = match leaf {
@@ -229,6 +367,11 @@ impl Walk<'_> {
             }
         };
         if text.is_empty() {
+            return Ok(());
+        }
+        if let Some(batch) = state.batch.as_mut() {
+            let key = if in_list { None } else { path.last().copied() };
+            batch.defer(leaf, key, JobKind::Decrypt { in_list });
             return Ok(());
         }
         let at = || display_path(path);
@@ -253,17 +396,17 @@ impl Walk<'_> {
             *leaf = Value::Comment(c);
             return Ok(());
         }
-        self.hash(&value, true, state);
+        self.hash(&value, true, &mut state.hasher);
         *leaf = value;
         Ok(())
     }
 
     /// Encrypts a comment when selected; returns the `ENC[…]` text.
-    fn encrypt_comment(
+    fn encrypt_comment<'t>(
         &self,
         comment: &Comment,
         path: &[&str],
-        state: &mut State<'_>,
+        state: &mut State<'_, 't>,
     ) -> Result<Option<String>, WalkError> {
         if let Some(level) = state.comments.last_mut() {
             level.push(comment.text.clone());
@@ -287,11 +430,11 @@ impl Walk<'_> {
     }
 
     /// A comment item of a mapping (or an unencrypted comment of a list).
-    fn visit_comment(
+    fn visit_comment<'t>(
         &self,
         comment: &mut Comment,
         path: &[&str],
-        state: &mut State<'_>,
+        state: &mut State<'_, 't>,
     ) -> Result<(), WalkError> {
         match self.direction {
             Direction::Encrypt => {
@@ -338,7 +481,194 @@ impl Walk<'_> {
     }
 }
 
-fn clear_innermost(state: &mut State<'_>) {
+impl<'t> Batch<'t> {
+    /// Records the prefix of a collection at `path` (it stays open until
+    /// the caller pops it from `open`).
+    fn open_container(&mut self, path: &[&str]) {
+        let start = self.prefixes.len();
+        for p in path {
+            self.prefixes.push_str(p);
+            self.prefixes.push(':');
+        }
+        self.open.push((start, self.prefixes.len()));
+    }
+
+    fn defer(&mut self, leaf: &'t mut Value, key: Option<&'t str>, kind: JobKind) {
+        let prefix = self.open.last().copied().unwrap_or((0, 0));
+        self.jobs.push(Job {
+            leaf,
+            prefix,
+            key,
+            kind,
+        });
+    }
+
+    /// Encrypts or decrypts every deferred leaf and hashes the plaintexts
+    /// into the MAC in walk order; with many leaves, on two threads: one
+    /// does a part of the values and the hashing, the other the rest of
+    /// the values. Results go into the tree only once all are done, so on
+    /// failure the tree is left as it was.
+    fn run(mut self, walk: &Walk<'_>, state: &mut State<'_, 't>) -> Result<(), BatchFailed> {
+        let cipher: &Cipher = state.cipher;
+        let prefixes = self.prefixes.as_str();
+        let jobs = &self.jobs[..];
+        let mut out: Vec<Option<Value>> = Vec::new();
+        out.resize_with(jobs.len(), || None);
+        let hasher = &mut state.hasher;
+        let work = |jobs: &[Job<'_>], out: &mut [Option<Value>]| match walk.direction {
+            Direction::Encrypt => encrypt_jobs(jobs, out, prefixes, cipher),
+            Direction::Decrypt => decrypt_jobs(jobs, out, prefixes, cipher),
+        };
+        let done = if jobs.len() >= PARALLEL_MIN_JOBS && parallel::has_second_core() {
+            // Hashing costs about a third of encrypting and a quarter of
+            // decrypting: the hashing thread takes fewer values.
+            let mine = match walk.direction {
+                Direction::Encrypt => jobs.len() * 3 / 10,
+                Direction::Decrypt => jobs.len() * 4 / 9,
+            };
+            let (jobs_a, jobs_b) = jobs.split_at(mine);
+            let (out_a, out_b) = out.split_at_mut(mine);
+            let (a, b) = parallel::join(
+                || match walk.direction {
+                    // The plaintexts are still in the tree: hash them all.
+                    Direction::Encrypt => {
+                        hash_jobs(walk, jobs, None, hasher);
+                        work(jobs_a, out_a)
+                    }
+                    Direction::Decrypt => {
+                        let done = work(jobs_a, out_a);
+                        if done.is_ok() {
+                            hash_jobs(walk, jobs_a, Some(out_a), hasher);
+                        }
+                        done
+                    }
+                },
+                || work(jobs_b, out_b),
+            );
+            let done = a.and(b);
+            if done.is_ok() && walk.direction == Direction::Decrypt {
+                hash_jobs(walk, jobs_b, Some(out_b), hasher);
+            }
+            done
+        } else {
+            if walk.direction == Direction::Encrypt {
+                hash_jobs(walk, jobs, None, hasher);
+            }
+            let done = work(jobs, &mut out);
+            if done.is_ok() && walk.direction == Direction::Decrypt {
+                hash_jobs(walk, jobs, Some(&out), hasher);
+            }
+            done
+        };
+        if done.is_err() {
+            for value in out.iter_mut().flatten() {
+                value.zeroize();
+            }
+            return done;
+        }
+        for (job, value) in self.jobs.iter_mut().zip(out) {
+            if let Some(value) = value {
+                // Wipe the text it replaces (the plaintext when encrypting).
+                std::mem::replace(job.leaf, value).zeroize();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Hashes the plaintext of each job into the MAC: the leaf itself, or the
+/// decrypted value in `out` (decrypted comments are not hashed).
+fn hash_jobs(
+    walk: &Walk<'_>,
+    jobs: &[Job<'_>],
+    out: Option<&[Option<Value>]>,
+    hasher: &mut Sha512,
+) {
+    for (i, job) in jobs.iter().enumerate() {
+        match job.kind {
+            JobKind::Hash => walk.hash(job.leaf, false, hasher),
+            JobKind::Encrypt => walk.hash(job.leaf, true, hasher),
+            JobKind::Decrypt { .. } => {
+                if let Some(Some(value)) = out.map(|o| &o[i]) {
+                    if !matches!(value, Value::Comment(_)) {
+                        walk.hash(value, true, hasher);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The additional data of a deferred leaf, written into `out`.
+fn job_aad(out: &mut String, prefixes: &str, job: &Job<'_>) {
+    out.clear();
+    out.push_str(&prefixes[job.prefix.0..job.prefix.1]);
+    if let Some(key) = job.key {
+        out.push_str(key);
+        out.push(':');
+    }
+}
+
+fn encrypt_jobs(
+    jobs: &[Job<'_>],
+    out: &mut [Option<Value>],
+    prefixes: &str,
+    cipher: &Cipher,
+) -> Result<(), BatchFailed> {
+    let mut nonces = Nonces::default();
+    let mut aad = String::new();
+    for (job, out) in jobs.iter().zip(out) {
+        if job.kind != JobKind::Encrypt {
+            continue;
+        }
+        job_aad(&mut aad, prefixes, job);
+        let sealed = match &*job.leaf {
+            // Strings are encrypted from their bytes: no copy.
+            Value::Str(s) => cipher.seal(s.as_bytes(), aad.as_bytes(), "str", &mut nonces),
+            other => match plaintext::serialize(other) {
+                Some((type_name, bytes)) => {
+                    cipher.seal(&bytes, aad.as_bytes(), type_name, &mut nonces)
+                }
+                None => continue,
+            },
+        };
+        let encrypted = sealed.map_err(|e| BatchFailed::Encrypt(e.to_string()))?;
+        *out = Some(Value::Str(encrypted));
+    }
+    Ok(())
+}
+
+/// Decrypts the `Decrypt` jobs into `plain` (the tree is not changed).
+fn decrypt_jobs(
+    jobs: &[Job<'_>],
+    plain: &mut [Option<Value>],
+    prefixes: &str,
+    cipher: &Cipher,
+) -> Result<(), BatchFailed> {
+    let mut aad = String::new();
+    for (job, out) in jobs.iter().zip(plain) {
+        let JobKind::Decrypt { in_list } = job.kind else {
+            continue;
+        };
+        let Value::Str(text) = &*job.leaf else {
+            return Err(BatchFailed::Retry);
+        };
+        let mut parsed: EncValue = text.parse().map_err(|_| BatchFailed::Retry)?;
+        job_aad(&mut aad, prefixes, job);
+        let type_name = std::mem::take(&mut parsed.type_name);
+        let bytes = cipher
+            .open(parsed, aad.as_bytes())
+            .map_err(|_| BatchFailed::Retry)?;
+        let value = plaintext::parse_owned(&type_name, bytes).map_err(|_| BatchFailed::Retry)?;
+        if matches!(value, Value::Comment(_)) && !in_list {
+            return Err(BatchFailed::Retry);
+        }
+        *out = Some(value);
+    }
+    Ok(())
+}
+
+fn clear_innermost(state: &mut State<'_, '_>) {
     if let Some(level) = state.comments.last_mut() {
         level.clear();
     }
@@ -511,6 +841,102 @@ mod tests {
             assert_eq!(enc.mac, dec.mac);
             assert!(dec.warnings.is_empty(), "{rule:?}: {:?}", dec.warnings);
             assert_eq!(docs[0], original, "{rule:?}");
+        }
+    }
+
+    /// A document with enough leaves for the two-thread batch: every value
+    /// type, lists in lists, comments, empty strings, unencrypted keys.
+    fn large() -> Map {
+        let mut doc = Map::new();
+        for i in 0..(PARALLEL_MIN_JOBS / 4 + 10) {
+            let mut m = Map::new();
+            m.0.push(Item::Comment(Comment::new(format!(" note {i}"))));
+            m.push("s", Value::Str(format!("secret-{i}")));
+            m.push("n", Value::Int(i as i64 - 500));
+            m.push("f", Value::Float(i as f64 / 8.0));
+            m.push("empty", Value::Str(String::new()));
+            m.push("b_unencrypted", Value::Bool(i % 2 == 0));
+            m.push(
+                "l",
+                Value::List(vec![
+                    Value::Str("x".into()),
+                    Value::Comment(Comment::new(" in list")),
+                    Value::List(vec![Value::Bool(true), Value::Null]),
+                ]),
+            );
+            doc.push(format!("k{i}"), Value::Map(m));
+        }
+        doc
+    }
+
+    #[test]
+    fn two_thread_batch_matches_one_by_one_walk() {
+        for mac_only in [false, true] {
+            let key = DataKey::generate().unwrap();
+            let selector = Selector::new(&EncryptionRule::UnencryptedSuffix("_unencrypted".into()));
+            let original = large();
+            // Batched (two threads) and one by one (a remembering cipher).
+            let mut batched = vec![original.clone()];
+            let mut single = vec![original.clone()];
+            let mut cipher = Cipher::new(&key);
+            assert!(!cipher.is_remembering());
+            let enc_batched = walk(Direction::Encrypt, &selector, mac_only)
+                .run(&mut batched, &mut cipher)
+                .unwrap();
+            let enc_single = walk(Direction::Encrypt, &selector, mac_only)
+                .run(&mut single, &mut Cipher::remembering(&key))
+                .unwrap();
+            assert_eq!(enc_batched.mac, enc_single.mac);
+            assert_ne!(batched, single, "fresh nonces differ");
+            // Each decrypts the other's output.
+            let dec_batched = walk(Direction::Decrypt, &selector, mac_only)
+                .run(&mut single, &mut Cipher::new(&key))
+                .unwrap();
+            let dec_single = walk(Direction::Decrypt, &selector, mac_only)
+                .run(&mut batched, &mut Cipher::remembering(&key))
+                .unwrap();
+            assert_eq!(dec_batched.mac, enc_single.mac);
+            assert_eq!(dec_single.mac, enc_single.mac);
+            assert_eq!(single[0], original);
+            assert_eq!(batched[0], original);
+        }
+    }
+
+    #[test]
+    fn two_thread_batch_reports_the_first_bad_value_with_its_path() {
+        let key = DataKey::generate().unwrap();
+        let selector = Selector::new(&EncryptionRule::default());
+        let mut encrypted = vec![large()];
+        walk(Direction::Encrypt, &selector, false)
+            .run(&mut encrypted, &mut Cipher::new(&key))
+            .unwrap();
+        let swap = |docs: &mut Vec<Map>, a: &str, b: &str| {
+            let get = |docs: &mut Vec<Map>, k: &str| match docs[0].get_mut(k) {
+                Some(Value::Map(m)) => m.get("s").cloned().unwrap(),
+                _ => panic!(),
+            };
+            let (va, vb) = (get(docs, a), get(docs, b));
+            let Some(Value::Map(m)) = docs[0].get_mut(a) else {
+                panic!()
+            };
+            *m.get_mut("s").unwrap() = vb;
+            let Some(Value::Map(m)) = docs[0].get_mut(b) else {
+                panic!()
+            };
+            *m.get_mut("s").unwrap() = va;
+        };
+        let last = format!("k{}", PARALLEL_MIN_JOBS / 4 + 9);
+        // Values swapped in the second thread's part, then in the first's:
+        // the message names the first one in file order.
+        for (a, b) in [("k1000", last.as_str()), ("k5", "k1000")] {
+            let mut docs = encrypted.clone();
+            swap(&mut docs, a, b);
+            let err = walk(Direction::Decrypt, &selector, false)
+                .run(&mut docs, &mut Cipher::new(&key))
+                .unwrap_err();
+            let want = format!("[\"{a}\"][\"s\"]");
+            assert!(err.to_string().contains(&want), "{err}");
+            assert!(!err.to_string().contains("secret-"), "{err}");
         }
     }
 

@@ -281,6 +281,25 @@ pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -
     Emitter::new(indent).run(events)
 }
 
+/// Writes one document made of `items` (and `extra` as a final `sops`
+/// entry), exactly as [`emit_documents`] writes a single-document stream.
+pub(crate) fn emit_items(items: &[Item], extra: Option<&Map>, indent: usize) -> Vec<u8> {
+    let sops = extra.map(|m| Value::Map(m.clone()));
+    let mut events = vec![
+        Event::new(EvKind::StreamStart),
+        Event::new(EvKind::DocStart),
+    ];
+    map_events(
+        items,
+        sops.as_ref().map(|v| ("sops", v)),
+        String::new(),
+        &mut events,
+    );
+    events.push(Event::new(EvKind::DocEnd));
+    events.push(Event::new(EvKind::StreamEnd));
+    Emitter::new(indent).run(events)
+}
+
 /// Writes one value as a YAML document (`yaml.Marshal` of the node).
 pub(crate) fn emit_single_value(v: &Value) -> Vec<u8> {
     let mut events = vec![

@@ -14,6 +14,7 @@ mod emit;
 mod parse;
 mod resolve;
 mod scan;
+mod split;
 
 use super::{EncryptedFile, FormatError, Store, StoreOptions};
 use crate::tree::{Item, Map, Value};
@@ -42,12 +43,12 @@ fn to_str(input: &[u8]) -> Result<&str, FormatError> {
 impl Store for YamlStore {
     fn parse_plain(&self, input: &[u8]) -> Result<Vec<Map>, FormatError> {
         let text = to_str(input)?;
-        parse::parse_stream(text, true)
+        split::parse_stream(text, true)
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<EncryptedFile, FormatError> {
         let text = to_str(input)?;
-        let mut documents = parse::parse_stream(text, false)?;
+        let mut documents = split::parse_stream(text, false)?;
         let mut metadata = None;
         for (i, doc) in documents.iter_mut().enumerate() {
             let mut found: Vec<Value> = Vec::new();
@@ -80,11 +81,15 @@ impl Store for YamlStore {
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
-        Ok(emit::emit_documents(documents, None, self.indent))
+        Ok(split::emit_documents(documents, None, self.indent))
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
-        Ok(emit::emit_documents(documents, Some(metadata), self.indent))
+        Ok(split::emit_documents(
+            documents,
+            Some(metadata),
+            self.indent,
+        ))
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {

@@ -1,0 +1,322 @@
+//! Large single-document YAML files are read and written in two halves on
+//! two threads, split between two top-level entries.
+//!
+//! A split is only made where it cannot change the result: reading, at a
+//! top-level key whose previous line is content (no comment or blank line
+//! can then belong to either side), with both halves taken by the fast
+//! scanner and no top-level key in both halves; writing, between two
+//! top-level entries (no comment item between them). Anything else is
+//! read or written whole. The tests compare split and whole results at
+//! every possible split point of the fixtures.
+
+use super::{emit, parse};
+use crate::parallel;
+use crate::tree::{Item, Map, Value};
+
+/// Inputs and outputs smaller than this are handled on one thread.
+const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// The line starts of `text` where a read may be split: a top-level key
+/// after a content line.
+fn parse_split_points(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let b = text.as_bytes();
+    let mut line_start = 0usize;
+    let mut previous_is_content = false;
+    std::iter::from_fn(move || {
+        while line_start < b.len() {
+            let start = line_start;
+            let end = match b[start..].iter().position(|&c| c == b'\n') {
+                Some(n) => start + n,
+                None => b.len(),
+            };
+            line_start = end + 1;
+            let line = &b[start..end];
+            let first = line.iter().position(|&c| c != b' ');
+            let is_content = first.is_some_and(|i| line[i] != b'#');
+            let candidate = previous_is_content
+                && !matches!(
+                    line.first(),
+                    None | Some(b' ' | b'#' | b'-' | b'.' | b'\t' | b'\r' | b'%')
+                );
+            previous_is_content = is_content;
+            if candidate {
+                return Some(start);
+            }
+        }
+        None
+    })
+}
+
+/// The split point closest to the middle, if both sides get at least a
+/// fifth of the input.
+fn parse_split(text: &str) -> Option<usize> {
+    let mid = text.len() / 2;
+    let best = parse_split_points(text).min_by_key(|&p| p.abs_diff(mid))?;
+    let smaller = best.min(text.len() - best);
+    (smaller >= text.len() / 5).then_some(best)
+}
+
+/// Reads `text` split at `at`; `None` when either half is not for the fast
+/// scanner, or a top-level key is in both halves.
+fn parse_at(text: &str, at: usize, first_doc_checks: bool) -> Option<Vec<Map>> {
+    let (head, tail) = text.split_at(at);
+    let (a, b) = parallel::join(
+        || parse::parse_fast(head, first_doc_checks),
+        || parse::parse_fast(tail, first_doc_checks),
+    );
+    let (mut a, b) = (a?, b?);
+    if a.len() != 1 || b.len() != 1 {
+        return None;
+    }
+    let mut tail_doc = b.into_iter().next()?;
+    let head_doc = a.first_mut()?;
+    let head_keys: std::collections::HashSet<&str> = head_doc
+        .0
+        .iter()
+        .filter_map(|item| match item {
+            Item::Entry(k, _) => Some(k.as_str()),
+            Item::Comment(_) => None,
+        })
+        .collect();
+    let repeated = tail_doc
+        .0
+        .iter()
+        .any(|item| matches!(item, Item::Entry(k, _) if head_keys.contains(k.as_str())));
+    if repeated {
+        return None;
+    }
+    head_doc.0.append(&mut tail_doc.0);
+    Some(a)
+}
+
+/// Reads a YAML stream, in two halves on two threads when it is large.
+pub(crate) fn parse_stream(
+    text: &str,
+    first_doc_checks: bool,
+) -> Result<Vec<Map>, super::FormatError> {
+    if text.len() >= PARALLEL_MIN_BYTES && parallel::has_second_core() {
+        if let Some(docs) = parse_split(text).and_then(|at| parse_at(text, at, first_doc_checks)) {
+            return Ok(docs);
+        }
+    }
+    parse::parse_stream(text, first_doc_checks)
+}
+
+/// Roughly how many bytes `value` takes when written.
+fn weight(value: &Value) -> usize {
+    match value {
+        Value::Str(s) => s.len() + 8,
+        Value::Bytes(b) => b.len() * 4 / 3 + 8,
+        Value::Map(m) => {
+            m.0.iter()
+                .map(|item| match item {
+                    Item::Entry(k, v) => k.len() + 8 + weight(v),
+                    Item::Comment(c) => c.text.len() + 8,
+                })
+                .sum()
+        }
+        Value::List(items) => items.iter().map(|v| weight(v) + 8).sum(),
+        _ => 16,
+    }
+}
+
+/// Where to split the top-level `items` for writing: an index between two
+/// entries near the middle by weight, with a fifth of the weight on each
+/// side at least.
+fn emit_split(items: &[Item]) -> Option<usize> {
+    let weights: Vec<usize> = items
+        .iter()
+        .map(|item| match item {
+            Item::Entry(k, v) => k.len() + 8 + weight(v),
+            Item::Comment(c) => c.text.len() + 8,
+        })
+        .collect();
+    let total: usize = weights.iter().sum();
+    if total < PARALLEL_MIN_BYTES {
+        return None;
+    }
+    let mut before = 0usize;
+    let mut best: Option<(usize, usize)> = None;
+    for k in 1..items.len() {
+        before += weights[k - 1];
+        let between_entries =
+            matches!(items[k - 1], Item::Entry(..)) && matches!(items[k], Item::Entry(..));
+        if !between_entries {
+            continue;
+        }
+        let distance = before.abs_diff(total / 2);
+        if best.is_none_or(|(_, d)| distance < d) {
+            best = Some((k, distance));
+        }
+    }
+    let (k, _) = best?;
+    let head: usize = weights[..k].iter().sum();
+    (head.min(total - head) >= total / 5).then_some(k)
+}
+
+/// Writes `items` as one document split before `items[k]`.
+fn emit_at(items: &[Item], k: usize, extra: Option<&Map>, indent: usize) -> Vec<u8> {
+    let (head, tail) = items.split_at(k);
+    let (mut a, b) = parallel::join(
+        || emit::emit_items(head, None, indent),
+        || emit::emit_items(tail, extra, indent),
+    );
+    a.extend_from_slice(&b);
+    a
+}
+
+/// Writes documents, a large single document in two halves on two threads.
+pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
+    if let [doc] = docs {
+        if parallel::has_second_core() {
+            if let Some(k) = emit_split(&doc.0) {
+                return emit_at(&doc.0, k, extra, indent);
+            }
+        }
+    }
+    emit::emit_documents(docs, extra, indent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fixture YAML file of the repository (plain and encrypted).
+    fn fixtures() -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    if let Ok(text) = std::fs::read_to_string(&path) {
+                        out.push((path.display().to_string(), text));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// A generated document with comments, lists, literals and nesting
+    /// around many top-level keys.
+    fn generated() -> String {
+        let mut s = String::from("# head comment\n\nfirst: 1\n");
+        for i in 0..40 {
+            match i % 8 {
+                0 => s.push_str(&format!(
+                    "k{i}:\n    a: x{i}\n    b:\n        - 1\n        - two\n"
+                )),
+                1 => s.push_str(&format!("k{i}: |\n    line {i}\n    more\n")),
+                2 => s.push_str(&format!("# above k{i}\nk{i}: v # inline\n")),
+                3 => s.push_str(&format!("k{i}:\n    - a: 1\n      b: 2\n    # foot\n")),
+                4 => s.push_str(&format!("\nk{i}: \"quoted {i}\"\n")),
+                5 => s.push_str(&format!("k{i}:\nk{i}x: 1.5\n")),
+                6 => s.push_str(&format!(
+                    "k{i}:\n    nested:\n        deep: true\n    # trailing\n\n"
+                )),
+                _ => s.push_str(&format!("k{i}: |-\n    strip {i}\n")),
+            }
+        }
+        s.push_str("last: end\n# final\n");
+        s
+    }
+
+    #[test]
+    fn split_reads_equal_whole_reads_at_every_split_point() {
+        let mut cases = fixtures();
+        cases.push(("generated".into(), generated()));
+        let mut compared = 0;
+        for (name, text) in &cases {
+            for checks in [true, false] {
+                let whole = parse::parse_stream(text, checks);
+                for at in parse_split_points(text).collect::<Vec<_>>() {
+                    if let Some(split) = parse_at(text, at, checks) {
+                        // Debug text: NaN equals itself there.
+                        assert_eq!(
+                            format!("{:?}", Ok::<_, &super::super::FormatError>(&split)),
+                            format!("{:?}", whole.as_ref()),
+                            "{name}: split read at byte {at} differs"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 100, "only {compared} split reads compared");
+    }
+
+    #[test]
+    fn split_writes_equal_whole_writes_at_every_split_point() {
+        let mut cases = fixtures();
+        cases.push(("generated".into(), generated()));
+        let mut metadata = Map::new();
+        metadata.push("lastmodified", Value::Str("2026-11-28T00:00:00Z".into()));
+        metadata.push(
+            "mac",
+            Value::Str("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into()),
+        );
+        let mut compared = 0;
+        for (name, text) in &cases {
+            let Ok(docs) = parse::parse_stream(text, false) else {
+                continue;
+            };
+            let [doc] = &docs[..] else { continue };
+            for extra in [None, Some(&metadata)] {
+                for indent in [2, 4] {
+                    let whole = emit::emit_documents(&docs, extra, indent);
+                    for k in 1..doc.0.len() {
+                        if !matches!(doc.0[k - 1], Item::Entry(..))
+                            || !matches!(doc.0[k], Item::Entry(..))
+                        {
+                            continue;
+                        }
+                        let split = emit_at(&doc.0, k, extra, indent);
+                        assert!(
+                            split == whole,
+                            "{name}: split write before item {k} differs:\n{}\n---\n{}",
+                            String::from_utf8_lossy(&split),
+                            String::from_utf8_lossy(&whole)
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 100, "only {compared} split writes compared");
+    }
+
+    #[test]
+    fn split_points_are_top_level_keys_after_content() {
+        let text = "a: 1\n# c\nb: 2\n\nc: 3\nd:\n    e: 1\nf: 2\n";
+        let points: Vec<&str> = parse_split_points(text).map(|p| &text[p..p + 2]).collect();
+        assert_eq!(points, ["d:", "f:"]);
+    }
+
+    #[test]
+    fn a_key_repeated_across_halves_is_read_whole() {
+        let text = "a: 1\nb: 2\na: 3\n";
+        assert!(parse_at(text, 5, true).is_none());
+        assert!(parse::parse_stream(text, true).is_err());
+    }
+
+    #[test]
+    fn small_or_lopsided_inputs_are_not_split() {
+        assert_eq!(parse_split("a: 1\nb: 2\n"), Some(5));
+        let long = format!("a: {}\nb: 1\n", "x".repeat(1000));
+        assert_eq!(parse_split(&long), None);
+        let mut items = Map::new();
+        items.push("a", Value::Str("x".repeat(10)));
+        items.push("b", Value::Str("y".repeat(10)));
+        assert_eq!(emit_split(&items.0), None);
+    }
+}
