@@ -7,6 +7,7 @@ use super::IoArgs;
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
+use crate::fsutil::FileBytes;
 
 /// The input of a command.
 pub(crate) struct Input {
@@ -17,7 +18,7 @@ pub(crate) struct Input {
     /// The path used for store detection (`--filename-override` or the file).
     pub type_path: String,
     /// The content.
-    pub bytes: Vec<u8>,
+    pub bytes: FileBytes,
 }
 
 fn is_stdin(file: Option<&str>) -> bool {
@@ -43,11 +44,11 @@ pub(crate) fn read_input(file: Option<&str>, io: &IoArgs) -> Result<Input> {
             file: None,
             name: "<stdin>".into(),
             type_path: io.filename_override.clone().unwrap_or_default(),
-            bytes,
+            bytes: FileBytes::Read(bytes),
         });
     }
     let path = PathBuf::from(file.unwrap_or_default());
-    let bytes = match std::fs::read(&path) {
+    let bytes = match crate::fsutil::read_file(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let abs = std::path::absolute(&path).unwrap_or(path);
