@@ -136,6 +136,17 @@ pub struct Opened {
     encrypted: Vec<Map>,
 }
 
+impl Decrypted {
+    /// Wipes the plaintext values and leaves their memory to the process
+    /// exit: for a command that ends right after, freeing a large tree
+    /// value by value would only cost time.
+    pub fn wipe_and_leak(mut self) {
+        let mut documents = std::mem::take(&mut self.documents);
+        documents.iter_mut().for_each(Zeroize::zeroize);
+        std::mem::forget(documents);
+    }
+}
+
 impl Drop for Decrypted {
     /// Wipes the plaintext values.
     fn drop(&mut self) {

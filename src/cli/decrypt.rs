@@ -105,7 +105,9 @@ pub(crate) fn run_preserving(
         }
         .map_err(|e| Error::Dump(e.to_string()))?,
     );
-    write_output(io, &input, &bytes)
+    let written = write_output(io, &input, &bytes);
+    decrypted.wipe_and_leak();
+    written
 }
 
 /// A key context with `--decryption-order` / `SOPS_DECRYPTION_ORDER` applied
