@@ -338,6 +338,8 @@ enum State {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct ScalarAnalysis {
+    /// Only ASCII characters (a column per byte).
+    ascii: bool,
     multiline: bool,
     flow_plain_allowed: bool,
     block_plain_allowed: bool,
@@ -387,10 +389,12 @@ fn is_printable(c: char) -> bool {
 
 /// yaml.v3 `yaml_emitter_analyze_scalar`: which styles can write `value`.
 fn analyze_scalar(value: &str) -> ScalarAnalysis {
-    if value.is_ascii() {
-        analyze_ascii(value.as_bytes())
-    } else {
-        analyze_chars(value)
+    match analyze_ascii(value.as_bytes()) {
+        Some(analysis) => ScalarAnalysis {
+            ascii: true,
+            ..analysis
+        },
+        None => analyze_chars(value),
     }
 }
 
@@ -410,10 +414,11 @@ const PLAIN_SAFE: [bool; 256] = {
 };
 
 /// [`analyze_chars`] for ASCII text (a character is a byte): a tight loop
-/// that skips runs of [`PLAIN_SAFE`] bytes.
-fn analyze_ascii(b: &[u8]) -> ScalarAnalysis {
+/// that skips runs of [`PLAIN_SAFE`] bytes. `None` at the first byte that
+/// is not ASCII.
+fn analyze_ascii(b: &[u8]) -> Option<ScalarAnalysis> {
     if b.is_empty() {
-        return analyze_chars("");
+        return Some(analyze_chars(""));
     }
     let n = b.len();
     let mut block_indicators = false;
@@ -438,7 +443,11 @@ fn analyze_ascii(b: &[u8]) -> ScalarAnalysis {
     while i < n {
         if i > 0 && PLAIN_SAFE[b[i] as usize] {
             i += 1;
-            while i < n && PLAIN_SAFE[b[i] as usize] {
+            let safe = |i: usize| PLAIN_SAFE[b[i] as usize];
+            while i + 4 <= n && safe(i) & safe(i + 1) & safe(i + 2) & safe(i + 3) {
+                i += 4;
+            }
+            while i < n && safe(i) {
                 i += 1;
             }
             previous_space = false;
@@ -447,6 +456,9 @@ fn analyze_ascii(b: &[u8]) -> ScalarAnalysis {
             continue;
         }
         let c = b[i];
+        if !c.is_ascii() {
+            return None;
+        }
         let is_last = i + 1 == n;
         let followed_by_whitespace = is_last || matches!(b[i + 1], b' ' | b'\t');
         if i == 0 {
@@ -522,7 +534,7 @@ fn analyze_ascii(b: &[u8]) -> ScalarAnalysis {
         preceded_by_whitespace = matches!(c, b' ' | b'\t' | 0) || is_break;
         i += 1;
     }
-    finish_analysis(Flags {
+    Some(finish_analysis(Flags {
         block_indicators,
         flow_indicators,
         line_breaks,
@@ -534,7 +546,7 @@ fn analyze_ascii(b: &[u8]) -> ScalarAnalysis {
         trailing_break,
         break_space,
         space_break,
-    })
+    }))
 }
 
 /// What the character scan of a scalar found.
@@ -555,6 +567,7 @@ struct Flags {
 /// The styles allowed by the flags of a (non-empty) scalar.
 fn finish_analysis(f: Flags) -> ScalarAnalysis {
     let mut a = ScalarAnalysis {
+        ascii: false,
         multiline: f.line_breaks,
         flow_plain_allowed: true,
         block_plain_allowed: true,
@@ -598,6 +611,7 @@ fn finish_analysis(f: Flags) -> ScalarAnalysis {
 fn analyze_chars(value: &str) -> ScalarAnalysis {
     if value.is_empty() {
         return ScalarAnalysis {
+            ascii: false,
             multiline: false,
             flow_plain_allowed: false,
             block_plain_allowed: true,
@@ -702,6 +716,7 @@ fn analyze_chars(value: &str) -> ScalarAnalysis {
         i += 1;
     }
     let mut a = ScalarAnalysis {
+        ascii: false,
         multiline: line_breaks,
         flow_plain_allowed: true,
         block_plain_allowed: true,
@@ -1329,7 +1344,12 @@ impl Emitter {
         }
         // Plain scalars never contain line breaks here (they are not
         // allowed plain) and the width is unlimited.
-        self.write_str(value);
+        self.out.extend_from_slice(value.as_bytes());
+        self.column += if self.scalar.ascii {
+            value.len()
+        } else {
+            value.chars().count()
+        } as i64;
         if !value.is_empty() {
             self.whitespace = false;
         }
@@ -1526,9 +1546,12 @@ mod tests {
         let alphabet: &[u8] = b" \t\r\n\0\x01\x7f-.:?#,[]{}&*!|>'\"%@`aZ09_=/+";
         let check = |v: &[u8]| {
             let s = std::str::from_utf8(v).unwrap();
-            assert_eq!(analyze_ascii(v), analyze_chars(s), "{s:?}");
+            assert_eq!(analyze_ascii(v), Some(analyze_chars(s)), "{s:?}");
+            assert!(analyze_scalar(s).ascii);
         };
         check(b"");
+        assert_eq!(analyze_ascii("ab\u{e9}c".as_bytes()), None);
+        assert!(!analyze_scalar("ab\u{e9}c").ascii);
         // Every string of up to four characters of the alphabet.
         let mut buf = Vec::new();
         fn rec(buf: &mut Vec<u8>, alphabet: &[u8], depth: usize, check: &dyn Fn(&[u8])) {
