@@ -264,38 +264,34 @@ fn seq_events<'a>(list: &'a [Value], item_head: String, out: &mut Vec<Event<'a>>
 /// Writes documents (each a mapping) as a YAML stream; `extra` is appended
 /// to every document as a `sops` entry.
 pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
+    emit_stream(docs.iter().map(|d| &d.0[..]), extra, indent)
+}
+
+/// Writes one document made of `items` (and `extra` as a final `sops`
+/// entry), exactly as [`emit_documents`] writes a single-document stream.
+pub(crate) fn emit_items(items: &[Item], extra: Option<&Map>, indent: usize) -> Vec<u8> {
+    emit_stream(std::iter::once(items), extra, indent)
+}
+
+/// Writes documents given as their top-level items.
+fn emit_stream<'a>(
+    docs: impl Iterator<Item = &'a [Item]>,
+    extra: Option<&Map>,
+    indent: usize,
+) -> Vec<u8> {
     let sops = extra.map(|m| Value::Map(m.clone()));
     let mut events = Vec::new();
     events.push(Event::new(EvKind::StreamStart));
-    for doc in docs {
+    for items in docs {
         events.push(Event::new(EvKind::DocStart));
         map_events(
-            &doc.0,
+            items,
             sops.as_ref().map(|v| ("sops", v)),
             String::new(),
             &mut events,
         );
         events.push(Event::new(EvKind::DocEnd));
     }
-    events.push(Event::new(EvKind::StreamEnd));
-    Emitter::new(indent).run(events)
-}
-
-/// Writes one document made of `items` (and `extra` as a final `sops`
-/// entry), exactly as [`emit_documents`] writes a single-document stream.
-pub(crate) fn emit_items(items: &[Item], extra: Option<&Map>, indent: usize) -> Vec<u8> {
-    let sops = extra.map(|m| Value::Map(m.clone()));
-    let mut events = vec![
-        Event::new(EvKind::StreamStart),
-        Event::new(EvKind::DocStart),
-    ];
-    map_events(
-        items,
-        sops.as_ref().map(|v| ("sops", v)),
-        String::new(),
-        &mut events,
-    );
-    events.push(Event::new(EvKind::DocEnd));
     events.push(Event::new(EvKind::StreamEnd));
     Emitter::new(indent).run(events)
 }

@@ -35,6 +35,30 @@ impl YamlStore {
     }
 }
 
+/// Every `.yaml`/`.yml` file under `root` with its text, in path order
+/// (for tests that compare readers and writers on real files).
+#[cfg(test)]
+pub(crate) fn yaml_files(root: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push((path, text));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 fn to_str(input: &[u8]) -> Result<&str, FormatError> {
     std::str::from_utf8(input)
         .map_err(|e| FormatError::Parse(format!("yaml: invalid UTF-8 at byte {}", e.valid_up_to())))
@@ -125,6 +149,23 @@ mod tests {
         assert_eq!(parse_err("# only\n"), "EOF");
         assert_eq!(parse_err("\n\n"), "EOF");
         assert_eq!(round_trip("---\n"), "{}\n");
+    }
+
+    #[test]
+    fn duplicate_keys_found_in_small_and_large_mappings() {
+        for n in [3, 16, 17, 40] {
+            let mut text: String = (0..n).map(|i| format!("k{i}: {i}\n")).collect();
+            assert!(store().parse_plain(text.as_bytes()).is_ok(), "{n} keys");
+            text.push_str("k1: again\n");
+            assert_eq!(
+                parse_err(&text),
+                format!(
+                    "yaml: unmarshal errors:\n  line {}: mapping key \"k1\" already defined at line 2",
+                    n + 1
+                ),
+                "{n} keys"
+            );
+        }
     }
 
     #[test]

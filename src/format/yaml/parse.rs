@@ -944,8 +944,16 @@ fn go_type(v: &Value) -> &'static str {
 /// Runs the duplicate-key check of the first document (yaml.v3 reports every
 /// later key equal to an earlier one, in order).
 pub(crate) fn duplicate_key_errors(keys: &[(String, usize)]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::with_capacity(keys.len());
-    if keys.iter().all(|(k, _)| seen.insert(k.as_str())) {
+    let distinct = if keys.len() <= 16 {
+        // Small mappings (nearly all): compare pairs, no hashing.
+        keys.iter()
+            .enumerate()
+            .all(|(i, (k, _))| keys[..i].iter().all(|(other, _)| other != k))
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        keys.iter().all(|(k, _)| seen.insert(k.as_str()))
+    };
+    if distinct {
         return Vec::new();
     }
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();

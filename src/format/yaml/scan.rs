@@ -770,30 +770,16 @@ mod tests {
     }
 
     fn check_tree(root: std::path::PathBuf) -> (usize, usize) {
-        let mut stack = vec![root];
-        let (mut seen, mut fast) = (0, 0);
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                    let Ok(text) = std::fs::read_to_string(&p) else {
-                        continue;
-                    };
-                    seen += 1;
-                    if check(&text) {
-                        fast += 1;
-                    } else {
-                        eprintln!("granit-parser for {}", p.display());
-                    }
-                }
+        let files = super::super::yaml_files(&root);
+        let mut fast = 0;
+        for (path, text) in &files {
+            if check(text) {
+                fast += 1;
+            } else {
+                eprintln!("granit-parser for {}", path.display());
             }
         }
-        (seen, fast)
+        (files.len(), fast)
     }
 
     #[test]

@@ -168,10 +168,9 @@ fn emit_at(items: &[Item], k: usize, extra: Option<&Map>, indent: usize) -> Vec<
 /// Writes documents, a large single document in two halves on two threads.
 pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
     if let [doc] = docs {
-        if parallel::has_second_core() {
-            if let Some(k) = emit_split(&doc.0) {
-                return emit_at(&doc.0, k, extra, indent);
-            }
+        // The size first: asking for the core count reads cgroup files.
+        if let Some(k) = emit_split(&doc.0).filter(|_| parallel::has_second_core()) {
+            return emit_at(&doc.0, k, extra, indent);
         }
     }
     emit::emit_documents(docs, extra, indent)
@@ -183,28 +182,11 @@ mod tests {
 
     /// Every fixture YAML file of the repository (plain and encrypted).
     fn fixtures() -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata"
-        ))];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                    if let Ok(text) = std::fs::read_to_string(&path) {
-                        out.push((path.display().to_string(), text));
-                    }
-                }
-            }
-        }
-        out.sort();
-        out
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata"));
+        super::super::yaml_files(root)
+            .into_iter()
+            .map(|(path, text)| (path.display().to_string(), text))
+            .collect()
     }
 
     /// A generated document with comments, lists, literals and nesting
