@@ -60,6 +60,19 @@ struct State<'c, 't> {
     batch: Option<Batch<'t>>,
 }
 
+impl<'c, 't> State<'c, 't> {
+    fn new(cipher: &'c mut Cipher, hasher: Sha512, batch: Option<Batch<'t>>) -> State<'c, 't> {
+        State {
+            cipher,
+            hasher,
+            comments: Vec::new(),
+            warnings: Vec::new(),
+            aad: String::new(),
+            batch,
+        }
+    }
+}
+
 /// Values at least this many leaves are shared between threads.
 const PARALLEL_MIN_JOBS: usize = 4096;
 
@@ -120,45 +133,31 @@ impl Walk<'_> {
         // Values are encrypted or decrypted after the walk, in a batch that
         // large files share between threads. A cipher that remembers
         // nonces (edit, rotate, set) needs them in order, one by one.
-        let batched = !cipher.is_remembering();
-        if batched {
-            let snapshot = hasher.clone();
-            let mut state = State {
-                cipher,
-                hasher,
-                comments: Vec::new(),
-                warnings: Vec::new(),
-                aad: String::new(),
-                batch: Some(Batch::default()),
-            };
-            self.walk_documents(documents, &mut state)?;
-            let batch = state.batch.take().unwrap_or_default();
-            match batch.run(self, &mut state) {
-                Ok(()) => return Ok(finish(state)),
-                Err(BatchFailed::Encrypt(message)) => return Err(WalkError::Encrypt(message)),
-                // Nothing of the tree was changed by the failed batch.
-                Err(BatchFailed::Retry) => {
-                    let mut state = State {
-                        cipher: state.cipher,
-                        hasher: snapshot,
-                        comments: Vec::new(),
-                        warnings: Vec::new(),
-                        aad: String::new(),
-                        batch: None,
-                    };
-                    self.walk_documents(documents, &mut state)?;
-                    return Ok(finish(state));
-                }
+        if cipher.is_remembering() {
+            return self.one_by_one(documents, cipher, hasher);
+        }
+        let mut state = State::new(cipher, hasher.clone(), Some(Batch::default()));
+        self.walk_documents(documents, &mut state)?;
+        let batch = state.batch.take().unwrap_or_default();
+        match batch.run(self, &mut state) {
+            Ok(()) => Ok(finish(state)),
+            Err(BatchFailed::Encrypt(message)) => Err(WalkError::Encrypt(message)),
+            // Nothing of the tree was changed by the failed batch.
+            Err(BatchFailed::Retry) => {
+                let cipher = state.cipher;
+                self.one_by_one(documents, cipher, hasher)
             }
         }
-        let mut state = State {
-            cipher,
-            hasher,
-            comments: Vec::new(),
-            warnings: Vec::new(),
-            aad: String::new(),
-            batch: None,
-        };
+    }
+
+    /// The walk that encrypts or decrypts each leaf as it reaches it.
+    fn one_by_one(
+        &self,
+        documents: &mut [Map],
+        cipher: &mut Cipher,
+        hasher: Sha512,
+    ) -> Result<WalkOutcome, WalkError> {
+        let mut state = State::new(cipher, hasher, None);
         self.walk_documents(documents, &mut state)?;
         Ok(finish(state))
     }
@@ -515,9 +514,8 @@ impl<'t> Batch<'t> {
         let mut out: Vec<Option<Value>> = Vec::new();
         out.resize_with(jobs.len(), || None);
         let hasher = &mut state.hasher;
-        let work = |jobs: &[Job<'_>], out: &mut [Option<Value>]| match walk.direction {
-            Direction::Encrypt => encrypt_jobs(jobs, out, prefixes, cipher),
-            Direction::Decrypt => decrypt_jobs(jobs, out, prefixes, cipher),
+        let work = |jobs: &[Job<'_>], out: &mut [Option<Value>]| {
+            run_jobs(walk.direction, jobs, out, prefixes, cipher)
         };
         let done = if jobs.len() >= PARALLEL_MIN_JOBS && parallel::has_second_core() {
             // Hashing costs about a third of encrypting and a quarter of
@@ -609,7 +607,10 @@ fn job_aad(out: &mut String, prefixes: &str, job: &Job<'_>) {
     }
 }
 
-fn encrypt_jobs(
+/// Encrypts (or decrypts) the jobs of that direction into `out`; the tree
+/// is not changed.
+fn run_jobs(
+    direction: Direction,
     jobs: &[Job<'_>],
     out: &mut [Option<Value>],
     prefixes: &str,
@@ -618,54 +619,55 @@ fn encrypt_jobs(
     let mut nonces = Nonces::default();
     let mut aad = String::new();
     for (job, out) in jobs.iter().zip(out) {
-        if job.kind != JobKind::Encrypt {
-            continue;
+        match (direction, job.kind) {
+            (Direction::Encrypt, JobKind::Encrypt) => {
+                job_aad(&mut aad, prefixes, job);
+                *out = seal(job.leaf, &aad, cipher, &mut nonces)?;
+            }
+            (Direction::Decrypt, JobKind::Decrypt { in_list }) => {
+                job_aad(&mut aad, prefixes, job);
+                *out = Some(open(job.leaf, in_list, &aad, cipher)?);
+            }
+            _ => {}
         }
-        job_aad(&mut aad, prefixes, job);
-        let sealed = match &*job.leaf {
-            // Strings are encrypted from their bytes: no copy.
-            Value::Str(s) => cipher.seal(s.as_bytes(), aad.as_bytes(), "str", &mut nonces),
-            other => match plaintext::serialize(other) {
-                Some((type_name, bytes)) => {
-                    cipher.seal(&bytes, aad.as_bytes(), type_name, &mut nonces)
-                }
-                None => continue,
-            },
-        };
-        let encrypted = sealed.map_err(|e| BatchFailed::Encrypt(e.to_string()))?;
-        *out = Some(Value::Str(encrypted));
     }
     Ok(())
 }
 
-/// Decrypts the `Decrypt` jobs into `plain` (the tree is not changed).
-fn decrypt_jobs(
-    jobs: &[Job<'_>],
-    plain: &mut [Option<Value>],
-    prefixes: &str,
+/// The `ENC[…]` value of a plaintext leaf.
+fn seal(
+    leaf: &Value,
+    aad: &str,
     cipher: &Cipher,
-) -> Result<(), BatchFailed> {
-    let mut aad = String::new();
-    for (job, out) in jobs.iter().zip(plain) {
-        let JobKind::Decrypt { in_list } = job.kind else {
-            continue;
-        };
-        let Value::Str(text) = &*job.leaf else {
-            return Err(BatchFailed::Retry);
-        };
-        let mut parsed: EncValue = text.parse().map_err(|_| BatchFailed::Retry)?;
-        job_aad(&mut aad, prefixes, job);
-        let type_name = std::mem::take(&mut parsed.type_name);
-        let bytes = cipher
-            .open(parsed, aad.as_bytes())
-            .map_err(|_| BatchFailed::Retry)?;
-        let value = plaintext::parse_owned(&type_name, bytes).map_err(|_| BatchFailed::Retry)?;
-        if matches!(value, Value::Comment(_)) && !in_list {
-            return Err(BatchFailed::Retry);
-        }
-        *out = Some(value);
+    nonces: &mut Nonces,
+) -> Result<Option<Value>, BatchFailed> {
+    let sealed = match leaf {
+        // Strings are encrypted from their bytes: no copy.
+        Value::Str(s) => cipher.seal(s.as_bytes(), aad.as_bytes(), "str", nonces),
+        other => match plaintext::serialize(other) {
+            Some((type_name, bytes)) => cipher.seal(&bytes, aad.as_bytes(), type_name, nonces),
+            None => return Ok(None),
+        },
+    };
+    let encrypted = sealed.map_err(|e| BatchFailed::Encrypt(e.to_string()))?;
+    Ok(Some(Value::Str(encrypted)))
+}
+
+/// The plaintext value of an `ENC[…]` leaf.
+fn open(leaf: &Value, in_list: bool, aad: &str, cipher: &Cipher) -> Result<Value, BatchFailed> {
+    let Value::Str(text) = leaf else {
+        return Err(BatchFailed::Retry);
+    };
+    let mut parsed: EncValue = text.parse().map_err(|_| BatchFailed::Retry)?;
+    let type_name = std::mem::take(&mut parsed.type_name);
+    let bytes = cipher
+        .open(parsed, aad.as_bytes())
+        .map_err(|_| BatchFailed::Retry)?;
+    let value = plaintext::parse_owned(&type_name, bytes).map_err(|_| BatchFailed::Retry)?;
+    if matches!(value, Value::Comment(_)) && !in_list {
+        return Err(BatchFailed::Retry);
     }
-    Ok(())
+    Ok(value)
 }
 
 fn clear_innermost(state: &mut State<'_, '_>) {
