@@ -12,6 +12,7 @@
 use super::{emit, parse};
 use crate::parallel;
 use crate::tree::{Item, Map, Value};
+use zeroize::Zeroize;
 
 /// Inputs and outputs smaller than this are handled on one thread.
 const PARALLEL_MIN_BYTES: usize = 256 * 1024;
@@ -64,10 +65,16 @@ fn parse_at(text: &str, at: usize, first_doc_checks: bool) -> Option<Vec<Map>> {
         || parse::parse_fast(head, first_doc_checks),
         || parse::parse_fast(tail, first_doc_checks),
     );
-    let (mut a, b) = (a?, b?);
-    if a.len() != 1 || b.len() != 1 {
-        return None;
-    }
+    // A half read in vain is wiped (it holds the plaintext of the file).
+    let wipe = |docs: Option<Vec<Map>>| docs.into_iter().flatten().for_each(|mut d| d.zeroize());
+    let (mut a, b) = match (a, b) {
+        (Some(a), Some(b)) if a.len() == 1 && b.len() == 1 => (a, b),
+        (a, b) => {
+            wipe(a);
+            wipe(b);
+            return None;
+        }
+    };
     let mut tail_doc = b.into_iter().next()?;
     let head_doc = a.first_mut()?;
     let head_keys: std::collections::HashSet<&str> = head_doc
@@ -83,6 +90,8 @@ fn parse_at(text: &str, at: usize, first_doc_checks: bool) -> Option<Vec<Map>> {
         .iter()
         .any(|item| matches!(item, Item::Entry(k, _) if head_keys.contains(k.as_str())));
     if repeated {
+        tail_doc.zeroize();
+        wipe(Some(a));
         return None;
     }
     head_doc.0.append(&mut tail_doc.0);
@@ -157,12 +166,18 @@ fn emit_split(items: &[Item]) -> Option<usize> {
 /// Writes `items` as one document split before `items[k]`.
 fn emit_at(items: &[Item], k: usize, extra: Option<&Map>, indent: usize) -> Vec<u8> {
     let (head, tail) = items.split_at(k);
-    let (mut a, b) = parallel::join(
+    let (mut a, mut b) = parallel::join(
         || emit::emit_items(head, None, indent),
         || emit::emit_items(tail, extra, indent),
     );
-    a.extend_from_slice(&b);
-    a
+    // Into a buffer of the exact size, and the halves wiped: growing `a`
+    // could leave a copy of decrypted text in freed memory.
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    out.extend_from_slice(&a);
+    out.extend_from_slice(&b);
+    a.zeroize();
+    b.zeroize();
+    out
 }
 
 /// Writes documents, a large single document in two halves on two threads.
