@@ -26,6 +26,16 @@ fn large_yaml() -> String {
     s
 }
 
+/// The reference's encryption of `plain` for test recipient 1.
+fn sops_encrypt(sb: &Sandbox, sops_bin: &std::path::Path, plain: &std::path::Path) -> Vec<u8> {
+    let out = run(sb
+        .sops(sops_bin)
+        .args(["encrypt", "--age", &recipient(1)])
+        .arg(plain));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    out.stdout
+}
+
 #[test]
 fn enseal_encrypts_large_yaml_and_the_reference_decrypts_it() {
     let Some(sops_bin) = require_sops() else {
@@ -53,12 +63,7 @@ fn enseal_encrypts_large_yaml_and_the_reference_decrypts_it() {
         .arg("decrypt")
         .arg(&enc));
     assert_eq!(theirs.code, Some(0), "{theirs:?}");
-    let own = run(sb
-        .sops(&sops_bin)
-        .args(["encrypt", "--age", &recipient(1)])
-        .arg(&plain));
-    assert_eq!(own.code, Some(0), "{own:?}");
-    let sops_enc = sb.write("sops.enc.yaml", &own.stdout);
+    let sops_enc = sb.write("sops.enc.yaml", sops_encrypt(&sb, &sops_bin, &plain));
     let round = run(sb
         .sops(&sops_bin)
         .env("SOPS_AGE_KEY_FILE", key_file(1))
@@ -93,14 +98,10 @@ fn a_tampered_value_deep_in_a_large_file_is_named_by_its_path() {
     };
     let sb = Sandbox::new();
     let plain = sb.write("big.yaml", large_yaml());
-    let own = run(sb
-        .sops(&sops_bin)
-        .args(["encrypt", "--age", &recipient(1)])
-        .arg(&plain));
-    assert_eq!(own.code, Some(0), "{own:?}");
+    let own = sops_encrypt(&sb, &sops_bin, &plain);
     // Swap the hosts of two services late in the file (the second thread's
     // share of the batch).
-    let text = String::from_utf8(own.stdout).unwrap();
+    let text = String::from_utf8(own).unwrap();
     let line_of = |key: &str| -> String {
         let at = text.find(&format!("{key}:\n")).unwrap();
         let host = text[at..].find("host: ").unwrap() + at;
