@@ -159,10 +159,6 @@ impl Cipher {
         found
     }
 
-    fn fresh_iv(&mut self) -> Result<[u8; 32], CipherError> {
-        self.nonces.next_iv()
-    }
-
     /// Whether this cipher remembers nonces ([`Cipher::remembering`]): its
     /// values must then be encrypted and decrypted one by one, in order.
     pub fn is_remembering(&self) -> bool {
@@ -207,7 +203,7 @@ impl Cipher {
                 return Ok(self.encrypt_with_iv(plaintext, aad, "float", iv));
             }
         }
-        let iv = self.fresh_iv()?;
+        let iv = self.nonces.next_iv()?;
         Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv))
     }
 

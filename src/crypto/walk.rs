@@ -185,13 +185,11 @@ impl Walk<'_> {
 
 /// The MAC and warnings of a finished walk.
 fn finish(state: State<'_, '_>) -> WalkOutcome {
-    {
-        let digest = state.hasher.finalize();
-        let mac = digest.iter().map(|b| format!("{b:02X}")).collect();
-        WalkOutcome {
-            mac,
-            warnings: state.warnings,
-        }
+    let digest = state.hasher.finalize();
+    let mac = digest.iter().map(|b| format!("{b:02X}")).collect();
+    WalkOutcome {
+        mac,
+        warnings: state.warnings,
     }
 }
 
@@ -249,23 +247,16 @@ impl Walk<'_> {
         in_list: bool,
     ) -> Result<(), WalkError> {
         match value {
-            Value::Map(map) => {
+            Value::Map(_) | Value::List(_) => {
                 state.comments.push(Vec::new());
                 if let Some(batch) = state.batch.as_mut() {
                     batch.open_container(path);
                 }
-                self.walk_map(map, path, state)?;
-                if let Some(batch) = state.batch.as_mut() {
-                    batch.open.pop();
+                match value {
+                    Value::Map(map) => self.walk_map(map, path, state)?,
+                    Value::List(items) => self.walk_list(items, path, state)?,
+                    _ => {}
                 }
-                state.comments.pop();
-            }
-            Value::List(items) => {
-                state.comments.push(Vec::new());
-                if let Some(batch) = state.batch.as_mut() {
-                    batch.open_container(path);
-                }
-                self.walk_list(items, path, state)?;
                 if let Some(batch) = state.batch.as_mut() {
                     batch.open.pop();
                 }

@@ -55,6 +55,18 @@ struct Scalar<'a> {
     end: usize,
 }
 
+impl<'a> Scalar<'a> {
+    /// The plain scalar `line[start..end]`.
+    fn plain(line: &'a str, start: usize, end: usize) -> Scalar<'a> {
+        Scalar {
+            value: Cow::Borrowed(&line[start..end]),
+            style: ScalarStyle::Plain,
+            start,
+            end,
+        }
+    }
+}
+
 /// Characters that may not start a plain scalar (block context).
 fn plain_start_ok(rest: &[u8]) -> bool {
     match rest.first() {
@@ -194,12 +206,7 @@ fn value_scalar(line: &str, at: usize) -> Option<(Scalar<'_>, Tail)> {
     if comment.is_none() && b.last() == Some(&b':') {
         return None;
     }
-    let s = Scalar {
-        value: Cow::Borrowed(&line[at..end]),
-        style: ScalarStyle::Plain,
-        start: at,
-        end,
-    };
+    let s = Scalar::plain(line, at, end);
     Some((s, comment.map_or(Tail::End, Tail::Comment)))
 }
 
@@ -247,12 +254,7 @@ fn key_scalar(line: &str, at: usize) -> Option<(Scalar<'_>, usize)> {
     if i - at > 1000 {
         return None;
     }
-    let s = Scalar {
-        value: Cow::Borrowed(&line[at..end]),
-        style: ScalarStyle::Plain,
-        start: at,
-        end,
-    };
+    let s = Scalar::plain(line, at, end);
     Some((s, i + 1))
 }
 

@@ -116,16 +116,17 @@ fn weight(value: &Value) -> usize {
     match value {
         Value::Str(s) => s.len() + 8,
         Value::Bytes(b) => b.len() * 4 / 3 + 8,
-        Value::Map(m) => {
-            m.0.iter()
-                .map(|item| match item {
-                    Item::Entry(k, v) => k.len() + 8 + weight(v),
-                    Item::Comment(c) => c.text.len() + 8,
-                })
-                .sum()
-        }
+        Value::Map(m) => m.0.iter().map(item_weight).sum(),
         Value::List(items) => items.iter().map(|v| weight(v) + 8).sum(),
         _ => 16,
+    }
+}
+
+/// Roughly how many bytes a mapping item takes when written.
+fn item_weight(item: &Item) -> usize {
+    match item {
+        Item::Entry(k, v) => k.len() + 8 + weight(v),
+        Item::Comment(c) => c.text.len() + 8,
     }
 }
 
@@ -133,13 +134,7 @@ fn weight(value: &Value) -> usize {
 /// entries near the middle by weight, with a fifth of the weight on each
 /// side at least.
 fn emit_split(items: &[Item]) -> Option<usize> {
-    let weights: Vec<usize> = items
-        .iter()
-        .map(|item| match item {
-            Item::Entry(k, v) => k.len() + 8 + weight(v),
-            Item::Comment(c) => c.text.len() + 8,
-        })
-        .collect();
+    let weights: Vec<usize> = items.iter().map(item_weight).collect();
     let total: usize = weights.iter().sum();
     if total < PARALLEL_MIN_BYTES {
         return None;
