@@ -50,7 +50,7 @@ fn setup() -> Option<Env> {
     let sops = require_sops()?;
     let sb = Sandbox::new();
     let gpg = sb.root().join("gnupg");
-    copy_dir(Path::new(&home), &gpg);
+    copy_gpg_home(Path::new(&home), &gpg);
     Some(Env {
         sb,
         sops,
@@ -59,26 +59,6 @@ fn setup() -> Option<Env> {
         kms_arn,
         aws_endpoint,
     })
-}
-
-fn private_dir(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(p).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
-}
-
-/// Copies a gpg home without the agent's sockets.
-fn copy_dir(from: &Path, to: &Path) {
-    private_dir(to);
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let kind = entry.file_type().unwrap();
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Which groups' credentials a command gets.

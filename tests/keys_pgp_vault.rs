@@ -13,7 +13,7 @@ mod common;
 
 use common::*;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -102,22 +102,6 @@ fn setup() -> Option<Env> {
     Some(Env { sb, gpg, s, sops })
 }
 
-/// Copies a gpg home (files and directories, not the agent's sockets) and
-/// gives it mode 0700 as gpg wants.
-fn copy_gpg_home(from: &Path, to: &Path) {
-    make_private_dir(to);
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let kind = entry.file_type().unwrap();
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_gpg_home(&entry.path(), &target);
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Which credentials a command gets.
 #[derive(Clone, Copy)]
 struct Creds {
@@ -142,7 +126,7 @@ impl Env {
         } else {
             // An empty home: gpg finds no secret key there.
             let empty = self.sb.root().join("empty-gnupg");
-            make_private_dir(&empty);
+            private_dir(&empty);
             cmd.env("GNUPGHOME", &empty);
         }
         if creds.vault {
@@ -159,12 +143,6 @@ impl Env {
 }
 
 /// Creates `p` with mode 0700 (as gpg wants its home).
-fn make_private_dir(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(p).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
-}
-
 fn plain(ext: &str) -> &'static str {
     if ext == "json" {
         PLAIN_JSON

@@ -645,3 +645,25 @@ pub fn normalize_encrypted(text: &str) -> String {
     let t = modified.replace_all(&t, "${1}TIME");
     version.replace_all(&t, "${1}X.Y.Z").into_owned()
 }
+
+/// Creates `p` (and its parents) with mode 0700, as gpg wants its home.
+pub fn private_dir(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(p).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+/// Copies a gpg home (files and directories, not the agent's sockets) and
+/// gives it mode 0700.
+pub fn copy_gpg_home(from: &Path, to: &Path) {
+    private_dir(to);
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let kind = entry.file_type().unwrap();
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_gpg_home(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
