@@ -105,6 +105,11 @@ fn map_file(file: &std::fs::File, len: u64) -> Option<Mapping> {
 /// permissions; a new file is created readable and writable by its owner
 /// only. On error the original file is untouched and no temp file remains.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_chunks(path, &[bytes])
+}
+
+/// [`write_atomic`] of contents made of consecutive chunks.
+pub fn write_atomic_chunks(path: &Path, chunks: &[&[u8]]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -113,7 +118,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut temp = tempfile::Builder::new()
         .prefix(".enseal-")
         .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
+    for chunk in chunks {
+        temp.write_all(chunk)?;
+    }
     if let Some(meta) = existing {
         temp.as_file().set_permissions(meta.permissions())?;
     }
@@ -175,6 +182,15 @@ mod tests {
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o640
         );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn chunks_are_written_in_order_as_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.yaml");
+        write_atomic_chunks(&path, &[b"a: 1\n", b"", b"b: 2\n"]).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"a: 1\nb: 2\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -1,7 +1,8 @@
 //! `enseal decrypt`.
 
 use super::io::{
-    check_exists, check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
+    check_exists, check_output_flags, chunk_refs, kinds, read_input, store_options, write_output,
+    write_output_chunks, ConfigContext,
 };
 use super::{IoArgs, ReadArgs};
 use crate::document::EncryptedDocument;
@@ -91,21 +92,21 @@ pub(crate) fn run_preserving(
         })?;
         return write_output(io, &input, &bytes);
     }
-    let bytes = zeroize::Zeroizing::new(
+    let chunks = zeroize::Zeroizing::new(
         if extract.is_empty() {
-            out_store.emit_plain(&decrypted.documents)
+            out_store.emit_plain_chunks(&decrypted.documents)
         } else {
             let first = decrypted.documents.first().cloned().unwrap_or_default();
             match tree_path::lookup(&first, &extract).map_err(Error::TreePath)? {
-                Value::Map(m) => out_store.emit_plain(std::slice::from_ref(m)),
-                Value::Str(s) => Ok(s.as_bytes().to_vec()),
-                Value::Bytes(b) => Ok(b.clone()),
-                other => out_store.emit_value(other),
+                Value::Map(m) => out_store.emit_plain_chunks(std::slice::from_ref(m)),
+                Value::Str(s) => Ok(vec![s.as_bytes().to_vec()]),
+                Value::Bytes(b) => Ok(vec![b.clone()]),
+                other => out_store.emit_value(other).map(|bytes| vec![bytes]),
             }
         }
         .map_err(|e| Error::Dump(e.to_string()))?,
     );
-    let written = write_output(io, &input, &bytes);
+    let written = write_output_chunks(io, &input, &chunk_refs(&chunks));
     decrypted.wipe_and_leak();
     written
 }

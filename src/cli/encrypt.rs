@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::io::{
-    check_exists, check_output_flags, kinds, read_input, store_options, write_output, ConfigContext,
+    check_exists, check_output_flags, chunk_refs, kinds, read_input, store_options, write_output,
+    write_output_chunks, ConfigContext,
 };
 use super::{IoArgs, KeyArgs, RuleArgs};
 use crate::config::{Config, CreationRule};
@@ -110,8 +111,8 @@ pub(crate) fn run_preserving(
         },
         None => document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?,
     };
-    let bytes = if preserve {
-        crate::preserve::encrypt(
+    let chunks = if preserve {
+        vec![crate::preserve::encrypt(
             in_kind,
             &input.bytes,
             &plain,
@@ -122,19 +123,19 @@ pub(crate) fn run_preserving(
             path: input.name.clone(),
             message: e.to_string(),
             code: crate::error::exit::COULD_NOT_READ_INPUT,
-        })?
+        })?]
     } else {
         out_store
-            .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
+            .emit_encrypted_chunks(&encrypted.documents, &encrypted.metadata.to_map())
             .map_err(|e| Error::Dump(e.to_string()))?
     };
-    let written = write_output(io, &input, &bytes);
+    let written = write_output_chunks(io, &input, &chunk_refs(&chunks));
     // The process ends right after this command: freeing the encrypted tree
     // value by value costs about a tenth of a large encrypt, and it holds
     // only ciphertext (and values the rules left in clear), so let the exit
     // reclaim it.
     std::mem::forget(encrypted);
-    std::mem::forget(bytes);
+    std::mem::forget(chunks);
     written
 }
 

@@ -194,19 +194,35 @@ pub(crate) fn check_output_flags(io: &IoArgs) -> Result<()> {
 /// Writes the result: in place, to `--output`, or to stdout. A closed
 /// stdout (`enseal decrypt f | head`) ends quietly.
 pub(crate) fn write_output(io: &IoArgs, input: &Input, bytes: &[u8]) -> Result<()> {
+    write_output_chunks(io, input, &[bytes])
+}
+
+/// The chunks of an output as slices, for [`write_output_chunks`].
+pub(crate) fn chunk_refs(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
+    chunks.iter().map(Vec::as_slice).collect()
+}
+
+/// [`write_output`] of an output made of consecutive chunks.
+pub(crate) fn write_output_chunks(io: &IoArgs, input: &Input, chunks: &[&[u8]]) -> Result<()> {
     let target: Option<&Path> = if io.in_place {
         input.file.as_deref()
     } else {
         io.output.as_deref().map(Path::new)
     };
     if let Some(path) = target {
-        return crate::fsutil::write_atomic(path, bytes).map_err(|source| Error::WriteOutput {
-            path: path.display().to_string(),
-            source,
+        return crate::fsutil::write_atomic_chunks(path, chunks).map_err(|source| {
+            Error::WriteOutput {
+                path: path.display().to_string(),
+                source,
+            }
         });
     }
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    let written = chunks
+        .iter()
+        .try_for_each(|chunk| stdout.write_all(chunk))
+        .and_then(|()| stdout.flush());
+    match written {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(source) => Err(Error::WriteOutput {

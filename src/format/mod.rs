@@ -144,6 +144,24 @@ pub trait Store {
     /// Writes encrypted documents with the metadata tree in this store's place for it.
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError>;
 
+    /// [`Store::emit_plain`] as consecutive chunks of the output: a large
+    /// file may be written in parts on separate threads, and joining them
+    /// would copy it once more. One chunk unless the store says otherwise.
+    fn emit_plain_chunks(&self, documents: &[Map]) -> Result<Vec<Vec<u8>>, FormatError> {
+        self.emit_plain(documents).map(|bytes| vec![bytes])
+    }
+
+    /// [`Store::emit_encrypted`] as consecutive chunks of the output (see
+    /// [`Store::emit_plain_chunks`]).
+    fn emit_encrypted_chunks(
+        &self,
+        documents: &[Map],
+        metadata: &Map,
+    ) -> Result<Vec<Vec<u8>>, FormatError> {
+        self.emit_encrypted(documents, metadata)
+            .map(|bytes| vec![bytes])
+    }
+
     /// Writes one value extracted with `--extract` that is not a mapping
     /// and not a string (those are handled by the caller).
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError>;

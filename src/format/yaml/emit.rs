@@ -144,13 +144,77 @@ fn binary_event(bytes: &[u8]) -> Event<'static> {
     Event::scalar(Cow::Owned(value), style, Some("binary"))
 }
 
+/// Feeds events to the emitter as they are made. The emitter looks one
+/// event ahead at most, so no list of the whole tree's events is built.
+struct Sink<'a> {
+    emitter: Emitter,
+    /// The event being written and the one after it.
+    window: Vec<Event<'a>>,
+}
+
+impl<'a> Sink<'a> {
+    /// `capacity`: the expected output size in bytes (0 when unknown).
+    fn new(indent: usize, capacity: usize) -> Sink<'a> {
+        let mut emitter = Emitter::new(indent);
+        emitter.out.reserve(capacity);
+        Sink {
+            emitter,
+            window: Vec::with_capacity(2),
+        }
+    }
+
+    fn push(&mut self, ev: Event<'a>) {
+        self.window.push(ev);
+        if self.window.len() == 2 {
+            self.step();
+        }
+    }
+
+    /// Writes the first event of the window.
+    fn step(&mut self) {
+        self.emitter.analyze_event(&mut self.window[0]);
+        self.emitter.state_machine(&self.window, 0);
+        self.window.remove(0);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        while !self.window.is_empty() {
+            self.step();
+        }
+        self.emitter.out
+    }
+}
+
+/// The texts of the comments at the start of `items`.
+fn leading_comments<'a, T: 'a>(
+    items: impl IntoIterator<Item = &'a T>,
+    comment: impl Fn(&'a T) -> Option<&'a str>,
+) -> Vec<&'a str> {
+    items.into_iter().map_while(comment).collect()
+}
+
+/// The start event of a mapping or sequence with its head comment.
+fn start_event<'a>(kind: EvKind, item_head: String, own_head: &[&str]) -> Event<'a> {
+    let mut ev = Event::new(kind);
+    ev.set_head(prepend(item_head, join_comments(own_head)));
+    ev
+}
+
+/// Puts `foot` (when not empty) on the event that ends a node.
+fn with_foot(mut ev: Event<'_>, foot: String) -> Event<'_> {
+    if !foot.is_empty() {
+        ev.comments_mut().foot = foot;
+    }
+    ev
+}
+
 /// Events of one value (sops `treeValueToNode` + yaml.v3 `encoder.node`).
-/// `item_head`: comments placed before it in a sequence. Returns the index
-/// of the event that carries the node's foot comment.
-fn value_events<'a>(v: &'a Value, item_head: String, out: &mut Vec<Event<'a>>) -> usize {
+/// `item_head`: comments placed before it in a sequence; `foot`: comments
+/// after it as the last item of a sequence.
+fn value_events<'a>(v: &'a Value, item_head: String, foot: String, out: &mut Sink<'a>) {
     let mut ev = match v {
-        Value::Map(m) => return map_events(&m.0, None, item_head, out),
-        Value::List(l) => return seq_events(l, item_head, out),
+        Value::Map(m) => return map_events(&m.0, None, item_head, foot, out),
+        Value::List(l) => return seq_events(l, item_head, foot, out),
         Value::Str(s) => string_event(s),
         Value::Bytes(b) => match std::str::from_utf8(b) {
             Ok(s) => string_event(s),
@@ -167,8 +231,7 @@ fn value_events<'a>(v: &'a Value, item_head: String, out: &mut Vec<Event<'a>>) -
         Value::Null | Value::Comment(_) => Event::scalar(Cow::Borrowed("null"), Style::Plain, None),
     };
     ev.set_head(item_head);
-    out.push(ev);
-    out.len() - 1
+    out.push(with_foot(ev, foot));
 }
 
 /// A mapping (sops `appendTreeBranch`): comments before the first key are
@@ -178,27 +241,26 @@ fn map_events<'a>(
     items: &'a [Item],
     extra: Option<(&'a str, &'a Value)>,
     item_head: String,
-    out: &mut Vec<Event<'a>>,
-) -> usize {
-    let start = out.len();
-    out.push(Event::new(EvKind::MapStart));
+    foot: String,
+    out: &mut Sink<'a>,
+) {
+    let leading = leading_comments(items, |item| match item {
+        Item::Comment(c) => Some(c.text.as_str()),
+        Item::Entry(..) => None,
+    });
+    out.push(start_event(EvKind::MapStart, item_head, &leading));
     let mut pending: Vec<&str> = Vec::new();
-    let mut own_head = String::new();
     let mut started = false;
-    let mut entry =
-        |k: &'a str, v: &'a Value, pending: &mut Vec<&'a str>, out: &mut Vec<Event<'a>>| {
-            if started {
-                let mut key = string_event(k);
-                key.set_head(join_comments(pending));
-                out.push(key);
-            } else {
-                started = true;
-                own_head = join_comments(pending);
-                out.push(string_event(k));
-            }
-            pending.clear();
-            value_events(v, String::new(), out);
-        };
+    let mut entry = |k: &'a str, v: &'a Value, pending: &mut Vec<&'a str>, out: &mut Sink<'a>| {
+        let mut key = string_event(k);
+        if started {
+            key.set_head(join_comments(pending));
+        }
+        started = true;
+        pending.clear();
+        out.push(key);
+        value_events(v, String::new(), String::new(), out);
+    };
     for item in items {
         match item {
             Item::Comment(c) => pending.push(&c.text),
@@ -209,68 +271,61 @@ fn map_events<'a>(
         entry(k, v, &mut pending, out);
     }
     let mut end = Event::new(EvKind::MapEnd);
-    if !started {
-        own_head = join_comments(&pending);
-    } else if !pending.is_empty() {
+    if started && !pending.is_empty() {
         end.comments_mut().tail = join_comments(&pending);
     }
-    out[start].set_head(prepend(item_head, own_head));
-    out.push(end);
-    out.len() - 1
+    out.push(with_foot(end, foot));
 }
 
 /// A sequence (sops `appendSequence`): comments before the first item are
 /// the sequence's head, comments before an item its head, trailing comments
 /// the last item's foot.
-fn seq_events<'a>(list: &'a [Value], item_head: String, out: &mut Vec<Event<'a>>) -> usize {
-    let start = out.len();
-    out.push(Event::new(EvKind::SeqStart));
+fn seq_events<'a>(list: &'a [Value], item_head: String, foot: String, out: &mut Sink<'a>) {
+    let comment = |v: &'a Value| match v {
+        Value::Comment(c) => Some(c.text.as_str()),
+        _ => None,
+    };
+    let leading = leading_comments(list, comment);
+    out.push(start_event(EvKind::SeqStart, item_head, &leading));
+    let last_item = list.iter().rposition(|v| comment(v).is_none());
     let mut pending: Vec<&str> = Vec::new();
-    let mut own_head = String::new();
-    let mut last_foot: Option<usize> = None;
-    for v in list {
-        if let Value::Comment(c) = v {
-            pending.push(&c.text);
+    for (i, v) in list.iter().enumerate() {
+        if let Some(text) = comment(v) {
+            pending.push(text);
             continue;
         }
-        let head = if last_foot.is_none() {
-            own_head = join_comments(&pending);
+        let head = if i == leading.len() {
             String::new()
         } else {
             join_comments(&pending)
         };
         pending.clear();
-        last_foot = Some(value_events(v, head, out));
+        let item_foot = if Some(i) == last_item {
+            join_comments(&leading_comments(&list[i + 1..], comment))
+        } else {
+            String::new()
+        };
+        value_events(v, head, item_foot, out);
     }
-    match last_foot {
-        None => own_head = join_comments(&pending),
-        Some(i) if !pending.is_empty() => {
-            let foot = join_comments(&pending);
-            let c = out[i].comments_mut();
-            if c.foot.is_empty() {
-                c.foot = foot;
-            } else {
-                c.foot.push('\n');
-                c.foot.push_str(&foot);
-            }
-        }
-        Some(_) => {}
-    }
-    out[start].set_head(prepend(item_head, own_head));
-    out.push(Event::new(EvKind::SeqEnd));
-    out.len() - 1
+    out.push(with_foot(Event::new(EvKind::SeqEnd), foot));
 }
 
 /// Writes documents (each a mapping) as a YAML stream; `extra` is appended
 /// to every document as a `sops` entry.
 pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
-    emit_stream(docs.iter().map(|d| &d.0[..]), extra, indent)
+    emit_stream(docs.iter().map(|d| &d.0[..]), extra, indent, 0)
 }
 
 /// Writes one document made of `items` (and `extra` as a final `sops`
-/// entry), exactly as [`emit_documents`] writes a single-document stream.
-pub(crate) fn emit_items(items: &[Item], extra: Option<&Map>, indent: usize) -> Vec<u8> {
-    emit_stream(std::iter::once(items), extra, indent)
+/// entry), exactly as [`emit_documents`] writes a single-document stream;
+/// `capacity` is the expected size of the output.
+pub(crate) fn emit_items(
+    items: &[Item],
+    extra: Option<&Map>,
+    indent: usize,
+    capacity: usize,
+) -> Vec<u8> {
+    emit_stream(std::iter::once(items), extra, indent, capacity)
 }
 
 /// Writes documents given as their top-level items.
@@ -278,34 +333,35 @@ fn emit_stream<'a>(
     docs: impl Iterator<Item = &'a [Item]>,
     extra: Option<&Map>,
     indent: usize,
+    capacity: usize,
 ) -> Vec<u8> {
     let sops = extra.map(|m| Value::Map(m.clone()));
-    let mut events = Vec::new();
-    events.push(Event::new(EvKind::StreamStart));
+    let mut sink = Sink::new(indent, capacity);
+    sink.push(Event::new(EvKind::StreamStart));
     for items in docs {
-        events.push(Event::new(EvKind::DocStart));
+        sink.push(Event::new(EvKind::DocStart));
         map_events(
             items,
             sops.as_ref().map(|v| ("sops", v)),
             String::new(),
-            &mut events,
+            String::new(),
+            &mut sink,
         );
-        events.push(Event::new(EvKind::DocEnd));
+        sink.push(Event::new(EvKind::DocEnd));
     }
-    events.push(Event::new(EvKind::StreamEnd));
-    Emitter::new(indent).run(events)
+    sink.push(Event::new(EvKind::StreamEnd));
+    sink.finish()
 }
 
 /// Writes one value as a YAML document (`yaml.Marshal` of the node).
 pub(crate) fn emit_single_value(v: &Value) -> Vec<u8> {
-    let mut events = vec![
-        Event::new(EvKind::StreamStart),
-        Event::new(EvKind::DocStart),
-    ];
-    value_events(v, String::new(), &mut events);
-    events.push(Event::new(EvKind::DocEnd));
-    events.push(Event::new(EvKind::StreamEnd));
-    Emitter::new(4).run(events)
+    let mut sink = Sink::new(4, 0);
+    sink.push(Event::new(EvKind::StreamStart));
+    sink.push(Event::new(EvKind::DocStart));
+    value_events(v, String::new(), String::new(), &mut sink);
+    sink.push(Event::new(EvKind::DocEnd));
+    sink.push(Event::new(EvKind::StreamEnd));
+    sink.finish()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -784,17 +840,6 @@ impl Emitter {
             scalar: ScalarAnalysis::default(),
             scalar_style: Style::Plain,
         }
-    }
-
-    fn run(mut self, mut events: Vec<Event>) -> Vec<u8> {
-        // Room for the values plus some indentation and indicators each.
-        let estimate: usize = events.iter().map(|e| e.value.len() + 16).sum();
-        self.out.reserve(estimate);
-        for i in 0..events.len() {
-            self.analyze_event(&mut events[i]);
-            self.state_machine(&events, i);
-        }
-        self.out
     }
 
     // ----- low-level writing -----

@@ -105,10 +105,23 @@ impl Store for YamlStore {
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
-        Ok(split::emit_documents(documents, None, self.indent))
+        self.emit_plain_chunks(documents).map(split::join_chunks)
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
+        self.emit_encrypted_chunks(documents, metadata)
+            .map(split::join_chunks)
+    }
+
+    fn emit_plain_chunks(&self, documents: &[Map]) -> Result<Vec<Vec<u8>>, FormatError> {
+        Ok(split::emit_documents(documents, None, self.indent))
+    }
+
+    fn emit_encrypted_chunks(
+        &self,
+        documents: &[Map],
+        metadata: &Map,
+    ) -> Result<Vec<Vec<u8>>, FormatError> {
         Ok(split::emit_documents(
             documents,
             Some(metadata),

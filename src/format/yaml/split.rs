@@ -132,15 +132,15 @@ fn item_weight(item: &Item) -> usize {
 
 /// Where to split the top-level `items` for writing: an index between two
 /// entries near the middle by weight, with a fifth of the weight on each
-/// side at least.
-fn emit_split(items: &[Item]) -> Option<usize> {
+/// side at least; with the weights of both sides.
+fn emit_split(items: &[Item]) -> Option<(usize, usize, usize)> {
     let weights: Vec<usize> = items.iter().map(item_weight).collect();
     let total: usize = weights.iter().sum();
     if total < PARALLEL_MIN_BYTES {
         return None;
     }
     let mut before = 0usize;
-    let mut best: Option<(usize, usize)> = None;
+    let mut best: Option<(usize, usize, usize)> = None;
     for k in 1..items.len() {
         before += weights[k - 1];
         let between_entries =
@@ -149,41 +149,58 @@ fn emit_split(items: &[Item]) -> Option<usize> {
             continue;
         }
         let distance = before.abs_diff(total / 2);
-        if best.is_none_or(|(_, d)| distance < d) {
-            best = Some((k, distance));
+        if best.is_none_or(|(_, _, d)| distance < d) {
+            best = Some((k, before, distance));
         }
     }
-    let (k, _) = best?;
-    let head: usize = weights[..k].iter().sum();
-    (head.min(total - head) >= total / 5).then_some(k)
+    let (k, head, _) = best?;
+    (head.min(total - head) >= total / 5).then_some((k, head, total - head))
 }
 
-/// Writes `items` as one document split before `items[k]`.
-fn emit_at(items: &[Item], k: usize, extra: Option<&Map>, indent: usize) -> Vec<u8> {
+/// Room for a side of `weight`: the weights leave out indentation.
+fn capacity(weight: usize) -> usize {
+    weight + weight / 4
+}
+
+/// Writes one document as two chunks, split before `items[k]`, on two
+/// threads; `capacities` are the expected sizes of the chunks.
+fn emit_at(
+    items: &[Item],
+    k: usize,
+    extra: Option<&Map>,
+    indent: usize,
+    capacities: (usize, usize),
+) -> Vec<Vec<u8>> {
     let (head, tail) = items.split_at(k);
-    let (mut a, mut b) = parallel::join(
-        || emit::emit_items(head, None, indent),
-        || emit::emit_items(tail, extra, indent),
+    let (a, b) = parallel::join(
+        || emit::emit_items(head, None, indent, capacities.0),
+        || emit::emit_items(tail, extra, indent, capacities.1),
     );
-    // Into a buffer of the exact size, and the halves wiped: growing `a`
-    // could leave a copy of decrypted text in freed memory.
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    out.extend_from_slice(&a);
-    out.extend_from_slice(&b);
-    a.zeroize();
-    b.zeroize();
-    out
+    vec![a, b]
 }
 
-/// Writes documents, a large single document in two halves on two threads.
-pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
+/// Writes documents as consecutive chunks of the output: a large single
+/// document in two halves, written on two threads.
+pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<Vec<u8>> {
     if let [doc] = docs {
         // The size first: asking for the core count reads cgroup files.
-        if let Some(k) = emit_split(&doc.0).filter(|_| parallel::has_second_core()) {
-            return emit_at(&doc.0, k, extra, indent);
+        let split = emit_split(&doc.0).filter(|_| parallel::has_second_core());
+        if let Some((k, head, tail)) = split {
+            return emit_at(&doc.0, k, extra, indent, (capacity(head), capacity(tail)));
         }
     }
-    emit::emit_documents(docs, extra, indent)
+    vec![emit::emit_documents(docs, extra, indent)]
+}
+
+/// The chunks of an output as one buffer; the chunks are wiped (they may
+/// hold decrypted text).
+pub(crate) fn join_chunks(mut chunks: Vec<Vec<u8>>) -> Vec<u8> {
+    if chunks.len() == 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let out = chunks.concat();
+    chunks.zeroize();
+    out
 }
 
 #[cfg(test)]
@@ -272,7 +289,7 @@ mod tests {
                         {
                             continue;
                         }
-                        let split = emit_at(&doc.0, k, extra, indent);
+                        let split = emit_at(&doc.0, k, extra, indent, (0, 0)).concat();
                         assert!(
                             split == whole,
                             "{name}: split write before item {k} differs:\n{}\n---\n{}",
@@ -310,5 +327,24 @@ mod tests {
         items.push("a", Value::Str("x".repeat(10)));
         items.push("b", Value::Str("y".repeat(10)));
         assert_eq!(emit_split(&items.0), None);
+    }
+
+    #[test]
+    fn a_large_document_is_written_as_two_chunks_equal_to_the_whole() {
+        let mut doc = Map::new();
+        for i in 0..4000 {
+            doc.push(
+                format!("key{i}"),
+                Value::Str(format!("value {i} {}", "x".repeat(80))),
+            );
+        }
+        let docs = [doc];
+        let whole = emit::emit_documents(&docs, None, 4);
+        let chunks = emit_documents(&docs, None, 4);
+        if parallel::has_second_core() {
+            assert_eq!(chunks.len(), 2);
+            assert!(chunks.iter().all(|c| c.len() > whole.len() / 5));
+        }
+        assert_eq!(join_chunks(chunks), whole);
     }
 }
