@@ -8,7 +8,7 @@ use aes_gcm::{AesGcm, Nonce};
 use std::collections::{HashMap, VecDeque};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::enc::EncValue;
+use super::enc::{EncFields, EncValue};
 
 type Gcm32 = AesGcm<Aes256, U32>;
 type Gcm12 = AesGcm<Aes256, U12>;
@@ -178,10 +178,16 @@ impl Cipher {
         Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv))
     }
 
-    /// Decrypts a parsed value without remembering its nonce: the form
-    /// several threads can share.
-    pub fn open(&self, value: EncValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CipherError> {
-        self.decrypt_parts(value.data, &value.iv, &value.tag, aad)
+    /// Decrypts the fields of an `ENC[…]` value without remembering its
+    /// nonce: the form several threads can share. `None` when a field does
+    /// not decode or the value does not authenticate ([`Cipher::decrypt`]
+    /// says which).
+    pub fn open(&self, fields: &EncFields<'_>, aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let mut iv = [0u8; 48];
+        let iv = fields.decode_iv(&mut iv).ok()?;
+        let tag = fields.decode_tag().ok()?;
+        let data = fields.decode_data().ok()?;
+        self.decrypt_parts(data, iv, &tag, aad).ok()
     }
 
     /// Encrypts `plaintext` with a fresh nonce and `aad`, producing the
@@ -217,20 +223,26 @@ impl Cipher {
         iv: [u8; 32],
     ) -> String {
         let nonce = Nonce::<U32>::from_slice(&iv);
-        // Encryption with a valid key and nonce length cannot fail.
-        let mut sealed = self
+        // Short values (nearly all) are sealed in a buffer on the stack.
+        let mut short = [0u8; 256];
+        let mut long = Vec::new();
+        let buffer = match short.get_mut(..plaintext.len()) {
+            Some(buffer) => buffer,
+            None => {
+                long.resize(plaintext.len(), 0);
+                &mut long[..]
+            }
+        };
+        buffer.copy_from_slice(plaintext);
+        // Encryption with a valid key and nonce length cannot fail (only
+        // a plaintext beyond GCM's 64 GiB limit could).
+        let tag = self
             .gcm
-            .encrypt(
-                nonce,
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
+            .encrypt_in_place_detached(nonce, aad, buffer)
             .unwrap_or_default();
-        let tag_at = sealed.len().saturating_sub(16);
-        let out = EncValue::format(&sealed[..tag_at], &iv, &sealed[tag_at..], type_name);
-        sealed.zeroize();
+        let out = EncValue::format(buffer, &iv, &tag, type_name);
+        buffer.zeroize();
+        long.zeroize();
         out
     }
 
@@ -328,6 +340,15 @@ mod tests {
             cipher.decrypt(&parsed, b"db:other:"),
             Err(CipherError::Authentication)
         );
+        let fields = EncFields::split(&text).unwrap();
+        assert_eq!(
+            cipher
+                .open(&fields, b"db:password:")
+                .as_deref()
+                .map(|b| &b[..]),
+            Some(&b"hunter2"[..])
+        );
+        assert!(cipher.open(&fields, b"db:other:").is_none());
     }
 
     #[test]

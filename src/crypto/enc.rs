@@ -40,52 +40,106 @@ pub fn is_encrypted(s: &str) -> bool {
     s.starts_with("ENC[AES256_GCM,")
 }
 
-impl FromStr for EncValue {
-    type Err = EncParseError;
+/// The four fields of an `ENC[…]` value as text, borrowed from it: what a
+/// decryption needs without an allocation per field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncFields<'a> {
+    /// Base64 ciphertext.
+    pub data: &'a str,
+    /// Base64 nonce.
+    pub iv: &'a str,
+    /// Base64 tag.
+    pub tag: &'a str,
+    /// The type name.
+    pub type_name: &'a str,
+}
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+/// `rest` up to its first `,` and what follows that comma and `name`.
+fn field<'a>(rest: &'a str, name: &str) -> Result<(&'a str, &'a str), EncParseError> {
+    // Base64 never contains `,`. A byte loop: the fields are short.
+    let comma = rest
+        .bytes()
+        .position(|b| b == b',')
+        .ok_or(EncParseError::Format)?;
+    let after = rest[comma + 1..]
+        .strip_prefix(name)
+        .ok_or(EncParseError::Format)?;
+    Ok((&rest[..comma], after))
+}
+
+impl<'a> EncFields<'a> {
+    /// Splits `s` into its fields; nothing is decoded yet.
+    pub fn split(s: &'a str) -> Result<EncFields<'a>, EncParseError> {
         let rest = s.strip_prefix(PREFIX).ok_or(EncParseError::Format)?;
-        // Base64 never contains `,`: split at commas (a fast byte search)
-        // and check each field's name.
-        let field = |rest: &'_ str, name: &str| -> Result<(usize, usize), EncParseError> {
-            // `str::find` with a char searches with memchr (word at a time).
-            let comma = rest.find(',').ok_or(EncParseError::Format)?;
-            if !rest[comma + 1..].starts_with(name) {
-                return Err(EncParseError::Format);
-            }
-            Ok((comma, comma + 1 + name.len()))
-        };
-        let (end, next) = field(rest, "iv:")?;
-        let (data, rest) = (&rest[..end], &rest[next..]);
-        let (end, next) = field(rest, "tag:")?;
-        let (iv, rest) = (&rest[..end], &rest[next..]);
-        let (end, next) = field(rest, "type:")?;
-        let (tag, rest) = (&rest[..end], &rest[next..]);
-        let end = rest.rfind(']').ok_or(EncParseError::Format)?;
+        let (data, rest) = field(rest, "iv:")?;
+        let (iv, rest) = field(rest, "tag:")?;
+        let (tag, rest) = field(rest, "type:")?;
+        let end = rest
+            .bytes()
+            .rposition(|b| b == b']')
+            .ok_or(EncParseError::Format)?;
         let type_name = &rest[..end];
         if data.is_empty() || iv.is_empty() || tag.is_empty() || type_name.is_empty() {
             return Err(EncParseError::Format);
         }
-        // Short fields (the usual case) with the table decoder; long ones
-        // (binary files) with the base64 crate's bulk decoder. Both accept
-        // exactly the same inputs (tested below).
-        let decode = |field: &'static str, text: &str| {
-            if text.len() <= 1024 {
-                decode_b64(text)
-            } else {
-                STANDARD.decode(text).ok()
-            }
-            .ok_or(EncParseError::Base64(field))
-        };
-        let tag = decode("tag", tag)?;
+        Ok(EncFields {
+            data,
+            iv,
+            tag,
+            type_name,
+        })
+    }
+
+    /// The decoded ciphertext.
+    pub fn decode_data(&self) -> Result<Vec<u8>, EncParseError> {
+        decode_field("data", self.data)
+    }
+
+    /// The decoded nonce into `buf`, as the used part of it.
+    pub fn decode_iv<'b>(&self, buf: &'b mut [u8; 48]) -> Result<&'b [u8], EncParseError> {
+        let n = decode_b64_into(self.iv, buf).ok_or(EncParseError::Base64("iv"))?;
+        Ok(&buf[..n])
+    }
+
+    /// The decoded 16-byte tag.
+    pub fn decode_tag(&self) -> Result<[u8; 16], EncParseError> {
+        let mut buf = [0u8; 48];
+        let n = decode_b64_into(self.tag, &mut buf).ok_or(EncParseError::Base64("tag"))?;
+        let mut tag = [0u8; 16];
+        if n != 16 {
+            return Err(EncParseError::TagLength(n));
+        }
+        tag.copy_from_slice(&buf[..16]);
+        Ok(tag)
+    }
+}
+
+/// Decodes a field: short ones (the usual case) with the table decoder,
+/// long ones (binary files) with the base64 crate's bulk decoder. Both
+/// accept exactly the same inputs (tested below).
+fn decode_field(name: &'static str, text: &str) -> Result<Vec<u8>, EncParseError> {
+    if text.len() <= 1024 {
+        decode_b64(text)
+    } else {
+        STANDARD.decode(text).ok()
+    }
+    .ok_or(EncParseError::Base64(name))
+}
+
+impl FromStr for EncValue {
+    type Err = EncParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fields = EncFields::split(s)?;
+        let tag = decode_field("tag", fields.tag)?;
         if tag.len() != 16 {
             return Err(EncParseError::TagLength(tag.len()));
         }
         Ok(EncValue {
-            data: decode("data", data)?,
-            iv: decode("iv", iv)?,
+            data: fields.decode_data()?,
+            iv: decode_field("iv", fields.iv)?,
             tag,
-            type_name: type_name.to_string(),
+            type_name: fields.type_name.to_string(),
         })
     }
 }
@@ -102,11 +156,9 @@ const B64: [u8; 256] = {
     t
 };
 
-/// Decodes standard base64 with canonical padding and zero trailing bits,
-/// exactly as `base64::engine::general_purpose::STANDARD` accepts it, in one
-/// exactly sized allocation.
-fn decode_b64(text: &str) -> Option<Vec<u8>> {
-    let b = text.as_bytes();
+/// The decoded length of standard padded base64 `b`, when its length and
+/// padding are valid.
+fn decoded_len(b: &[u8]) -> Option<usize> {
     if b.len() % 4 != 0 {
         return None;
     }
@@ -114,7 +166,25 @@ fn decode_b64(text: &str) -> Option<Vec<u8>> {
     if pad > 2 || (pad > 0 && b.len() < 4) {
         return None;
     }
-    let mut out = vec![0u8; b.len() / 4 * 3 - pad];
+    Some(b.len() / 4 * 3 - pad)
+}
+
+/// Decodes standard base64 with canonical padding and zero trailing bits,
+/// exactly as `base64::engine::general_purpose::STANDARD` accepts it, in one
+/// exactly sized allocation.
+fn decode_b64(text: &str) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; decoded_len(text.as_bytes())?];
+    decode_b64_into(text, &mut out)?;
+    Some(out)
+}
+
+/// [`decode_b64`] into the start of `out`; the decoded length, or `None`
+/// when the text is not valid or `out` is too short.
+fn decode_b64_into(text: &str, out: &mut [u8]) -> Option<usize> {
+    let b = text.as_bytes();
+    let len = decoded_len(b)?;
+    let out = out.get_mut(..len)?;
+    let pad = b.len() / 4 * 3 - len;
     let body = b.len() - if pad > 0 { 4 } else { 0 };
     for (quad, dst) in b[..body].chunks_exact(4).zip(out.chunks_exact_mut(3)) {
         let (a, b1, c, d) = (
@@ -152,7 +222,7 @@ fn decode_b64(text: &str) -> Option<Vec<u8>> {
             out[at + 1] = (n >> 8) as u8;
         }
     }
-    Some(out)
+    Some(len)
 }
 
 impl EncValue {
@@ -305,5 +375,49 @@ mod tests {
             Err(EncParseError::TagLength(3))
         );
         assert!(!EncParseError::Format.to_string().contains("hunter2"));
+    }
+
+    /// The fields decoded one by one, as the batch decryption does.
+    fn via_fields(s: &str) -> Option<EncValue> {
+        let fields = EncFields::split(s).ok()?;
+        let mut iv = [0u8; 48];
+        Some(EncValue {
+            data: fields.decode_data().ok()?,
+            iv: fields.decode_iv(&mut iv).ok()?.to_vec(),
+            tag: fields.decode_tag().ok()?.to_vec(),
+            type_name: fields.type_name.to_string(),
+        })
+    }
+
+    #[test]
+    fn borrowed_fields_accept_exactly_what_parsing_accepts() {
+        let mut cases = vec![SAMPLE.to_string()];
+        for at in 0..SAMPLE.len() {
+            for c in ["", ",", "]", "=", "A", ":", "!"] {
+                let mut t = SAMPLE.to_string();
+                t.replace_range(at..at + 1, c);
+                cases.push(t);
+            }
+            cases.push(SAMPLE[..at].to_string());
+        }
+        let mut accepted = 0;
+        for case in &cases {
+            let parsed = case.parse::<EncValue>().ok();
+            assert_eq!(via_fields(case), parsed, "{case}");
+            accepted += usize::from(parsed.is_some());
+        }
+        assert!(accepted > 10, "only {accepted} variants were valid");
+    }
+
+    #[test]
+    fn fields_of_a_sample() {
+        let f = EncFields::split(SAMPLE).unwrap();
+        assert_eq!(f.data, "hSS8SQ==");
+        assert_eq!(f.tag, "yvMAT3AbwMQH7nnAOEFlLA==");
+        assert_eq!(f.type_name, "int");
+        assert_eq!(
+            EncFields::split("ENC[AES256_GCM,data:,iv:a,tag:b,type:c]"),
+            Err(EncParseError::Format)
+        );
     }
 }

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroize;
 
 use super::cipher::{Cipher, Nonces};
-use super::enc::{self, EncValue};
+use super::enc::{self, EncFields, EncValue};
 use super::plaintext;
 use super::rules::Selector;
 use crate::parallel;
@@ -649,12 +649,11 @@ fn open(leaf: &Value, in_list: bool, aad: &str, cipher: &Cipher) -> Result<Value
     let Value::Str(text) = leaf else {
         return Err(BatchFailed::Retry);
     };
-    let mut parsed: EncValue = text.parse().map_err(|_| BatchFailed::Retry)?;
-    let type_name = std::mem::take(&mut parsed.type_name);
+    let fields = EncFields::split(text).map_err(|_| BatchFailed::Retry)?;
     let bytes = cipher
-        .open(parsed, aad.as_bytes())
-        .map_err(|_| BatchFailed::Retry)?;
-    let value = plaintext::parse_owned(&type_name, bytes).map_err(|_| BatchFailed::Retry)?;
+        .open(&fields, aad.as_bytes())
+        .ok_or(BatchFailed::Retry)?;
+    let value = plaintext::parse_owned(fields.type_name, bytes).map_err(|_| BatchFailed::Retry)?;
     if matches!(value, Value::Comment(_)) && !in_list {
         return Err(BatchFailed::Retry);
     }
