@@ -82,6 +82,15 @@ pub enum Selector {
     EncryptedCommentRegex(Option<Regex>),
 }
 
+/// `key.ends_with(suffix)`, deciding most keys by their last byte (this
+/// runs for every key on the path of every value).
+fn has_suffix(key: &str, suffix: &str) -> bool {
+    match (key.as_bytes().last(), suffix.as_bytes().last()) {
+        (Some(k), Some(s)) if k != s => false,
+        _ => key.ends_with(suffix),
+    }
+}
+
 impl Selector {
     /// Compiles a rule.
     pub fn new(rule: &EncryptionRule) -> Selector {
@@ -107,8 +116,8 @@ impl Selector {
     ) -> bool {
         let any_path = |f: &dyn Fn(&str) -> bool| path.iter().any(|p| f(p));
         match self {
-            Selector::UnencryptedSuffix(s) => !any_path(&|p| p.ends_with(s.as_str())),
-            Selector::EncryptedSuffix(s) => any_path(&|p| p.ends_with(s.as_str())),
+            Selector::UnencryptedSuffix(s) => !any_path(&|p| has_suffix(p, s)),
+            Selector::EncryptedSuffix(s) => any_path(&|p| has_suffix(p, s)),
             Selector::UnencryptedRegex(re) => {
                 !re.as_ref().is_some_and(|re| any_path(&|p| re.is_match(p)))
             }
@@ -146,6 +155,27 @@ impl Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suffix_check_equals_ends_with() {
+        for key in [
+            "",
+            "a",
+            "d",
+            "password",
+            "x_unencrypted",
+            "_unencrypted",
+            "unencrypted",
+        ] {
+            for suffix in ["", "d", "_unencrypted", "ted"] {
+                assert_eq!(
+                    has_suffix(key, suffix),
+                    key.ends_with(suffix),
+                    "{key} {suffix}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn suffix_rules_apply_to_subtrees() {

@@ -102,7 +102,7 @@ impl<'a> Event<'a> {
 
 /// The event of a string scalar (yaml.v3 `stringv` style choice).
 fn string_event(s: &str) -> Event<'_> {
-    let style = if s.contains('\n') {
+    let style = if memchr::memchr(b'\n', s.as_bytes()).is_some() {
         Style::Literal
     } else if string_can_be_plain(s) {
         Style::Plain
@@ -465,12 +465,57 @@ const PLAIN_SAFE: [bool; 256] = {
     t
 };
 
+/// Classes of bytes for [`analyze_word`]: bit 0 for printable ASCII other
+/// than space, bit 1 for the flow indicators among them.
+const WORD_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0x21;
+    while c < 0x7F {
+        t[c] = if matches!(c as u8, b',' | b'?' | b'[' | b']' | b'{' | b'}' | b':') {
+            3
+        } else {
+            1
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The analysis of a "word": printable ASCII without spaces that starts
+/// with a letter or digit and does not end with `:` (keys, numbers,
+/// `ENC[…]` values: nearly every scalar). Such a word has no block
+/// indicator (`:` is always followed by a character that is not a space,
+/// `#` never follows a space), no break or special character; a flow
+/// indicator anywhere only rules out flow plain style. One branch-free
+/// pass instead of the general loop, which stops at every indicator.
+fn analyze_word(b: &[u8]) -> Option<ScalarAnalysis> {
+    let (&first, &last) = (b.first()?, b.last()?);
+    if !first.is_ascii_alphanumeric() || last == b':' {
+        return None;
+    }
+    let (mut all, mut any) = (1u8, 0u8);
+    for &c in b {
+        let class = WORD_CLASS[c as usize];
+        all &= class;
+        any |= class;
+    }
+    (all & 1 == 1).then(|| {
+        finish_analysis(Flags {
+            flow_indicators: any & 2 != 0,
+            ..Flags::default()
+        })
+    })
+}
+
 /// [`analyze_chars`] for ASCII text (a character is a byte): a tight loop
 /// that skips runs of [`PLAIN_SAFE`] bytes. `None` at the first byte that
 /// is not ASCII.
 fn analyze_ascii(b: &[u8]) -> Option<ScalarAnalysis> {
     if b.is_empty() {
         return Some(analyze_chars(""));
+    }
+    if let Some(analysis) = analyze_word(b) {
+        return Some(analysis);
     }
     let n = b.len();
     let mut block_indicators = false;
@@ -602,6 +647,7 @@ fn analyze_ascii(b: &[u8]) -> Option<ScalarAnalysis> {
 }
 
 /// What the character scan of a scalar found.
+#[derive(Default)]
 struct Flags {
     block_indicators: bool,
     flow_indicators: bool,

@@ -183,6 +183,12 @@ mod tests {
 
     #[test]
     fn structural_errors() {
+        // Comments, a nested flow mapping and a quoted key between the two
+        // (the reference reports the same).
+        assert_eq!(
+            parse_err("a: 1\n# c\nb:\n  x: 1\n  x2: {p: 1, q: 2}\n\"a\": 3\n"),
+            "yaml: unmarshal errors:\n  line 6: mapping key \"a\" already defined at line 1"
+        );
         assert_eq!(
             parse_err("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n"),
             "yaml: unmarshal errors:\n  line 5: mapping key \"a\" already defined at line 1"

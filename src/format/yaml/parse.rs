@@ -44,8 +44,8 @@ struct Frame {
     end_comments: Vec<Comment>,
     /// Comments placed before this collection in its parent sequence.
     item_pre: Vec<Comment>,
-    /// Keys seen (raw text, line) for the duplicate check.
-    keys: Vec<(String, usize)>,
+    /// Where this mapping's key lines start in [`Builder::key_lines`].
+    key_lines_start: usize,
     line: usize,
 }
 
@@ -68,7 +68,7 @@ impl Frame {
             deferred: Vec::new(),
             end_comments: Vec::new(),
             item_pre: Vec::new(),
-            keys: Vec::new(),
+            key_lines_start: 0,
             line,
         }
     }
@@ -123,6 +123,9 @@ struct Builder<'a> {
     /// Raw text of anchored scalars (for aliases used as keys).
     anchor_text: HashMap<usize, String>,
     pending_heads: Vec<Comment>,
+    /// The lines of the keys of the open mappings, for the duplicate check
+    /// (a stack: each mapping's keys follow its parent's).
+    key_lines: Vec<usize>,
     own: Vec<OwnComment>,
     last: Last,
     last_line: usize,
@@ -241,6 +244,7 @@ impl<'a> Builder<'a> {
             alias_nodes: 0,
             anchor_text: HashMap::new(),
             pending_heads: Vec::new(),
+            key_lines: Vec::new(),
             own: Vec::new(),
             last: Last::None,
             last_line: 0,
@@ -633,8 +637,21 @@ impl Builder<'_> {
                 let Some(frame) = self.stack.pop() else {
                     return Ok(());
                 };
-                if self.check_keys && frame.is_map && frame.keys.len() > 1 {
-                    let errs = duplicate_key_errors(&frame.keys);
+                if self.check_keys && frame.is_map {
+                    let lines = self.key_lines.get(frame.key_lines_start..).unwrap_or(&[]);
+                    // Every key became an entry, in order (keys are the
+                    // entries' own text: only string keys are accepted).
+                    let keys: Vec<(&str, usize)> = frame
+                        .items
+                        .iter()
+                        .filter_map(|item| match item {
+                            Item::Entry(k, _) => Some(k.as_str()),
+                            Item::Comment(_) => None,
+                        })
+                        .zip(lines.iter().copied())
+                        .collect();
+                    let errs = duplicate_key_errors(&keys);
+                    self.key_lines.truncate(frame.key_lines_start);
                     if !errs.is_empty() {
                         self.dup_errors.push(DupError {
                             start: (frame.line, frame.indent),
@@ -723,6 +740,7 @@ impl Builder<'_> {
                     self.dash_col(span)
                 };
                 let mut frame = Frame::new(is_map, flow, indent, *anchor, start.0);
+                frame.key_lines_start = self.key_lines.len();
                 if in_seq {
                     if let Some(parent) = self.stack.last_mut() {
                         for c in heads {
@@ -833,7 +851,7 @@ impl Builder<'_> {
                 }
             };
             if self.check_keys {
-                top.keys.push((raw.to_string(), span.start.line()));
+                self.key_lines.push(span.start.line());
             }
             let pre = std::mem::take(&mut self.pending_heads);
             top.pending_key = Some(PendingKey { key, pre, merge });
@@ -943,7 +961,10 @@ fn go_type(v: &Value) -> &'static str {
 
 /// Runs the duplicate-key check of the first document (yaml.v3 reports every
 /// later key equal to an earlier one, in order).
-pub(crate) fn duplicate_key_errors(keys: &[(String, usize)]) -> Vec<String> {
+pub(crate) fn duplicate_key_errors(keys: &[(&str, usize)]) -> Vec<String> {
+    if keys.len() < 2 {
+        return Vec::new();
+    }
     let distinct = if keys.len() <= 16 {
         // Small mappings (nearly all): compare pairs, no hashing.
         keys.iter()
@@ -951,18 +972,18 @@ pub(crate) fn duplicate_key_errors(keys: &[(String, usize)]) -> Vec<String> {
             .all(|(i, (k, _))| keys[..i].iter().all(|(other, _)| other != k))
     } else {
         let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        keys.iter().all(|(k, _)| seen.insert(k.as_str()))
+        keys.iter().all(|(k, _)| seen.insert(*k))
     };
     if distinct {
         return Vec::new();
     }
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, (k, _)) in keys.iter().enumerate() {
-        groups.entry(k.as_str()).or_default().push(i);
+        groups.entry(k).or_default().push(i);
     }
     let mut errs = Vec::new();
     for (i, (k, line)) in keys.iter().enumerate() {
-        let g = &groups[k.as_str()];
+        let g = &groups[k];
         if g.len() < 2 {
             continue;
         }

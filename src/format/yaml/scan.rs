@@ -332,7 +332,7 @@ pub(crate) fn scan_with<'a>(src: &'a str, sink: impl FnMut(Event<'a>, Span)) -> 
                 (start, line_no)
             }
         };
-        let end = start + src[start..].find('\n')?;
+        let end = start + memchr::memchr(b'\n', &b[start..])?;
         pos = end + 1;
         line_no = no;
         let line = &src[start..end];
@@ -573,7 +573,7 @@ impl<'a, F: FnMut(Event<'a>, Span)> Scanner<'a, F> {
         let mut next: Option<(usize, usize, usize)> = None;
         while *pos < b.len() {
             let ls = *pos;
-            let le = ls + src[ls..].find('\n')?;
+            let le = ls + memchr::memchr(b'\n', &b[ls..])?;
             let no = *line_no + 1;
             let l = &src[ls..le];
             let sp = l.bytes().take_while(|&c| c == b' ').count();
