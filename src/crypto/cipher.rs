@@ -178,6 +178,12 @@ impl Cipher {
         Ok(self.encrypt_with_iv(plaintext, aad, type_name, iv))
     }
 
+    /// A cipher with the same key for another thread; it remembers no
+    /// nonces and draws fresh ones of its own.
+    pub fn sibling(&self) -> Cipher {
+        Cipher::new(&self.key)
+    }
+
     /// Decrypts the fields of an `ENC[…]` value without remembering its
     /// nonce: the form several threads can share. `None` when a field does
     /// not decode or the value does not authenticate ([`Cipher::decrypt`]

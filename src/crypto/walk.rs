@@ -73,6 +73,9 @@ impl<'c, 't> State<'c, 't> {
     }
 }
 
+/// The note when a selected comment of an encrypted file is plain.
+const POSSIBLY_UNENCRYPTED_COMMENT: &str = "Found possibly unencrypted comment in file. This is to be expected if the file being decrypted was created with an older version of SOPS.";
+
 /// Values at least this many leaves are shared between threads.
 const PARALLEL_MIN_JOBS: usize = 4096;
 
@@ -136,18 +139,86 @@ impl Walk<'_> {
         if cipher.is_remembering() {
             return self.one_by_one(documents, cipher, hasher);
         }
-        let mut state = State::new(cipher, hasher.clone(), Some(Batch::default()));
-        self.walk_documents(documents, &mut state)?;
-        let batch = state.batch.take().unwrap_or_default();
-        match batch.run(self, &mut state) {
+        let mut state = State::new(cipher, hasher.clone(), None);
+        let mut batches = self.collect(documents, &mut state)?;
+        match run_batches(&mut batches, self, &mut state) {
             Ok(()) => Ok(finish(state)),
             Err(BatchFailed::Encrypt(message)) => Err(WalkError::Encrypt(message)),
             // Nothing of the tree was changed by the failed batch.
             Err(BatchFailed::Retry) => {
+                drop(batches);
                 let cipher = state.cipher;
                 self.one_by_one(documents, cipher, hasher)
             }
         }
+    }
+
+    /// Walks the documents and defers their leaves into batches: a large
+    /// single document in two halves, walked on two threads.
+    fn collect<'t>(
+        &self,
+        documents: &'t mut [Map],
+        state: &mut State<'_, 't>,
+    ) -> Result<Vec<Batch<'t>>, WalkError> {
+        let split = match documents {
+            // The size first: asking for the core count reads cgroup files.
+            [document] => walk_split(&document.0).filter(|_| parallel::has_second_core()),
+            _ => None,
+        };
+        match (split, documents) {
+            (Some(k), [document]) => self.collect_halves(&mut document.0, k, state),
+            (_, documents) => {
+                state.batch = Some(Batch::default());
+                self.walk_documents(documents, state)?;
+                Ok(vec![state.batch.take().unwrap_or_default()])
+            }
+        }
+    }
+
+    /// Walks the top-level `items` of a document in two batches, split
+    /// before `items[k]`, on two threads.
+    fn collect_halves<'t>(
+        &self,
+        items: &'t mut [Item],
+        k: usize,
+        state: &mut State<'_, 't>,
+    ) -> Result<Vec<Batch<'t>>, WalkError> {
+        let (head, tail) = items.split_at_mut(k);
+        let mut sibling = state.cipher.sibling();
+        let (a, b) = parallel::join(
+            || self.collect_items(head, state),
+            || {
+                let mut tail_state = State::new(&mut sibling, Sha512::new(), None);
+                self.collect_items(tail, &mut tail_state)
+                    .map(|batch| (batch, tail_state.warnings))
+            },
+        );
+        let head_batch = a?;
+        let (tail_batch, tail_warnings) = b?;
+        // As if walked after the head: the note on unencrypted comments
+        // comes only when nothing was said before it.
+        let said_before = !state.warnings.is_empty();
+        state.warnings.extend(
+            tail_warnings
+                .into_iter()
+                .filter(|w| !(said_before && w == POSSIBLY_UNENCRYPTED_COMMENT)),
+        );
+        Ok(vec![head_batch, tail_batch])
+    }
+
+    /// Walks the top-level `items` of a document into a batch of their own.
+    fn collect_items<'t>(
+        &self,
+        items: &'t mut [Item],
+        state: &mut State<'_, 't>,
+    ) -> Result<Batch<'t>, WalkError> {
+        let mut batch = Batch::default();
+        batch.open_container(&[]);
+        state.batch = Some(batch);
+        state.comments.push(Vec::new());
+        self.walk_items(items, &mut Vec::new(), state)?;
+        state.comments.pop();
+        Ok(state.batch.take().unwrap_or_default())
     }
 
     /// The walk that encrypts or decrypts each leaf as it reaches it.
@@ -173,7 +244,7 @@ impl Walk<'_> {
             if let Some(batch) = state.batch.as_mut() {
                 batch.open_container(&path);
             }
-            self.walk_map(document, &mut path, state)?;
+            self.walk_items(&mut document.0, &mut path, state)?;
             if let Some(batch) = state.batch.as_mut() {
                 batch.open.pop();
             }
@@ -181,6 +252,48 @@ impl Walk<'_> {
         }
         Ok(())
     }
+}
+
+/// How many leaves (and list comments) `value` holds.
+fn leaf_count(value: &Value) -> usize {
+    match value {
+        Value::Map(m) => m.0.iter().map(item_leaf_count).sum(),
+        Value::List(items) => items.iter().map(leaf_count).sum(),
+        _ => 1,
+    }
+}
+
+fn item_leaf_count(item: &Item) -> usize {
+    match item {
+        Item::Entry(_, value) => leaf_count(value),
+        Item::Comment(_) => 1,
+    }
+}
+
+/// Where to split the top-level `items` of a document for walking it on
+/// two threads: after an entry (so no comment above an item is on the
+/// other side), near the middle by leaves, with a fifth of them on each
+/// side at least.
+fn walk_split(items: &[Item]) -> Option<usize> {
+    let counts: Vec<usize> = items.iter().map(item_leaf_count).collect();
+    let total: usize = counts.iter().sum();
+    if total < PARALLEL_MIN_JOBS {
+        return None;
+    }
+    let mut before = 0usize;
+    let mut best: Option<(usize, usize, usize)> = None;
+    for k in 1..items.len() {
+        before += counts[k - 1];
+        if !matches!(items[k - 1], Item::Entry(..)) {
+            continue;
+        }
+        let distance = before.abs_diff(total / 2);
+        if best.is_none_or(|(_, _, d)| distance < d) {
+            best = Some((k, before, distance));
+        }
+    }
+    let (k, head, _) = best?;
+    (head.min(total - head) >= total / 5).then_some(k)
 }
 
 /// The MAC and warnings of a finished walk.
@@ -194,13 +307,14 @@ fn finish(state: State<'_, '_>) -> WalkOutcome {
 }
 
 impl Walk<'_> {
-    fn walk_map<'t>(
+    /// The items of a mapping.
+    fn walk_items<'t>(
         &self,
-        map: &'t mut Map,
+        items: &'t mut [Item],
         path: &mut Vec<&'t str>,
         state: &mut State<'_, 't>,
     ) -> Result<(), WalkError> {
-        for item in map.0.iter_mut() {
+        for item in items.iter_mut() {
             match item {
                 Item::Comment(comment) => self.visit_comment(comment, path, state)?,
                 Item::Entry(key, value) => {
@@ -253,7 +367,7 @@ impl Walk<'_> {
                     batch.open_container(path);
                 }
                 match value {
-                    Value::Map(map) => self.walk_map(map, path, state)?,
+                    Value::Map(map) => self.walk_items(&mut map.0, path, state)?,
                     Value::List(items) => self.walk_list(items, path, state)?,
                     _ => {}
                 }
@@ -460,10 +574,9 @@ impl Walk<'_> {
                         )),
                     }
                 } else if selected && !comment.text.is_empty() && state.warnings.is_empty() {
-                    state.warnings.push(
-                        "Found possibly unencrypted comment in file. This is to be expected if the file being decrypted was created with an older version of SOPS."
-                            .to_string(),
-                    );
+                    state
+                        .warnings
+                        .push(POSSIBLY_UNENCRYPTED_COMMENT.to_string());
                 }
             }
         }
@@ -492,76 +605,147 @@ impl<'t> Batch<'t> {
             kind,
         });
     }
+}
 
-    /// Encrypts or decrypts every deferred leaf and hashes the plaintexts
-    /// into the MAC in walk order; with many leaves, on two threads: one
-    /// does a part of the values and the hashing, the other the rest of
-    /// the values. Results go into the tree only once all are done, so on
-    /// failure the tree is left as it was.
-    fn run(mut self, walk: &Walk<'_>, state: &mut State<'_, 't>) -> Result<(), BatchFailed> {
-        let cipher: &Cipher = state.cipher;
-        let prefixes = self.prefixes.as_str();
-        let jobs = &self.jobs[..];
-        let mut out: Vec<Option<Value>> = Vec::new();
-        out.resize_with(jobs.len(), || None);
-        let hasher = &mut state.hasher;
-        let work = |jobs: &[Job<'_>], out: &mut [Option<Value>]| {
-            run_jobs(walk.direction, jobs, out, prefixes, cipher)
-        };
-        let done = if jobs.len() >= PARALLEL_MIN_JOBS && parallel::has_second_core() {
-            // Hashing costs about a third of encrypting and a quarter of
-            // decrypting: the hashing thread takes fewer values.
-            let mine = match walk.direction {
-                Direction::Encrypt => jobs.len() * 3 / 10,
-                Direction::Decrypt => jobs.len() * 4 / 9,
-            };
-            let (jobs_a, jobs_b) = jobs.split_at(mine);
-            let (out_a, out_b) = out.split_at_mut(mine);
-            let (a, b) = parallel::join(
-                || match walk.direction {
-                    // The plaintexts are still in the tree: hash them all.
-                    Direction::Encrypt => {
-                        hash_jobs(walk, jobs, None, hasher);
-                        work(jobs_a, out_a)
-                    }
-                    Direction::Decrypt => {
-                        let done = work(jobs_a, out_a);
-                        if done.is_ok() {
-                            hash_jobs(walk, jobs_a, Some(out_a), hasher);
-                        }
-                        done
-                    }
-                },
-                || work(jobs_b, out_b),
-            );
-            let done = a.and(b);
-            if done.is_ok() && walk.direction == Direction::Decrypt {
-                hash_jobs(walk, jobs_b, Some(out_b), hasher);
-            }
-            done
-        } else {
-            if walk.direction == Direction::Encrypt {
-                hash_jobs(walk, jobs, None, hasher);
-            }
-            let done = work(jobs, &mut out);
-            if done.is_ok() && walk.direction == Direction::Decrypt {
-                hash_jobs(walk, jobs, Some(&out), hasher);
-            }
-            done
-        };
-        if done.is_err() {
-            for value in out.iter_mut().flatten() {
-                value.zeroize();
-            }
-            return done;
-        }
-        for (job, value) in self.jobs.iter_mut().zip(out) {
-            if let Some(value) = value {
-                // Wipe the text it replaces (the plaintext when encrypting).
-                std::mem::replace(job.leaf, value).zeroize();
+/// The jobs of a batch with the prefixes they refer to.
+#[derive(Clone, Copy)]
+struct Segment<'b, 't> {
+    prefixes: &'b str,
+    jobs: &'b [Job<'t>],
+}
+
+/// `segments` (jobs in walk order) cut after the first `at` jobs.
+fn split_segments<'b, 't>(
+    segments: &[Segment<'b, 't>],
+    mut at: usize,
+) -> (Vec<Segment<'b, 't>>, Vec<Segment<'b, 't>>) {
+    let (mut head, mut tail) = (Vec::new(), Vec::new());
+    for segment in segments {
+        let n = at.min(segment.jobs.len());
+        let (a, b) = segment.jobs.split_at(n);
+        at -= n;
+        for (side, jobs) in [(&mut head, a), (&mut tail, b)] {
+            if !jobs.is_empty() {
+                side.push(Segment {
+                    prefixes: segment.prefixes,
+                    jobs,
+                });
             }
         }
-        Ok(())
+    }
+    (head, tail)
+}
+
+/// Encrypts or decrypts every deferred leaf of the batches (in walk order)
+/// and hashes the plaintexts into the MAC in that order; with many leaves,
+/// on two threads: one does a part of the values and the hashing, the
+/// other the rest of the values. Results go into the tree only once all
+/// are done, so on failure the tree is left as it was.
+fn run_batches<'t>(
+    batches: &mut [Batch<'t>],
+    walk: &Walk<'_>,
+    state: &mut State<'_, 't>,
+) -> Result<(), BatchFailed> {
+    let cipher: &Cipher = state.cipher;
+    let segments: Vec<Segment<'_, 't>> = batches
+        .iter()
+        .map(|batch| Segment {
+            prefixes: &batch.prefixes,
+            jobs: &batch.jobs,
+        })
+        .collect();
+    let total: usize = segments.iter().map(|s| s.jobs.len()).sum();
+    let mut out: Vec<Option<Value>> = Vec::new();
+    out.resize_with(total, || None);
+    let hasher = &mut state.hasher;
+    let work = |segments: &[Segment<'_, '_>], out: &mut [Option<Value>]| {
+        run_jobs(walk.direction, segments, out, cipher)
+    };
+    let two_threads = total >= PARALLEL_MIN_JOBS && parallel::has_second_core();
+    let done = if two_threads {
+        // Hashing costs about a third of encrypting and a quarter of
+        // decrypting: the hashing thread takes fewer values.
+        let mine = match walk.direction {
+            Direction::Encrypt => total * 3 / 10,
+            Direction::Decrypt => total * 4 / 9,
+        };
+        let (segments_a, segments_b) = split_segments(&segments, mine);
+        let (out_a, out_b) = out.split_at_mut(mine);
+        let (a, b) = parallel::join(
+            || match walk.direction {
+                // The plaintexts are still in the tree: hash them all.
+                Direction::Encrypt => {
+                    hash_jobs(walk, &segments, None, hasher);
+                    work(&segments_a, out_a)
+                }
+                Direction::Decrypt => {
+                    let done = work(&segments_a, out_a);
+                    if done.is_ok() {
+                        hash_jobs(walk, &segments_a, Some(out_a), hasher);
+                    }
+                    done
+                }
+            },
+            || work(&segments_b, out_b),
+        );
+        let done = a.and(b);
+        if done.is_ok() && walk.direction == Direction::Decrypt {
+            hash_jobs(walk, &segments_b, Some(out_b), hasher);
+        }
+        done
+    } else {
+        if walk.direction == Direction::Encrypt {
+            hash_jobs(walk, &segments, None, hasher);
+        }
+        let done = work(&segments, &mut out);
+        if done.is_ok() && walk.direction == Direction::Decrypt {
+            hash_jobs(walk, &segments, Some(&out), hasher);
+        }
+        done
+    };
+    drop(segments);
+    if done.is_err() {
+        for value in out.iter_mut().flatten() {
+            value.zeroize();
+        }
+        return done;
+    }
+    // Into the tree, each batch (or half of one) on its own thread.
+    let mut parts: Vec<(&mut [Job<'t>], &mut [Option<Value>])> = Vec::new();
+    let mut rest = &mut out[..];
+    for batch in batches.iter_mut() {
+        let (mine, others) = rest.split_at_mut(batch.jobs.len());
+        rest = others;
+        parts.push((&mut batch.jobs[..], mine));
+    }
+    if two_threads && parts.len() == 1 {
+        if let Some((jobs, values)) = parts.pop() {
+            let half = jobs.len() / 2;
+            let (jobs_a, jobs_b) = jobs.split_at_mut(half);
+            let (values_a, values_b) = values.split_at_mut(half);
+            parts = vec![(jobs_a, values_a), (jobs_b, values_b)];
+        }
+    }
+    match parts.as_mut_slice() {
+        [(jobs_a, values_a), (jobs_b, values_b)] if two_threads => {
+            parallel::join(|| assign(jobs_a, values_a), || assign(jobs_b, values_b));
+        }
+        parts => {
+            for (jobs, values) in parts {
+                assign(jobs, values);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts the results into the leaves, wiping the text each replaces (the
+/// plaintext when encrypting).
+fn assign(jobs: &mut [Job<'_>], values: &mut [Option<Value>]) {
+    for (job, value) in jobs.iter_mut().zip(values) {
+        if let Some(value) = value.take() {
+            std::mem::replace(&mut *job.leaf, value).zeroize();
+        }
     }
 }
 
@@ -569,11 +753,12 @@ impl<'t> Batch<'t> {
 /// decrypted value in `out` (decrypted comments are not hashed).
 fn hash_jobs(
     walk: &Walk<'_>,
-    jobs: &[Job<'_>],
+    segments: &[Segment<'_, '_>],
     out: Option<&[Option<Value>]>,
     hasher: &mut Sha512,
 ) {
-    for (i, job) in jobs.iter().enumerate() {
+    let jobs = segments.iter().flat_map(|s| s.jobs);
+    for (i, job) in jobs.enumerate() {
         match job.kind {
             JobKind::Hash => walk.hash(job.leaf, false, hasher),
             JobKind::Encrypt => walk.hash(job.leaf, true, hasher),
@@ -602,14 +787,16 @@ fn job_aad(out: &mut String, prefixes: &str, job: &Job<'_>) {
 /// is not changed.
 fn run_jobs(
     direction: Direction,
-    jobs: &[Job<'_>],
+    segments: &[Segment<'_, '_>],
     out: &mut [Option<Value>],
-    prefixes: &str,
     cipher: &Cipher,
 ) -> Result<(), BatchFailed> {
     let mut nonces = Nonces::default();
     let mut aad = String::new();
-    for (job, out) in jobs.iter().zip(out) {
+    let jobs = segments
+        .iter()
+        .flat_map(|s| s.jobs.iter().map(move |job| (s.prefixes, job)));
+    for ((prefixes, job), out) in jobs.zip(out) {
         match (direction, job.kind) {
             (Direction::Encrypt, JobKind::Encrypt) => {
                 job_aad(&mut aad, prefixes, job);
@@ -892,6 +1079,58 @@ mod tests {
             assert_eq!(single[0], original);
             assert_eq!(batched[0], original);
         }
+    }
+
+    #[test]
+    fn split_walk_matches_one_by_one_with_top_level_comments_and_warnings() {
+        let key = DataKey::generate().unwrap();
+        let selector = Selector::new(&EncryptionRule::default());
+        let mut original = large();
+        // Comments between top-level entries, all through the document.
+        for at in (0..original.0.len()).step_by(97).rev() {
+            let comment = Comment::new(format!(" top {at}"));
+            original.0.insert(at, Item::Comment(comment));
+        }
+        let k = walk_split(&original.0).expect("large enough to split");
+        assert!(matches!(original.0[k - 1], Item::Entry(..)));
+        let mut batched = vec![original.clone()];
+        let mut single = vec![original.clone()];
+        let enc_batched = walk(Direction::Encrypt, &selector, false)
+            .run(&mut batched, &mut Cipher::new(&key))
+            .unwrap();
+        let enc_single = walk(Direction::Encrypt, &selector, false)
+            .run(&mut single, &mut Cipher::remembering(&key))
+            .unwrap();
+        assert_eq!(enc_batched.mac, enc_single.mac);
+        // Plain comments in both halves of an encrypted file: the same
+        // warnings either way.
+        for doc in [&mut batched[0], &mut single[0]] {
+            let n = doc.0.len();
+            for at in [1, n / 2 + 3, n - 2] {
+                doc.0.insert(at, Item::Comment(Comment::new(" plain")));
+            }
+        }
+        let dec_batched = walk(Direction::Decrypt, &selector, false)
+            .run(&mut batched, &mut Cipher::new(&key))
+            .unwrap();
+        let dec_single = walk(Direction::Decrypt, &selector, false)
+            .run(&mut single, &mut Cipher::remembering(&key))
+            .unwrap();
+        assert_eq!(dec_batched.warnings, dec_single.warnings);
+        assert_eq!(dec_batched.warnings, [POSSIBLY_UNENCRYPTED_COMMENT]);
+        assert_eq!(dec_batched.mac, enc_single.mac);
+        assert_eq!(batched, single);
+    }
+
+    #[test]
+    fn small_or_single_entry_documents_are_walked_whole() {
+        let mut doc = Map::new();
+        doc.push("a", Value::Str("x".into()));
+        doc.push("b", Value::Str("y".into()));
+        assert_eq!(walk_split(&doc.0), None);
+        let mut one = Map::new();
+        one.push("all", Value::Map(large()));
+        assert_eq!(walk_split(&one.0), None);
     }
 
     #[test]
