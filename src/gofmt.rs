@@ -2,15 +2,71 @@
 //! plaintexts (`'f'`), YAML output (`'g'`), JSON output and flat formats
 //! (`'G'`). All use the shortest digits that round-trip.
 
+use std::fmt::{self, Write};
+
+/// The digits of a float, on the stack.
+struct Digits {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Digits {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits are written in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
+    }
+}
+
+/// Collects the digits of Rust's `{:e}` text and parses its exponent.
+struct ExpForm {
+    digits: Digits,
+    exp_text: [u8; 8],
+    exp_len: usize,
+    in_exp: bool,
+}
+
+impl Write for ExpForm {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &c in s.as_bytes() {
+            if self.in_exp {
+                *self.exp_text.get_mut(self.exp_len).ok_or(fmt::Error)? = c;
+                self.exp_len += 1;
+            } else if c == b'e' {
+                self.in_exp = true;
+            } else if c != b'.' {
+                *self
+                    .digits
+                    .bytes
+                    .get_mut(self.digits.len)
+                    .ok_or(fmt::Error)? = c;
+                self.digits.len += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The shortest round-trip decimal digits of a finite, non-zero `|x|` and
 /// its decimal exponent `e`, such that `x = 0.d1d2…dn × 10^(e+1)`,
-/// i.e. `d1.d2…dn × 10^e`.
-fn shortest_digits(x: f64) -> (String, i32) {
-    // Rust's `{:e}` prints the shortest round-trip digits in scientific form.
-    let s = format!("{:e}", x.abs());
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    (digits, exp.parse().unwrap_or(0))
+/// i.e. `d1.d2…dn × 10^e`. No allocation.
+fn shortest_digits(x: f64) -> (Digits, i32) {
+    let mut form = ExpForm {
+        digits: Digits {
+            bytes: [0; 32],
+            len: 0,
+        },
+        exp_text: [0; 8],
+        exp_len: 0,
+        in_exp: false,
+    };
+    // Rust's `{:e}` prints the shortest round-trip digits in scientific form
+    // (at most 17 digits and a 4-character exponent).
+    let _ = write!(form, "{:e}", x.abs());
+    let exp = std::str::from_utf8(&form.exp_text[..form.exp_len])
+        .ok()
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
+    (form.digits, exp)
 }
 
 /// `strconv.FormatFloat(x, 'f', -1, 64)`: positional, no exponent, no `.0`;
@@ -34,43 +90,56 @@ pub fn format_f(x: f64) -> String {
 /// exponent is < -4 or >= 21 (shortest-digits rule: exponent >= number of
 /// digits … Go uses `eprec = digits; if eprec > digs.nd && digs.nd >= digs.dp { eprec = digs.nd }; if shortest { eprec = 6 }`).
 pub fn format_g(x: f64, upper: bool) -> String {
+    let mut out = String::with_capacity(24);
+    let _ = write_g(x, upper, &mut out);
+    out
+}
+
+/// [`format_g`] written into `out`, without an allocation of its own.
+pub fn write_g(x: f64, upper: bool, out: &mut dyn Write) -> fmt::Result {
     if x.is_nan() {
-        return "NaN".into();
+        return out.write_str("NaN");
     }
     if x.is_infinite() {
-        return if x > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
+        return out.write_str(if x > 0.0 { "+Inf" } else { "-Inf" });
     }
     if x == 0.0 {
-        return if x.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return out.write_str(if x.is_sign_negative() { "-0" } else { "0" });
     }
     let (digits, exp) = shortest_digits(x);
-    let sign = if x < 0.0 { "-" } else { "" };
+    let digits = digits.as_str();
+    if x < 0.0 {
+        out.write_char('-')?;
+    }
     // With shortest formatting Go uses eprec = 6: %e when exp < -4 || exp >= 6.
     if !(-4..6).contains(&exp) {
-        let mut out = String::from(sign);
-        out.push_str(&digits[..1]);
+        out.write_str(&digits[..1])?;
         if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
+            out.write_char('.')?;
+            out.write_str(&digits[1..])?;
         }
-        out.push(if upper { 'E' } else { 'e' });
-        out.push(if exp < 0 { '-' } else { '+' });
+        out.write_char(if upper { 'E' } else { 'e' })?;
+        out.write_char(if exp < 0 { '-' } else { '+' })?;
         let abs = exp.unsigned_abs();
         if abs < 10 {
-            out.push('0');
+            out.write_char('0')?;
         }
-        out.push_str(&abs.to_string());
-        out
+        write!(out, "{abs}")
+    } else if exp >= 0 {
+        // Positional, as `'f'` with the shortest digits.
+        let whole = exp as usize + 1;
+        if digits.len() <= whole {
+            out.write_str(digits)?;
+            (digits.len()..whole).try_for_each(|_| out.write_char('0'))
+        } else {
+            out.write_str(&digits[..whole])?;
+            out.write_char('.')?;
+            out.write_str(&digits[whole..])
+        }
     } else {
-        format!("{sign}{}", format_f(x.abs()))
+        out.write_str("0.")?;
+        (1..-exp).try_for_each(|_| out.write_char('0'))?;
+        out.write_str(digits)
     }
 }
 
@@ -85,6 +154,7 @@ pub fn format_json_float(x: f64) -> Option<String> {
     let abs = x.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let (digits, exp) = shortest_digits(x);
+        let digits = digits.as_str();
         let mut out = String::new();
         if x < 0.0 {
             out.push('-');
@@ -154,6 +224,50 @@ mod tests {
         assert_eq!(format_f(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_f(f64::NAN), "NaN");
         assert_eq!(format_f(123456789012345678.0), "123456789012345680");
+    }
+
+    #[test]
+    fn g_format_equals_positional_display_and_exponent_forms() {
+        // The positional range is Rust's shortest Display of |x|; the rest
+        // the `{:e}` digits with Go's exponent: check against both on
+        // pseudo-random doubles of every magnitude.
+        let reference = |x: f64| -> String {
+            let sci = format!("{:e}", x.abs());
+            let (mantissa, exp) = sci.split_once('e').unwrap();
+            let exp: i32 = exp.parse().unwrap();
+            let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+            let sign = if x < 0.0 { "-" } else { "" };
+            if (-4..6).contains(&exp) {
+                format!("{sign}{}", x.abs())
+            } else {
+                let rest = if digits.len() > 1 {
+                    format!(".{}", &digits[1..])
+                } else {
+                    String::new()
+                };
+                let e = if exp < 0 { '-' } else { '+' };
+                format!("{sign}{}{rest}e{e}{:02}", &digits[..1], exp.unsigned_abs())
+            }
+        };
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut checked = 0;
+        for i in 0..200_000u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let x = if i % 2 == 0 {
+                f64::from_bits(state)
+            } else {
+                // Short decimals around the positional range's edges.
+                ((state % 2_000_000) as f64 - 1_000_000.0) / 10f64.powi((state >> 40) as i32 % 12)
+            };
+            if !x.is_finite() || x == 0.0 {
+                continue;
+            }
+            assert_eq!(format_g(x, false), reference(x), "{x:e}");
+            checked += 1;
+        }
+        assert!(checked > 150_000);
     }
 
     #[test]

@@ -4,8 +4,7 @@
 //! indentation, no line wrapping).
 
 use super::resolve::string_can_be_plain;
-use crate::gofmt::format_g;
-use std::borrow::Cow;
+use crate::gofmt::write_g;
 
 use crate::tree::{Item, Map, Value};
 
@@ -60,9 +59,81 @@ struct EvComments {
     tail: String,
 }
 
+/// The text of a scalar event: borrowed from the tree, made for it, or (a
+/// number) written on the stack.
+enum Text<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+    Short(ShortText),
+}
+
+/// Up to 32 bytes of text without an allocation.
+#[derive(Clone, Copy)]
+struct ShortText {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl ShortText {
+    /// The text `write` produces, or `None` when it is longer than 32 bytes.
+    fn new(write: impl FnOnce(&mut ShortText) -> std::fmt::Result) -> Option<ShortText> {
+        let mut text = ShortText {
+            bytes: [0; 32],
+            len: 0,
+        };
+        write(&mut text).ok().map(|()| text)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are written in: always UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for ShortText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let at = usize::from(self.len);
+        let end = at + s.len();
+        self.bytes
+            .get_mut(at..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end as u8;
+        Ok(())
+    }
+}
+
+impl<'a> Text<'a> {
+    /// The text `write` produces: on the stack when short.
+    fn formatted(write: impl Fn(&mut dyn std::fmt::Write) -> std::fmt::Result) -> Text<'a> {
+        match ShortText::new(|t| write(t)) {
+            Some(short) => Text::Short(short),
+            None => {
+                let mut s = String::new();
+                let _ = write(&mut s);
+                Text::Owned(s)
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+            Text::Short(s) => s.as_str(),
+        }
+    }
+}
+
 struct Event<'a> {
     kind: EvKind,
-    value: Cow<'a, str>,
+    value: Text<'a>,
+    /// The scalar analysis, when already made with the event.
+    analysis: Option<ScalarAnalysis>,
     style: Style,
     tag: Option<&'static str>,
     comments: Option<Box<EvComments>>,
@@ -72,17 +143,19 @@ impl<'a> Event<'a> {
     fn new(kind: EvKind) -> Event<'a> {
         Event {
             kind,
-            value: Cow::Borrowed(""),
+            value: Text::Borrowed(""),
+            analysis: None,
             style: Style::Plain,
             tag: None,
             comments: None,
         }
     }
 
-    fn scalar(value: Cow<'a, str>, style: Style, tag: Option<&'static str>) -> Event<'a> {
+    fn scalar(value: Text<'a>, style: Style, tag: Option<&'static str>) -> Event<'a> {
         Event {
             kind: EvKind::Scalar,
             value,
+            analysis: None,
             style,
             tag,
             comments: None,
@@ -102,7 +175,12 @@ impl<'a> Event<'a> {
 
 /// The event of a string scalar (yaml.v3 `stringv` style choice).
 fn string_event(s: &str) -> Event<'_> {
-    let style = if memchr::memchr(b'\n', s.as_bytes()).is_some() {
+    // The emitter's analysis, made here once: ASCII text without breaks
+    // has no line feed to look for.
+    let analysis = analyze_scalar(s);
+    let has_line_feed =
+        (analysis.multiline || !analysis.ascii) && memchr::memchr(b'\n', s.as_bytes()).is_some();
+    let style = if has_line_feed {
         Style::Literal
     } else if string_can_be_plain(s) {
         Style::Plain
@@ -112,16 +190,18 @@ fn string_event(s: &str) -> Event<'_> {
     // A plain `<<` reads back as a merge key, which yaml.v3 then writes
     // with its tag.
     let tag = (style == Style::Plain && s == "<<").then_some("merge");
-    Event::scalar(Cow::Borrowed(s), style, tag)
+    let mut event = Event::scalar(Text::Borrowed(s), style, tag);
+    event.analysis = Some(analysis);
+    event
 }
 
-fn float_text(f: f64) -> String {
+fn float_text(f: f64) -> Text<'static> {
     if f.is_nan() {
-        ".nan".into()
+        Text::Borrowed(".nan")
     } else if f.is_infinite() {
-        if f > 0.0 { ".inf" } else { "-.inf" }.into()
+        Text::Borrowed(if f > 0.0 { ".inf" } else { "-.inf" })
     } else {
-        format_g(f, false)
+        Text::formatted(|out| write_g(f, false, out))
     }
 }
 
@@ -141,7 +221,7 @@ fn binary_event(bytes: &[u8]) -> Event<'static> {
     } else {
         Style::Plain
     };
-    Event::scalar(Cow::Owned(value), style, Some("binary"))
+    Event::scalar(Text::Owned(value), style, Some("binary"))
 }
 
 /// Feeds events to the emitter as they are made. The emitter looks one
@@ -220,15 +300,21 @@ fn value_events<'a>(v: &'a Value, item_head: String, foot: String, out: &mut Sin
             Ok(s) => string_event(s),
             Err(_) => binary_event(b),
         },
-        Value::Int(i) => Event::scalar(Cow::Owned(i.to_string()), Style::Plain, None),
-        Value::Float(f) => Event::scalar(Cow::Owned(float_text(*f)), Style::Plain, None),
-        Value::Bool(b) => Event::scalar(
-            Cow::Borrowed(if *b { "true" } else { "false" }),
+        Value::Int(i) => Event::scalar(
+            Text::formatted(|out| write!(out, "{i}")),
             Style::Plain,
             None,
         ),
-        Value::Time(t) => Event::scalar(Cow::Owned(t.to_rfc3339_nano()), Style::Plain, None),
-        Value::Null | Value::Comment(_) => Event::scalar(Cow::Borrowed("null"), Style::Plain, None),
+        Value::Float(f) => Event::scalar(float_text(*f), Style::Plain, None),
+        Value::Bool(b) => Event::scalar(
+            Text::Borrowed(if *b { "true" } else { "false" }),
+            Style::Plain,
+            None,
+        ),
+        Value::Time(t) => Event::scalar(Text::Owned(t.to_rfc3339_nano()), Style::Plain, None),
+        Value::Null | Value::Comment(_) => {
+            Event::scalar(Text::Borrowed("null"), Style::Plain, None)
+        }
     };
     ev.set_head(item_head);
     out.push(with_foot(ev, foot));
@@ -1045,7 +1131,7 @@ impl Emitter {
                 self.tag_handle = "!!";
                 self.tag_suffix = tag;
             }
-            self.scalar = analyze_scalar(&ev.value);
+            self.scalar = ev.analysis.unwrap_or_else(|| analyze_scalar(&ev.value));
         }
     }
 
@@ -1626,6 +1712,19 @@ mod tests {
         b.push("k", Value::Null);
         let out = emit_documents(&[a, b], None, 4);
         assert_eq!(String::from_utf8(out).unwrap(), "{}\n---\nk: null\n");
+    }
+
+    #[test]
+    fn formatted_text_is_short_on_the_stack_and_long_on_the_heap() {
+        let short = Text::formatted(|out| write!(out, "{}", i64::MIN));
+        assert!(matches!(short, Text::Short(_)));
+        assert_eq!(&*short, "-9223372036854775808");
+        let long = Text::formatted(|out| write!(out, "{}", "x".repeat(40)));
+        assert!(matches!(long, Text::Owned(_)));
+        assert_eq!(&*long, "x".repeat(40));
+        let float = float_text(-2.2250738585072014e-308);
+        assert!(matches!(float, Text::Short(_)));
+        assert_eq!(&*float, "-2.2250738585072014e-308");
     }
 
     #[test]
