@@ -72,18 +72,21 @@ fn shortest_digits(x: f64) -> (Digits, i32) {
 /// `strconv.FormatFloat(x, 'f', -1, 64)`: positional, no exponent, no `.0`;
 /// `+Inf`, `-Inf`, `NaN`, `-0`.
 pub fn format_f(x: f64) -> String {
+    let mut out = String::new();
+    let _ = write_f(x, &mut out);
+    out
+}
+
+/// [`format_f`] written into `out`.
+pub fn write_f(x: f64, out: &mut dyn Write) -> fmt::Result {
     if x.is_nan() {
-        return "NaN".into();
+        return out.write_str("NaN");
     }
     if x.is_infinite() {
-        return if x > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
+        return out.write_str(if x > 0.0 { "+Inf" } else { "-Inf" });
     }
     // Rust's Display is shortest round-trip, positional, and prints `-0`.
-    format!("{x}")
+    write!(out, "{x}")
 }
 
 /// `strconv.FormatFloat(x, 'g' or 'G', -1, 64)`: exponent form when the

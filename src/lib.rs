@@ -18,5 +18,6 @@ pub mod merge;
 pub mod metadata;
 pub mod parallel;
 pub mod preserve;
+mod stack_text;
 pub mod tree;
 pub mod tree_path;

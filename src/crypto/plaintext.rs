@@ -1,6 +1,7 @@
 //! The bytes a value is encrypted (and hashed) as, and back (format.md §3.3).
 
 use crate::gofmt;
+use crate::stack_text::StackText;
 use crate::tree::{Comment, Timestamp, Value};
 use zeroize::Zeroizing;
 
@@ -25,6 +26,41 @@ pub fn serialize(value: &Value) -> Option<(&'static str, Zeroizing<Vec<u8>>)> {
         Value::Null | Value::Map(_) | Value::List(_) => return None,
     };
     Some((type_name, Zeroizing::new(bytes)))
+}
+
+/// Calls `f` with the type name and plaintext bytes of a leaf, as
+/// [`serialize`] makes them but without copying strings or allocating for
+/// numbers; `None` for values that are never encrypted.
+pub fn with_plaintext<R>(value: &Value, f: impl FnOnce(&'static str, &[u8]) -> R) -> Option<R> {
+    match value {
+        Value::Str(s) => Some(f("str", s.as_bytes())),
+        Value::Bytes(b) => Some(f("str", b)),
+        Value::Bool(b) => Some(f("bool", if *b { b"True" } else { b"False" })),
+        Value::Comment(c) => Some(f("comment", c.text.as_bytes())),
+        Value::Int(i) => Some(with_text("int", |out| write!(out, "{i}"), f)),
+        Value::Float(x) => Some(with_text("float", |out| gofmt::write_f(*x, out), f)),
+        Value::Time(t) => {
+            let text = Zeroizing::new(t.to_rfc3339_nano());
+            Some(f("time", text.as_bytes()))
+        }
+        Value::Null | Value::Map(_) | Value::List(_) => None,
+    }
+}
+
+/// Calls `f` with the text `write` makes: on the stack when short.
+fn with_text<R>(
+    type_name: &'static str,
+    write: impl Fn(&mut dyn std::fmt::Write) -> std::fmt::Result + Copy,
+    f: impl FnOnce(&'static str, &[u8]) -> R,
+) -> R {
+    match StackText::<40>::new(write) {
+        Some(text) => f(type_name, text.as_str().as_bytes()),
+        None => {
+            let mut text = Zeroizing::new(String::new());
+            let _ = write(&mut *text);
+            f(type_name, text.as_bytes())
+        }
+    }
 }
 
 /// Why decrypted bytes do not parse as their declared type. Never contains
@@ -97,6 +133,33 @@ fn parse_go_int(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn borrowed_plaintext_equals_serialized_plaintext() {
+        let time = Timestamp::parse_rfc3339("2026-11-28T10:00:00.5+01:00").unwrap();
+        let values = [
+            Value::Str("hunter2".into()),
+            Value::Bytes(vec![0xff, 0x00]),
+            Value::Int(i64::MIN),
+            Value::Int(42),
+            Value::Float(1e300),
+            Value::Float(-0.0),
+            Value::Float(f64::NAN),
+            Value::Float(f64::NEG_INFINITY),
+            Value::Float(1040.31195),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Time(time),
+            Value::Comment(Comment::new(" note")),
+            Value::Null,
+            Value::List(Vec::new()),
+        ];
+        for value in &values {
+            let borrowed = with_plaintext(value, |t, b| (t, b.to_vec()));
+            let serialized = serialize(value).map(|(t, b)| (t, b.to_vec()));
+            assert_eq!(borrowed, serialized, "{value:?}");
+        }
+    }
 
     #[test]
     fn serializes_like_go() {

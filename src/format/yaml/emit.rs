@@ -5,6 +5,7 @@
 
 use super::resolve::string_can_be_plain;
 use crate::gofmt::write_g;
+use crate::stack_text::StackText;
 
 use crate::tree::{Item, Map, Value};
 
@@ -64,49 +65,13 @@ struct EvComments {
 enum Text<'a> {
     Borrowed(&'a str),
     Owned(String),
-    Short(ShortText),
-}
-
-/// Up to 32 bytes of text without an allocation.
-#[derive(Clone, Copy)]
-struct ShortText {
-    bytes: [u8; 32],
-    len: u8,
-}
-
-impl ShortText {
-    /// The text `write` produces, or `None` when it is longer than 32 bytes.
-    fn new(write: impl FnOnce(&mut ShortText) -> std::fmt::Result) -> Option<ShortText> {
-        let mut text = ShortText {
-            bytes: [0; 32],
-            len: 0,
-        };
-        write(&mut text).ok().map(|()| text)
-    }
-
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are written in: always UTF-8.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
-    }
-}
-
-impl std::fmt::Write for ShortText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let at = usize::from(self.len);
-        let end = at + s.len();
-        self.bytes
-            .get_mut(at..end)
-            .ok_or(std::fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end as u8;
-        Ok(())
-    }
+    Short(StackText<32>),
 }
 
 impl<'a> Text<'a> {
     /// The text `write` produces: on the stack when short.
-    fn formatted(write: impl Fn(&mut dyn std::fmt::Write) -> std::fmt::Result) -> Text<'a> {
-        match ShortText::new(|t| write(t)) {
+    fn formatted(write: impl Fn(&mut dyn std::fmt::Write) -> std::fmt::Result + Copy) -> Text<'a> {
+        match StackText::new(write) {
             Some(short) => Text::Short(short),
             None => {
                 let mut s = String::new();
