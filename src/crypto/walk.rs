@@ -254,28 +254,43 @@ impl Walk<'_> {
     }
 }
 
-/// How many leaves (and list comments) `value` holds.
-fn leaf_count(value: &Value) -> usize {
+/// How deep [`leaf_count`] looks to choose a split: below, a collection
+/// counts as its length (reading every node of a large tree costs
+/// milliseconds; the split only needs proportions).
+const SPLIT_DEPTH: usize = 3;
+
+/// How many leaves (and list comments) `value` holds, looking `depth`
+/// levels down.
+fn leaf_count(value: &Value, depth: usize) -> usize {
     match value {
-        Value::Map(m) => m.0.iter().map(item_leaf_count).sum(),
-        Value::List(items) => items.iter().map(leaf_count).sum(),
+        Value::Map(m) if depth == 0 => m.0.len(),
+        Value::List(items) if depth == 0 => items.len(),
+        Value::Map(m) => {
+            m.0.iter()
+                .map(|item| item_leaf_count(item, depth - 1))
+                .sum()
+        }
+        Value::List(items) => items.iter().map(|v| leaf_count(v, depth - 1)).sum(),
         _ => 1,
     }
 }
 
-fn item_leaf_count(item: &Item) -> usize {
+fn item_leaf_count(item: &Item, depth: usize) -> usize {
     match item {
-        Item::Entry(_, value) => leaf_count(value),
+        Item::Entry(_, value) => leaf_count(value, depth),
         Item::Comment(_) => 1,
     }
 }
 
 /// Where to split the top-level `items` of a document for walking it on
 /// two threads: after an entry (so no comment above an item is on the
-/// other side), near the middle by leaves, with a fifth of them on each
+/// other side), near the middle by (estimated) leaves, with a fifth of them on each
 /// side at least.
 fn walk_split(items: &[Item]) -> Option<usize> {
-    let counts: Vec<usize> = items.iter().map(item_leaf_count).collect();
+    let counts: Vec<usize> = items
+        .iter()
+        .map(|item| item_leaf_count(item, SPLIT_DEPTH))
+        .collect();
     let total: usize = counts.iter().sum();
     if total < PARALLEL_MIN_JOBS {
         return None;

@@ -111,30 +111,48 @@ pub(crate) fn parse_stream(
     parse::parse_stream(text, first_doc_checks)
 }
 
-/// Roughly how many bytes `value` takes when written.
-fn weight(value: &Value) -> usize {
+/// How deep [`weight`] looks to choose a split: below, a collection counts
+/// as its length times a typical item (reading every node of a large tree
+/// costs milliseconds; the split only needs proportions).
+const SPLIT_DEPTH: usize = 3;
+
+/// Bytes assumed for an item below [`SPLIT_DEPTH`].
+const TYPICAL_ITEM: usize = 48;
+
+/// Roughly how many bytes `value` takes when written, looking `depth`
+/// levels down.
+fn weight(value: &Value, depth: usize) -> usize {
     match value {
         Value::Str(s) => s.len() + 8,
         Value::Bytes(b) => b.len() * 4 / 3 + 8,
-        Value::Map(m) => m.0.iter().map(item_weight).sum(),
-        Value::List(items) => items.iter().map(|v| weight(v) + 8).sum(),
+        Value::Map(m) if depth == 0 => m.0.len() * TYPICAL_ITEM,
+        Value::List(items) if depth == 0 => items.len() * TYPICAL_ITEM,
+        Value::Map(m) => m.0.iter().map(|item| item_weight(item, depth - 1)).sum(),
+        Value::List(items) => items.iter().map(|v| weight(v, depth - 1) + 8).sum(),
         _ => 16,
     }
 }
 
 /// Roughly how many bytes a mapping item takes when written.
-fn item_weight(item: &Item) -> usize {
+fn item_weight(item: &Item, depth: usize) -> usize {
     match item {
-        Item::Entry(k, v) => k.len() + 8 + weight(v),
+        Item::Entry(k, v) => k.len() + 8 + weight(v, depth),
         Item::Comment(c) => c.text.len() + 8,
     }
 }
 
+/// Room for writing `items`: their whole weight and a quarter more (the
+/// weights leave out indentation).
+fn capacity(items: &[Item]) -> usize {
+    let weight: usize = items.iter().map(|item| item_weight(item, usize::MAX)).sum();
+    weight + weight / 4
+}
+
 /// Where to split the top-level `items` for writing: an index between two
 /// entries near the middle by weight, with a fifth of the weight on each
-/// side at least; with the weights of both sides.
-fn emit_split(items: &[Item]) -> Option<(usize, usize, usize)> {
-    let weights: Vec<usize> = items.iter().map(item_weight).collect();
+/// side at least.
+fn emit_split(items: &[Item]) -> Option<usize> {
+    let weights: Vec<usize> = items.iter().map(|i| item_weight(i, SPLIT_DEPTH)).collect();
     let total: usize = weights.iter().sum();
     if total < PARALLEL_MIN_BYTES {
         return None;
@@ -154,27 +172,16 @@ fn emit_split(items: &[Item]) -> Option<(usize, usize, usize)> {
         }
     }
     let (k, head, _) = best?;
-    (head.min(total - head) >= total / 5).then_some((k, head, total - head))
-}
-
-/// Room for a side of `weight`: the weights leave out indentation.
-fn capacity(weight: usize) -> usize {
-    weight + weight / 4
+    (head.min(total - head) >= total / 5).then_some(k)
 }
 
 /// Writes one document as two chunks, split before `items[k]`, on two
-/// threads; `capacities` are the expected sizes of the chunks.
-fn emit_at(
-    items: &[Item],
-    k: usize,
-    extra: Option<&Map>,
-    indent: usize,
-    capacities: (usize, usize),
-) -> Vec<Vec<u8>> {
+/// threads, each sized from its half's weight.
+fn emit_at(items: &[Item], k: usize, extra: Option<&Map>, indent: usize) -> Vec<Vec<u8>> {
     let (head, tail) = items.split_at(k);
     let (a, b) = parallel::join(
-        || emit::emit_items(head, None, indent, capacities.0),
-        || emit::emit_items(tail, extra, indent, capacities.1),
+        || emit::emit_items(head, None, indent, capacity(head)),
+        || emit::emit_items(tail, extra, indent, capacity(tail)),
     );
     vec![a, b]
 }
@@ -185,8 +192,8 @@ pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -
     if let [doc] = docs {
         // The size first: asking for the core count reads cgroup files.
         let split = emit_split(&doc.0).filter(|_| parallel::has_second_core());
-        if let Some((k, head, tail)) = split {
-            return emit_at(&doc.0, k, extra, indent, (capacity(head), capacity(tail)));
+        if let Some(k) = split {
+            return emit_at(&doc.0, k, extra, indent);
         }
     }
     vec![emit::emit_documents(docs, extra, indent)]
@@ -289,7 +296,7 @@ mod tests {
                         {
                             continue;
                         }
-                        let split = emit_at(&doc.0, k, extra, indent, (0, 0)).concat();
+                        let split = emit_at(&doc.0, k, extra, indent).concat();
                         assert!(
                             split == whole,
                             "{name}: split write before item {k} differs:\n{}\n---\n{}",
