@@ -2,7 +2,7 @@
 //! turn plaintext into an encrypted file and back.
 
 use crate::crypto::enc::EncValue;
-use crate::crypto::walk::{Direction, Walk};
+use crate::crypto::walk::{Direction, Retired, Walk};
 use crate::crypto::{Cipher, DataKey, EncryptionRule, Selector};
 use crate::error::Error;
 use crate::keys::{recover_data_key, wrap_data_key, KeyContext, KeyGroup};
@@ -32,6 +32,9 @@ pub struct EncryptedDocument {
     pub documents: Vec<Map>,
     /// The metadata.
     pub metadata: Metadata,
+    /// The plaintexts the encryption replaced, wiped: freed with this
+    /// document, after it is written ([`Retired`]).
+    pub retired: Retired,
 }
 
 /// The result of a decryption.
@@ -41,6 +44,9 @@ pub struct Decrypted {
     pub documents: Vec<Map>,
     /// Warnings for the user.
     pub warnings: Vec<String>,
+    /// The `ENC[…]` texts the decryption replaced: freed with this result,
+    /// after it is written ([`Retired`]).
+    pub retired: Retired,
 }
 
 /// Encrypts plaintext documents with a fresh data key.
@@ -82,6 +88,7 @@ pub fn encrypt(
     };
     Ok(EncryptedDocument {
         documents,
+        retired: outcome.retired,
         metadata: Metadata {
             key_groups,
             shamir_threshold,
@@ -95,6 +102,15 @@ pub fn encrypt(
 }
 
 impl EncryptedDocument {
+    /// An encrypted file read from its store.
+    pub fn new(documents: Vec<Map>, metadata: Metadata) -> EncryptedDocument {
+        EncryptedDocument {
+            documents,
+            metadata,
+            retired: Retired::default(),
+        }
+    }
+
     /// Recovers the data key and decrypts every value, verifying the MAC
     /// unless `ignore_mac`.
     pub fn decrypt(self, keys: &mut KeyContext, ignore_mac: bool) -> Result<Decrypted, Error> {
@@ -118,6 +134,7 @@ impl EncryptedDocument {
         Ok(Decrypted {
             documents,
             warnings: outcome.warnings,
+            retired: outcome.retired,
         })
     }
 }
@@ -144,6 +161,7 @@ impl Decrypted {
         let mut documents = std::mem::take(&mut self.documents);
         documents.iter_mut().for_each(Zeroize::zeroize);
         std::mem::forget(documents);
+        std::mem::take(&mut self.retired).leak();
     }
 }
 
@@ -216,6 +234,7 @@ impl Opened {
         Ok(EncryptedDocument {
             documents,
             metadata,
+            retired: outcome.retired,
         })
     }
 }

@@ -178,7 +178,7 @@ proptest! {
         prop_assert!(text.contains("ENC[AES256_GCM,"));
         let file = store.parse_encrypted(&bytes).unwrap();
         let metadata = Metadata::from_map(&file.metadata.unwrap()).unwrap();
-        let back = EncryptedDocument { documents: file.documents, metadata };
+        let back = EncryptedDocument::new(file.documents, metadata);
         let mut keys = KeyContext::with_age_identities(ids);
         let decrypted = back.decrypt(&mut keys, false).unwrap();
         prop_assert_eq!(&decrypted.documents, &vec![doc]);

@@ -550,12 +550,9 @@ fn library_round_trip(text: &str) -> Result<Vec<u8>, String> {
     let mut identities = Identities::empty();
     identities.add_text(&secret_key(1), "test")?;
     let mut keys = KeyContext::with_age_identities(identities);
-    let dec = EncryptedDocument {
-        documents: file.documents,
-        metadata,
-    }
-    .decrypt(&mut keys, false)
-    .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&bytes)))?;
+    let dec = EncryptedDocument::new(file.documents, metadata)
+        .decrypt(&mut keys, false)
+        .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&bytes)))?;
     TomlStore::default()
         .emit_plain(&dec.documents)
         .map_err(|e| e.to_string())

@@ -315,12 +315,7 @@ pub fn preserve(data: &[u8]) {
         panic!("test identity: {e}");
     }
     let mut keys = KeyContext::with_age_identities(ids);
-    let dec = match (EncryptedDocument {
-        documents: read.documents.clone(),
-        metadata: meta,
-    })
-    .decrypt(&mut keys, false)
-    {
+    let dec = match EncryptedDocument::new(read.documents.clone(), meta).decrypt(&mut keys, false) {
         Ok(dec) => dec,
         Err(e) => panic!("preserve output does not decrypt: {e}"),
     };

@@ -147,8 +147,5 @@ pub(crate) fn load_encrypted(
         path: name.to_string(),
         message,
     })?;
-    Ok(EncryptedDocument {
-        documents: file.documents,
-        metadata,
-    })
+    Ok(EncryptedDocument::new(file.documents, metadata))
 }

@@ -42,12 +42,9 @@ fn round_trip_with(
     )?;
     let read = store.parse_encrypted(&out).unwrap();
     let meta = crate::metadata::Metadata::from_map(read.metadata.as_ref().unwrap()).unwrap();
-    let dec = crate::document::EncryptedDocument {
-        documents: read.documents.clone(),
-        metadata: meta,
-    }
-    .decrypt(&mut keys, false)
-    .unwrap();
+    let dec = crate::document::EncryptedDocument::new(read.documents.clone(), meta)
+        .decrypt(&mut keys, false)
+        .unwrap();
     assert_eq!(dec.documents, plain);
     let back = decrypt(kind, &out, &read.documents, &dec.documents)?;
     assert_eq!(String::from_utf8(back).unwrap(), input);
