@@ -332,24 +332,10 @@ fn walk_split(items: &[Item]) -> Option<usize> {
         .iter()
         .map(|item| item_leaf_count(item, SPLIT_DEPTH))
         .collect();
-    let total: usize = counts.iter().sum();
-    if total < PARALLEL_MIN_JOBS {
+    if counts.iter().sum::<usize>() < PARALLEL_MIN_JOBS {
         return None;
     }
-    let mut before = 0usize;
-    let mut best: Option<(usize, usize, usize)> = None;
-    for k in 1..items.len() {
-        before += counts[k - 1];
-        if !matches!(items[k - 1], Item::Entry(..)) {
-            continue;
-        }
-        let distance = before.abs_diff(total / 2);
-        if best.is_none_or(|(_, _, d)| distance < d) {
-            best = Some((k, before, distance));
-        }
-    }
-    let (k, head, _) = best?;
-    (head.min(total - head) >= total / 5).then_some(k)
+    parallel::balanced_split(&counts, |k| matches!(items[k - 1], Item::Entry(..)))
 }
 
 /// The MAC and warnings of a finished walk.

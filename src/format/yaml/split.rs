@@ -153,26 +153,12 @@ fn capacity(items: &[Item]) -> usize {
 /// side at least.
 fn emit_split(items: &[Item]) -> Option<usize> {
     let weights: Vec<usize> = items.iter().map(|i| item_weight(i, SPLIT_DEPTH)).collect();
-    let total: usize = weights.iter().sum();
-    if total < PARALLEL_MIN_BYTES {
+    if weights.iter().sum::<usize>() < PARALLEL_MIN_BYTES {
         return None;
     }
-    let mut before = 0usize;
-    let mut best: Option<(usize, usize, usize)> = None;
-    for k in 1..items.len() {
-        before += weights[k - 1];
-        let between_entries =
-            matches!(items[k - 1], Item::Entry(..)) && matches!(items[k], Item::Entry(..));
-        if !between_entries {
-            continue;
-        }
-        let distance = before.abs_diff(total / 2);
-        if best.is_none_or(|(_, _, d)| distance < d) {
-            best = Some((k, before, distance));
-        }
-    }
-    let (k, head, _) = best?;
-    (head.min(total - head) >= total / 5).then_some(k)
+    parallel::balanced_split(&weights, |k| {
+        matches!(items[k - 1], Item::Entry(..)) && matches!(items[k], Item::Entry(..))
+    })
 }
 
 /// Writes one document as two chunks, split before `items[k]`, on two
