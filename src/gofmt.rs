@@ -4,69 +4,18 @@
 
 use std::fmt::{self, Write};
 
-/// The digits of a float, on the stack.
-struct Digits {
-    bytes: [u8; 32],
-    len: usize,
-}
-
-impl Digits {
-    fn as_str(&self) -> &str {
-        // Only ASCII digits are written in.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
-    }
-}
-
-/// Collects the digits of Rust's `{:e}` text and parses its exponent.
-struct ExpForm {
-    digits: Digits,
-    exp_text: [u8; 8],
-    exp_len: usize,
-    in_exp: bool,
-}
-
-impl Write for ExpForm {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &c in s.as_bytes() {
-            if self.in_exp {
-                *self.exp_text.get_mut(self.exp_len).ok_or(fmt::Error)? = c;
-                self.exp_len += 1;
-            } else if c == b'e' {
-                self.in_exp = true;
-            } else if c != b'.' {
-                *self
-                    .digits
-                    .bytes
-                    .get_mut(self.digits.len)
-                    .ok_or(fmt::Error)? = c;
-                self.digits.len += 1;
-            }
-        }
-        Ok(())
-    }
-}
+use crate::stack_text::StackText;
 
 /// The shortest round-trip decimal digits of a finite, non-zero `|x|` and
 /// its decimal exponent `e`, such that `x = 0.d1d2…dn × 10^(e+1)`,
 /// i.e. `d1.d2…dn × 10^e`. No allocation.
-fn shortest_digits(x: f64) -> (Digits, i32) {
-    let mut form = ExpForm {
-        digits: Digits {
-            bytes: [0; 32],
-            len: 0,
-        },
-        exp_text: [0; 8],
-        exp_len: 0,
-        in_exp: false,
-    };
+fn shortest_digits(x: f64) -> Option<(StackText<32>, i32)> {
     // Rust's `{:e}` prints the shortest round-trip digits in scientific form
     // (at most 17 digits and a 4-character exponent).
-    let _ = write!(form, "{:e}", x.abs());
-    let exp = std::str::from_utf8(&form.exp_text[..form.exp_len])
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    (form.digits, exp)
+    let sci = StackText::<32>::new(|out| write!(out, "{:e}", x.abs()))?;
+    let (mantissa, exp) = sci.as_str().split_once('e')?;
+    let digits = StackText::new(|out| mantissa.split('.').try_for_each(|p| out.write_str(p)))?;
+    Some((digits, exp.parse().ok()?))
 }
 
 /// `strconv.FormatFloat(x, 'f', -1, 64)`: positional, no exponent, no `.0`;
@@ -109,7 +58,7 @@ pub fn write_g(x: f64, upper: bool, out: &mut dyn Write) -> fmt::Result {
     if x == 0.0 {
         return out.write_str(if x.is_sign_negative() { "-0" } else { "0" });
     }
-    let (digits, exp) = shortest_digits(x);
+    let (digits, exp) = shortest_digits(x).ok_or(fmt::Error)?;
     let digits = digits.as_str();
     if x < 0.0 {
         out.write_char('-')?;
@@ -156,7 +105,7 @@ pub fn format_json_float(x: f64) -> Option<String> {
     }
     let abs = x.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let (digits, exp) = shortest_digits(x);
+        let (digits, exp) = shortest_digits(x)?;
         let digits = digits.as_str();
         let mut out = String::new();
         if x < 0.0 {

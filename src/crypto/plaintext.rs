@@ -6,31 +6,17 @@ use crate::tree::{Comment, Timestamp, Value};
 use zeroize::Zeroizing;
 
 /// The type name and plaintext bytes of a leaf, or `None` for values that
-/// are never encrypted (null, containers).
+/// are never encrypted (null, containers): an owned copy of what
+/// [`with_plaintext`] lends.
 pub fn serialize(value: &Value) -> Option<(&'static str, Zeroizing<Vec<u8>>)> {
-    let (type_name, bytes) = match value {
-        Value::Str(s) => ("str", s.as_bytes().to_vec()),
-        Value::Bytes(b) => ("str", b.clone()),
-        Value::Int(i) => ("int", i.to_string().into_bytes()),
-        Value::Float(f) => ("float", gofmt::format_f(*f).into_bytes()),
-        Value::Bool(b) => (
-            "bool",
-            if *b {
-                b"True".to_vec()
-            } else {
-                b"False".to_vec()
-            },
-        ),
-        Value::Time(t) => ("time", t.to_rfc3339_nano().into_bytes()),
-        Value::Comment(c) => ("comment", c.text.as_bytes().to_vec()),
-        Value::Null | Value::Map(_) | Value::List(_) => return None,
-    };
-    Some((type_name, Zeroizing::new(bytes)))
+    with_plaintext(value, |type_name, bytes| {
+        (type_name, Zeroizing::new(bytes.to_vec()))
+    })
 }
 
-/// Calls `f` with the type name and plaintext bytes of a leaf, as
-/// [`serialize`] makes them but without copying strings or allocating for
-/// numbers; `None` for values that are never encrypted.
+/// Calls `f` with the type name and plaintext bytes of a leaf, without
+/// copying strings or allocating for numbers; `None` for values that are
+/// never encrypted (null, containers).
 pub fn with_plaintext<R>(value: &Value, f: impl FnOnce(&'static str, &[u8]) -> R) -> Option<R> {
     match value {
         Value::Str(s) => Some(f("str", s.as_bytes())),

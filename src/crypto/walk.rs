@@ -440,13 +440,8 @@ impl Walk<'_> {
         if self.mac_only_encrypted && !selected {
             return;
         }
-        match value {
-            // Strings hash as their bytes: no copy needed.
-            Value::Str(s) => hasher.update(s.as_bytes()),
-            other => {
-                plaintext::with_plaintext(other, |_, bytes| hasher.update(bytes));
-            }
-        }
+        // From the value's own bytes (numbers written on the stack).
+        plaintext::with_plaintext(value, |_, bytes| hasher.update(bytes));
     }
 
     fn encrypt_leaf<'t>(
