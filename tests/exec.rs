@@ -508,36 +508,42 @@ fn background_returns_at_once() {
     let sb = Sandbox::new();
     let file = encrypt(&sb, "s.yaml", "A: x\n");
     let done = sb.root().join("bg-env");
-    let start = Instant::now();
+    let go = sb.root().join("bg-go");
+    // The command waits for a file that the test makes only after enseal has
+    // returned: enseal returning at all shows that it did not wait for it.
     // Not through `run`: the command keeps the output pipes open.
     let status = enseal(&sb)
         .env("DONE", &done)
+        .env("GO", &go)
         .args(["exec-env", "--background"])
         .arg(&file)
-        .arg("sleep 1; echo $A >\"$DONE\"")
+        .arg("while [ ! -e \"$GO\" ]; do sleep 0.05; done; echo $A >\"$DONE\"")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(!done.exists());
-    assert!(start.elapsed() < Duration::from_millis(900));
+    std::fs::write(&go, "").unwrap();
     wait_for(&done);
     let runtime = sb.root().join("runtime-bg");
     std::fs::create_dir_all(&runtime).unwrap();
     let done = sb.root().join("bg-file");
+    let go = sb.root().join("bg-file-go");
     let status = enseal(&sb)
         .env("DONE", &done)
+        .env("GO", &go)
         .env("XDG_RUNTIME_DIR", &runtime)
         .args(["exec-file", "--background"])
         .arg(&file)
-        .arg("sleep 0.5; cat {} >\"$DONE.tmp\"; mv \"$DONE.tmp\" \"$DONE\"")
+        .arg("while [ ! -e \"$GO\" ]; do sleep 0.05; done; cat {} >\"$DONE.tmp\"; mv \"$DONE.tmp\" \"$DONE\"")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(!done.exists());
+    std::fs::write(&go, "").unwrap();
     wait_for(&done);
     assert_eq!(std::fs::read_to_string(&done).unwrap(), "A: x\n");
     let start = Instant::now();
@@ -551,7 +557,7 @@ fn background_returns_at_once() {
 fn user_nobody_when_root() {
     // SAFETY: getuid(2) has no preconditions.
     if unsafe { libc::getuid() } != 0 {
-        eprintln!("not root: --user test skipped");
+        unavailable("--user needs root");
         return;
     }
     let sb = Sandbox::new();
@@ -585,7 +591,7 @@ fn user_nobody_when_root() {
             .args(["exec-env", "--user", "root", "f.yaml", "true"])
             .current_dir("/"));
         if matches!(out.code, Some(126 | 127)) {
-            eprintln!("nobody cannot run the enseal binary here: check skipped");
+            unavailable("user nobody cannot run the enseal binary here");
         } else {
             let out = out.code_in(&[1]);
             assert!(
@@ -611,7 +617,7 @@ fn can_unshare() -> bool {
 #[test]
 fn as_pid_1_orphans_are_reaped() {
     if !can_unshare() {
-        eprintln!("unshare -fp not available: PID 1 test skipped");
+        unavailable("unshare -fp (a PID namespace) is not available");
         return;
     }
     let sb = Sandbox::new();

@@ -132,10 +132,11 @@ fn binary_encrypted_round_trip() {
     );
 }
 
-/// 100 000 leaves: parse + emit must be fast (well under 100 ms in release;
-/// the bound here is loose so that debug builds pass too).
+/// 100 000 leaves of every type: writing them and reading the result back
+/// gives the same tree, and writing that again the same bytes. Speed is
+/// measured in `scripts/bench`, not here.
 #[test]
-fn json_large_document_is_fast() {
+fn json_large_document_round_trips() {
     let mut input = String::from("{");
     for i in 0..1000 {
         if i > 0 {
@@ -157,16 +158,13 @@ fn json_large_document_is_fast() {
     }
     input.push('}');
     let store = JsonStore::new(&StoreOptions::default());
-    let start = std::time::Instant::now();
     let docs = store.parse_plain(input.as_bytes()).unwrap();
-    let parsed = start.elapsed();
     let out = store.emit_plain(&docs).unwrap();
-    let elapsed = start.elapsed();
-    eprintln!(
-        "100k leaves: {} bytes in, {} bytes out, parse {parsed:?}, total {elapsed:?}",
-        input.len(),
-        out.len()
-    );
-    assert!(elapsed < std::time::Duration::from_secs(3));
-    assert_eq!(store.parse_plain(&out).unwrap(), docs);
+    let text = String::from_utf8(out.clone()).unwrap();
+    // Go escaping: `<` and `>` as \u003c and \u003e, `é` as it is.
+    assert!(text.contains(r#""s96": "value \u003c999\u003e é 96""#));
+    assert!(text.contains("\"n97\": 96903"));
+    let again = store.parse_plain(&out).unwrap();
+    assert_eq!(again, docs);
+    assert_eq!(store.emit_plain(&again).unwrap(), out);
 }

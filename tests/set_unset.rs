@@ -339,7 +339,7 @@ fn git(dir: &Path, args: &[&str]) -> bool {
 fn encrypt_in_place_after_decrypt_in_place_keeps_committed_ciphertexts() {
     let sb = Sandbox::new();
     if !git(&sb.work(), &["init", "-q", "."]) {
-        eprintln!("SKIPPED: git not available");
+        unavailable("git init failed (is git installed?)");
         return;
     }
     let file = sb.copy(&reference("yaml-basic.enc.yaml"), "s.enc.yaml");

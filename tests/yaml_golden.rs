@@ -75,9 +75,12 @@ fn yaml_encrypted_layout_round_trips() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A 100k-leaf document must parse and emit quickly (linear algorithms).
+/// A 100k-leaf document (every section with a comment, inline comments and
+/// a list): writing it and reading the result back gives the same tree, and
+/// writing that again the same bytes. Speed is measured in `scripts/bench`,
+/// not here.
 #[test]
-fn yaml_large_document_is_fast() {
+fn yaml_large_document_round_trips() {
     let mut src = String::new();
     for i in 0..1000 {
         src.push_str(&format!("section{i}:\n    # comment {i}\n"));
@@ -90,14 +93,13 @@ fn yaml_large_document_is_fast() {
         }
     }
     let store = FormatKind::Yaml.store(&StoreOptions::default());
-    let start = std::time::Instant::now();
     let docs = store.parse_plain(src.as_bytes()).unwrap();
-    let parsed = start.elapsed();
     let out = store.emit_plain(&docs).unwrap();
-    eprintln!("parse {parsed:?}");
-    let elapsed = start.elapsed();
-    assert!(out.len() > src.len() / 2);
-    let limit = if cfg!(debug_assertions) { 30000 } else { 1500 };
-    assert!(elapsed.as_millis() < limit, "took {elapsed:?}");
-    eprintln!("100k leaves: {elapsed:?}");
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(text.contains("section999:\n    # comment 999\n"));
+    assert!(text.contains("    key49: value 999 49 # inline\n"));
+    assert!(text.contains("        - 49.5\n"));
+    let again = store.parse_plain(&out).unwrap();
+    assert_eq!(again, docs);
+    assert_eq!(store.emit_plain(&again).unwrap(), out);
 }

@@ -73,20 +73,26 @@ pub fn require_sops() -> Option<PathBuf> {
     if let Some(p) = sops_ref() {
         return Some(p);
     }
+    unavailable(
+        "reference sops missing (set ENSEAL_SOPS_REF or run scripts/install-test-deps; \
+         scripts/test does both)",
+    );
+    None
+}
+
+/// A tool or capability a test needs is missing: in CI a failure, never a
+/// skip; locally a loud `SKIPPED` note (the caller then returns).
+pub fn unavailable(what: &str) {
     // The libtest harness names each test's thread after the test.
     let current = std::thread::current();
     let test = current.name().unwrap_or("?");
-    let msg = format!(
-        "reference sops missing (set ENSEAL_SOPS_REF or run scripts/install-test-deps; \
-         scripts/test does both) — needed by test `{test}`"
-    );
+    let msg = format!("{what} — needed by test `{test}`");
     if in_ci() {
         panic!("{msg}; CI is set, so this is a failure, not a skip");
     }
     // Straight to the stderr handle: libtest captures `eprintln!` of passing
     // tests, and this note must be seen.
     let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {msg} ***\n");
-    None
 }
 
 // ---------------------------------------------------------------------------
