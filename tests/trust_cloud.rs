@@ -348,3 +348,34 @@ fn gcp_resource_id_cannot_escape_the_key_path() {
     assert!(requests[0].starts_with(&format!("POST /v1/{id}:decrypt ")));
     assert!(requests[0].contains("Bearer gcp-user-token"));
 }
+
+/// The same rule holds when encrypting: a key named on the command line (or
+/// in `.sops.yaml`) outside the Key Vault domains needs the opt-in too, and
+/// without it neither the vault nor the token endpoint is contacted.
+#[test]
+fn azure_encrypt_to_an_unlisted_vault_sends_nothing() {
+    let sb = Sandbox::new();
+    let token = azure_token_endpoint();
+    let vault = Recorder::start(404, "{}");
+    let plain = sb.write("plain.json", PLAIN_JSON);
+    let key_url = format!("https://{}/keys/sops-key/0123abcd", vault.authority);
+    let out = run(azure_user(sb.enseal(), &token)
+        .args(["encrypt", "--azure-kv", &key_url])
+        .arg(&plain));
+    assert_ne!(out.code, Some(0));
+    let err = out.err();
+    assert!(
+        err.lines().any(|line| line.contains(&format!(
+            "refusing to send an Azure token to \"{}\"",
+            vault.authority
+        )) && line.contains(ALLOWED_VAR)),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        vault.seen(),
+        Vec::<String>::new(),
+        "the vault was contacted"
+    );
+    assert_eq!(token.seen(), Vec::<String>::new(), "a token was requested");
+}
