@@ -241,15 +241,21 @@ fn answer(r: &Request) -> (u16, String) {
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// `cmd` with the mock's endpoints and credentials for both clouds.
+/// `cmd` with the mock's endpoints and credentials for both clouds; the
+/// mock's loopback address is listed as a trusted Key Vault host (it is
+/// outside Azure's Key Vault domains).
 fn cloud_env(mut cmd: Command, mock: &Mock) -> Command {
-    cmd.env("GOOGLE_OAUTH_ACCESS_TOKEN", "gcp-token")
-        .env("SOPS_GCP_KMS_ENDPOINT", &mock.url)
-        .env("AZURE_TENANT_ID", "tenant-x")
-        .env("AZURE_CLIENT_ID", "client-x")
-        .env("AZURE_CLIENT_SECRET", "secret-x")
-        .env("AZURE_AUTHORITY_HOST", &mock.url)
-        .env("ENSEAL_CLOUD_TIMEOUT", "5");
+    cmd.env(
+        "ENSEAL_AZURE_KV_ALLOWED_HOSTS",
+        mock.url.trim_start_matches("http://"),
+    )
+    .env("GOOGLE_OAUTH_ACCESS_TOKEN", "gcp-token")
+    .env("SOPS_GCP_KMS_ENDPOINT", &mock.url)
+    .env("AZURE_TENANT_ID", "tenant-x")
+    .env("AZURE_CLIENT_ID", "client-x")
+    .env("AZURE_CLIENT_SECRET", "secret-x")
+    .env("AZURE_AUTHORITY_HOST", &mock.url)
+    .env("ENSEAL_CLOUD_TIMEOUT", "5");
     cmd
 }
 

@@ -15,6 +15,16 @@
 //! `ENSEAL_AZURE_MANAGED_IDENTITY=1`, then the Azure CLI (`az account
 //! get-access-token`) when `az` is on the PATH. Token requests go to
 //! `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com`).
+//!
+//! Trust boundary: an encrypted file names its vault, and the file is not
+//! trusted. A Key Vault token is therefore sent only over https to a vault
+//! under the Key Vault or Managed HSM domain of an Azure cloud (public,
+//! China, US Government, Germany), with that cloud's audience. Any other
+//! host must be listed by the user in `ENSEAL_AZURE_KV_ALLOWED_HOSTS`
+//! (comma-separated `host`, `host:port` or `*.domain`; plain http only to a
+//! listed loopback host). The check is made before any token is asked for
+//! or any request is sent; the key name and version must be Key Vault
+//! object names, so that they cannot change the request's path.
 
 use crate::tree::Map;
 use zeroize::Zeroizing;
@@ -63,7 +73,7 @@ fn not_built() -> String {
 
 #[cfg(feature = "azure")]
 pub(crate) mod imp {
-    use super::super::cloud_http::{self, check_url, field, send, Body, Env};
+    use super::super::cloud_http::{self, check_url, field, send, Body, Env, Origin};
     use crate::tree::Map;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
@@ -79,15 +89,44 @@ pub(crate) mod imp {
     /// Metadata field order of an `azure_kv` entry as sops 3.11 writes it.
     const FIELD_ORDER: [&str; 5] = ["vault_url", "name", "version", "created_at", "enc"];
 
+    /// The variable that lists the hosts, besides Azure's Key Vault domains,
+    /// a Key Vault token may be sent to.
+    pub(crate) const ALLOWED_HOSTS_VAR: &str = "ENSEAL_AZURE_KV_ALLOWED_HOSTS";
+
+    /// The data-plane DNS suffixes of Key Vault and Managed HSM in each Azure
+    /// cloud, with the token audience (resource) of each: a vault is
+    /// `https://<name>.<suffix>`.
+    const KEY_VAULT_DOMAINS: [(&str, &str); 7] = [
+        ("vault.azure.net", "https://vault.azure.net"),
+        ("vault.azure.cn", "https://vault.azure.cn"),
+        ("vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
+        ("vault.microsoftazure.de", "https://vault.microsoftazure.de"),
+        ("managedhsm.azure.net", "https://managedhsm.azure.net"),
+        ("managedhsm.azure.cn", "https://managedhsm.azure.cn"),
+        (
+            "managedhsm.usgovcloudapi.net",
+            "https://managedhsm.usgovcloudapi.net",
+        ),
+    ];
+
+    /// The audience asked for a host the user listed that is not under a
+    /// Key Vault domain (a test server, a proxy in front of a public vault).
+    const PUBLIC_CLOUD_RESOURCE: &str = "https://vault.azure.net";
+
     /// The key an entry names.
     struct Key {
         vault_url: String,
         name: String,
         version: String,
+        /// The audience of the token this vault may receive.
+        scope: Scope,
     }
 
     impl Key {
-        fn from_fields(fields: &Map) -> Result<Key, String> {
+        /// The key of a metadata entry, refused (before anything is sent)
+        /// when its vault is not one a token may go to or its name or
+        /// version is not a Key Vault object name.
+        fn from_fields(env: &dyn Env, fields: &Map) -> Result<Key, String> {
             let vault_url = field(fields, "vault_url")
                 .unwrap_or_default()
                 .trim()
@@ -100,12 +139,16 @@ pub(crate) mod imp {
                     "invalid Azure Key Vault key: vault_url {vault_url:?}, name {name:?}"
                 ));
             }
-            check_url(&vault_url)
-                .map_err(|e| format!("Azure Key Vault key {vault_url}/keys/{name}: {e}"))?;
+            let scope = vault_scope(env, &vault_url)?;
+            check_object_name("key name", &name)?;
+            if !version.is_empty() {
+                check_object_name("key version", &version)?;
+            }
             Ok(Key {
                 vault_url,
                 name,
                 version,
+                scope,
             })
         }
 
@@ -125,10 +168,9 @@ pub(crate) mod imp {
     }
 
     pub(crate) fn wrap(env: &dyn Env, fields: &mut Map, secret: &[u8]) -> Result<(), String> {
-        let mut key = Key::from_fields(fields)?;
+        let mut key = Key::from_fields(env, fields)?;
         let agent = cloud_http::agent(env);
-        let scope = Scope::of(&key.vault_url);
-        let token = access_token(env, &agent, &scope)
+        let token = access_token(env, &agent, &key.scope)
             .map_err(|e| format!("failed to get Azure token credential to encrypt data: {e}"))?;
         if key.version.is_empty() {
             key.version = fetch_version(&agent, &key.vault_url, &key.name, &token)?;
@@ -159,12 +201,12 @@ pub(crate) mod imp {
     }
 
     pub(crate) fn unwrap(env: &dyn Env, fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
-        let key = Key::from_fields(fields)?;
+        let key = Key::from_fields(env, fields)?;
         let enc = field(fields, "enc").unwrap_or_default();
         let ciphertext = decode_url64(enc.trim())
             .ok_or_else(|| "failed to base64 decode Azure Key Vault encrypted key".to_string())?;
         let agent = cloud_http::agent(env);
-        let token = access_token(env, &agent, &Scope::of(&key.vault_url))
+        let token = access_token(env, &agent, &key.scope)
             .map_err(|e| format!("failed to get Azure token credential to decrypt: {e}"))?;
         let fail = |e: String| {
             format!(
@@ -192,10 +234,10 @@ pub(crate) mod imp {
         name: &str,
     ) -> Result<String, String> {
         let vault_url = vault_url.trim().trim_end_matches('/');
-        check_url(vault_url)
-            .map_err(|e| format!("Azure Key Vault key {vault_url}/keys/{name}: {e}"))?;
+        let scope = vault_scope(env, vault_url)?;
+        check_object_name("key name", name)?;
         let agent = cloud_http::agent(env);
-        let token = access_token(env, &agent, &Scope::of(vault_url)).map_err(|e| {
+        let token = access_token(env, &agent, &scope).map_err(|e| {
             format!("failed to get Azure token credential to retrieve key version: {e}")
         })?;
         fetch_version(&agent, vault_url, name, &token)
@@ -229,7 +271,7 @@ pub(crate) mod imp {
         json.pointer("/key/kid")
             .and_then(Json::as_str)
             .and_then(|kid| kid.trim_end_matches('/').rsplit('/').next())
-            .filter(|v| !v.is_empty() && !v.contains(':'))
+            .filter(|v| check_object_name("key version", v).is_ok())
             .map(str::to_string)
             .ok_or_else(|| fail("the response has no key.kid with a version".into()))
     }
@@ -257,35 +299,123 @@ pub(crate) mod imp {
         pub(crate) resource: &'static str,
     }
 
-    impl Scope {
-        pub(crate) fn of(vault_url: &str) -> Scope {
-            let host = vault_url
-                .split("://")
-                .nth(1)
-                .unwrap_or("")
-                .split(['/', ':'])
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            let resource = [
-                (".vault.azure.cn", "https://vault.azure.cn"),
-                (
-                    ".vault.usgovcloudapi.net",
-                    "https://vault.usgovcloudapi.net",
-                ),
-                (
-                    ".vault.microsoftazure.de",
-                    "https://vault.microsoftazure.de",
-                ),
-                (".managedhsm.azure.net", "https://managedhsm.azure.net"),
-            ]
-            .iter()
-            .find(|(suffix, _)| host.ends_with(suffix))
-            .map(|(_, r)| *r)
-            .unwrap_or("https://vault.azure.net");
-            Scope { resource }
+    /// The audience of the token `vault_url` may receive, or the one-line
+    /// refusal (naming the host and [`ALLOWED_HOSTS_VAR`]) when no token
+    /// may go there: the URL must be `https://<vault>.<Key Vault domain>`,
+    /// or its host must be listed in the variable (plain http only to a
+    /// listed loopback host).
+    pub(crate) fn vault_scope(env: &dyn Env, vault_url: &str) -> Result<Scope, String> {
+        let origin = Origin::parse(vault_url)
+            .map_err(|e| format!("invalid Azure Key Vault URL {vault_url:?}: {e}"))?;
+        if !origin.https && !origin.is_loopback() {
+            return Err(format!(
+                "refusing plain http to Azure Key Vault host {:?}: a token is sent over https only",
+                origin.authority()
+            ));
         }
+        let domain_resource = key_vault_resource(&origin.host);
+        if origin.https {
+            if let Some(resource) = domain_resource {
+                return Ok(Scope { resource });
+            }
+        }
+        if allowed_hosts(env)?
+            .iter()
+            .any(|entry| entry.matches(&origin))
+        {
+            return Ok(Scope {
+                resource: domain_resource.unwrap_or(PUBLIC_CLOUD_RESOURCE),
+            });
+        }
+        Err(format!(
+            "refusing to send an Azure token to {:?}: it is not a Key Vault host \
+             (<vault>.vault.azure.net or another Azure cloud's Key Vault or Managed HSM \
+             domain, over https); to trust it, list it in {ALLOWED_HOSTS_VAR}",
+            origin.authority()
+        ))
+    }
 
+    /// The audience of a host `<vault>.<suffix>` under a Key Vault domain.
+    fn key_vault_resource(host: &str) -> Option<&'static str> {
+        KEY_VAULT_DOMAINS.iter().find_map(|(suffix, resource)| {
+            let vault = host.strip_suffix(suffix)?.strip_suffix('.')?;
+            (!vault.is_empty() && !vault.contains('.')).then_some(*resource)
+        })
+    }
+
+    /// One entry of [`ALLOWED_HOSTS_VAR`].
+    #[derive(Debug, PartialEq, Eq)]
+    pub(crate) enum AllowedHost {
+        /// `host` (any port) or `host:port`.
+        Exact(String, Option<u16>),
+        /// `*.domain` (any host strictly under the domain, any port) or
+        /// `*.domain:port`.
+        Under(String, Option<u16>),
+    }
+
+    impl AllowedHost {
+        fn matches(&self, origin: &Origin) -> bool {
+            let (fits, port) = match self {
+                AllowedHost::Exact(host, port) => (*host == origin.host, port),
+                AllowedHost::Under(domain, port) => (
+                    origin
+                        .host
+                        .strip_suffix(domain.as_str())
+                        .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                    port,
+                ),
+            };
+            fits && port.is_none_or(|p| p == origin.effective_port())
+        }
+    }
+
+    /// The entries of [`ALLOWED_HOSTS_VAR`] (empty when unset); a malformed
+    /// entry is an error naming the variable.
+    pub(crate) fn allowed_hosts(env: &dyn Env) -> Result<Vec<AllowedHost>, String> {
+        let Some(list) = env.var(ALLOWED_HOSTS_VAR) else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let bad = |e: String| {
+                    format!("{ALLOWED_HOSTS_VAR}: {entry:?} is not host[:port] or *.domain[:port] ({e})")
+                };
+                match entry.strip_prefix("*.") {
+                    Some(domain) => {
+                        let (domain, port) = cloud_http::host_and_port(domain).map_err(bad)?;
+                        if domain.starts_with('[') {
+                            return Err(bad("a wildcard needs a domain name".into()));
+                        }
+                        Ok(AllowedHost::Under(domain, port))
+                    }
+                    None => {
+                        let (host, port) = cloud_http::host_and_port(entry).map_err(bad)?;
+                        Ok(AllowedHost::Exact(host, port))
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Refuses a key name or version that is not a Key Vault object name
+    /// (1 to 127 letters, digits and `-`), so that it cannot add path
+    /// segments, a query or dot segments to the request URL.
+    fn check_object_name(what: &str, text: &str) -> Result<(), String> {
+        let valid = !text.is_empty()
+            && text.len() <= 127
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if valid {
+            Ok(())
+        } else {
+            Err(format!(
+                "invalid Azure Key Vault {what} {text:?}: only letters, digits and '-' (1 to 127)"
+            ))
+        }
+    }
+
+    impl Scope {
         /// The OAuth v2 scope.
         fn scope(&self) -> String {
             format!("{}/.default", self.resource)
@@ -579,12 +709,18 @@ mod tests {
         }
     }
 
+    /// `host:port` of a loopback URL, as listed in the allowed hosts.
+    fn authority(url: &str) -> &str {
+        url.trim_start_matches("http://")
+    }
+
     fn secret_env(server: &Mock) -> MapEnv {
         env(&[
             ("AZURE_TENANT_ID", "tenant-1"),
             ("AZURE_CLIENT_ID", "client-1"),
             ("AZURE_CLIENT_SECRET", "s3cret+/="),
             ("AZURE_AUTHORITY_HOST", &server.url),
+            (imp::ALLOWED_HOSTS_VAR, authority(&server.url)),
         ])
     }
 
@@ -689,6 +825,7 @@ mod tests {
             ("AZURE_CLIENT_ID", "client-2"),
             ("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap()),
             ("AZURE_AUTHORITY_HOST", &server.url),
+            (imp::ALLOWED_HOSTS_VAR, authority(&server.url)),
         ]);
         let mut fields = key_fields(&server.url, "k", "v");
         imp::wrap(&env, &mut fields, &[8; 16]).unwrap();
@@ -712,7 +849,10 @@ mod tests {
             }
             vault_answer(r, "mi-token")
         });
-        let base = [("AZURE_POD_IDENTITY_AUTHORITY_HOST", server.url.as_str())];
+        let base = [
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", server.url.as_str()),
+            (imp::ALLOWED_HOSTS_VAR, authority(&server.url)),
+        ];
         let mut fields = key_fields(&server.url, "k", "v");
         let err = imp::wrap(&env(&base), &mut fields, &[1]).unwrap_err();
         assert!(err.contains("no Azure credentials found"), "{err}");
@@ -776,8 +916,11 @@ mod tests {
             "{err}"
         );
         let err = imp::wrap(&env, &mut key_fields(&server.url, "slow", "v"), &[1]).unwrap_err();
+
         assert!(err.ends_with("/keys/slow/v': request timed out"), "{err}");
         let closed = mock::closed_port_url();
+        env.0
+            .insert(imp::ALLOWED_HOSTS_VAR.into(), authority(&closed).into());
         let err = imp::unwrap(&env, &{
             let mut f = key_fields(&closed, "k", "v");
             f.push("enc", Value::Str("AAAA".into()));
@@ -812,17 +955,197 @@ mod tests {
     fn scopes_follow_the_cloud() {
         for (url, scope) in [
             ("https://v.vault.azure.net", "https://vault.azure.net"),
+            ("https://V.Vault.Azure.Net:443", "https://vault.azure.net"),
             ("https://v.vault.azure.cn", "https://vault.azure.cn"),
             (
-                "https://v.vault.usgovcloudapi.net/",
+                "https://v.vault.usgovcloudapi.net",
                 "https://vault.usgovcloudapi.net",
+            ),
+            (
+                "https://v.vault.microsoftazure.de",
+                "https://vault.microsoftazure.de",
             ),
             (
                 "https://h.managedhsm.azure.net",
                 "https://managedhsm.azure.net",
             ),
+            (
+                "https://h.managedhsm.azure.cn",
+                "https://managedhsm.azure.cn",
+            ),
+            (
+                "https://h.managedhsm.usgovcloudapi.net",
+                "https://managedhsm.usgovcloudapi.net",
+            ),
         ] {
-            assert_eq!(imp::Scope::of(url).resource, scope);
+            let got = imp::vault_scope(&env(&[]), url).unwrap();
+            assert_eq!(got.resource, scope, "{url}");
         }
+    }
+
+    /// Hosts outside the Key Vault domains, lookalikes and tricks are
+    /// refused in one line naming the host and the variable; nothing is
+    /// asked of the token endpoint.
+    #[test]
+    fn vaults_outside_key_vault_domains_are_refused() {
+        for (url, host) in [
+            ("https://evil.example", "evil.example"),
+            ("https://vault.azure.net", "vault.azure.net"),
+            ("https://a.b.vault.azure.net", "a.b.vault.azure.net"),
+            (
+                "https://v.vault.azure.net.evil.example",
+                "v.vault.azure.net.evil.example",
+            ),
+            ("https://vvault.azure.net", "vvault.azure.net"),
+            ("https://v.vault.azure.com", "v.vault.azure.com"),
+            ("https://127.0.0.1:8443", "127.0.0.1:8443"),
+            ("http://127.0.0.1:8200", "127.0.0.1:8200"),
+            ("http://localhost", "localhost"),
+        ] {
+            let err = imp::vault_scope(&env(&[]), url).err().unwrap();
+            assert_eq!(
+                err,
+                format!("refusing to send an Azure token to {host:?}: it is not a Key Vault host (<vault>.vault.azure.net or another Azure cloud's Key Vault or Managed HSM domain, over https); to trust it, list it in ENSEAL_AZURE_KV_ALLOWED_HOSTS"),
+                "{url}"
+            );
+        }
+        for url in [
+            "https://v.vault.azure.net@127.0.0.1:9",
+            "https://v.vault.azure.net/extra",
+            "https://v.vault.azure.net?x=1",
+            "https://v.vault.azure.net#frag",
+            "https://v.vault.azure.net%2f@evil.example",
+            "https://v.vault.azure.net:abc",
+            " https://v.vault.azure.net",
+            "v.vault.azure.net",
+        ] {
+            let err = imp::vault_scope(&env(&[]), url).err().unwrap();
+            assert!(
+                err.starts_with(&format!("invalid Azure Key Vault URL {url:?}: ")),
+                "{err}"
+            );
+        }
+        // Plain http off loopback is refused even when listed.
+        let listed = env(&[(imp::ALLOWED_HOSTS_VAR, "v.vault.azure.net,kv.corp.example")]);
+        for url in ["http://v.vault.azure.net", "http://kv.corp.example"] {
+            let err = imp::vault_scope(&listed, url).err().unwrap();
+            assert!(err.starts_with("refusing plain http"), "{err}");
+        }
+        // A refused entry costs no token request: the token endpoint is a
+        // recording mock that must see nothing.
+        let server = Mock::start(azure_answer);
+        let mut no_list = secret_env(&server);
+        no_list.0.remove(imp::ALLOWED_HOSTS_VAR);
+        let mut fields = key_fields(&server.url, "k", "v");
+        fields.push("enc", Value::Str("AAAA".into()));
+        let err = imp::unwrap(&no_list, &fields).unwrap_err();
+        assert!(
+            err.contains(&format!("{:?}", authority(&server.url)))
+                && err.contains(imp::ALLOWED_HOSTS_VAR),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+        let err = imp::wrap(&no_list, &mut fields, &[1]).unwrap_err();
+        assert!(err.contains(imp::ALLOWED_HOSTS_VAR), "{err}");
+        let err = imp::latest_version(&no_list, &server.url, "k").unwrap_err();
+        assert!(err.contains(imp::ALLOWED_HOSTS_VAR), "{err}");
+        assert!(server.requests().is_empty(), "{:?}", server.requests());
+    }
+
+    #[test]
+    fn allowed_hosts_opt_in() {
+        let list = env(&[(
+            imp::ALLOWED_HOSTS_VAR,
+            " kv.corp.example , 127.0.0.1:8200,*.vault.local.azurestack.external,[::1]:9 ,",
+        )]);
+        for url in [
+            "https://kv.corp.example",
+            "https://KV.corp.example:8443",
+            "http://127.0.0.1:8200",
+            "https://127.0.0.1:8200",
+            "https://v1.vault.local.azurestack.external",
+            "http://[::1]:9",
+        ] {
+            let scope = imp::vault_scope(&list, url).unwrap();
+            // Listed hosts outside the Azure domains get the public audience.
+            assert_eq!(scope.resource, "https://vault.azure.net", "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8201",
+            "https://x.kv.corp.example",
+            "https://vault.local.azurestack.external",
+            "https://evil-vault.local.azurestack.external.example",
+            "http://[::1]:10",
+            "http://localhost:8200",
+        ] {
+            let err = imp::vault_scope(&list, url).err().unwrap();
+            assert!(err.contains(imp::ALLOWED_HOSTS_VAR), "{url}: {err}");
+        }
+        // A listed Key Vault host keeps its cloud's audience.
+        let cn = env(&[(imp::ALLOWED_HOSTS_VAR, "127.0.0.1")]);
+        assert_eq!(
+            imp::vault_scope(&cn, "https://v.vault.azure.cn")
+                .unwrap()
+                .resource,
+            "https://vault.azure.cn"
+        );
+        for bad in [
+            "https://kv.example",
+            "kv.example/x",
+            "user@kv",
+            "*.[::1]",
+            "kv:0",
+            "*",
+        ] {
+            let err = imp::allowed_hosts(&env(&[(imp::ALLOWED_HOSTS_VAR, bad)]))
+                .err()
+                .unwrap();
+            assert!(
+                err.starts_with(&format!(
+                    "ENSEAL_AZURE_KV_ALLOWED_HOSTS: {bad:?} is not host[:port]"
+                )),
+                "{err}"
+            );
+        }
+    }
+
+    /// Key names and versions from the file cannot reshape the request path.
+    #[test]
+    fn key_names_and_versions_are_object_names() {
+        let server = Mock::start(azure_answer);
+        let env = secret_env(&server);
+        for (name, version) in [
+            ("..", "v"),
+            ("k", ".."),
+            ("k/../../other", "v"),
+            ("k", "v?api-version=1"),
+            ("k", "v#x"),
+            ("k%2F..", "v"),
+            ("k:", "v"),
+            ("k@evil", "v"),
+            ("k k", "v"),
+            ("k", "v/decrypt"),
+        ] {
+            let mut fields = key_fields(&server.url, name, version);
+            fields.push("enc", Value::Str("AAAA".into()));
+            let err = imp::unwrap(&env, &fields).unwrap_err();
+            assert!(err.starts_with("invalid Azure Key Vault key "), "{err}");
+        }
+        assert!(server.requests().is_empty(), "{:?}", server.requests());
+        // A version the vault reports is checked the same way.
+        let odd = Mock::start(|r| {
+            if r.target.contains("oauth2") {
+                return azure_answer(r);
+            }
+            (
+                200,
+                json!({"key": {"kid": "https://v.vault.azure.net/keys/k/..%2F..%2Fx"}}).to_string(),
+            )
+        });
+        let err = imp::latest_version(&secret_env(&odd), &odd.url, "k").unwrap_err();
+        assert!(
+            err.ends_with("the response has no key.kid with a version"),
+            "{err}"
+        );
     }
 }

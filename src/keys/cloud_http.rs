@@ -261,6 +261,120 @@ pub(crate) fn check_url(url: &str) -> Result<(), String> {
     Err(format!("{url:?} is not an https:// URL"))
 }
 
+/// The origin of a service URL, `scheme://host[:port]` and nothing else,
+/// checked strictly: a URL that comes from a file must not smuggle in
+/// userinfo (`user@`), a path, a query, a fragment, escapes or whitespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// `https` (else `http`).
+    pub https: bool,
+    /// The host, lower-cased; an IPv6 address keeps its brackets.
+    pub host: String,
+    /// The port when the URL names one.
+    pub port: Option<u16>,
+}
+
+impl Origin {
+    /// Parses `https://host[:port]` or `http://host[:port]` (one trailing
+    /// `/` is tolerated).
+    pub(crate) fn parse(url: &str) -> Result<Origin, String> {
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err("it is not an https:// URL".into());
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains('@') {
+            return Err("it holds a user name ('@')".into());
+        }
+        if authority.contains(['/', '?', '#', '\\']) {
+            return Err("it must be scheme://host[:port], with no path, query or fragment".into());
+        }
+        let (host, port) = host_and_port(authority)?;
+        Ok(Origin { https, host, port })
+    }
+
+    /// The port connected to: the explicit one, else 443 or 80.
+    pub(crate) fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(if self.https { 443 } else { 80 })
+    }
+
+    /// True for 127.0.0.1, `localhost` and `[::1]`.
+    pub(crate) fn is_loopback(&self) -> bool {
+        matches!(self.host.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+    }
+
+    /// `host` or `host:port`, as the URL wrote it (host lower-cased).
+    pub(crate) fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
+
+/// Splits and checks `host[:port]`: a DNS name (letters, digits and `-` in
+/// dot-separated labels), an IPv4 address or a bracketed IPv6 address, and
+/// a decimal port from 1 to 65535. The host comes back lower-cased.
+pub(crate) fn host_and_port(text: &str) -> Result<(String, Option<u16>), String> {
+    let (host, port) = if let Some(v6) = text.strip_prefix('[') {
+        let (addr, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{text:?} has an unclosed '['"))?;
+        addr.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| format!("{text:?} is not host[:port]"))?,
+            ),
+        };
+        (format!("[{}]", addr.to_ascii_lowercase()), port)
+    } else {
+        let (host, port) = match text.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (text, None),
+        };
+        if !is_dns_name(host) {
+            return Err(format!("{host:?} is not a host name"));
+        }
+        (host.to_ascii_lowercase(), port)
+    };
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|n| *n != 0 && p.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| format!("{p:?} is not a port number"))?,
+        ),
+    };
+    Ok((host, port))
+}
+
+/// A DNS name or IPv4 address: dot-separated labels of 1 to 63 letters,
+/// digits and inner `-`, at most 253 characters; an all-numeric name must
+/// be an IPv4 address.
+pub(crate) fn is_dns_name(host: &str) -> bool {
+    let labels_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    let numeric = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    labels_ok && (!numeric || host.parse::<std::net::Ipv4Addr>().is_ok())
+}
+
 /// Percent-encodes one path segment (RFC 3986 unreserved characters and
 /// `:`/`@` stay as they are).
 pub(crate) fn path_segment(segment: &str) -> String {
@@ -413,6 +527,45 @@ mod tests {
         assert!(check_url("http://example.com/x").is_err());
         assert!(check_url("http://127.0.0.1.evil.com/x").is_err());
         assert!(check_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn origins_are_parsed_strictly() {
+        let o = Origin::parse("https://My-Vault.vault.azure.net/").unwrap();
+        assert_eq!(
+            (o.https, o.host.as_str(), o.port),
+            (true, "my-vault.vault.azure.net", None)
+        );
+        assert_eq!(o.effective_port(), 443);
+        let o = Origin::parse("http://127.0.0.1:8200").unwrap();
+        assert!(o.is_loopback() && !o.https);
+        assert_eq!(o.authority(), "127.0.0.1:8200");
+        assert!(Origin::parse("http://[::1]:9").unwrap().is_loopback());
+        for bad in [
+            "https://v.vault.azure.net@evil.example",
+            "https://user:pw@v.vault.azure.net",
+            "https://evil.example/v.vault.azure.net",
+            "https://evil.example?.vault.azure.net",
+            "https://evil.example#.vault.azure.net",
+            "https://evil.example\\.vault.azure.net",
+            "https://v.vault.azure.net//",
+            "https://v.vault.azure.net:0",
+            "https://v.vault.azure.net:99999",
+            "https://v.vault.azure.net:+443",
+            "https://v.vault.azure.net:",
+            "https://v%2evault.azure.net",
+            "https://v vault.azure.net",
+            "https://v.vault.azure.net.",
+            "https://-v.vault.azure.net",
+            "https://999.1.1.1",
+            "https://[::1",
+            "https://[nope]",
+            "https://",
+            "ftp://v.vault.azure.net",
+            "HTTPS://v.vault.azure.net",
+        ] {
+            assert!(Origin::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

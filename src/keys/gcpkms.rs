@@ -14,6 +14,13 @@
 //! when `GCE_METADATA_HOST` or `ENSEAL_GCP_METADATA=1` asks for it.
 //! Credential files of type `service_account` (an RS256-signed JWT exchanged
 //! at `token_uri`) and `authorized_user` (a refresh token) are understood.
+//!
+//! Trust boundary: the endpoint and the credentials come from the user's
+//! environment; the only thing an encrypted file contributes to a request
+//! is the key's `resource_id`, which goes into the URL path. It must be
+//! `projects/P/locations/L/keyRings/R/cryptoKeys/K` with Cloud KMS name
+//! characters in each part, so a file cannot change the host, the path
+//! prefix, the operation or the query the token is sent with.
 
 use crate::tree::Map;
 use zeroize::Zeroizing;
@@ -113,20 +120,42 @@ pub(crate) mod imp {
             .map_err(|_| fail("the response's \"plaintext\" is not base64".into()))
     }
 
-    /// The key's resource id, checked as sops checks it.
-    fn resource_id(fields: &Map) -> Result<String, String> {
+    /// The key's resource id: `projects/P/locations/L/keyRings/R/cryptoKeys/K`
+    /// (sops' shape), each name made of the characters Cloud KMS allows
+    /// (letters, digits, `-` and `_`; a project id may also hold `.` and
+    /// `:`, as domain-scoped ids do, but not `..`), so that the id cannot
+    /// add path segments, dot segments, an operation, a query or a fragment
+    /// to the URL it is put in.
+    pub(crate) fn resource_id(fields: &Map) -> Result<String, String> {
         let id = field(fields, "resource_id").unwrap_or_default();
         let parts: Vec<&str> = id.split('/').collect();
-        let valid = parts.len() == 8
+        let shaped = parts.len() == 8
             && parts[0] == "projects"
             && parts[2] == "locations"
             && parts[4] == "keyRings"
             && parts[6] == "cryptoKeys"
             && [1, 3, 5, 7].iter().all(|&i| !parts[i].is_empty());
-        if valid {
+        if !shaped {
+            return Err(format!("no valid resource ID found in {id:?}"));
+        }
+        let name_char = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        let project = parts[1];
+        let project_ok = project.len() <= 100
+            && project.as_bytes()[0].is_ascii_alphanumeric()
+            && !project.contains("..")
+            && project
+                .bytes()
+                .all(|b| name_char(b) || b == b'.' || b == b':');
+        let names_ok = [3, 5, 7]
+            .iter()
+            .all(|&i| parts[i].len() <= 63 && parts[i].bytes().all(name_char));
+        if project_ok && names_ok {
             Ok(id)
         } else {
-            Err(format!("no valid resource ID found in {id:?}"))
+            Err(format!(
+                "no valid resource ID found in {id:?}: names may hold only letters, digits, \
+                 '-' and '_' (and '.' or ':' in the project id)"
+            ))
         }
     }
 
@@ -777,6 +806,7 @@ mod tests {
         let err = imp::wrap(&env2, &mut key_fields(ID), &[1]).unwrap_err();
         assert!(err.contains("refusing plain http"), "{err}");
         let err = imp::wrap(&env1, &mut key_fields("projects/p/keyRings/r"), &[1]).unwrap_err();
+
         assert_eq!(
             err,
             "no valid resource ID found in \"projects/p/keyRings/r\""
@@ -830,5 +860,59 @@ mod tests {
             imp::endpoint(&env(&[("SOPS_GCP_KMS_UNIVERSE_DOMAIN", "s3nsapis.fr")])).unwrap(),
             "https://cloudkms.s3nsapis.fr"
         );
+    }
+
+    /// A resource id from a file cannot reshape the request: no request
+    /// (and no token request) is made for one that tries.
+    #[test]
+    fn crafted_resource_ids_are_refused_before_any_request() {
+        let server = Mock::start(|r| {
+            if r.target == "/token" {
+                return (200, json!({"access_token": "t"}).to_string());
+            }
+            kms_answer(r, "t")
+        });
+        let creds = json!({"type": "authorized_user", "client_id": "c", "client_secret": "s",
+                           "refresh_token": "r", "token_uri": format!("{}/token", server.url)})
+        .to_string();
+        let env = env(&[
+            ("GOOGLE_CREDENTIALS", &creds),
+            ("SOPS_GCP_KMS_ENDPOINT", &server.url),
+        ]);
+        for id in [
+            "projects/../locations/l/keyRings/r/cryptoKeys/k",
+            "projects/p/locations/./keyRings/r/cryptoKeys/k",
+            "projects/p/locations/l/keyRings/../cryptoKeys/..",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k:decrypt",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k?alt=media",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k#x",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k%2F..%2F..",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k@evil.example",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k k",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k\n",
+            "projects/evil.example:443/locations/l/keyRings/r/cryptoKeys/k/",
+            "projects/.p/locations/l/keyRings/r/cryptoKeys/k",
+            "projects/p..q/locations/l/keyRings/r/cryptoKeys/k",
+            "projects/p\\q/locations/l/keyRings/r/cryptoKeys/k",
+        ] {
+            let mut fields = key_fields(id);
+            fields.push("enc", Value::Str("AAAA".into()));
+            let err = imp::unwrap(&env, &fields).unwrap_err();
+            assert!(
+                err.starts_with(&format!("no valid resource ID found in {id:?}")),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+            let err = imp::wrap(&env, &mut key_fields(id), &[1]).unwrap_err();
+            assert!(err.starts_with("no valid resource ID found"), "{err}");
+        }
+        assert!(server.requests().is_empty(), "{:?}", server.requests());
+        // Real shapes still pass, domain-scoped projects included.
+        for id in [
+            ID,
+            "projects/example.com:my-proj/locations/global/keyRings/ring_1/cryptoKeys/key-2",
+        ] {
+            assert_eq!(imp::resource_id(&key_fields(id)).unwrap(), id);
+        }
     }
 }
