@@ -10,6 +10,15 @@
 //! from a pipe into zeroized memory. A gpg that does not finish within
 //! [`GPG_TIMEOUT`] (a pinentry left unanswered, a smartcard never touched)
 //! is killed.
+//!
+//! The fingerprint comes from the file (untrusted) when its keys are
+//! re-wrapped (`rotate`, `updatekeys`, `encrypt -i`). It is checked with
+//! [`check_fingerprint`] before gpg runs: hexadecimal only, so gpg can never
+//! read it as an option, a file name, or a user id that its
+//! `--auto-key-locate` would look up on the network (WKD, keyservers). The
+//! command lines hold no positional argument (data goes through stdin), so
+//! there is nothing to separate with `--`. Decryption runs `gpg -d` with the
+//! message on stdin; the fingerprint is not passed.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -42,6 +51,26 @@ pub fn short_id(fingerprint: &str) -> &str {
     fingerprint.get(start..).unwrap_or(fingerprint)
 }
 
+/// Checks that `fp` is a key id or fingerprint in hexadecimal (8, 16, 32,
+/// 40 or 64 digits, optionally `0x` before and `!` after, as gpg takes
+/// them), so that it cannot be read by gpg as anything else.
+pub fn check_fingerprint(fp: &str) -> Result<(), String> {
+    let digits = fp.strip_suffix('!').unwrap_or(fp);
+    let digits = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+        .unwrap_or(digits);
+    if [8, 16, 32, 40, 64].contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing PGP key '{}': it is not a PGP fingerprint or key id (8 to 64 hexadecimal digits); check where this key entry came from",
+            fp.escape_debug()
+        ))
+    }
+}
+
 /// Wraps `secret` (a data key or Shamir share) for the key described by
 /// `fields`, filling its `enc` and `created_at` fields.
 pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
@@ -49,6 +78,7 @@ pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
     if fp.is_empty() {
         return Err("the PGP key has no fingerprint (fp)".into());
     }
+    check_fingerprint(&fp)?;
     let args = [
         "--no-default-recipient",
         "--yes",
@@ -216,6 +246,48 @@ mod tests {
             "FCD762C81B6D6F90!"
         );
         assert_eq!(short_id("ABCDEF"), "ABCDEF");
+    }
+
+    #[test]
+    fn only_hexadecimal_fingerprints_reach_gpg() {
+        for good in [
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F90",
+            "3ef57f4ab00e4942ff077960fcd762c81b6d6f90!",
+            "FCD762C81B6D6F90",
+            "0xFCD762C81B6D6F90",
+            "1B6D6F90",
+            &"A".repeat(64),
+        ] {
+            assert_eq!(check_fingerprint(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "--homedir=/tmp/x",
+            "-oevil",
+            "alice@example.com",
+            "<alice@example.com>",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F9",
+            "3EF5 7F4A B00E 4942 FF07 7960 FCD7 62C8 1B6D 6F90",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F90 --keyserver=x",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F9G",
+            "../3EF57F4AB00E4942FF077960FCD762C81B6D6F90",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F90\n",
+            "!3EF57F4AB00E4942",
+        ] {
+            let err = check_fingerprint(bad).unwrap_err();
+            assert!(
+                err.contains("not a PGP fingerprint or key id"),
+                "{bad}: {err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+        // wrap refuses before running anything.
+        let mut fields = crate::keys::map_of(vec![(
+            "fp",
+            crate::tree::Value::Str("--homedir=/tmp/x".into()),
+        )]);
+        let err = wrap(&mut fields, b"secret").unwrap_err();
+        assert!(err.starts_with("refusing PGP key"), "{err}");
     }
 
     #[test]
