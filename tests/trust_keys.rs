@@ -686,3 +686,54 @@ fn age_plugin_names_from_a_file_cannot_name_a_path() {
         assert!(!trap_log.exists(), "{hrp}: the trap ran");
     }
 }
+
+#[test]
+fn age_plugins_named_by_a_file_never_run_from_the_current_directory() {
+    let sb = Sandbox::new();
+    // The cloned repository (the working directory) ships a "plugin".
+    let trap_log = sb.root().join("trap.log");
+    let trap = sb.path("age-plugin-enseal-trap");
+    std::fs::write(
+        &trap,
+        format!("#!/bin/sh\necho ran >> '{}'\nexit 1\n", trap_log.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&trap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let input = sb.write("plain.yaml", "k: v\n");
+    let encrypted = run(sb
+        .enseal()
+        .args(["encrypt", "--age", &recipient(1)])
+        .arg(&input))
+    .ok()
+    .out();
+    let crafted = bech32("age1enseal-trap");
+    let text = encrypted.replacen(
+        "\n    age:\n",
+        &format!("\n    age:\n        - recipient: {crafted}\n          enc: AAAA\n"),
+        1,
+    );
+    let file = sb.write("plugin.yaml", text);
+    // A user whose PATH starts with `.` (or has an empty entry).
+    let path = format!(".:{}", std::env::var("PATH").unwrap_or_default());
+    let out = run(sb
+        .enseal()
+        .env("PATH", path)
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["rotate", "-i"])
+        .arg(&file));
+    assert!(
+        !trap_log.exists(),
+        "the plugin in the current directory ran"
+    );
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.err()
+            .contains("refusing to run age plugin age-plugin-enseal-trap"),
+        "{}",
+        out.err()
+    );
+}
