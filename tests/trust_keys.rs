@@ -551,6 +551,18 @@ fn pgp_fingerprints_from_a_file_never_reach_gpg_unchecked() {
             "--no-encrypt-to"
         ]
     );
+    // Decryption passes nothing from the file on the command line, and
+    // keeps gpg from fetching a signer's key the message might name.
+    std::fs::remove_file(&log).unwrap();
+    let out = run(sb
+        .enseal()
+        .env("SOPS_GPG_EXEC", &gpg)
+        .env("SOPS_DECRYPTION_ORDER", "pgp")
+        .arg("decrypt")
+        .arg(&file));
+    assert_eq!(out.code, Some(128), "{}", out.err());
+    let args = std::fs::read_to_string(&log).expect("gpg ran to decrypt");
+    assert_eq!(args, "--no-auto-key-retrieve\n-d\n");
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //!
 //! The arguments are the reference's own: encryption runs
 //! `gpg --no-default-recipient --yes --encrypt -a -r FPR --trusted-key SHORT --no-encrypt-to`
-//! and decryption `gpg -d`. gpg finds its home (`GNUPGHOME`, else
+//! and decryption `gpg -d` (plus `--no-auto-key-retrieve`, see below). gpg finds its home (`GNUPGHOME`, else
 //! `~/.gnupg`), agent, pinentry and smartcards itself. The secret goes
 //! through a stdin pipe, never a file, and the decrypted data key is read
 //! from a pipe into zeroized memory. A gpg that does not finish within
@@ -17,8 +17,11 @@
 //! read it as an option, a file name, or a user id that its
 //! `--auto-key-locate` would look up on the network (WKD, keyservers). The
 //! command lines hold no positional argument (data goes through stdin), so
-//! there is nothing to separate with `--`. Decryption runs `gpg -d` with the
-//! message on stdin; the fingerprint is not passed.
+//! there is nothing to separate with `--`. Decryption runs
+//! `gpg --no-auto-key-retrieve -d` with the message on stdin: the message
+//! comes from the file too, and a signed one would otherwise make a gpg
+//! configured with `auto-key-retrieve` fetch the signer's key from a
+//! keyserver or from the web key directory of the signer's domain.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -113,7 +116,7 @@ pub fn unwrap(fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
     if enc.is_empty() {
         return Err(format!("PGP key {fp}: no encrypted data key (enc) stored"));
     }
-    let out = run_gpg(&["-d"], enc.as_bytes())
+    let out = run_gpg(&["--no-auto-key-retrieve", "-d"], enc.as_bytes())
         .map_err(|e| format!("could not decrypt data key with PGP key {fp}: {e}"))?;
     if out.is_empty() {
         return Err(format!(
