@@ -10,6 +10,17 @@
 //! `sops@<hostname>`, and the same `KeyId` and `EncryptionContext` are sent
 //! to `Encrypt` and `Decrypt`.
 //!
+//! The entry comes from the file, which is not trusted. The endpoint is
+//! derived from the ARN's region (unless the user's environment sets one,
+//! e.g. `AWS_ENDPOINT_URL_KMS`), so the ARN is checked strictly before any
+//! request ([`check_arn`]): partition `aws` or `aws-<name>`, region made of
+//! lowercase letters, digits and `-`, account digits, key id or alias name
+//! from AWS's character set. A file can still choose which of the user's
+//! own profiles (`aws_profile`) and roles (`role`, an IAM role ARN) are used
+//! for the call: both are checked for their form ([`check_role`],
+//! [`check_profile`]), and both lead only to AWS's endpoints for that
+//! region or to the endpoint the user configured.
+//!
 //! The AWS SDK lives in the `sdk` submodule, compiled only with the cargo
 //! feature `aws`; it is initialised (a current-thread tokio runtime, the
 //! config loader) the first time a kms key is wrapped or unwrapped, never
@@ -63,8 +74,9 @@ impl KmsKey {
             return Err("a kms key has no \"arn\"".to_string());
         }
         let region = region_of(&arn)
-            .ok_or_else(|| format!("no valid ARN found in '{arn}'"))?
+            .ok_or_else(|| format!("no valid ARN found in '{}'", arn.escape_debug()))?
             .to_string();
+        check_arn(&arn)?;
         let mut context = Vec::new();
         match fields.get("context") {
             None | Some(Value::Null) => {}
@@ -90,9 +102,17 @@ impl KmsKey {
                 ))
             }
         }
+        let role = text("role")?;
+        if !role.is_empty() {
+            check_role(&role, &arn)?;
+        }
+        let profile = text("aws_profile")?;
+        if !profile.is_empty() {
+            check_profile(&profile, &arn)?;
+        }
         Ok(KmsKey {
-            role: text("role")?,
-            profile: text("aws_profile")?,
+            role,
+            profile,
             arn,
             region,
             context,
@@ -134,6 +154,119 @@ pub(crate) fn region_of(arn: &str) -> Option<&str> {
         }
     }
     None
+}
+
+/// Whether `partition` is `aws` or `aws-<name>[-<name>…]` (lowercase
+/// letters and digits): `aws-cn`, `aws-us-gov`, `aws-iso-b`, …
+fn is_partition(partition: &str) -> bool {
+    partition
+        .strip_prefix("aws")
+        .is_some_and(|rest| rest.is_empty() || rest.strip_prefix('-').is_some_and(is_dashed_words))
+}
+
+/// Lowercase letters and digits in words joined by single `-`: a region
+/// name such as `us-east-1`, which is one DNS label (no `.`).
+fn is_dashed_words(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 63
+        && text.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// Whether `text` is 1 to 12 ASCII digits (an AWS account id).
+fn is_account(text: &str) -> bool {
+    (1..=12).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks a KMS key ARN strictly (sops only extracts the region with a
+/// loose pattern): `arn:<partition>:kms:<region>:<account>:key/<id>` or
+/// `…:alias/<name>`. The region becomes part of the endpoint's host name,
+/// so a file must not be able to put `.`, `@`, `#`, `/` or `:` into it.
+pub(crate) fn check_arn(arn: &str) -> Result<(), String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "refusing kms key '{}': not a valid AWS KMS key ARN ({why})",
+            arn.escape_debug()
+        ))
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, partition, _, region, account, resource] = parts[..] else {
+        return refuse("expected arn:<partition>:kms:<region>:<account>:key/<id>");
+    };
+    if !is_partition(partition) {
+        return refuse("the partition must be aws or aws-<name>");
+    }
+    if !is_dashed_words(region) {
+        return refuse("the region must be lowercase letters, digits and '-', like us-east-1");
+    }
+    if !is_account(account) {
+        return refuse("the account must be digits");
+    }
+    let id_ok = |id: &str, extra: &[u8]| {
+        (1..=256).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || extra.contains(&b))
+    };
+    let ok = match resource.split_once('/') {
+        Some(("key", id)) => id_ok(id, b""),
+        Some(("alias", name)) => id_ok(name, b"/_"),
+        _ => false,
+    };
+    if !ok {
+        return refuse("the key id must be letters, digits and '-', an alias name letters, digits and '/', '_', '-'");
+    }
+    Ok(())
+}
+
+/// Checks the `role` of a kms entry: an IAM role ARN,
+/// `arn:<partition>:iam::<account>:role/<path and name>` in AWS's character
+/// set. It is sent, in the body of an STS `AssumeRole` call to the ARN's
+/// region, with the user's credentials.
+pub(crate) fn check_role(role: &str, arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = role.splitn(6, ':').collect();
+    let ok = match parts[..] {
+        ["arn", partition, "iam", "", account, resource] => {
+            is_partition(partition)
+                && is_account(account)
+                && resource.strip_prefix("role/").is_some_and(|name| {
+                    (1..=512).contains(&name.len())
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_/-".contains(&b))
+                })
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing the AWS role '{}' of kms key '{arn}': not an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+            role.escape_debug()
+        ))
+    }
+}
+
+/// Checks the `aws_profile` of a kms entry: a name of the user's shared
+/// config (letters, digits and `_ . + @ = , : -`, not starting with `-`).
+pub(crate) fn check_profile(profile: &str, arn: &str) -> Result<(), String> {
+    let ok = profile.len() <= 128
+        && !profile.starts_with('-')
+        && profile
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.+@=,:-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing the AWS profile '{}' of kms key '{arn}': a profile name is letters, digits and '_', '.', '+', '@', '=', ',', ':', '-'",
+            profile.escape_debug()
+        ))
+    }
 }
 
 /// The STS session name sops uses: `sops@<hostname>` with every character
@@ -241,10 +374,12 @@ mod tests {
             region_of("arn:aws-us-gov:kms:us-gov-west-1:1:alias/sops"),
             Some("us-gov-west-1")
         );
+        // sops' pattern is greedy; such an ARN is then refused by check_arn.
         assert_eq!(
             region_of("arn:aws-cn:kms:cn-north-1:42:key/x:1:key/y"),
             Some("cn-north-1:42:key/x")
         );
+        assert!(check_arn("arn:aws-cn:kms:cn-north-1:42:key/x:1:key/y").is_err());
         for bad in [
             "",
             "6ce3bad7-5912-490f-9a9f-2ef0cfeb8ced",
@@ -258,6 +393,107 @@ mod tests {
         ] {
             assert_eq!(region_of(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn arns_that_could_change_the_endpoint_are_refused() {
+        for good in [
+            ARN,
+            "arn:aws:kms:eu-west-3:123456789012:alias/sops",
+            "arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd",
+            "arn:aws-us-gov:kms:us-gov-west-1:1:alias/team/sops_key-1",
+            "arn:aws-iso-b:kms:us-isob-east-1:123456789012:key/x",
+        ] {
+            assert_eq!(check_arn(good), Ok(()), "{good}");
+            assert!(KmsKey::from_fields(&map_of(vec![("arn", Value::Str(good.into()))])).is_ok());
+        }
+        for (bad, why) in [
+            ("arn:aws:kms:us-east-1.evil.example:1:key/x", "region"),
+            ("arn:aws:kms:us-east-1.evil.example#:1:key/x", "region"),
+            ("arn:aws:kms:x@127.0.0.1:8/#:1:key/x", "region"),
+            ("arn:aws:kms:evil.example/:1:key/x", "region"),
+            ("arn:aws:kms:US-EAST-1:1:key/x", "region"),
+            ("arn:aws:kms:us--east-1:1:key/x", "region"),
+            ("arn:aws:kms:-us-east-1:1:key/x", "region"),
+            ("arn:aws_x:kms:us-east-1:1:key/x", "partition"),
+            ("arn:awsé:kms:us-east-1:1:key/x", "partition"),
+            ("arn:aws-:kms:us-east-1:1:key/x", "partition"),
+            ("arn:aws:kms:us-east-1:1234567890123:key/x", "account"),
+            ("arn:aws:kms:us-east-1:12x:key/a:1:alias/a", "account"),
+            ("arn:aws:kms:us-east-1:1:key/x:1:key/y", "key id"),
+            ("arn:aws:kms:us-east-1:1:key/a?b", "key id"),
+            ("arn:aws:kms:us-east-1:1:key/a b", "key id"),
+            ("arn:aws:kms:us-east-1:1:key/a/b", "key id"),
+            ("arn:aws:kms:us-east-1:1:alias/a#b", "key id"),
+        ] {
+            let err = check_arn(bad).unwrap_err();
+            assert!(
+                err.contains(why) && err.starts_with("refusing kms key"),
+                "{bad}: {err}"
+            );
+            let err =
+                KmsKey::from_fields(&map_of(vec![("arn", Value::Str(bad.into()))])).unwrap_err();
+            assert!(
+                err.contains("not a valid AWS KMS key ARN") || err.starts_with("no valid ARN"),
+                "{bad}: {err}"
+            );
+        }
+        // Control characters are shown escaped.
+        let err = check_arn("arn:aws:kms:us\n-east-1:1:key/x").unwrap_err();
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn roles_and_profiles_are_checked_for_their_form() {
+        assert_eq!(
+            check_role("arn:aws:iam::123456789012:role/sops", ARN),
+            Ok(())
+        );
+        assert_eq!(
+            check_role(
+                "arn:aws-cn:iam::123456789012:role/path/to/Role+x=y,z.@_-1",
+                ARN
+            ),
+            Ok(())
+        );
+        for bad in [
+            "arn:aws:iam::123456789012:user/alice",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+            "arn:aws:sts::123456789012:role/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:aws:iam::123456789012:role/x#@evil",
+            "arn:aws:iam::12x:role/x",
+            "role/x",
+        ] {
+            let err = check_role(bad, ARN).unwrap_err();
+            assert!(err.starts_with("refusing the AWS role"), "{bad}: {err}");
+        }
+        for good in [
+            "default",
+            "prod-admin",
+            "AdministratorAccess-123456789012",
+            "a.b_c+d@e",
+        ] {
+            assert_eq!(check_profile(good, ARN), Ok(()), "{good}");
+        }
+        for bad in [
+            "a profile",
+            "../x",
+            "x/y",
+            "-x",
+            "default]\n[evil",
+            "x\u{0}",
+        ] {
+            let err = check_profile(bad, ARN).unwrap_err();
+            assert!(err.starts_with("refusing the AWS profile"), "{bad}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let fields = map_of(vec![
+            ("arn", Value::Str(ARN.into())),
+            ("aws_profile", Value::Str("../x".into())),
+        ]);
+        assert!(KmsKey::from_fields(&fields).is_err());
     }
 
     #[test]

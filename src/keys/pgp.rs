@@ -4,12 +4,24 @@
 //!
 //! The arguments are the reference's own: encryption runs
 //! `gpg --no-default-recipient --yes --encrypt -a -r FPR --trusted-key SHORT --no-encrypt-to`
-//! and decryption `gpg -d`. gpg finds its home (`GNUPGHOME`, else
+//! and decryption `gpg -d` (plus `--no-auto-key-retrieve`, see below). gpg finds its home (`GNUPGHOME`, else
 //! `~/.gnupg`), agent, pinentry and smartcards itself. The secret goes
 //! through a stdin pipe, never a file, and the decrypted data key is read
 //! from a pipe into zeroized memory. A gpg that does not finish within
 //! [`GPG_TIMEOUT`] (a pinentry left unanswered, a smartcard never touched)
 //! is killed.
+//!
+//! The fingerprint comes from the file (untrusted) when its keys are
+//! re-wrapped (`rotate`, `updatekeys`, `encrypt -i`). It is checked with
+//! [`check_fingerprint`] before gpg runs: hexadecimal only, so gpg can never
+//! read it as an option, a file name, or a user id that its
+//! `--auto-key-locate` would look up on the network (WKD, keyservers). The
+//! command lines hold no positional argument (data goes through stdin), so
+//! there is nothing to separate with `--`. Decryption runs
+//! `gpg --no-auto-key-retrieve -d` with the message on stdin: the message
+//! comes from the file too, and a signed one would otherwise make a gpg
+//! configured with `auto-key-retrieve` fetch the signer's key from a
+//! keyserver or from the web key directory of the signer's domain.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -42,6 +54,26 @@ pub fn short_id(fingerprint: &str) -> &str {
     fingerprint.get(start..).unwrap_or(fingerprint)
 }
 
+/// Checks that `fp` is a key id or fingerprint in hexadecimal (8, 16, 32,
+/// 40 or 64 digits, optionally `0x` before and `!` after, as gpg takes
+/// them), so that it cannot be read by gpg as anything else.
+pub fn check_fingerprint(fp: &str) -> Result<(), String> {
+    let digits = fp.strip_suffix('!').unwrap_or(fp);
+    let digits = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+        .unwrap_or(digits);
+    if [8, 16, 32, 40, 64].contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing PGP key '{}': it is not a PGP fingerprint or key id (8 to 64 hexadecimal digits); check where this key entry came from",
+            fp.escape_debug()
+        ))
+    }
+}
+
 /// Wraps `secret` (a data key or Shamir share) for the key described by
 /// `fields`, filling its `enc` and `created_at` fields.
 pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
@@ -49,6 +81,7 @@ pub fn wrap(fields: &mut Map, secret: &[u8]) -> Result<(), String> {
     if fp.is_empty() {
         return Err("the PGP key has no fingerprint (fp)".into());
     }
+    check_fingerprint(&fp)?;
     let args = [
         "--no-default-recipient",
         "--yes",
@@ -83,7 +116,7 @@ pub fn unwrap(fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
     if enc.is_empty() {
         return Err(format!("PGP key {fp}: no encrypted data key (enc) stored"));
     }
-    let out = run_gpg(&["-d"], enc.as_bytes())
+    let out = run_gpg(&["--no-auto-key-retrieve", "-d"], enc.as_bytes())
         .map_err(|e| format!("could not decrypt data key with PGP key {fp}: {e}"))?;
     if out.is_empty() {
         return Err(format!(
@@ -216,6 +249,48 @@ mod tests {
             "FCD762C81B6D6F90!"
         );
         assert_eq!(short_id("ABCDEF"), "ABCDEF");
+    }
+
+    #[test]
+    fn only_hexadecimal_fingerprints_reach_gpg() {
+        for good in [
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F90",
+            "3ef57f4ab00e4942ff077960fcd762c81b6d6f90!",
+            "FCD762C81B6D6F90",
+            "0xFCD762C81B6D6F90",
+            "1B6D6F90",
+            &"A".repeat(64),
+        ] {
+            assert_eq!(check_fingerprint(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "--homedir=/tmp/x",
+            "-oevil",
+            "alice@example.com",
+            "<alice@example.com>",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F9",
+            "3EF5 7F4A B00E 4942 FF07 7960 FCD7 62C8 1B6D 6F90",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F90 --keyserver=x",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F9G",
+            "../3EF57F4AB00E4942FF077960FCD762C81B6D6F90",
+            "3EF57F4AB00E4942FF077960FCD762C81B6D6F90\n",
+            "!3EF57F4AB00E4942",
+        ] {
+            let err = check_fingerprint(bad).unwrap_err();
+            assert!(
+                err.contains("not a PGP fingerprint or key id"),
+                "{bad}: {err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+        // wrap refuses before running anything.
+        let mut fields = crate::keys::map_of(vec![(
+            "fp",
+            crate::tree::Value::Str("--homedir=/tmp/x".into()),
+        )]);
+        let err = wrap(&mut fields, b"secret").unwrap_err();
+        assert!(err.starts_with("refusing PGP key"), "{err}");
     }
 
     #[test]

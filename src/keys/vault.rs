@@ -9,6 +9,14 @@
 //! [`CONNECT_TIMEOUT`] (connection) and [`REQUEST_TIMEOUT`] (whole request).
 //! Plaintext request and response bodies live in zeroized buffers and never
 //! appear in errors.
+//!
+//! The address, engine path and key name are written in the file, which is
+//! not trusted (a pull request, another branch, a cloned repository). Before
+//! any request, [`check_destination`] applies `SOPS_HC_VAULT_ALLOWLIST` as
+//! sops 3.13 does ([`Allowlist`]) and, stricter than sops, refuses to send
+//! the token over plain `http://` to anything but a loopback address, to an
+//! address with user info, or to a path that leaves the transit operation
+//! (`..`, `?`, `#`, `%`). Redirects are never followed.
 
 use std::time::Duration;
 
@@ -32,6 +40,171 @@ fn request_timeout() -> Duration {
         .filter(|n| (1..=600).contains(n))
         .map(Duration::from_secs)
         .unwrap_or(REQUEST_TIMEOUT)
+}
+
+/// The variable listing the Vault addresses a token may be sent to.
+pub const ALLOWLIST_VAR: &str = "SOPS_HC_VAULT_ALLOWLIST";
+
+/// `SOPS_HC_VAULT_ALLOWLIST`, parsed as sops 3.13 parses it: `all` (the
+/// default, also when the variable is empty), `none`, or comma-separated
+/// address prefixes (trimmed of spaces, `/` appended when missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowlist {
+    /// Every address is allowed.
+    pub all: bool,
+    /// Allowed prefixes, each ending with `/` (empty with `none`).
+    pub prefixes: Vec<String>,
+}
+
+impl Allowlist {
+    /// Parses a non-empty allowlist value; an empty entry is an error in
+    /// sops' words (`SOPS_HC_VAULT_ALLOWLIST's entry 2 is empty`).
+    pub fn parse(text: &str) -> Result<Allowlist, String> {
+        match text {
+            "all" => {
+                return Ok(Allowlist {
+                    all: true,
+                    prefixes: Vec::new(),
+                })
+            }
+            "none" => {
+                return Ok(Allowlist {
+                    all: false,
+                    prefixes: Vec::new(),
+                })
+            }
+            _ => {}
+        }
+        let mut prefixes = Vec::new();
+        for (index, entry) in text.split(',').enumerate() {
+            let entry = entry.trim_matches(' ');
+            if entry.is_empty() {
+                return Err(format!("{ALLOWLIST_VAR}'s entry {} is empty", index + 1));
+            }
+            let mut prefix = entry.to_string();
+            if !prefix.ends_with('/') {
+                prefix.push('/');
+            }
+            prefixes.push(prefix);
+        }
+        Ok(Allowlist {
+            all: false,
+            prefixes,
+        })
+    }
+
+    /// The allowlist in effect: the variable when set and not empty, else
+    /// `all` (sops' default).
+    pub fn from_environment() -> Result<Allowlist, String> {
+        match std::env::var_os(ALLOWLIST_VAR) {
+            Some(value) if !value.is_empty() => match value.to_str() {
+                Some(text) => Allowlist::parse(text),
+                None => Err(format!("{ALLOWLIST_VAR} is not valid UTF-8")),
+            },
+            _ => Allowlist::parse("all"),
+        }
+    }
+
+    /// Whether `address` may be used: with a `/` appended when missing, it
+    /// starts with one of the prefixes (plain text, as sops compares).
+    pub fn allows(&self, address: &str) -> bool {
+        if self.all {
+            return true;
+        }
+        let address = if address.ends_with('/') {
+            address.to_string()
+        } else {
+            format!("{address}/")
+        };
+        self.prefixes
+            .iter()
+            .any(|p| address.starts_with(p.as_str()))
+    }
+}
+
+/// Whether `host` (as a URL gives it, IPv6 in brackets) is a loopback
+/// address: `localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback_host(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a path segment from the file may go into the request URL:
+/// letters, digits and `_ . @ -`, and not `.` or `..`.
+fn is_plain_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'@' | b'-'))
+}
+
+/// Checks, before anything is sent, that the token may go to `key`:
+/// `SOPS_HC_VAULT_ALLOWLIST` allows its address (sops' rule and message),
+/// the address is `https://`, or `http://` to a loopback address, without
+/// user info, and the engine path and key name are plain path segments.
+/// Every refusal is one line naming the address and what to do.
+fn check_destination(key: &Key) -> Result<(), String> {
+    check_destination_with(key, &Allowlist::from_environment()?)
+}
+
+/// [`check_destination`] with a given allowlist.
+fn check_destination_with(key: &Key, allowlist: &Allowlist) -> Result<(), String> {
+    if !allowlist.allows(key.address) {
+        return Err(format!(
+            "Allowlist does not allow {} (add it to {ALLOWLIST_VAR} if this Vault is yours)",
+            key.address.escape_debug()
+        ));
+    }
+    let malformed = || {
+        format!(
+            "refusing Vault address {:?}: expected https://<host>[:<port>] (letters, digits and '.', ':', '-', '_', '[', ']', '/' only)",
+            key.address
+        )
+    };
+    let address_chars_ok = key.address.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'-' | b'_' | b'[' | b']' | b'/')
+    });
+    if !address_chars_ok {
+        return Err(malformed());
+    }
+    let uri: ureq::http::Uri = key.address.parse().map_err(|_| malformed())?;
+    let host = uri.host().unwrap_or_default();
+    let path_ok = uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .all(is_plain_segment);
+    if host.is_empty() || !path_ok {
+        return Err(malformed());
+    }
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if is_loopback_host(host) => {}
+        Some("http") => {
+            return Err(format!(
+                "refusing to send the Vault token over plain http to {}: use https:// (plain http is allowed only to 127.0.0.1, ::1 or localhost)",
+                key.address
+            ))
+        }
+        _ => return Err(malformed()),
+    }
+    let engine = key.engine.trim_matches('/');
+    if !engine.split('/').all(is_plain_segment) || !is_plain_segment(key.name) {
+        return Err(format!(
+            "refusing Vault transit key {}: the engine path and key name may hold only letters, digits and '_', '.', '@', '-' (no '..', '?', '#', '%')",
+            key.uri().escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 /// The parts of a Vault transit key entry.
@@ -172,6 +345,7 @@ fn token() -> Result<Zeroizing<String>, String> {
 /// body (zeroized on drop) of a 2xx answer, else a one-line error with the
 /// HTTP status and Vault's messages, or the connection failure.
 fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, String> {
+    check_destination(key)?;
     let token = token()?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .tls_config(tls_config()?)
@@ -295,6 +469,183 @@ fn json_string_field<'j>(json: &'j str, name: &str) -> Option<&'j str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prefixes(list: &[&str]) -> Allowlist {
+        Allowlist {
+            all: false,
+            prefixes: list.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn allowlists_parse_like_sops() {
+        let all = Allowlist {
+            all: true,
+            prefixes: vec![],
+        };
+        assert_eq!(Allowlist::parse("all"), Ok(all));
+        assert_eq!(Allowlist::parse("none"), Ok(prefixes(&[])));
+        assert_eq!(Allowlist::parse("non"), Ok(prefixes(&["non/"])));
+        assert_eq!(
+            Allowlist::parse("foo,bar/,baz"),
+            Ok(prefixes(&["foo/", "bar/", "baz/"]))
+        );
+        assert_eq!(
+            Allowlist::parse(" foo/ ,  bar,   baz    "),
+            Ok(prefixes(&["foo/", "bar/", "baz/"]))
+        );
+        for (text, entry) in [("", 1), (",", 1), (",a", 1), ("a,", 2), ("a, ,b", 2)] {
+            assert_eq!(
+                Allowlist::parse(text),
+                Err(format!("SOPS_HC_VAULT_ALLOWLIST's entry {entry} is empty")),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn allowlists_match_like_sops() {
+        let all = Allowlist::parse("all").unwrap();
+        let none = Allowlist::parse("none").unwrap();
+        for address in ["", "foo", "http://example.com", "https://example.com/foo"] {
+            assert!(all.allows(address), "{address}");
+            assert!(!none.allows(address), "{address}");
+        }
+        let list =
+            Allowlist::parse("http://example.com, https://example.org/bar/,http://foo:80").unwrap();
+        for (address, allowed) in [
+            ("http://example.com", true),
+            ("http://example.com/", true),
+            ("http://example.com/foo", true),
+            ("http://example.co", false),
+            ("http://example.comm", false),
+            ("http://example.com:80", false),
+            ("http://fiz@example.com/", false),
+            ("http://example.com:123/", false),
+            ("https://example.com", false),
+            ("http://example.com.evil.example", false),
+            ("http://example.com@evil.example", false),
+            ("https://example.org", false),
+            ("https://example.org/bar", true),
+            ("https://example.org/barr", false),
+            ("https://example.org/bar/baz", true),
+            ("http://foo", false),
+            ("http://foo:80", true),
+            ("http://foo:8080/", false),
+            ("", false),
+        ] {
+            assert_eq!(list.allows(address), allowed, "{address}");
+        }
+    }
+
+    /// The destination check of a key at `address` (engine `transit`, key
+    /// `sops` unless given in `address` as `…|engine|name`).
+    fn destination(address: &str, allowlist: &str) -> Result<(), String> {
+        let mut parts = address.split('|');
+        let key = Key {
+            address: parts.next().unwrap(),
+            engine: parts.next().unwrap_or("transit"),
+            name: parts.next().unwrap_or("sops"),
+        };
+        check_destination_with(&key, &Allowlist::parse(allowlist).unwrap())
+    }
+
+    #[test]
+    fn tokens_go_over_https_or_to_loopback_only() {
+        for ok in [
+            "https://vault.example.com",
+            "https://vault.example.com:8200/",
+            "https://vault.example.com/prefix",
+            "http://127.0.0.1:8200",
+            "http://127.3.4.5:8200",
+            "http://localhost:8200",
+            "http://LOCALHOST",
+            "http://[::1]:8200",
+        ] {
+            assert_eq!(destination(ok, "all"), Ok(()), "{ok}");
+        }
+        for plain in [
+            "http://vault.example.com:8200",
+            "http://10.0.0.1",
+            "http://[::ffff:127.0.0.1]",
+            "http://127.1",
+            "http://localhost.evil.example",
+        ] {
+            let err = destination(plain, "all").unwrap_err();
+            assert_eq!(
+                err,
+                format!("refusing to send the Vault token over plain http to {plain}: use https:// (plain http is allowed only to 127.0.0.1, ::1 or localhost)")
+            );
+        }
+        // Even an allowlist naming it does not allow plain http elsewhere.
+        assert!(
+            destination("http://vault.example.com", "http://vault.example.com")
+                .unwrap_err()
+                .starts_with("refusing to send the Vault token over plain http")
+        );
+        for malformed in [
+            "https://vault.example.com@evil.example",
+            "https://user:pw@vault.example.com",
+            "https://vault.example.com#@evil.example",
+            "https://vault.example.com?x=@evil.example",
+            "https://vault.example.com\\@evil.example",
+            "https://vault.example.com/%2e%2e/",
+            "https://vault.example.com/../sys",
+            "https://vault example.com",
+            "https://vault.example.com\n",
+            "ftp://vault.example.com",
+            "vault.example.com",
+            "https://",
+        ] {
+            let err = destination(malformed, "all").unwrap_err();
+            assert!(
+                err.starts_with("refusing Vault address"),
+                "{malformed}: {err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+        for (engine, name) in [
+            ("transit/../../sys", "seal"),
+            ("transit", ".."),
+            ("transit", "k?x=1"),
+            ("transit", "k#x"),
+            ("transit", "k%2F..%2Fsys"),
+            ("sys/seal?", "k"),
+            ("transit", "a/../../sys/seal"),
+        ] {
+            let err =
+                destination(&format!("https://v.example|{engine}|{name}"), "all").unwrap_err();
+            assert!(
+                err.starts_with("refusing Vault transit key"),
+                "{engine} {name}: {err}"
+            );
+        }
+        assert_eq!(
+            destination("https://v.example|team/a/transit|my_key-1.x", "all"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_allowlist_refuses_with_sops_words_and_a_way_out() {
+        let err =
+            destination("https://evil.example:8200", "https://vault.example.com").unwrap_err();
+        assert_eq!(
+            err,
+            "Allowlist does not allow https://evil.example:8200 (add it to SOPS_HC_VAULT_ALLOWLIST if this Vault is yours)"
+        );
+        assert!(destination("https://evil.example", "none").is_err());
+        assert_eq!(
+            destination("https://vault.example.com", "https://vault.example.com"),
+            Ok(())
+        );
+        // Prefix matching is on the text; the trailing `/` keeps the host whole.
+        assert!(destination(
+            "https://vault.example.com.evil.example",
+            "https://vault.example.com"
+        )
+        .is_err());
+    }
 
     #[test]
     fn json_fields_are_found_under_data() {

@@ -263,11 +263,22 @@ impl Identities {
     /// `recipient`. On failure the message says what was tried and why
     /// each source could not be used, in sops's words.
     pub fn decrypt(&self, recipient: &str, enc: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
-        let ssh_cmd = self
-            .ssh_cmd
-            .as_ref()
-            .map(|cmd| self.run_ssh_cmd(cmd, recipient));
+        // The recipient comes from the file: only a valid one is handed to
+        // the user's commands (a refusal skips them, other sources still
+        // count).
+        let checked = check_command_recipient(recipient);
+        let refused = |var: &str, why: &String| {
+            Source::error(format!(
+                "the recipient {:?} is not passed to {var}: {why}",
+                recipient
+            ))
+        };
+        let ssh_cmd = self.ssh_cmd.as_ref().map(|cmd| match &checked {
+            Ok(()) => self.run_ssh_cmd(cmd, recipient),
+            Err(why) => refused(SSH_KEY_CMD_VAR, why),
+        });
         let key_cmd = match &self.key_cmd {
+            Some(_) if checked.is_err() => refused(KEY_CMD_VAR, checked.as_ref().unwrap_err()),
             Some(cmd) => self.run_key_cmd(cmd, recipient),
             None if self.key_cmd_listed => Source::unused(KEY_CMD_VAR),
             None => Source::default(),
@@ -389,6 +400,22 @@ fn parse_source(data: &[u8], name: &str, location: &str, context: &Context) -> S
             ..Source::default()
         },
     }
+}
+
+/// Checks a recipient from the file before it goes into a key command's
+/// environment as `SOPS_AGE_RECIPIENT`: it must parse as an age recipient
+/// (X25519, hybrid, plugin or SSH public key) and be made only of letters,
+/// digits, spaces and `@ . _ + = / : -`, without `..` (an SSH key's comment
+/// is free text otherwise).
+fn check_command_recipient(recipient: &str) -> Result<(), String> {
+    super::parse_recipient(recipient).map_err(|_| "not a valid age recipient".to_string())?;
+    let plain = recipient
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" @._+=/:-".contains(&b));
+    if !plain || recipient.contains("..") {
+        return Err("it holds characters an age recipient does not need".into());
+    }
+    Ok(())
 }
 
 /// Runs a key command: split shell-style, no shell, `SOPS_AGE_RECIPIENT`
@@ -742,6 +769,63 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("sesame"));
+    }
+
+    #[test]
+    fn key_commands_never_get_a_crafted_recipient() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, secret) = x25519_pair();
+        let marker = dir.path().join("ran");
+        let keys = dir.path().join("keys.txt");
+        std::fs::write(&keys, format!("{secret}\n")).unwrap();
+        let script = format!(
+            "sh -c 'echo \"$SOPS_AGE_RECIPIENT\" >> \"$0\"; cat \"$1\"' '{}' '{}'",
+            marker.display(),
+            keys.display()
+        );
+        let env = AgeEnv {
+            key_cmd: Some(script.clone()),
+            ssh_private_key_cmd: Some(script),
+            key_file: Some(keys.clone()),
+            ..AgeEnv::default()
+        };
+        let ids = Identities::load(&env, no_tty());
+        let good = wrapped(&r);
+        for crafted in [
+            "../../../etc/passwd".to_string(),
+            format!("{r}\nX=1"),
+            format!("{r} $(id)"),
+            format!("{r}/../x"),
+            String::new(),
+        ] {
+            let key = AgeKey {
+                recipient: crafted.clone(),
+                enc: good.enc.clone(),
+            };
+            // The key file still decrypts; the commands are not run.
+            assert_eq!(&**key.unwrap(&ids).unwrap(), &[42u8; 32], "{crafted:?}");
+            assert!(!marker.exists(), "{crafted:?} reached a command");
+            let env = AgeEnv {
+                key_file: None,
+                ..env.clone()
+            };
+            let err = key.unwrap(&Identities::load(&env, no_tty())).unwrap_err();
+            assert!(err.contains("is not passed to SOPS_AGE_KEY_CMD"), "{err}");
+            assert!(
+                err.contains("is not passed to SOPS_AGE_SSH_PRIVATE_KEY_CMD"),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+            assert!(!marker.exists(), "{crafted:?} reached a command");
+        }
+        for fine in [
+            r.clone(),
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN alice@example.com".to_string(),
+        ] {
+            assert_eq!(check_command_recipient(&fine), Ok(()), "{fine}");
+        }
+        assert!(good.unwrap(&ids).is_ok());
+        assert!(marker.exists(), "a valid recipient reaches the command");
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl AgeKey {
             Recipient::Hybrid(r) => r.as_ref(),
             Recipient::Ssh(r) => r,
             Recipient::Plugin(r) => {
+                check_plugin_location(r.plugin(), std::env::var_os("PATH").as_deref())?;
                 plugin_holder = age::plugin::RecipientPluginV1::new(
                     r.plugin(),
                     std::slice::from_ref(r),
@@ -112,6 +113,33 @@ impl AgeKey {
     pub fn unwrap(&self, identities: &Identities) -> Result<Zeroizing<Vec<u8>>, String> {
         identities.decrypt(&self.recipient, self.enc.as_bytes())
     }
+}
+
+/// Refuses to start the plugin `name` (taken from a recipient, which may
+/// come from the file) when `path` (the `PATH` value) would find
+/// `age-plugin-<name>` through a relative or empty entry such as `.`:
+/// those resolve against the current directory, which may be the very
+/// repository that holds the file. The name itself is checked by the age
+/// crate (letters, digits and `+ - . _` only, so never a path).
+fn check_plugin_location(name: &str, path: Option<&std::ffi::OsStr>) -> Result<(), String> {
+    let binary = format!("age-plugin-{name}");
+    let Some(path) = path else { return Ok(()) };
+    for dir in std::env::split_paths(path) {
+        // `~/…` entries are expanded to the home directory by the lookup.
+        if dir.is_absolute() || dir.starts_with("~") {
+            if dir.join(&binary).is_file() {
+                return Ok(());
+            }
+            continue;
+        }
+        if dir.join(&binary).is_file() {
+            return Err(format!(
+                "refusing to run age plugin {binary}: PATH finds it through the relative entry {:?}, that is in the current directory (put age plugins in a directory PATH names absolutely)",
+                dir.display().to_string()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Decrypts an armored (or binary) age file with the given identities.
@@ -292,6 +320,62 @@ mod tests {
             key.wrap(&[1u8; 32]).unwrap_err(),
             "age plugin age-plugin-enseal-test-missing not found on PATH"
         );
+    }
+
+    #[test]
+    fn plugin_names_from_a_recipient_cannot_name_a_path() {
+        for hrp in [
+            "age1../x",
+            "age1/tmp/evil",
+            "age1a\\b",
+            "age1a:b",
+            "age1a b",
+        ] {
+            let Ok(hrp) = bech32::Hrp::parse(hrp) else {
+                continue; // not even Bech32
+            };
+            let r = age_core::primitives::bech32_encode(hrp, &[1, 2, 3]);
+            let err = AgeKey::new(&r).map(|_| ()).unwrap_err();
+            assert!(err.contains("invalid plugin name"), "{r}: {err}");
+        }
+    }
+
+    #[test]
+    fn plugins_found_through_relative_path_entries_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("age-plugin-x"), "").unwrap();
+        let path = |entries: &[&std::path::Path]| std::env::join_paths(entries).unwrap();
+        let rel = std::path::Path::new("some/relative/bin");
+        // Absolute first: fine; a relative entry that does not hold it: fine.
+        assert_eq!(
+            check_plugin_location("x", Some(&path(&[&bin, std::path::Path::new(".")]))),
+            Ok(())
+        );
+        assert_eq!(
+            check_plugin_location("x", Some(&path(&[rel, &bin]))),
+            Ok(())
+        );
+        assert_eq!(check_plugin_location("x", None), Ok(()));
+        // Found through a relative entry first: refused.
+        let cwd_rel = pathdiff(&bin);
+        let err = check_plugin_location("x", Some(&path(&[&cwd_rel, &bin]))).unwrap_err();
+        assert!(
+            err.starts_with("refusing to run age plugin age-plugin-x"),
+            "{err}"
+        );
+    }
+
+    /// `target` relative to the current directory.
+    fn pathdiff(target: &std::path::Path) -> std::path::PathBuf {
+        let cwd = std::env::current_dir().unwrap();
+        let up = cwd.components().count() - 1;
+        let mut rel = std::path::PathBuf::new();
+        for _ in 0..up {
+            rel.push("..");
+        }
+        rel.join(target.strip_prefix("/").unwrap())
     }
 
     #[test]
