@@ -129,6 +129,9 @@ impl Env {
             private_dir(&empty);
             cmd.env("GNUPGHOME", &empty);
         }
+        // A Vault user's environment names the Vault: only then does enseal
+        // send a token to the address a file names (SECURITY.md).
+        cmd.env("VAULT_ADDR", &self.s.vault);
         if creds.vault {
             cmd.env("VAULT_TOKEN", &self.s.token);
         }
@@ -483,7 +486,9 @@ fn vault_down_fails_fast_and_age_still_decrypts() {
     let file = age_and_vault_file(&env, &down);
     let vault_first = |creds| {
         let mut cmd = env.enseal(creds);
-        cmd.env("SOPS_DECRYPTION_ORDER", "hc_vault,age");
+        // The user's Vault is the one that is down.
+        cmd.env("SOPS_DECRYPTION_ORDER", "hc_vault,age")
+            .env("VAULT_ADDR", &down);
         cmd
     };
     let out = run(vault_first(ALL).arg("decrypt").arg(&file)).ok();
@@ -526,6 +531,7 @@ fn vault_that_never_answers_times_out() {
     let no_age = Creds { age: false, ..ALL };
     let out = run(env
         .enseal(no_age)
+        .env("VAULT_ADDR", &hang)
         .env("ENSEAL_VAULT_TIMEOUT", "2")
         .arg("decrypt")
         .arg(&file))

@@ -182,6 +182,61 @@ fn vault_file(sb: &Sandbox, real: &str, token: &str, address: &str) -> PathBuf {
     )
 }
 
+/// Without `SOPS_HC_VAULT_ALLOWLIST` (sops' default is `all`), only the
+/// addresses the user named are trusted: `VAULT_ADDR` and the Vault keys of
+/// the command line and `.sops.yaml` — never one that only the file names.
+#[test]
+fn vault_token_goes_by_default_only_to_addresses_the_user_named() {
+    let Some((real, token)) = vault() else { return };
+    let sb = Sandbox::new();
+    let mut recorder = Recorder::start();
+    let file = vault_file(&sb, &real, &token, &recorder.http());
+    let out = run(with_token(&sb, &token)
+        .env("VAULT_ADDR", &real)
+        .arg("decrypt")
+        .arg(&file))
+    .code_in(&[128]);
+    recorder.assert_untouched("no allowlist, VAULT_ADDR naming the real Vault");
+    let err = out.err();
+    let line = line_with(&err, "Allowlist does not allow");
+    assert!(
+        line.contains(&format!("Allowlist does not allow {}", recorder.http()))
+            && line.contains("never an address that only a file names"),
+        "{err}"
+    );
+    // Nor without VAULT_ADDR at all.
+    let out = run(with_token(&sb, &token).arg("decrypt").arg(&file)).code_in(&[128]);
+    recorder.assert_untouched("no allowlist, no VAULT_ADDR");
+    assert!(
+        out.err().contains("Allowlist does not allow"),
+        "{}",
+        out.err()
+    );
+    // The file as encrypted, for the Vault in VAULT_ADDR: decrypts.
+    let good = vault_file(&sb, &real, &token, &real);
+    let out = run(with_token(&sb, &token)
+        .env("VAULT_ADDR", &real)
+        .arg("decrypt")
+        .arg(&good))
+    .ok();
+    assert_eq!(out.out(), "password: hunter2\n");
+    // Control: VAULT_ADDR naming a listener sends the token there (so the
+    // listener above would have seen it).
+    let mut recorder = Recorder::start();
+    let file = vault_file(&sb, &real, &token, &recorder.http());
+    let out = run(with_token(&sb, &token)
+        .env("VAULT_ADDR", recorder.http())
+        .arg("decrypt")
+        .arg(&file));
+    assert_ne!(out.code, Some(0));
+    let seen = recorder.received();
+    assert!(
+        seen.iter()
+            .any(|c| String::from_utf8_lossy(c).contains(token.as_str())),
+        "the control run should reach the listener with the token"
+    );
+}
+
 #[test]
 fn vault_token_never_goes_to_an_address_the_allowlist_does_not_name() {
     let Some((real, token)) = vault() else { return };
@@ -321,7 +376,11 @@ fn vault_token_never_goes_over_plain_http_off_loopback() {
     // A documentation address (RFC 5737): refused before any network use.
     let far = "http://192.0.2.1:8200";
     let file = vault_file(&sb, &real, &token, far);
-    let out = run(with_token(&sb, &token).arg("decrypt").arg(&file)).code_in(&[128]);
+    let out = run(with_token(&sb, &token)
+        .env("SOPS_HC_VAULT_ALLOWLIST", "all")
+        .arg("decrypt")
+        .arg(&file))
+    .code_in(&[128]);
     assert!(
         out.err().contains(&format!(
             "refusing to send the Vault token over plain http to {far}"
@@ -333,7 +392,11 @@ fn vault_token_never_goes_over_plain_http_off_loopback() {
     let mut recorder2 = Recorder::start();
     let userinfo = format!("https://vault.example.com@127.0.0.1:{}", recorder2.port);
     let file = vault_file(&sb, &real, &token, &userinfo);
-    let out = run(with_token(&sb, &token).arg("decrypt").arg(&file)).code_in(&[128]);
+    let out = run(with_token(&sb, &token)
+        .env("SOPS_HC_VAULT_ALLOWLIST", "all")
+        .arg("decrypt")
+        .arg(&file))
+    .code_in(&[128]);
     recorder2.assert_untouched("user info");
     assert!(
         out.err().contains("refusing Vault address"),

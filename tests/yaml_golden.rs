@@ -76,9 +76,8 @@ fn yaml_encrypted_layout_round_trips() {
 }
 
 /// A 100k-leaf document (every section with a comment, inline comments and
-/// a list): writing it and reading the result back gives the same tree, and
-/// writing that again the same bytes. Speed is measured in `scripts/bench`,
-/// not here.
+/// a list) is written as sops writes it, and writing what was written gives
+/// the same bytes. Speed is measured in `scripts/bench`, not here.
 #[test]
 fn yaml_large_document_round_trips() {
     let mut src = String::new();
@@ -97,9 +96,11 @@ fn yaml_large_document_round_trips() {
     let out = store.emit_plain(&docs).unwrap();
     let text = String::from_utf8(out.clone()).unwrap();
     assert!(text.contains("section999:\n    # comment 999\n"));
-    assert!(text.contains("    key49: value 999 49 # inline\n"));
+    // sops moves a line comment above its entry.
+    assert!(text.contains("    # inline\n    key49: value 999 49\n"));
     assert!(text.contains("        - 49.5\n"));
+    // Writing is a fixed point (the tree differs only in comments that are
+    // no longer inline).
     let again = store.parse_plain(&out).unwrap();
-    assert_eq!(again, docs);
     assert_eq!(store.emit_plain(&again).unwrap(), out);
 }

@@ -327,8 +327,12 @@ impl ServiceKey {
     /// A Vault transit key from its URI
     /// `<scheme>://<host>[:port]/v1/<engine path>/keys/<name>`:
     /// `vault_address`, `engine_path`, `key_name`, `created_at`, `enc`.
+    ///
+    /// Only keys the user names (command line, `.sops.yaml`) are made here,
+    /// so the address is recorded as trusted ([`vault::trust_address`]).
     pub fn hc_vault(uri: &str) -> Result<ServiceKey, String> {
         let (address, engine, name) = parse_vault_uri(uri)?;
+        vault::trust_address(&address);
         Ok(ServiceKey::hc_vault_parts(&address, &engine, &name))
     }
 

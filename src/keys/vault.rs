@@ -54,6 +54,8 @@ pub struct Allowlist {
     pub all: bool,
     /// Allowed prefixes, each ending with `/` (empty with `none`).
     pub prefixes: Vec<String>,
+    /// Made by [`Allowlist::trusted_by_default`], not from the variable.
+    pub by_default: bool,
 }
 
 impl Allowlist {
@@ -65,12 +67,14 @@ impl Allowlist {
                 return Ok(Allowlist {
                     all: true,
                     prefixes: Vec::new(),
+                    by_default: false,
                 })
             }
             "none" => {
                 return Ok(Allowlist {
                     all: false,
                     prefixes: Vec::new(),
+                    by_default: false,
                 })
             }
             _ => {}
@@ -90,18 +94,43 @@ impl Allowlist {
         Ok(Allowlist {
             all: false,
             prefixes,
+            by_default: false,
         })
     }
 
     /// The allowlist in effect: the variable when set and not empty, else
-    /// `all` (sops' default).
+    /// [`Allowlist::trusted_by_default`] (stricter than sops, whose default
+    /// is `all`).
     pub fn from_environment() -> Result<Allowlist, String> {
         match std::env::var_os(ALLOWLIST_VAR) {
             Some(value) if !value.is_empty() => match value.to_str() {
                 Some(text) => Allowlist::parse(text),
                 None => Err(format!("{ALLOWLIST_VAR} is not valid UTF-8")),
             },
-            _ => Allowlist::parse("all"),
+            _ => Ok(Allowlist::trusted_by_default(
+                std::env::var("VAULT_ADDR").ok().as_deref(),
+                &named_by_user(),
+            )),
+        }
+    }
+
+    /// The default without `SOPS_HC_VAULT_ALLOWLIST`: the addresses the
+    /// user gave, never one that only a file names — `VAULT_ADDR` and the
+    /// Vault keys of this run's command line and `.sops.yaml`
+    /// ([`trust_address`]).
+    pub fn trusted_by_default(vault_addr: Option<&str>, named: &[String]) -> Allowlist {
+        let mut prefixes: Vec<String> = vault_addr
+            .into_iter()
+            .chain(named.iter().map(String::as_str))
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| format!("{}/", a.trim_end_matches('/')))
+            .collect();
+        prefixes.dedup();
+        Allowlist {
+            all: false,
+            prefixes,
+            by_default: true,
         }
     }
 
@@ -120,6 +149,27 @@ impl Allowlist {
             .iter()
             .any(|p| address.starts_with(p.as_str()))
     }
+}
+
+/// Vault addresses that the user named in this run (command line,
+/// `.sops.yaml`): trusted like `VAULT_ADDR` when `SOPS_HC_VAULT_ALLOWLIST` is
+/// not set.
+static NAMED_BY_USER: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Records `address` as named by the user (a Vault key from the command line
+/// or `.sops.yaml`, never one read from a file's metadata).
+pub fn trust_address(address: &str) {
+    let mut named = NAMED_BY_USER.lock().unwrap_or_else(|e| e.into_inner());
+    if !named.iter().any(|a| a == address) {
+        named.push(address.to_string());
+    }
+}
+
+fn named_by_user() -> Vec<String> {
+    NAMED_BY_USER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
 /// Whether `host` (as a URL gives it, IPv6 in brackets) is a loopback
@@ -159,8 +209,13 @@ fn check_destination(key: &Key) -> Result<(), String> {
 /// [`check_destination`] with a given allowlist.
 fn check_destination_with(key: &Key, allowlist: &Allowlist) -> Result<(), String> {
     if !allowlist.allows(key.address) {
+        let why = if !allowlist.by_default {
+            ""
+        } else {
+            "; without it only VAULT_ADDR and the Vault keys of the command line and .sops.yaml are trusted, never an address that only a file names"
+        };
         return Err(format!(
-            "Allowlist does not allow {} (add it to {ALLOWLIST_VAR} if this Vault is yours)",
+            "Allowlist does not allow {} (add it to {ALLOWLIST_VAR} if this Vault is yours{why})",
             key.address.escape_debug()
         ));
     }
@@ -474,6 +529,7 @@ mod tests {
         Allowlist {
             all: false,
             prefixes: list.iter().map(|p| p.to_string()).collect(),
+            by_default: false,
         }
     }
 
@@ -482,6 +538,7 @@ mod tests {
         let all = Allowlist {
             all: true,
             prefixes: vec![],
+            by_default: false,
         };
         assert_eq!(Allowlist::parse("all"), Ok(all));
         assert_eq!(Allowlist::parse("none"), Ok(prefixes(&[])));
@@ -623,6 +680,32 @@ mod tests {
         assert_eq!(
             destination("https://v.example|team/a/transit|my_key-1.x", "all"),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn by_default_only_addresses_the_user_named_are_trusted() {
+        let named = vec!["https://from-sops-yaml.example:8200".to_string()];
+        let list = Allowlist::trusted_by_default(Some("https://vault.example.com/"), &named);
+        assert!(list.allows("https://vault.example.com"));
+        assert!(list.allows("https://from-sops-yaml.example:8200"));
+        assert!(!list.allows("https://vault.example.com.evil.example"));
+        assert!(!list.allows("https://evil.example"));
+        let nothing = Allowlist::trusted_by_default(None, &[]);
+        assert!(!nothing.allows("https://vault.example.com"));
+        assert!(!nothing.allows("http://127.0.0.1:8200"));
+        let key = Key {
+            address: "https://evil.example",
+            engine: "transit",
+            name: "k",
+        };
+        let err = check_destination_with(&key, &nothing).unwrap_err();
+        assert!(
+            err.starts_with(
+                "Allowlist does not allow https://evil.example (add it to SOPS_HC_VAULT_ALLOWLIST"
+            ) && err.contains("never an address that only a file names")
+                && !err.contains('\n'),
+            "{err}"
         );
     }
 
