@@ -101,6 +101,52 @@ pub fn encrypt(
     })
 }
 
+/// Encrypts `documents` with a fresh data key wrapped for `key_groups`
+/// (split with `shamir_threshold`), recording the encryption rule, MAC mode
+/// and format version of `like` (the file they come from): what a file gets
+/// when its data key may not be kept (a master key was removed, or the key
+/// came from someone else's version). The threshold is recorded as
+/// [`crate::keys::changes::recorded_threshold`] gives it.
+pub fn encrypt_like(
+    documents: Vec<Map>,
+    key_groups: Vec<KeyGroup>,
+    shamir_threshold: usize,
+    like: &Metadata,
+) -> Result<EncryptedDocument, Error> {
+    let groups = key_groups.len();
+    let settings = EncryptSettings {
+        key_groups,
+        shamir_threshold,
+        // The rule in effect walks the values; what `like` records is kept
+        // below (a file that records none keeps recording none).
+        rule: Some(like.effective_rule()),
+        mac_only_encrypted: like.mac_only_encrypted,
+        binary: false,
+    };
+    let mut out = encrypt(documents, settings)?;
+    out.metadata.rule = like.rule.clone();
+    out.metadata.version = like.version.clone();
+    out.metadata.shamir_threshold =
+        crate::keys::changes::recorded_threshold(groups, shamir_threshold);
+    Ok(out)
+}
+
+impl EncryptedDocument {
+    /// Decrypts (verifying the MAC) and encrypts every value again with a
+    /// fresh data key for `key_groups`; rule, MAC mode and version stay.
+    pub fn rekey(
+        self,
+        keys: &mut KeyContext,
+        key_groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+    ) -> Result<EncryptedDocument, Error> {
+        let like = self.metadata.clone();
+        let mut decrypted = self.decrypt(keys, false)?;
+        let documents = std::mem::take(&mut decrypted.documents);
+        encrypt_like(documents, key_groups, shamir_threshold, &like)
+    }
+}
+
 impl EncryptedDocument {
     /// An encrypted file read from its store.
     pub fn new(documents: Vec<Map>, metadata: Metadata) -> EncryptedDocument {

@@ -88,8 +88,9 @@ pub(crate) fn run_preserving(
             .as_deref()
             .and_then(|p| super::modify::open_existing(Path::new(p), out_store.as_ref()))
     };
-    // Only when the file would get the same keys, rule and MAC mode: flags
-    // or a creation rule asking for others mean a new file.
+    // Only when the file would get the same master keys (with their
+    // settings), Shamir threshold, rule and MAC mode: flags or a creation
+    // rule asking for others mean a new file with a new data key.
     let previous = previous.filter(|(opened, _)| same_settings(&opened.metadata, &settings));
     let plain = if preserve {
         documents.clone()
@@ -184,21 +185,19 @@ pub(crate) fn preserve_mode(
     Ok(applies && (flag || context.preserve_format(in_kind)))
 }
 
-/// True when a file made with `settings` would have the recipients (per
-/// group), encryption rule and MAC mode `metadata` records.
+/// True when a file made with `settings` would have the master keys (per
+/// group, with every setting: KMS role, encryption context, profile…),
+/// Shamir threshold, encryption rule and MAC mode `metadata` records: only
+/// then may its data key be kept. Otherwise the file is made anew, with a
+/// new data key and the settings asked for now.
 fn same_settings(metadata: &crate::metadata::Metadata, settings: &EncryptSettings) -> bool {
-    let recipients = |groups: &[KeyGroup]| -> Vec<Vec<String>> {
-        groups
-            .iter()
-            .map(|g| g.iter().map(MasterKey::describe).collect())
-            .collect()
-    };
     let rule = if settings.binary {
         None
     } else {
         Some(settings.rule.clone().unwrap_or_default())
     };
-    recipients(&metadata.key_groups) == recipients(&settings.key_groups)
+    keys::changes::recipient_set(&metadata.key_groups, metadata.shamir_threshold)
+        == keys::changes::recipient_set(&settings.key_groups, settings.shamir_threshold)
         && metadata.rule == rule
         && metadata.mac_only_encrypted == (settings.mac_only_encrypted && !settings.binary)
 }

@@ -1,6 +1,9 @@
 //! `enseal updatekeys FILE…`: bring each file's master keys in line with its
-//! creation rule in `.sops.yaml`. The data key is kept (re-wrapped for the
-//! new keys), so values, `mac` and `lastmodified` do not change.
+//! creation rule in `.sops.yaml`. When keys are only added (or the Shamir
+//! threshold changes), the data key is kept (re-wrapped for the new keys),
+//! so values, `mac` and `lastmodified` do not change. When a key is removed,
+//! its holder still has the data key: the file gets a new one and every
+//! value is encrypted again (sops keeps the data key).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -153,15 +156,30 @@ fn update_file(
     // Check before asking for identities: a rule the data key cannot be
     // wrapped for fails without touching the file.
     changes::check_threshold(groups.len(), threshold).map_err(|e| Error::Key(e).in_file(file))?;
-    let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
-        .map_err(Error::RetrieveKey)?;
-    changes::rewrap(&mut groups, threshold, &data_key)
-        .map_err(|e| Error::GenerateDataKey(e).in_file(file))?;
-    metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
-    metadata.key_groups = groups;
-    let out = out_store
-        .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
-        .map_err(|e| Error::Dump(e.to_string()))?;
+    let out = if changes::removes_a_key(&metadata.key_groups, &groups) {
+        // The removed key's holder has the data key: a new one, and every
+        // value encrypted again (sops keeps the data key here).
+        changes::check_wrappable(&groups).map_err(|e| Error::Key(e).in_file(file))?;
+        let rekeyed = encrypted
+            .rekey(keys, groups, threshold)
+            .map_err(|e| match e {
+                Error::RetrieveKey(_) => e,
+                other => other.in_file(file),
+            })?;
+        out_store
+            .emit_encrypted(&rekeyed.documents, &rekeyed.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()))?
+    } else {
+        let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
+            .map_err(Error::RetrieveKey)?;
+        changes::rewrap(&mut groups, threshold, &data_key)
+            .map_err(|e| Error::GenerateDataKey(e).in_file(file))?;
+        metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
+        metadata.key_groups = groups;
+        out_store
+            .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()))?
+    };
     crate::fsutil::write_atomic(Path::new(file), &out).map_err(|source| Error::WriteOutput {
         path: file.to_string(),
         source,
