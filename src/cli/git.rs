@@ -372,13 +372,8 @@ fn merge_driver(
         let mut like = ours.metadata.clone();
         like.rule = plan.rule.clone();
         like.mac_only_encrypted = plan.mac_only_encrypted;
-        let out = crate::document::encrypt_like(
-            merged.documents,
-            groups.clone(),
-            threshold,
-            &like,
-        )
-        .map_err(|e| e.in_file(&name))?;
+        let out = crate::document::encrypt_like(merged.documents, groups.clone(), threshold, &like)
+            .map_err(|e| e.in_file(&name))?;
         eprintln!(
             "note: {name}: theirs changed the master keys or the data key: the merged file has a new data key (every value encrypted again)"
         );

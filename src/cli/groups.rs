@@ -230,9 +230,8 @@ fn change(
             .emit_encrypted(&rekeyed.documents, &rekeyed.metadata.to_map())
             .map_err(|e| Error::Dump(e.to_string()))?
     } else {
-        let data_key =
-            changes::recover(&metadata.key_groups, metadata.shamir_threshold, &mut keys)
-                .map_err(Error::RetrieveKey)?;
+        let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, &mut keys)
+            .map_err(Error::RetrieveKey)?;
         changes::rewrap(&mut groups, threshold, &data_key)
             .map_err(|e| Error::GenerateDataKey(e).in_file(&input.name))?;
         metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);

@@ -507,8 +507,14 @@ mod tests {
     fn removal_is_any_key_leaving_its_group() {
         let (a, b, c) = (age(), age(), age());
         let old = vec![vec![a.clone(), b.clone()]];
-        assert!(!removes_a_key(&old, &[vec![a.clone(), b.clone(), c.clone()]]));
-        assert!(!removes_a_key(&old, &[vec![a.clone(), b.clone()], vec![c.clone()]]));
+        assert!(!removes_a_key(
+            &old,
+            &[vec![a.clone(), b.clone(), c.clone()]]
+        ));
+        assert!(!removes_a_key(
+            &old,
+            &[vec![a.clone(), b.clone()], vec![c.clone()]]
+        ));
         assert!(removes_a_key(&old, &[vec![a.clone()]]));
         // A key moved to another group, or a group dropped.
         assert!(removes_a_key(&old, &[vec![a.clone()], vec![b.clone()]]));
