@@ -85,6 +85,7 @@ fn keys_follow_the_config_and_a_removal_makes_a_new_data_key() {
         out.err()
     );
     assert!(out.err().contains("synced with new keys"), "{}", out.err());
+    assert!(out.err().contains("new data key"), "{}", out.err());
     let after = std::fs::read_to_string(&file).unwrap();
     // The removed key's holder had the data key: every value is encrypted
     // again under a new one.

@@ -154,6 +154,7 @@ fn update_file(
         log(&format!("File {} left unchanged", abs.display()));
         return Ok(());
     }
+    let removes = changes::removes_a_key(&encrypted.metadata.key_groups, &new_groups);
     let out = apply(
         encrypted,
         new_groups,
@@ -166,6 +167,12 @@ fn update_file(
         path: file.to_string(),
         source,
     })?;
+    if removes {
+        log(&format!(
+            "File {}: a key was removed, so the file has a new data key (every value encrypted again)",
+            abs.display()
+        ));
+    }
     log(&format!("File {} synced with new keys", abs.display()));
     Ok(())
 }
