@@ -418,4 +418,44 @@ mod tests {
         let dec = out.decrypt(&mut keys, false).unwrap();
         assert_eq!(dec.documents[0].get("b"), Some(&Value::Int(3)));
     }
+
+    #[test]
+    fn rekey_makes_a_new_data_key_and_keeps_what_the_file_records() {
+        use ::age::secrecy::ExposeSecret;
+        let identity = ::age::x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        let group = || vec![vec![MasterKey::Age(AgeKey::new(&recipient).unwrap())]];
+        let mut doc = Map::new();
+        doc.push("a", Value::Str("secret".into()));
+        doc.push("b_unencrypted", Value::Str("clear".into()));
+        let mut enc = encrypt(
+            vec![doc.clone()],
+            EncryptSettings {
+                key_groups: group(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // A file that records no rule and an older version keeps both.
+        enc.metadata.rule = None;
+        enc.metadata.version = "3.7.3".into();
+        let mut identities = crate::keys::age::Identities::empty();
+        identities
+            .add_text(identity.to_string().expose_secret(), "test")
+            .unwrap();
+        let mut keys = KeyContext::with_age_identities(identities);
+        let old_key = recover_data_key(&enc.metadata.key_groups, 0, &mut keys).unwrap();
+        let rekeyed = enc.clone().rekey(&mut keys, group(), 0).unwrap();
+        let new_key = recover_data_key(&rekeyed.metadata.key_groups, 0, &mut keys).unwrap();
+        assert_ne!(old_key.as_bytes(), new_key.as_bytes());
+        assert_eq!(rekeyed.metadata.rule, None);
+        assert_eq!(rekeyed.metadata.version, "3.7.3");
+        assert_ne!(rekeyed.documents[0].get("a"), enc.documents[0].get("a"));
+        assert_eq!(
+            rekeyed.documents[0].get("b_unencrypted"),
+            Some(&Value::Str("clear".into()))
+        );
+        let back = rekeyed.decrypt(&mut keys, false).unwrap();
+        assert_eq!(back.documents[0], doc);
+    }
 }
