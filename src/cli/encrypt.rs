@@ -441,4 +441,59 @@ mod tests {
         let merged = merged_rules(&RuleArgs::default(), Some(&creation(None)));
         assert_eq!(rule_from_flags(&merged).unwrap(), None);
     }
+
+    #[test]
+    fn data_key_kept_only_under_the_same_keys_and_settings() {
+        let age = |n: usize| -> Vec<MasterKey> {
+            (0..n)
+                .map(|_| {
+                    let r = ::age::x25519::Identity::generate().to_public().to_string();
+                    MasterKey::Age(keys::age::AgeKey::new(&r).unwrap())
+                })
+                .collect()
+        };
+        let groups: Vec<KeyGroup> = age(3).into_iter().map(|k| vec![k]).collect();
+        let settings = EncryptSettings {
+            key_groups: groups.clone(),
+            shamir_threshold: 2,
+            ..Default::default()
+        };
+        let mut doc = crate::tree::Map::new();
+        doc.push("a", crate::tree::Value::Str("x".into()));
+        let file = document::encrypt(vec![doc], settings.clone()).unwrap();
+        assert!(same_settings(&file.metadata, &settings));
+        // Another threshold.
+        let three = EncryptSettings {
+            shamir_threshold: 3,
+            ..settings.clone()
+        };
+        assert!(!same_settings(&file.metadata, &three));
+        // A KMS key with a role or another context than the file's.
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/k";
+        let kms = |role: &str, ctx: &[(String, String)]| -> MasterKey {
+            keys::ServiceKey::kms(arn, role, ctx, "").into()
+        };
+        let mut with_kms = groups.clone();
+        with_kms[0].push(kms("", &[("team".into(), "a".into())]));
+        let mut file_kms = file.metadata.clone();
+        file_kms.key_groups = with_kms.clone();
+        let same = EncryptSettings {
+            key_groups: with_kms.clone(),
+            ..settings.clone()
+        };
+        assert!(same_settings(&file_kms, &same));
+        for other in [
+            kms("arn:aws:iam::1:role/r", &[("team".into(), "a".into())]),
+            kms("", &[("team".into(), "b".into())]),
+            kms("", &[]),
+        ] {
+            let mut groups = groups.clone();
+            groups[0].push(other);
+            let asked = EncryptSettings {
+                key_groups: groups,
+                ..settings.clone()
+            };
+            assert!(!same_settings(&file_kms, &asked));
+        }
+    }
 }
