@@ -101,6 +101,52 @@ pub fn encrypt(
     })
 }
 
+/// Encrypts `documents` with a fresh data key wrapped for `key_groups`
+/// (split with `shamir_threshold`), recording the encryption rule, MAC mode
+/// and format version of `like` (the file they come from): what a file gets
+/// when its data key may not be kept (a master key was removed, or the key
+/// came from someone else's version). The threshold is recorded as
+/// [`crate::keys::changes::recorded_threshold`] gives it.
+pub fn encrypt_like(
+    documents: Vec<Map>,
+    key_groups: Vec<KeyGroup>,
+    shamir_threshold: usize,
+    like: &Metadata,
+) -> Result<EncryptedDocument, Error> {
+    let groups = key_groups.len();
+    let settings = EncryptSettings {
+        key_groups,
+        shamir_threshold,
+        // The rule in effect walks the values; what `like` records is kept
+        // below (a file that records none keeps recording none).
+        rule: Some(like.effective_rule()),
+        mac_only_encrypted: like.mac_only_encrypted,
+        binary: false,
+    };
+    let mut out = encrypt(documents, settings)?;
+    out.metadata.rule = like.rule.clone();
+    out.metadata.version = like.version.clone();
+    out.metadata.shamir_threshold =
+        crate::keys::changes::recorded_threshold(groups, shamir_threshold);
+    Ok(out)
+}
+
+impl EncryptedDocument {
+    /// Decrypts (verifying the MAC) and encrypts every value again with a
+    /// fresh data key for `key_groups`; rule, MAC mode and version stay.
+    pub fn rekey(
+        self,
+        keys: &mut KeyContext,
+        key_groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+    ) -> Result<EncryptedDocument, Error> {
+        let like = self.metadata.clone();
+        let mut decrypted = self.decrypt(keys, false)?;
+        let documents = std::mem::take(&mut decrypted.documents);
+        encrypt_like(documents, key_groups, shamir_threshold, &like)
+    }
+}
+
 impl EncryptedDocument {
     /// An encrypted file read from its store.
     pub fn new(documents: Vec<Map>, metadata: Metadata) -> EncryptedDocument {
@@ -371,5 +417,45 @@ mod tests {
         assert_eq!(out.metadata.key_groups, enc.metadata.key_groups);
         let dec = out.decrypt(&mut keys, false).unwrap();
         assert_eq!(dec.documents[0].get("b"), Some(&Value::Int(3)));
+    }
+
+    #[test]
+    fn rekey_makes_a_new_data_key_and_keeps_what_the_file_records() {
+        use ::age::secrecy::ExposeSecret;
+        let identity = ::age::x25519::Identity::generate();
+        let recipient = identity.to_public().to_string();
+        let group = || vec![vec![MasterKey::Age(AgeKey::new(&recipient).unwrap())]];
+        let mut doc = Map::new();
+        doc.push("a", Value::Str("secret".into()));
+        doc.push("b_unencrypted", Value::Str("clear".into()));
+        let mut enc = encrypt(
+            vec![doc.clone()],
+            EncryptSettings {
+                key_groups: group(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // A file that records no rule and an older version keeps both.
+        enc.metadata.rule = None;
+        enc.metadata.version = "3.7.3".into();
+        let mut identities = crate::keys::age::Identities::empty();
+        identities
+            .add_text(identity.to_string().expose_secret(), "test")
+            .unwrap();
+        let mut keys = KeyContext::with_age_identities(identities);
+        let old_key = recover_data_key(&enc.metadata.key_groups, 0, &mut keys).unwrap();
+        let rekeyed = enc.clone().rekey(&mut keys, group(), 0).unwrap();
+        let new_key = recover_data_key(&rekeyed.metadata.key_groups, 0, &mut keys).unwrap();
+        assert_ne!(old_key.as_bytes(), new_key.as_bytes());
+        assert_eq!(rekeyed.metadata.rule, None);
+        assert_eq!(rekeyed.metadata.version, "3.7.3");
+        assert_ne!(rekeyed.documents[0].get("a"), enc.documents[0].get("a"));
+        assert_eq!(
+            rekeyed.documents[0].get("b_unencrypted"),
+            Some(&Value::Str("clear".into()))
+        );
+        let back = rekeyed.decrypt(&mut keys, false).unwrap();
+        assert_eq!(back.documents[0], doc);
     }
 }

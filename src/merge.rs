@@ -15,7 +15,6 @@
 //!   ([`MARKER_OURS`], [`MARKER_SEPARATOR`], [`MARKER_THEIRS`]).
 
 use crate::crypto::EncryptionRule;
-use crate::keys::{KeyGroup, MasterKey};
 use crate::metadata::Metadata;
 use crate::tree::{Comment, Item, Map, Value};
 
@@ -233,92 +232,60 @@ pub fn is_conflict_marker(text: &str) -> bool {
         && text.ends_with(MARKER_THEIRS)
 }
 
-/// Which side's data key and key metadata the merged file is encrypted with.
+/// Whose key groups (recipients and Shamir threshold) the merged file is
+/// encrypted for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keeper {
     /// Ours (the default).
     Ours,
-    /// Theirs: only theirs changed the master keys or rotated the data key.
+    /// Theirs: only theirs changed the recipients.
     Theirs,
 }
 
 /// How the metadata of the merged file is chosen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataPlan {
-    /// Whose data key, key groups and Shamir threshold are used.
+    /// Whose key groups and Shamir threshold are used.
     pub keeper: Keeper,
+    /// True when the merged file gets a new data key (wrapped for the
+    /// keeper's key groups, every value encrypted again); false when ours'
+    /// data key is kept. Always true when the keeper is theirs: a data key
+    /// from another branch is never adopted.
+    pub fresh_data_key: bool,
     /// The encryption rule to record.
     pub rule: Option<EncryptionRule>,
     /// `mac_only_encrypted` to record.
     pub mac_only_encrypted: bool,
     /// Conflicts in the metadata (both sides changed it differently).
     pub conflicts: Vec<String>,
-    /// Things the user should know (e.g. a rotation that was not kept).
-    pub notes: Vec<String>,
 }
 
-/// The identity of a master key: its type and everything but the wrapped
-/// key and its creation time.
-fn key_identity(key: &MasterKey) -> String {
-    match key {
-        MasterKey::Age(k) => format!("age {}", k.recipient),
-        MasterKey::Service(s) => {
-            let mut fields: Vec<String> = s
-                .fields
-                .entries()
-                .filter(|(k, _)| !matches!(*k, "enc" | "created_at"))
-                .map(|(k, v)| format!("{k}={v:?}"))
-                .collect();
-            fields.sort();
-            format!("{} {}", s.type_id, fields.join(","))
-        }
-    }
+fn key_set(m: &Metadata) -> (Vec<Vec<String>>, usize) {
+    crate::keys::changes::recipient_set(&m.key_groups, m.shamir_threshold)
 }
 
-fn key_set(groups: &[KeyGroup], threshold: usize) -> (Vec<Vec<String>>, usize) {
-    let groups = groups
-        .iter()
-        .map(|g| {
-            let mut ids: Vec<String> = g.iter().map(key_identity).collect();
-            ids.sort();
-            ids
-        })
-        .collect();
-    (groups, threshold)
-}
-
-/// Decides whose keys the merged file gets. The raw key groups (with the
-/// wrapped data keys) tell whether a side changed the keys or rotated the
-/// data key since base; the key identities tell whether the recipients
-/// differ. A change on one side is kept (with that side's data key, so a
-/// rotation that removed a recipient is not undone); changes of the
-/// recipients on both sides, differently, are a conflict (ours kept).
+/// Decides which keys the merged file gets. The raw key groups (with the
+/// wrapped data keys) tell whether a side changed the keys or the data key
+/// since base; the key identities tell whether the recipients differ.
+///
+/// Data key: ours' is kept unless theirs changed the master keys or the
+/// data key since base, in which case the merged file gets a fresh one
+/// (theirs' data key was made on another branch, by whoever made it: it is
+/// never adopted; ours' may be held by a recipient theirs removed, or be
+/// the one theirs rotated away). Without a base (both sides added the
+/// file), ours' data key is kept. Recipients: a change on one side is kept;
+/// changes on both sides, differently, are a conflict (ours kept).
 pub fn plan_metadata(base: Option<&Metadata>, ours: &Metadata, theirs: &Metadata) -> MetadataPlan {
     let raw = |m: &Metadata| (m.key_groups.clone(), m.shamir_threshold);
-    let ids = |m: &Metadata| key_set(&m.key_groups, m.shamir_threshold);
     let mut conflicts = Vec::new();
-    let mut notes = Vec::new();
-    let keeper = if raw(ours) == raw(theirs) {
+    let theirs_changed_keys = base.is_some_and(|b| raw(b) != raw(theirs));
+    let fresh_data_key = theirs_changed_keys && raw(ours) != raw(theirs);
+    let keeper = if key_set(ours) == key_set(theirs) {
         Keeper::Ours
-    } else if base.is_some_and(|b| raw(b) == raw(ours)) {
+    } else if base.is_some_and(|b| key_set(b) == key_set(ours)) {
         Keeper::Theirs
-    } else if base.is_some_and(|b| raw(b) == raw(theirs)) {
+    } else if base.is_some_and(|b| key_set(b) == key_set(theirs)) {
         Keeper::Ours
-    } else if ids(ours) == ids(theirs) {
-        // Same recipients, different data keys (both rotated, or no base).
-        Keeper::Ours
-    } else if base.is_some_and(|b| ids(b) == ids(theirs)) {
-        notes.push(
-            "theirs rotated the data key and ours changed the master keys: kept ours; run `enseal rotate -i` on the result"
-                .to_string(),
-        );
-        Keeper::Ours
-    } else if base.is_some_and(|b| ids(b) == ids(ours)) {
-        notes.push(
-            "ours rotated the data key and theirs changed the master keys: kept theirs; run `enseal rotate -i` on the result"
-                .to_string(),
-        );
-        Keeper::Theirs
     } else {
         conflicts.push(
             "master keys changed on both sides: kept ours; check them with `enseal groups` / `enseal updatekeys`"
@@ -326,6 +293,7 @@ pub fn plan_metadata(base: Option<&Metadata>, ours: &Metadata, theirs: &Metadata
         );
         Keeper::Ours
     };
+    debug_assert!(keeper == Keeper::Ours || fresh_data_key);
     let rule = |m: &Metadata| (m.rule.clone(), m.mac_only_encrypted);
     let (r, mac_only_encrypted) = if rule(ours) == rule(theirs) {
         rule(ours)
@@ -339,16 +307,17 @@ pub fn plan_metadata(base: Option<&Metadata>, ours: &Metadata, theirs: &Metadata
     };
     MetadataPlan {
         keeper,
+        fresh_data_key,
         rule: r,
         mac_only_encrypted,
         conflicts,
-        notes,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::MasterKey;
 
     fn render(v: &Value) -> String {
         format!("{v:?}")
@@ -514,21 +483,21 @@ mod tests {
         let r3 = ::age::x25519::Identity::generate().to_public().to_string();
         let base = meta(&[&r1], "k0");
         let added = meta(&[&r1, &r2], "k0");
+        // Theirs added a recipient: theirs' recipients, a fresh data key.
         let plan = plan_metadata(Some(&base), &base, &added);
         assert_eq!(plan.keeper, Keeper::Theirs);
+        assert!(plan.fresh_data_key);
         assert!(plan.conflicts.is_empty());
+        // Ours did: ours' data key is kept.
         let plan = plan_metadata(Some(&base), &added, &base);
         assert_eq!(plan.keeper, Keeper::Ours);
-        // Theirs rotated (same recipient, new wrapped key): theirs' data key.
-        let rotated = meta(&[&r1], "k1");
-        assert_eq!(
-            plan_metadata(Some(&base), &base, &rotated).keeper,
-            Keeper::Theirs
-        );
-        // Both changed the recipients differently: a conflict.
-        let other = meta(&[&r1, &r3], "k0");
+        assert!(!plan.fresh_data_key);
+        // Both changed the recipients differently: a conflict, ours' keys,
+        // and a fresh data key (theirs changed it).
+        let other = meta(&[&r1, &r3], "k1");
         let plan = plan_metadata(Some(&base), &added, &other);
         assert_eq!(plan.keeper, Keeper::Ours);
+        assert!(plan.fresh_data_key);
         assert_eq!(plan.conflicts.len(), 1);
         // Rule changed on theirs only.
         let mut ruled = base.clone();
@@ -537,5 +506,38 @@ mod tests {
         let plan = plan_metadata(Some(&base), &base, &ruled);
         assert_eq!(plan.rule, Some(EncryptionRule::default()));
         assert!(plan.mac_only_encrypted);
+        assert!(!plan.fresh_data_key);
+    }
+
+    #[test]
+    fn a_data_key_from_theirs_is_never_adopted() {
+        let r1 = ::age::x25519::Identity::generate().to_public().to_string();
+        let base = meta(&[&r1], "k0");
+        // Theirs re-created the file (or rotated) for the same recipient:
+        // ours' recipients, and a data key neither side made before.
+        let recreated = meta(&[&r1], "attacker");
+        let plan = plan_metadata(Some(&base), &base, &recreated);
+        assert_eq!(plan.keeper, Keeper::Ours);
+        assert!(plan.fresh_data_key);
+        // Both rotated: theirs changed it too.
+        let ours = meta(&[&r1], "k1");
+        assert!(plan_metadata(Some(&base), &ours, &recreated).fresh_data_key);
+        // Ours rotated only: ours' (own) data key stays.
+        assert!(!plan_metadata(Some(&base), &ours, &base).fresh_data_key);
+        // Both sides hold the same keys: ours' data key.
+        assert!(!plan_metadata(Some(&base), &recreated, &recreated).fresh_data_key);
+        // No common ancestor: ours' data key.
+        let plan = plan_metadata(None, &ours, &recreated);
+        assert_eq!(plan.keeper, Keeper::Ours);
+        assert!(!plan.fresh_data_key);
+        // A Shamir threshold changed on theirs: theirs' groups, fresh key.
+        let mut threshold = base.clone();
+        threshold.key_groups.push(base.key_groups[0].clone());
+        threshold.shamir_threshold = 2;
+        let mut two = threshold.clone();
+        two.shamir_threshold = 1;
+        let plan = plan_metadata(Some(&two), &two, &threshold);
+        assert_eq!(plan.keeper, Keeper::Theirs);
+        assert!(plan.fresh_data_key);
     }
 }

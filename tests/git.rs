@@ -336,6 +336,51 @@ fn a_rotated_side_still_merges() {
     assert!(out.out().contains("main-key"));
 }
 
+/// Theirs rotated the data key and both changed the same value: the result
+/// gets a new data key (never theirs'), says so in one line, and the
+/// conflict is written encrypted (no plaintext in the work tree or .git).
+#[test]
+fn a_rotated_side_with_a_conflict_gets_a_new_data_key_and_no_plaintext() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    repo(&sb);
+    let file = "secrets.enc.yaml";
+    add_encrypted(&sb, file, YAML);
+    commit_all(&sb, "secrets");
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    run(enseal_k(&sb).args(["rotate", "-i", file])).ok();
+    set(
+        &sb,
+        file,
+        r#"["db"]["password"]"#,
+        r#""feature-secret-RRR""#,
+    );
+    commit_all(&sb, "rotate");
+    let theirs = std::fs::read_to_string(sb.path(file)).unwrap();
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    set(&sb, file, r#"["db"]["password"]"#, r#""main-secret-QQQ""#);
+    commit_all(&sb, "main");
+    let ours = std::fs::read_to_string(sb.path(file)).unwrap();
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_ne!(merge.code, Some(0));
+    let notes = merge.err().matches("new data key").count();
+    assert_eq!(notes, 1, "{}", merge.err());
+    let merged = std::fs::read_to_string(sb.path(file)).unwrap();
+    // Every ciphertext and wrapped key is new: neither side's data key.
+    for side in [&ours, &theirs] {
+        for key in ["user", "keep"] {
+            assert_ne!(enc_of(&merged, key), enc_of(side, key));
+        }
+    }
+    let everything = all_bytes(&sb);
+    for secret in ["main-secret-QQQ", "feature-secret-RRR", "<<<<<<< ours"] {
+        assert!(!contains(&everything, secret), "{secret} found on disk");
+    }
+    let plain = sops_decrypt(&sb, &sops, file);
+    assert!(plain.contains("main-secret-QQQ") && plain.contains("feature-secret-RRR"));
+    assert!(plain.contains("<<<<<<< ours"), "{plain}");
+}
+
 #[test]
 fn textconv_diff_with_and_without_key() {
     let sb = Sandbox::new();

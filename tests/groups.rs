@@ -1,6 +1,7 @@
-//! `enseal groups add` / `groups delete`: key groups added and removed with
-//! the data key kept (values, MAC and date unchanged), Shamir thresholds,
-//! error paths, and interop with the reference sops.
+//! `enseal groups add` / `groups delete`: key groups added with the data
+//! key kept (values, MAC and date unchanged), removed with a new data key
+//! (every value encrypted again), Shamir thresholds, error paths, and
+//! interop with the reference sops.
 
 mod common;
 mod keyset;
@@ -26,7 +27,7 @@ fn decrypt_with(sb: &Sandbox, key: &Path, file: &Path) -> Out {
 }
 
 #[test]
-fn add_then_delete_keeps_values_and_data_key() {
+fn add_keeps_the_data_key_and_delete_makes_a_new_one() {
     let sb = Sandbox::new();
     let ks = KeySet::new(&sb);
     let file = encrypt(&sb, ks.r(0));
@@ -76,8 +77,13 @@ fn add_then_delete_keeps_values_and_data_key() {
         recipients_in(&after),
         vec![ks.r(1), ks.r(2), ks.r(0), ks.r(2)]
     );
-    assert_eq!(value_encs(&before), value_encs(&after));
-    assert_eq!(meta_line(&before, "mac"), meta_line(&after, "mac"));
+    // The deleted group's holder had the data key: a new one, every value
+    // encrypted again (sops would keep it).
+    let (old_encs, new_encs) = (value_encs(&three), value_encs(&after));
+    assert_eq!(old_encs.len(), new_encs.len());
+    assert!(old_encs.iter().zip(&new_encs).all(|(o, n)| o != n));
+    assert_ne!(meta_line(&three, "mac"), meta_line(&after, "mac"));
+    assert_eq!(meta_line(&three, "version"), meta_line(&after, "version"));
     assert_eq!(
         decrypt_with(&sb, &ks.only(&[2]), &two_file).ok().out(),
         PLAIN

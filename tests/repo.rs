@@ -350,8 +350,9 @@ fn a_corrupt_file_fails_while_the_others_are_done() {
         out.err()
     );
 
-    // updatekeys does not need the values: the corrupt value is carried
-    // over. A file whose data key cannot be recovered fails instead.
+    // This rule removes a key (r0): every value is encrypted again under a
+    // new data key, so the corrupt file fails (it cannot be decrypted), as
+    // does a file whose data key cannot be recovered; the others are done.
     let locked = files[4].0.clone();
     run(with_keys(sb.enseal(), &ks.files[0])
         .args(["rotate", "-i", "--add-age", ks.r(2), "--rm-age", ks.r(0)])
@@ -365,11 +366,13 @@ fn a_corrupt_file_fails_while_the_others_are_done() {
         ),
     );
     let out = run(with_keys(sb.enseal(), &ks.files[0]).args(["updatekeys", "-r", "-y"]));
-    assert_eq!(out.code, Some(128), "{}", out.err());
+    // The exit code is the first failing file's (the corrupt one).
+    assert_eq!(out.code, single.code, "{}", out.err());
     assert!(out.err().contains(&locked), "{}", out.err());
+    assert!(out.err().contains(&bad), "{}", out.err());
     assert!(
         out.err()
-            .contains("6 files: 5 updated, 0 unchanged, 1 failed"),
+            .contains("6 files: 4 updated, 0 unchanged, 2 failed"),
         "{}",
         out.err()
     );

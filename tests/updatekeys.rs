@@ -1,6 +1,8 @@
-//! `enseal updatekeys`: the file's keys follow `.sops.yaml`, the data key
-//! and every value are kept; confirmation, Shamir changes, many files,
-//! error paths, and interop with the reference sops.
+//! `enseal updatekeys`: the file's keys follow `.sops.yaml`; the data key
+//! and every value are kept when keys are only added, and a key's removal
+//! gives a new data key (every value encrypted again: sops keeps it);
+//! confirmation, Shamir changes, many files, error paths, and interop with
+//! the reference sops.
 
 mod common;
 mod keyset;
@@ -41,6 +43,15 @@ fn config_groups(sb: &Sandbox, threshold: usize, groups: &[&[&str]]) {
     sb.write(".sops.yaml", text);
 }
 
+/// Every ciphertext changed (same number of values).
+fn assert_all_differ(before: &[String], after: &[String]) {
+    assert_eq!(before.len(), after.len());
+    assert!(before.len() > 1);
+    for (b, a) in before.iter().zip(after) {
+        assert_ne!(b, a, "a ciphertext was kept");
+    }
+}
+
 fn decrypt_with(sb: &Sandbox, key: &Path, file: &Path) -> Out {
     run(with_keys(sb.enseal(), key).arg("decrypt").arg(file))
 }
@@ -52,7 +63,7 @@ fn updatekeys(sb: &Sandbox, ks: &KeySet, files: &[&Path]) -> Out {
 }
 
 #[test]
-fn keys_follow_the_config_and_values_are_untouched() {
+fn keys_follow_the_config_and_a_removal_makes_a_new_data_key() {
     let sb = Sandbox::new();
     let ks = KeySet::new(&sb);
     let file = encrypt(&sb, "f.yaml", ks.r(0));
@@ -74,9 +85,13 @@ fn keys_follow_the_config_and_values_are_untouched() {
         out.err()
     );
     assert!(out.err().contains("synced with new keys"), "{}", out.err());
+    assert!(out.err().contains("new data key"), "{}", out.err());
     let after = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(value_encs(&before), value_encs(&after));
-    for field in ["mac", "lastmodified", "version", "unencrypted_suffix"] {
+    // The removed key's holder had the data key: every value is encrypted
+    // again under a new one.
+    assert_all_differ(&value_encs(&before), &value_encs(&after));
+    assert_ne!(meta_line(&before, "mac"), meta_line(&after, "mac"));
+    for field in ["version", "unencrypted_suffix"] {
         assert_eq!(meta_line(&before, field), meta_line(&after, field));
     }
     assert_eq!(recipients_in(&after), vec![ks.r(1), ks.r(2)]);
@@ -153,7 +168,8 @@ fn shamir_groups_are_split_and_joined() {
         out.out()
     );
     let text = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(value_encs(&before), value_encs(&text));
+    // Keys were removed: a new data key.
+    assert_all_differ(&value_encs(&before), &value_encs(&text));
     assert_eq!(recipients_in(&text), vec![ks.r(2)]);
     assert_eq!(decrypt_with(&sb, &ks.files[2], &file).ok().out(), PLAIN_OUT);
 
@@ -332,6 +348,6 @@ fn keys_of_other_types_are_shown_and_removed() {
     );
     let after = std::fs::read_to_string(&file).unwrap();
     assert!(!after.contains("kms"), "{after}");
-    assert_eq!(value_encs(&text), value_encs(&after));
+    assert_all_differ(&value_encs(&text), &value_encs(&after));
     assert_eq!(decrypt_with(&sb, &ks.files[0], &file).ok().out(), PLAIN_OUT);
 }

@@ -863,8 +863,8 @@ fn confirm(count: usize) -> Result<bool> {
 }
 
 /// Compares a file's keys with its creation rule; with `keys`, also
-/// re-wraps the data key for the rule's keys and writes the file (values,
-/// `mac` and `lastmodified` stay as they are).
+/// applies them and writes the file ([`super::updatekeys::apply`]: the data
+/// key re-wrapped, or a new one when a key is removed).
 fn plan_update(
     path: &Path,
     config: &Config,
@@ -885,8 +885,8 @@ fn plan_update(
     };
     let (in_kind, out_kind) = kinds(&io, &name);
     let store_opts = store_options(&io, out_kind, context.stores(), true)?;
-    let mut encrypted = load_encrypted(in_kind.store(&store_opts).as_ref(), &bytes, &name)?;
-    let metadata = &mut encrypted.metadata;
+    let encrypted = load_encrypted(in_kind.store(&store_opts).as_ref(), &bytes, &name)?;
+    let metadata = &encrypted.metadata;
     let diffs = changes::diff_groups(&metadata.key_groups, &new_groups);
     let threshold = changes::updated_threshold(metadata.shamir_threshold, new_groups.len());
     if !diffs.iter().any(changes::GroupDiff::changes) && threshold == metadata.shamir_threshold {
@@ -896,18 +896,19 @@ fn plan_update(
     let Some(keys) = keys else {
         return Ok(Plan { diff: Some(diff) });
     };
-    let mut groups = new_groups;
-    changes::check_threshold(groups.len(), threshold).map_err(|e| Error::Key(e).in_file(&name))?;
-    let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
-        .map_err(|e| Error::RetrieveKey(e).in_file(&name))?;
-    changes::rewrap(&mut groups, threshold, &data_key)
-        .map_err(|e| Error::GenerateDataKey(e).in_file(&name))?;
-    metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
-    metadata.key_groups = groups;
-    let out = out_kind
-        .store(&store_opts)
-        .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
-        .map_err(|e| Error::Dump(e.to_string()).in_file(&name))?;
+    let out_store = out_kind.store(&store_opts);
+    let out = super::updatekeys::apply(
+        encrypted,
+        new_groups,
+        threshold,
+        keys,
+        out_store.as_ref(),
+        &name,
+    )
+    .map_err(|e| match e {
+        Error::RetrieveKey(_) => e.in_file(&name),
+        other => other,
+    })?;
     crate::fsutil::write_atomic(path, &out).map_err(|source| Error::WriteOutput {
         path: name.clone(),
         source,

@@ -88,8 +88,9 @@ pub(crate) fn run_preserving(
             .as_deref()
             .and_then(|p| super::modify::open_existing(Path::new(p), out_store.as_ref()))
     };
-    // Only when the file would get the same keys, rule and MAC mode: flags
-    // or a creation rule asking for others mean a new file.
+    // Only when the file would get the same master keys (with their
+    // settings), Shamir threshold, rule and MAC mode: flags or a creation
+    // rule asking for others mean a new file with a new data key.
     let previous = previous.filter(|(opened, _)| same_settings(&opened.metadata, &settings));
     let plain = if preserve {
         documents.clone()
@@ -184,21 +185,19 @@ pub(crate) fn preserve_mode(
     Ok(applies && (flag || context.preserve_format(in_kind)))
 }
 
-/// True when a file made with `settings` would have the recipients (per
-/// group), encryption rule and MAC mode `metadata` records.
+/// True when a file made with `settings` would have the master keys (per
+/// group, with every setting: KMS role, encryption context, profile…),
+/// Shamir threshold, encryption rule and MAC mode `metadata` records: only
+/// then may its data key be kept. Otherwise the file is made anew, with a
+/// new data key and the settings asked for now.
 fn same_settings(metadata: &crate::metadata::Metadata, settings: &EncryptSettings) -> bool {
-    let recipients = |groups: &[KeyGroup]| -> Vec<Vec<String>> {
-        groups
-            .iter()
-            .map(|g| g.iter().map(MasterKey::describe).collect())
-            .collect()
-    };
     let rule = if settings.binary {
         None
     } else {
         Some(settings.rule.clone().unwrap_or_default())
     };
-    recipients(&metadata.key_groups) == recipients(&settings.key_groups)
+    keys::changes::recipient_set(&metadata.key_groups, metadata.shamir_threshold)
+        == keys::changes::recipient_set(&settings.key_groups, settings.shamir_threshold)
         && metadata.rule == rule
         && metadata.mac_only_encrypted == (settings.mac_only_encrypted && !settings.binary)
 }
@@ -441,5 +440,60 @@ mod tests {
         // No rule anywhere: the default is recorded later.
         let merged = merged_rules(&RuleArgs::default(), Some(&creation(None)));
         assert_eq!(rule_from_flags(&merged).unwrap(), None);
+    }
+
+    #[test]
+    fn data_key_kept_only_under_the_same_keys_and_settings() {
+        let age = |n: usize| -> Vec<MasterKey> {
+            (0..n)
+                .map(|_| {
+                    let r = ::age::x25519::Identity::generate().to_public().to_string();
+                    MasterKey::Age(keys::age::AgeKey::new(&r).unwrap())
+                })
+                .collect()
+        };
+        let groups: Vec<KeyGroup> = age(3).into_iter().map(|k| vec![k]).collect();
+        let settings = EncryptSettings {
+            key_groups: groups.clone(),
+            shamir_threshold: 2,
+            ..Default::default()
+        };
+        let mut doc = crate::tree::Map::new();
+        doc.push("a", crate::tree::Value::Str("x".into()));
+        let file = document::encrypt(vec![doc], settings.clone()).unwrap();
+        assert!(same_settings(&file.metadata, &settings));
+        // Another threshold.
+        let three = EncryptSettings {
+            shamir_threshold: 3,
+            ..settings.clone()
+        };
+        assert!(!same_settings(&file.metadata, &three));
+        // A KMS key with a role or another context than the file's.
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/k";
+        let kms = |role: &str, ctx: &[(String, String)]| -> MasterKey {
+            keys::ServiceKey::kms(arn, role, ctx, "").into()
+        };
+        let mut with_kms = groups.clone();
+        with_kms[0].push(kms("", &[("team".into(), "a".into())]));
+        let mut file_kms = file.metadata.clone();
+        file_kms.key_groups = with_kms.clone();
+        let same = EncryptSettings {
+            key_groups: with_kms.clone(),
+            ..settings.clone()
+        };
+        assert!(same_settings(&file_kms, &same));
+        for other in [
+            kms("arn:aws:iam::1:role/r", &[("team".into(), "a".into())]),
+            kms("", &[("team".into(), "b".into())]),
+            kms("", &[]),
+        ] {
+            let mut groups = groups.clone();
+            groups[0].push(other);
+            let asked = EncryptSettings {
+                key_groups: groups,
+                ..settings.clone()
+            };
+            assert!(!same_settings(&file_kms, &asked));
+        }
     }
 }

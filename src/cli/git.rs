@@ -358,20 +358,36 @@ fn merge_driver(
         &ours.metadata,
         &theirs.metadata,
     );
-    let mut keeper = match plan.keeper {
-        Keeper::Ours => ours,
-        Keeper::Theirs => theirs,
+    let out = if plan.fresh_data_key {
+        // Theirs changed the master keys or the data key: its data key was
+        // made on another branch and is not adopted, and ours' may be held
+        // by a recipient theirs removed. A new one, every value re-encrypted.
+        let (groups, threshold) = match plan.keeper {
+            Keeper::Ours => (&ours.metadata.key_groups, ours.metadata.shamir_threshold),
+            Keeper::Theirs => (
+                &theirs.metadata.key_groups,
+                theirs.metadata.shamir_threshold,
+            ),
+        };
+        let mut like = ours.metadata.clone();
+        like.rule = plan.rule.clone();
+        like.mac_only_encrypted = plan.mac_only_encrypted;
+        let out = crate::document::encrypt_like(merged.documents, groups.clone(), threshold, &like)
+            .map_err(|e| e.in_file(&name))?;
+        eprintln!(
+            "note: {name}: theirs changed the master keys or the data key: the merged file has a new data key (every value encrypted again)"
+        );
+        out
+    } else {
+        let mut ours = ours;
+        ours.metadata.rule = plan.rule.clone();
+        ours.metadata.mac_only_encrypted = plan.mac_only_encrypted;
+        ours.reencrypt_always(merged.documents)?
     };
-    keeper.metadata.rule = plan.rule.clone();
-    keeper.metadata.mac_only_encrypted = plan.mac_only_encrypted;
-    let out = keeper.reencrypt_always(merged.documents)?;
     let bytes = store
         .emit_encrypted(&out.documents, &out.metadata.to_map())
         .map_err(|e| Error::Dump(e.to_string()))?;
     write(ours_path, &bytes)?;
-    for note in &plan.notes {
-        eprintln!("note: {name}: {note}");
-    }
     for conflict in &plan.conflicts {
         eprintln!("CONFLICT (metadata): {name}: {conflict}");
     }

@@ -1,6 +1,8 @@
 //! `enseal groups add` / `enseal groups delete`: add or remove a key group.
-//! The data key is kept (re-split and re-wrapped for the new groups), so
-//! values, `mac` and `lastmodified` do not change.
+//! Adding keeps the data key (re-split and re-wrapped for the new groups),
+//! so values, `mac` and `lastmodified` do not change. Deleting a group makes
+//! a new data key and encrypts every value again: the deleted group's
+//! holders have the old one (sops keeps it).
 
 use clap::{Args, Subcommand};
 
@@ -18,7 +20,7 @@ use crate::keys::{self, changes, KeyGroup, MasterKey};
 pub(crate) enum GroupsCmd {
     /// Add a key group made of the given keys.
     Add(Box<AddArgs>),
-    /// Delete the key group at INDEX (0-based).
+    /// Delete the key group at INDEX (0-based); the file gets a new data key.
     Delete(DeleteArgs),
 }
 
@@ -181,8 +183,9 @@ fn new_group(args: &AddArgs) -> Result<KeyGroup> {
 }
 
 /// Loads `file`, recovers its data key, applies `edit` to its key groups
-/// (given the threshold in effect), re-wraps the data key and writes the
-/// result to stdout or in place.
+/// (given the threshold in effect), re-wraps the data key (or, when a key
+/// was removed, encrypts every value with a new one) and writes the result
+/// to stdout or in place.
 fn change(
     file: Option<&str>,
     in_place: bool,
@@ -214,14 +217,28 @@ fn change(
         .map_err(|e| Error::Key(e).in_file(&input.name))?;
     changes::check_wrappable(&groups).map_err(|e| Error::Key(e).in_file(&input.name))?;
     let mut keys = key_context(None)?;
-    let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, &mut keys)
-        .map_err(Error::RetrieveKey)?;
-    changes::rewrap(&mut groups, threshold, &data_key)
-        .map_err(|e| Error::GenerateDataKey(e).in_file(&input.name))?;
-    metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
-    metadata.key_groups = groups;
-    let bytes = store
-        .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
-        .map_err(|e| Error::Dump(e.to_string()))?;
+    let bytes = if changes::removes_a_key(&metadata.key_groups, &groups) {
+        // A deleted group's holders have the data key: a new one, and
+        // every value encrypted again (sops keeps the data key here).
+        let rekeyed = encrypted
+            .rekey(&mut keys, groups, threshold)
+            .map_err(|e| match e {
+                Error::RetrieveKey(_) => e,
+                other => other.in_file(&input.name),
+            })?;
+        store
+            .emit_encrypted(&rekeyed.documents, &rekeyed.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()))?
+    } else {
+        let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, &mut keys)
+            .map_err(Error::RetrieveKey)?;
+        changes::rewrap(&mut groups, threshold, &data_key)
+            .map_err(|e| Error::GenerateDataKey(e).in_file(&input.name))?;
+        metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
+        metadata.key_groups = groups;
+        store
+            .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()))?
+    };
     write_output(&io, &input, &bytes)
 }

@@ -1,6 +1,9 @@
 //! `enseal updatekeys FILE…`: bring each file's master keys in line with its
-//! creation rule in `.sops.yaml`. The data key is kept (re-wrapped for the
-//! new keys), so values, `mac` and `lastmodified` do not change.
+//! creation rule in `.sops.yaml`. When keys are only added (or the Shamir
+//! threshold changes), the data key is kept (re-wrapped for the new keys),
+//! so values, `mac` and `lastmodified` do not change. When a key is removed,
+//! its holder still has the data key: the file gets a new one and every
+//! value is encrypted again (sops keeps the data key).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -10,7 +13,9 @@ use super::decrypt::load_encrypted;
 use super::io::{kinds, store_options, ConfigContext};
 use super::IoArgs;
 use crate::config::Config;
+use crate::document::EncryptedDocument;
 use crate::error::{Error, Result};
+use crate::format::Store;
 use crate::keys::{self, changes, KeyContext};
 use crate::tree::Timestamp;
 
@@ -132,8 +137,8 @@ fn update_file(
     let store_opts = store_options(&io, out_kind, context.stores(), true)?;
     let in_store = in_kind.store(&store_opts);
     let out_store = out_kind.store(&store_opts);
-    let mut encrypted = load_encrypted(in_store.as_ref(), &bytes, file)?;
-    let metadata = &mut encrypted.metadata;
+    let encrypted = load_encrypted(in_store.as_ref(), &bytes, file)?;
+    let metadata = &encrypted.metadata;
 
     let diffs = changes::diff_groups(&metadata.key_groups, &new_groups);
     let threshold = changes::updated_threshold(metadata.shamir_threshold, new_groups.len());
@@ -149,25 +154,70 @@ fn update_file(
         log(&format!("File {} left unchanged", abs.display()));
         return Ok(());
     }
-    let mut groups = new_groups;
-    // Check before asking for identities: a rule the data key cannot be
-    // wrapped for fails without touching the file.
-    changes::check_threshold(groups.len(), threshold).map_err(|e| Error::Key(e).in_file(file))?;
-    let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
-        .map_err(Error::RetrieveKey)?;
-    changes::rewrap(&mut groups, threshold, &data_key)
-        .map_err(|e| Error::GenerateDataKey(e).in_file(file))?;
-    metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
-    metadata.key_groups = groups;
-    let out = out_store
-        .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
-        .map_err(|e| Error::Dump(e.to_string()))?;
+    let removes = changes::removes_a_key(&encrypted.metadata.key_groups, &new_groups);
+    let out = apply(
+        encrypted,
+        new_groups,
+        threshold,
+        keys,
+        out_store.as_ref(),
+        file,
+    )?;
     crate::fsutil::write_atomic(Path::new(file), &out).map_err(|source| Error::WriteOutput {
         path: file.to_string(),
         source,
     })?;
+    if removes {
+        log(&format!(
+            "File {}: a key was removed, so the file has a new data key (every value encrypted again)",
+            abs.display()
+        ));
+    }
     log(&format!("File {} synced with new keys", abs.display()));
     Ok(())
+}
+
+/// The bytes of `encrypted` with `new_groups` (and `threshold`) as its key
+/// groups. Keys only added: the data key is recovered and re-wrapped, the
+/// values, `mac` and `lastmodified` stay. A key removed (from its group, as
+/// the diff shows it): its holder has the data key, so every value is
+/// decrypted (MAC verified) and encrypted again under a new one (sops keeps
+/// the data key here).
+pub(crate) fn apply(
+    encrypted: EncryptedDocument,
+    new_groups: Vec<keys::KeyGroup>,
+    threshold: usize,
+    keys: &mut KeyContext,
+    out_store: &dyn Store,
+    name: &str,
+) -> Result<Vec<u8>> {
+    let mut groups = new_groups;
+    // Check before asking for identities: a rule the data key cannot be
+    // wrapped for fails without touching the file.
+    changes::check_threshold(groups.len(), threshold).map_err(|e| Error::Key(e).in_file(name))?;
+    if changes::removes_a_key(&encrypted.metadata.key_groups, &groups) {
+        changes::check_wrappable(&groups).map_err(|e| Error::Key(e).in_file(name))?;
+        let rekeyed = encrypted
+            .rekey(keys, groups, threshold)
+            .map_err(|e| match e {
+                Error::RetrieveKey(_) => e,
+                other => other.in_file(name),
+            })?;
+        return out_store
+            .emit_encrypted(&rekeyed.documents, &rekeyed.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()).in_file(name));
+    }
+    let mut encrypted = encrypted;
+    let metadata = &mut encrypted.metadata;
+    let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
+        .map_err(Error::RetrieveKey)?;
+    changes::rewrap(&mut groups, threshold, &data_key)
+        .map_err(|e| Error::GenerateDataKey(e).in_file(name))?;
+    metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
+    metadata.key_groups = groups;
+    out_store
+        .emit_encrypted(&encrypted.documents, &encrypted.metadata.to_map())
+        .map_err(|e| Error::Dump(e.to_string()).in_file(name))
 }
 
 /// Asks `Is this okay?` on the terminal. Without one, fails: `--yes` is

@@ -5,6 +5,7 @@
 use super::groups::effective_threshold;
 use super::{recover_data_key, wrap_data_key, KeyContext, KeyGroup, MasterKey};
 use crate::crypto::DataKey;
+use crate::tree::Value;
 
 /// The difference between one key group of a file and its new version.
 /// Keys are compared by their string form ([`key_string`]).
@@ -57,6 +58,75 @@ pub fn key_string(key: &MasterKey) -> String {
             .find(|v| !v.is_empty())
             .unwrap_or_default(),
     }
+}
+
+/// What identifies a master key when deciding whether a data key may be
+/// kept: its type and every field but the wrapped key (`enc`) and its
+/// creation time, empty fields left out and mappings (a KMS encryption
+/// context) in key order. Two keys with the same identity reach the same
+/// holder with the same settings (ARN, role, context, profile…).
+pub fn key_identity(key: &MasterKey) -> String {
+    fn canonical(value: &Value) -> String {
+        match value {
+            Value::Map(map) => {
+                let mut entries: Vec<String> = map
+                    .entries()
+                    .map(|(k, v)| format!("{k:?}:{}", canonical(v)))
+                    .collect();
+                entries.sort();
+                format!("{{{}}}", entries.join(","))
+            }
+            Value::List(items) => {
+                let items: Vec<String> = items.iter().map(canonical).collect();
+                format!("[{}]", items.join(","))
+            }
+            other => format!("{other:?}"),
+        }
+    }
+    match key {
+        MasterKey::Age(k) => format!("age {}", k.recipient),
+        MasterKey::Service(s) => {
+            let mut fields: Vec<String> = s
+                .fields
+                .entries()
+                .filter(|(k, v)| {
+                    !matches!(*k, "enc" | "created_at")
+                        && !matches!(v, Value::Str(text) if text.is_empty())
+                        && !matches!(v, Value::Null)
+                })
+                .map(|(k, v)| format!("{k}={}", canonical(v)))
+                .collect();
+            fields.sort();
+            format!("{} {}", s.type_id, fields.join(","))
+        }
+    }
+}
+
+/// The recipients of a file, for comparing two files: per group (in group
+/// order) the sorted identities of its keys, and the Shamir threshold in
+/// effect (0 for a single group, where it means nothing).
+pub fn recipient_set(groups: &[KeyGroup], threshold: usize) -> (Vec<Vec<String>>, usize) {
+    let ids = groups
+        .iter()
+        .map(|g| {
+            let mut ids: Vec<String> = g.iter().map(key_identity).collect();
+            ids.sort();
+            ids
+        })
+        .collect();
+    let threshold = if groups.len() > 1 {
+        effective_threshold(groups.len(), threshold)
+    } else {
+        0
+    };
+    (ids, threshold)
+}
+
+/// True when going from `old` to `new` key groups takes a key away from a
+/// group (as `updatekeys` shows it, `--- key`), or drops a group: the holder
+/// of that key keeps the old data key, so the new file needs a new one.
+pub fn removes_a_key(old: &[KeyGroup], new: &[KeyGroup]) -> bool {
+    diff_groups(old, new).iter().any(|d| !d.removed.is_empty())
 }
 
 /// Compares key groups position by position (as sops does): one diff per
@@ -229,7 +299,7 @@ mod tests {
     use super::*;
     use crate::keys::age::AgeKey;
     use crate::keys::ServiceKey;
-    use crate::tree::{Map, Value};
+    use crate::tree::Map;
 
     fn age() -> MasterKey {
         let r = ::age::x25519::Identity::generate().to_public().to_string();
@@ -390,5 +460,65 @@ mod tests {
         context.age = Some(Ok(identities));
         let got = recover(&groups, 2, &mut context).unwrap();
         assert_eq!(got.as_bytes(), key.as_bytes());
+    }
+
+    #[test]
+    fn identity_covers_kms_role_and_context_not_the_wrapped_key() {
+        let ctx = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/k";
+        let plain: MasterKey = ServiceKey::kms(arn, "", &[], "").into();
+        let mut wrapped = plain.clone();
+        if let MasterKey::Service(s) = &mut wrapped {
+            *s.fields.get_mut("enc").unwrap() = Value::Str("wrapped".into());
+            *s.fields.get_mut("created_at").unwrap() = Value::Str("2024".into());
+        }
+        assert_eq!(key_identity(&plain), key_identity(&wrapped));
+        let role: MasterKey = ServiceKey::kms(arn, "arn:aws:iam::1:role/r", &[], "").into();
+        assert_ne!(key_identity(&plain), key_identity(&role));
+        let c1: MasterKey = ServiceKey::kms(arn, "", &ctx(&[("a", "1"), ("b", "2")]), "").into();
+        let c2: MasterKey = ServiceKey::kms(arn, "", &ctx(&[("b", "2"), ("a", "1")]), "").into();
+        let c3: MasterKey = ServiceKey::kms(arn, "", &ctx(&[("a", "1")]), "").into();
+        assert_eq!(key_identity(&c1), key_identity(&c2));
+        assert_ne!(key_identity(&c1), key_identity(&c3));
+        assert_ne!(key_identity(&plain), key_identity(&c3));
+        let profile: MasterKey = ServiceKey::kms(arn, "", &[], "dev").into();
+        assert_ne!(key_identity(&plain), key_identity(&profile));
+    }
+
+    #[test]
+    fn recipient_sets_compare_thresholds_only_with_several_groups() {
+        let (a, b) = (age(), age());
+        let one = vec![vec![a.clone(), b.clone()]];
+        let reordered = vec![vec![b.clone(), a.clone()]];
+        assert_eq!(recipient_set(&one, 0), recipient_set(&reordered, 1));
+        let two = vec![vec![a.clone()], vec![b.clone()]];
+        assert_eq!(recipient_set(&two, 0), recipient_set(&two, 2));
+        let three = vec![vec![a.clone()], vec![b.clone()], vec![age()]];
+        assert_ne!(recipient_set(&three, 2), recipient_set(&three, 3));
+        assert_ne!(recipient_set(&one, 0), recipient_set(&two, 0));
+    }
+
+    #[test]
+    fn removal_is_any_key_leaving_its_group() {
+        let (a, b, c) = (age(), age(), age());
+        let old = vec![vec![a.clone(), b.clone()]];
+        assert!(!removes_a_key(
+            &old,
+            &[vec![a.clone(), b.clone(), c.clone()]]
+        ));
+        assert!(!removes_a_key(
+            &old,
+            &[vec![a.clone(), b.clone()], vec![c.clone()]]
+        ));
+        assert!(removes_a_key(&old, &[vec![a.clone()]]));
+        // A key moved to another group, or a group dropped.
+        assert!(removes_a_key(&old, &[vec![a.clone()], vec![b.clone()]]));
+        let groups = vec![vec![a.clone()], vec![b.clone()]];
+        assert!(removes_a_key(&groups, &[vec![a.clone()]]));
     }
 }
