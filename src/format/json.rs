@@ -28,7 +28,7 @@
 
 use super::swar::{has_byte, has_less_than_0x20, skip_plain};
 use super::{EncryptedFile, FormatError, Store, StoreOptions};
-use crate::gofmt::{format_g, format_json_float};
+use crate::gofmt::format_json_float;
 use crate::tree::{Comment, Item, Map, Value};
 
 /// Nesting depth at which reading gives up (Go allows 10000; recursion here
@@ -508,7 +508,8 @@ impl<'a> Decoder<'a> {
         match text.parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(Value::Float(x)),
             _ => Err(DecodeError::At(
-                format!("json: cannot unmarshal number {text} into Go value of type float64"),
+                // Go's message quotes the number; it may be a secret.
+                "json: cannot unmarshal number into Go value of type float64".to_string(),
                 start,
             )),
         }
@@ -725,20 +726,6 @@ fn go_printable(c: char) -> bool {
         || (c.is_whitespace() && c != ' '))
 }
 
-/// Go's `strconv.Quote` of a string.
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        if c == '"' {
-            out.push_str("\\\"");
-        } else {
-            out.push_str(&go_quote_char(c));
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// sops's reading of the top level: an object, walked like sops does.
 fn read_top_object(dec: &mut Decoder) -> Result<Map, DecodeError> {
     let start = dec.pos;
@@ -752,17 +739,17 @@ fn read_top_object(dec: &mut Decoder) -> Result<Map, DecodeError> {
             Err(DecodeError::At("Expected JSON object start".into(), start))
         }
         Token::Scalar(v) => {
-            let (shown, ty) = match &v {
-                Value::Str(s) => (go_quote(s), "string"),
-                Value::Int(n) => (format_g(*n as f64, false), "float64"),
-                Value::Float(x) => (format_g(*x, false), "float64"),
-                Value::Bool(b) => (b.to_string(), "bool"),
-                _ => ("<nil>".to_string(), "<nil>"),
+            // sops' message shows the value; it may be a secret: only its
+            // type is named (`null` is no secret and keeps sops' text).
+            let message = match &v {
+                Value::Str(_) => "Expected JSON object start, got a value of type string instead",
+                Value::Int(_) | Value::Float(_) => {
+                    "Expected JSON object start, got a value of type float64 instead"
+                }
+                Value::Bool(_) => "Expected JSON object start, got a value of type bool instead",
+                _ => "Expected JSON object start, got <nil> of type <nil> instead",
             };
-            Err(DecodeError::At(
-                format!("Expected JSON object start, got {shown} of type {ty} instead"),
-                dec.pos,
-            ))
+            Err(DecodeError::At(message.into(), dec.pos))
         }
     }
 }
@@ -1372,14 +1359,13 @@ mod tests {
             (b"", "Could not unmarshal input data: EOF"),
             (b" \n ", "Could not unmarshal input data: EOF"),
             (b"[1]", "Could not unmarshal input data: Expected JSON object start, got delimiter [ instead"),
-            (b"1", "Could not unmarshal input data: Expected JSON object start, got 1 of type float64 instead"),
-            (b"1.5e300", "Could not unmarshal input data: Expected JSON object start, got 1.5e+300 of type float64 instead"),
-            (b"1000000", "Could not unmarshal input data: Expected JSON object start, got 1e+06 of type float64 instead"),
-            (b"0.00001", "Could not unmarshal input data: Expected JSON object start, got 1e-05 of type float64 instead"),
-            (b"\"<\\u0001\xc3\xa9\\u00a0\\u2028\"", "Could not unmarshal input data: Expected JSON object start, got \"<\\x01\u{e9}\\u00a0\\u2028\" of type string instead"),
-            (b"true", "Could not unmarshal input data: Expected JSON object start, got true of type bool instead"),
+            // sops shows the value here; enseal names its type only.
+            (b"1", "Could not unmarshal input data: Expected JSON object start, got a value of type float64 instead"),
+            (b"1.5e300", "Could not unmarshal input data: Expected JSON object start, got a value of type float64 instead"),
+            (b"\"<\\u0001\xc3\xa9\\u00a0\\u2028\"", "Could not unmarshal input data: Expected JSON object start, got a value of type string instead"),
+            (b"true", "Could not unmarshal input data: Expected JSON object start, got a value of type bool instead"),
             (b"null", "Could not unmarshal input data: Expected JSON object start, got <nil> of type <nil> instead"),
-            (b"\"a\\u00e9\\n\"", "Could not unmarshal input data: Expected JSON object start, got \"aé\\n\" of type string instead"),
+            (b"\"a\\u00e9\\n\"", "Could not unmarshal input data: Expected JSON object start, got a value of type string instead"),
             (b"{", key_eof),
             (b"{\"a\":1", key_eof),
             (b"{\"a\":1,", key_eof),
@@ -1390,7 +1376,7 @@ mod tests {
             (b"{1:2}", "Could not unmarshal input data: invalid character '1'"),
             (b"{]", "Could not unmarshal input data: invalid character ']'"),
             (b"{,}", "Could not unmarshal input data: invalid character ','"),
-            (b"{\"a\":1e400}", "Could not unmarshal input data: json: cannot unmarshal number 1e400 into Go value of type float64"),
+            (b"{\"a\":1e400}", "Could not unmarshal input data: json: cannot unmarshal number into Go value of type float64"),
             (b"{\"a\":\"\x01\"}", "Could not unmarshal input data: invalid character '\\x01' in string literal"),
             (b"{\"a\":01}", "Could not unmarshal input data: invalid character '1' after object key:value pair"),
             (b"{\"a\":[1,]}", "Could not unmarshal input data: invalid character ']' looking for beginning of value"),
