@@ -17,7 +17,11 @@ fn encrypt_under(config: &str) -> String {
 }
 
 fn assert_one_line(what: &str, err: &str, names: &[&str]) {
-    assert_eq!(err.trim_end().lines().count(), 1, "{what}: not one line:\n{err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{what}: not one line:\n{err}"
+    );
     for name in names {
         assert!(err.contains(name), "{what}: {name:?} not named: {err}");
     }
@@ -57,7 +61,11 @@ fn a_bad_regex_flag_is_one_line() {
         .args(["encrypt", "--age", &recipient(1), "--encrypted-regex", "(["])
         .arg(&file));
     assert_eq!(out.code, Some(1), "{}", out.err());
-    assert_one_line("--encrypted-regex", &out.err(), &["unclosed character class"]);
+    assert_one_line(
+        "--encrypted-regex",
+        &out.err(),
+        &["unclosed character class"],
+    );
 }
 
 #[test]
@@ -69,6 +77,10 @@ fn duplicate_keys_in_the_config_are_one_line() {
     assert_one_line(
         "duplicate keys",
         &err,
-        &[".sops.yaml", "mapping key \"age\" already defined", "\"path_regex\""],
+        &[
+            ".sops.yaml",
+            "mapping key \"age\" already defined",
+            "\"path_regex\"",
+        ],
     );
 }
