@@ -201,6 +201,12 @@ impl<'a> Parser<'a> {
     /// first line: everything up to the last `quote` of the first line
     /// that has one. A comment after the closing quote is kept.
     fn read_multilines(&mut self, mut value: String, quote: &str) -> Result<String, String> {
+        // The line that opened the value (the parser is past it).
+        let opened = self.src[..self.pos]
+            .trim_end_matches('\n')
+            .matches('\n')
+            .count()
+            + 1;
         loop {
             let next = self.read_line();
             if let Some(pos) = next.rfind(quote) {
@@ -213,7 +219,7 @@ impl<'a> Parser<'a> {
             value.push_str(next);
             if self.eof {
                 return Err(format!(
-                    "missing closing {} of a value (the value is not shown)",
+                    "missing closing {} of the value opened on line {opened} (the value is not shown)",
                     go_quote(quote)
                 ));
             }
@@ -1136,12 +1142,16 @@ mod tests {
         );
         assert_eq!(
             err("a=\"\"\"x\n"),
-            "Could not unmarshal input data: missing closing \"\\\"\\\"\\\"\" of a value (the value is not shown) (line 1)"
+            "Could not unmarshal input data: missing closing \"\\\"\\\"\\\"\" of the value opened on line 1 (the value is not shown) (line 1)"
         );
         // Encrypted files: go-ini's message alone, as sops 3.11 prints it.
         assert_eq!(
             IniStore.parse_encrypted(b"foo").unwrap_err().to_string(),
             "key-value delimiter not found (line 1)"
+        );
+        assert_eq!(
+            err("[s]\na = 1\nk = `x\ny\nz\n"),
+            "Could not unmarshal input data: missing closing \"`\" of the value opened on line 3 (the value is not shown) (line 5)"
         );
         assert_eq!(
             err("[s]\n\"key value\n"),
