@@ -46,7 +46,7 @@ const MULTIPLE_RULES: &str = "cannot use more than one of encrypted_suffix, unen
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("could not read config file: {message} (config file {})", .path.display())]
+    #[error("could not read config file: {} (config file {})", one_line(.message), .path.display())]
     Read {
         /// The config file.
         path: PathBuf,
@@ -54,7 +54,7 @@ pub enum ConfigError {
         message: String,
     },
     /// The file is not valid YAML or a field has the wrong YAML type.
-    #[error("error loading config: Could not unmarshal config file: {message} (config file {}{})", .path.display(), at_suffix(.at))]
+    #[error("error loading config: Could not unmarshal config file: {} (config file {}{})", one_line(.message), .path.display(), at_suffix(.at))]
     Unmarshal {
         /// The config file.
         path: PathBuf,
@@ -69,12 +69,14 @@ pub enum ConfigError {
         /// The config file.
         path: PathBuf,
     },
-    /// A `path_regex` the matching reached is not a valid regular expression.
-    #[error("can not compile regexp: {message} (config file {}, {at})", .path.display())]
-    BadPathRegex {
+    /// A regular expression the matching reached (`path_regex`, or one of
+    /// the `*_regex` encryption rules of the selected rule) does not
+    /// compile. One line, with its hint.
+    #[error("can not compile regexp: {} (config file {}, {at}); hint: {REGEX_HINT}", one_line(.message), .path.display())]
+    BadRegex {
         /// The config file.
         path: PathBuf,
-        /// `creation_rules[N].path_regex`.
+        /// `creation_rules[N].path_regex`, `creation_rules[N].encrypted_regex`, …
         at: String,
         /// The regex parser's message.
         message: String,
@@ -88,7 +90,7 @@ pub enum ConfigError {
         at: String,
     },
     /// A key field of the selected creation rule cannot be used.
-    #[error("{message} (config file {}, {at})", .path.display())]
+    #[error("{} (config file {}, {at})", one_line(.message), .path.display())]
     InvalidKey {
         /// The config file.
         path: PathBuf,
@@ -111,6 +113,22 @@ pub enum ConfigError {
         /// `destination_rules[N]`.
         at: String,
     },
+}
+
+/// The hint of a regular expression that does not compile.
+const REGEX_HINT: &str =
+    "write a valid regular expression (RE2 syntax, as in Go), or remove the field";
+
+/// `message` on one line: a parser's multi-line message (yaml.v3's list of
+/// unmarshal errors, a regex error with its caret diagram) has its lines
+/// trimmed and joined, so that every config error is one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn at_suffix(at: &str) -> String {
@@ -920,7 +938,7 @@ impl Decoder<'_> {
         } else {
             Regex::new(&path_regex)
                 .map(Some)
-                .map_err(|e| ConfigError::BadPathRegex {
+                .map_err(|e| ConfigError::BadRegex {
                     path: self.path.to_path_buf(),
                     at: join(at, "path_regex"),
                     message: regex_message(&e),
@@ -957,9 +975,19 @@ impl Decoder<'_> {
             )
         })?;
         let mut rules = Vec::new();
+        let mut bad_regex = None;
         for field in EncryptionRule::FIELDS {
             let value = self.string(map, field, at)?;
             if !value.is_empty() {
+                if field.ends_with("_regex") && bad_regex.is_none() {
+                    if let Err(e) = Regex::new(&value) {
+                        bad_regex = Some(ConfigError::BadRegex {
+                            path: self.path.to_path_buf(),
+                            at: join(at, field),
+                            message: regex_message(&e),
+                        });
+                    }
+                }
                 rules.extend(EncryptionRule::from_field(field, value));
             }
         }
@@ -971,6 +999,9 @@ impl Decoder<'_> {
                     path: self.path.to_path_buf(),
                     at: at.to_string(),
                 });
+            }
+            if let Some(e) = bad_regex {
+                return Err(e);
             }
             let uses_key_groups = !key_groups.is_empty();
             if !uses_key_groups {
@@ -1243,8 +1274,9 @@ pub(crate) fn azure_from_url(url: &str) -> Option<AzureKvSpec> {
     })
 }
 
-/// The regex crate's error without its multi-line decoration.
-fn regex_message(e: &regex::Error) -> String {
+/// The regex crate's error without its multi-line decoration (its caret
+/// diagram): one line, `error parsing regexp: unclosed character class`.
+pub fn regex_message(e: &regex::Error) -> String {
     match e {
         regex::Error::Syntax(s) => {
             let last = s
@@ -1257,7 +1289,7 @@ fn regex_message(e: &regex::Error) -> String {
                 last.trim_start_matches("error:").trim()
             )
         }
-        other => other.to_string(),
+        other => one_line(&other.to_string()),
     }
 }
 
@@ -1745,6 +1777,80 @@ mod tests {
         }
     }
 
+    /// Every config error is one line naming the file (and the field when
+    /// there is one): bad YAML, duplicate keys (yaml.v3 lists them on
+    /// several lines), wrong types, bad regular expressions of every
+    /// field (the regex crate draws a multi-line caret diagram) and keys.
+    #[test]
+    fn every_config_error_is_one_line() {
+        let age = format!("age: {R1}");
+        let cases: Vec<(String, &str)> = vec![
+            (
+                format!("creation_rules:\n  - path_regex: \"([\"\n    {age}\n"),
+                "creation_rules[0].path_regex",
+            ),
+            (
+                format!("creation_rules:\n  - path_regex: \"a{{99999999}}\"\n    {age}\n"),
+                "creation_rules[0].path_regex",
+            ),
+            (
+                format!("creation_rules:\n  - path_regex: \"\\\\p{{Nope}}\"\n    {age}\n"),
+                "creation_rules[0].path_regex",
+            ),
+            (
+                format!("creation_rules:\n  - encrypted_regex: \"([\"\n    {age}\n"),
+                "creation_rules[0].encrypted_regex",
+            ),
+            (
+                format!("creation_rules:\n  - unencrypted_regex: \"(?P<\"\n    {age}\n"),
+                "creation_rules[0].unencrypted_regex",
+            ),
+            (
+                format!("creation_rules:\n  - encrypted_comment_regex: \"x{{2,1}}\"\n    {age}\n"),
+                "creation_rules[0].encrypted_comment_regex",
+            ),
+            (
+                format!("creation_rules:\n  - unencrypted_comment_regex: \")\"\n    {age}\n"),
+                "creation_rules[0].unencrypted_comment_regex",
+            ),
+            (format!("creation_rules:\n  - {age}\n    {age}\n"), ""),
+            (
+                format!("creation_rules:\n  - {age}\n    mac_only_encrypted: maybe\n"),
+                "creation_rules[0].mac_only_encrypted",
+            ),
+            (
+                format!("creation_rules:\n  - {age}\n    shamir_threshold: -1\n"),
+                "creation_rules[0].shamir_threshold",
+            ),
+            ("creation_rules:\n  - age: [\n".to_string(), ""),
+            (
+                "creation_rules:\n  - azure_keyvault: \"not a url\"\n".to_string(),
+                "creation_rules[0].azure_keyvault",
+            ),
+            (
+                "stores:\n  yaml:\n    indent: abc\n".to_string(),
+                "stores.yaml.indent",
+            ),
+        ];
+        let path = Path::new("/proj/.sops.yaml");
+        for (text, at) in cases {
+            let error = match parse(path, text.as_bytes()) {
+                Err(e) => e,
+                Ok(c) => rule(&c, "a.yaml").expect_err(&text).clone(),
+            };
+            let shown = error.to_string();
+            assert!(!shown.contains('\n'), "{text:?}: several lines:\n{shown}");
+            assert!(
+                shown.contains("config file /proj/.sops.yaml"),
+                "{text:?}: {shown}"
+            );
+            assert!(shown.contains(at), "{text:?}: {at} not named: {shown}");
+            if at.ends_with("_regex") {
+                assert!(shown.contains("; hint: "), "{text:?}: no hint: {shown}");
+            }
+        }
+    }
+
     #[test]
     fn invalid_regex_fails_only_when_reached() {
         let c = config(
@@ -1752,15 +1858,11 @@ mod tests {
         );
         assert_eq!(rule(&c, "a.yaml").unwrap().index, 0);
         let e = rule(&c, "b.yaml").unwrap_err();
-        assert!(matches!(e, ConfigError::BadPathRegex { .. }));
+        assert!(matches!(e, ConfigError::BadRegex { .. }));
         let text = e.to_string();
-        assert!(
-            text.starts_with("can not compile regexp: error parsing regexp: "),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("(config file /proj/.sops.yaml, creation_rules[1].path_regex)"),
-            "{text}"
+        assert_eq!(
+            text,
+            format!("can not compile regexp: error parsing regexp: unclosed character class (config file /proj/.sops.yaml, creation_rules[1].path_regex); hint: {REGEX_HINT}")
         );
     }
 

@@ -318,11 +318,16 @@ impl EncryptedDocument {
     }
 }
 
+/// Checks the file's MAC against the one computed over its values.
+///
+/// The messages never show either MAC: sops prints both, but the MAC is an
+/// unsalted SHA-512 over the plaintext values, from which a short secret
+/// (a PIN) is found by trying every candidate.
 fn verify_mac(metadata: &Metadata, cipher: &Cipher, computed: &str) -> Result<(), Error> {
     if metadata.mac.is_empty() {
-        return Err(Error::Mac(format!(
-            "MAC mismatch. File has no MAC, computed {computed}"
-        )));
+        return Err(Error::Mac(
+            "MAC mismatch: the file has no MAC (neither MAC is shown)".into(),
+        ));
     }
     let aad = Timestamp::parse_rfc3339(&metadata.last_modified)
         .map(|t| t.to_rfc3339())
@@ -335,10 +340,9 @@ fn verify_mac(metadata: &Metadata, cipher: &Cipher, computed: &str) -> Result<()
         .decrypt(&stored, aad.as_bytes())
         .map_err(|e| Error::Mac(format!("Cannot decrypt MAC: {e}")))?;
     if plain.as_slice() != computed.as_bytes() {
-        return Err(Error::Mac(format!(
-            "MAC mismatch. File has {}, computed {computed}",
-            String::from_utf8_lossy(&plain)
-        )));
+        return Err(Error::Mac(
+            "MAC mismatch: the file's MAC does not match its values (neither MAC is shown)".into(),
+        ));
     }
     Ok(())
 }

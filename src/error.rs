@@ -40,8 +40,9 @@ pub mod exit {
 
 /// Everything that can go wrong, each with the sops exit code it maps to.
 ///
-/// Messages never contain plaintext values or key material: a bad value is
-/// named by its key path, never shown.
+/// Messages never contain plaintext values, comments or key material: a
+/// bad value is named by its key path or its line and column, never shown
+/// (tests/parse_error_hygiene.rs and tests/secret_hygiene.rs hold this).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No file argument where one is required.
@@ -107,7 +108,9 @@ pub enum Error {
     /// A value could not be decrypted.
     #[error("Error decrypting tree: Error walking tree: Could not decrypt value: {0}")]
     DecryptTree(String),
-    /// The MAC does not match, is missing, or cannot be decrypted.
+    /// The MAC does not match, is missing, or cannot be decrypted. The
+    /// message never shows a MAC: the computed one is an unsalted hash of
+    /// the plaintext values (sops prints both).
     #[error("{0}")]
     Mac(String),
     /// The data key could not be wrapped for some master key.

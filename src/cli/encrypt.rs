@@ -355,7 +355,8 @@ fn rule_from_flags(rules: &RuleArgs) -> Result<Option<EncryptionRule>> {
     }) {
         if let Err(e) = regex::Regex::new(re) {
             return Err(Error::Usage(format!(
-                "invalid regular expression {re:?}: {e}"
+                "invalid regular expression {re:?}: {}",
+                crate::config::regex_message(&e)
             )));
         }
     }

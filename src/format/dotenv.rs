@@ -37,9 +37,9 @@ impl Store for DotenvStore {
                 continue;
             }
             let Some(pos) = line.iter().position(|&b| b == b'=') else {
+                // sops echoes the line; it may hold a secret.
                 return Err(FormatError::Parse(format!(
-                    "invalid dotenv input line: {} (line {})",
-                    String::from_utf8_lossy(line),
+                    "invalid dotenv input line {}: expected KEY=VALUE (the line is not shown)",
                     index + 1
                 )));
             };
@@ -295,11 +295,11 @@ mod tests {
                 .parse_plain(b"A=1\n   \n")
                 .unwrap_err()
                 .to_string(),
-            "invalid dotenv input line:     (line 2)"
+            "invalid dotenv input line 2: expected KEY=VALUE (the line is not shown)"
         );
         assert_eq!(
             DotenvStore.parse_plain(b"NOVALUE").unwrap_err().to_string(),
-            "invalid dotenv input line: NOVALUE (line 1)"
+            "invalid dotenv input line 1: expected KEY=VALUE (the line is not shown)"
         );
     }
 

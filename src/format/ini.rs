@@ -32,14 +32,18 @@ const DEFAULT_SECTION: &str = "DEFAULT";
 /// The name of the metadata section.
 const METADATA_SECTION: &str = "sops";
 
+/// go-ini's message for a line without `=` or `:` (go-ini adds the line,
+/// which may hold a secret: enseal names its number instead).
+const DELIMITER_NOT_FOUND: &str = "key-value delimiter not found";
+
 /// The INI store.
 ///
 /// Error texts are those of sops 3.11 with `gopkg.in/ini.v1`: parse errors
 /// of a plaintext file are prefixed `Could not unmarshal input data: `
 /// (those of an encrypted file are go-ini's message alone, as sops prints
 /// them), write errors `Error marshaling to ini: `. go-ini's messages quote
-/// the offending line including its line break (`key-value delimiter not
-/// found: foo\n`), as the reference prints it.
+/// the offending line, which may hold a secret: enseal's name its line
+/// number instead (`key-value delimiter not found (line 2)`).
 pub struct IniStore;
 
 impl Store for IniStore {
@@ -196,12 +200,13 @@ impl<'a> Parser<'a> {
     /// Reads the rest of a value opened by `quote` and not closed on its
     /// first line: everything up to the last `quote` of the first line
     /// that has one. A comment after the closing quote is kept.
-    fn read_multilines(
-        &mut self,
-        line: &str,
-        mut value: String,
-        quote: &str,
-    ) -> Result<String, String> {
+    fn read_multilines(&mut self, mut value: String, quote: &str) -> Result<String, String> {
+        // The line that opened the value (the parser is past it).
+        let opened = self.src[..self.pos]
+            .trim_end_matches('\n')
+            .matches('\n')
+            .count()
+            + 1;
         loop {
             let next = self.read_line();
             if let Some(pos) = next.rfind(quote) {
@@ -214,9 +219,8 @@ impl<'a> Parser<'a> {
             value.push_str(next);
             if self.eof {
                 return Err(format!(
-                    "missing closing key quote from {} to {}",
-                    go_quote(line),
-                    go_quote(next)
+                    "missing closing {} of the value opened on line {opened} (the value is not shown)",
+                    go_quote(quote)
                 ));
             }
         }
@@ -255,7 +259,7 @@ impl<'a> Parser<'a> {
             let rest = &line[start..];
             return match rest.rfind(quote) {
                 Some(pos) => Ok(rest[..pos].to_string()),
-                None => self.read_multilines(line, rest.to_string(), quote),
+                None => self.read_multilines(rest.to_string(), quote),
             };
         }
         let mut line = line.trim();
@@ -311,18 +315,18 @@ fn read_key_name(line: &str) -> Result<(String, usize), String> {
         let start = quote.len();
         let pos = match line[start..].find(quote) {
             Some(p) => p + start,
-            None => return Err(format!("missing closing key quote: {line}")),
+            None => return Err(format!("missing closing key quote {}", go_quote(quote))),
         };
         let i = match line[pos + start..].find(['=', ':']) {
             Some(i) => i,
-            None => return Err(format!("key-value delimiter not found: {line}")),
+            None => return Err(DELIMITER_NOT_FOUND.into()),
         };
         let end = pos + i;
         return Ok((line[start..pos].trim().to_string(), end + start + 1));
     }
     match line.find(['=', ':']) {
-        None => Err(format!("key-value delimiter not found: {line}")),
-        Some(0) => Err(format!("empty key name: {line}")),
+        None => Err(DELIMITER_NOT_FOUND.into()),
+        Some(0) => Err("empty key name".into()),
         Some(end) => Ok((line[..end].trim().to_string(), end + 1)),
     }
 }
@@ -374,7 +378,7 @@ fn parse_sections(parser: &mut Parser<'_>) -> Result<Vec<ParsedSection>, String>
         if line.starts_with('[') {
             let close = line
                 .rfind(']')
-                .ok_or_else(|| format!("unclosed section: {line}"))?;
+                .ok_or_else(|| "unclosed section: no `]` on the line".to_string())?;
             let name = &line[1..close];
             if name.is_empty() {
                 return Err("empty section name".into());
@@ -1110,6 +1114,8 @@ mod tests {
         );
     }
 
+    /// go-ini's messages, without the line it quotes (it may hold a
+    /// secret): the line number is given instead.
     #[test]
     fn parse_errors_match_go_ini() {
         let err = |input: &str| {
@@ -1120,7 +1126,7 @@ mod tests {
         };
         assert_eq!(
             err("[s]\nfoo\n"),
-            "Could not unmarshal input data: key-value delimiter not found: foo (line 2)"
+            "Could not unmarshal input data: key-value delimiter not found (line 2)"
         );
         assert_eq!(
             err("[]\n"),
@@ -1128,20 +1134,28 @@ mod tests {
         );
         assert_eq!(
             err("=1\n"),
-            "Could not unmarshal input data: empty key name: =1 (line 1)"
+            "Could not unmarshal input data: empty key name (line 1)"
         );
         assert_eq!(
             err("[s\n"),
-            "Could not unmarshal input data: unclosed section: [s (line 1)"
+            "Could not unmarshal input data: unclosed section: no `]` on the line (line 1)"
         );
         assert_eq!(
             err("a=\"\"\"x\n"),
-            "Could not unmarshal input data: missing closing key quote from \"\\\"\\\"\\\"x\\n\" to \"\" (line 1)"
+            "Could not unmarshal input data: missing closing \"\\\"\\\"\\\"\" of the value opened on line 1 (the value is not shown) (line 1)"
         );
         // Encrypted files: go-ini's message alone, as sops 3.11 prints it.
         assert_eq!(
             IniStore.parse_encrypted(b"foo").unwrap_err().to_string(),
-            "key-value delimiter not found: foo (line 1)"
+            "key-value delimiter not found (line 1)"
+        );
+        assert_eq!(
+            err("[s]\na = 1\nk = `x\ny\nz\n"),
+            "Could not unmarshal input data: missing closing \"`\" of the value opened on line 3 (the value is not shown) (line 5)"
+        );
+        assert_eq!(
+            err("[s]\n\"key value\n"),
+            "Could not unmarshal input data: missing closing key quote \"\\\"\" (line 2)"
         );
     }
 

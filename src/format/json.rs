@@ -28,7 +28,7 @@
 
 use super::swar::{has_byte, has_less_than_0x20, skip_plain};
 use super::{EncryptedFile, FormatError, Store, StoreOptions};
-use crate::gofmt::{format_g, format_json_float};
+use crate::gofmt::format_json_float;
 use crate::tree::{Comment, Item, Map, Value};
 
 /// Nesting depth at which reading gives up (Go allows 10000; recursion here
@@ -309,7 +309,7 @@ impl<'a> Decoder<'a> {
             State::ObjectStart => "",
         };
         DecodeError::At(
-            format!("invalid character {}{context}", quote_char(c)),
+            format!("invalid character {}{context}", offending_char(c)),
             self.pos,
         )
     }
@@ -413,7 +413,7 @@ impl<'a> Decoder<'a> {
             _ => Err(DecodeError::At(
                 format!(
                     "invalid character {} looking for beginning of value",
-                    quote_char(c)
+                    offending_char(c)
                 ),
                 self.pos,
             )),
@@ -433,7 +433,7 @@ impl<'a> Decoder<'a> {
                     return Err(DecodeError::At(
                         format!(
                             "invalid character {} in literal {word} (expecting {})",
-                            quote_char(b),
+                            offending_char(b),
                             quote_char(expected)
                         ),
                         self.pos + i,
@@ -455,7 +455,7 @@ impl<'a> Decoder<'a> {
             match input.get(i) {
                 None => DecodeError::At("unexpected EOF".into(), input.len()),
                 Some(&b) => {
-                    DecodeError::At(format!("invalid character {} {what}", quote_char(b)), i)
+                    DecodeError::At(format!("invalid character {} {what}", offending_char(b)), i)
                 }
             }
         };
@@ -508,7 +508,8 @@ impl<'a> Decoder<'a> {
         match text.parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(Value::Float(x)),
             _ => Err(DecodeError::At(
-                format!("json: cannot unmarshal number {text} into Go value of type float64"),
+                // Go's message quotes the number; it may be a secret.
+                "json: cannot unmarshal number into Go value of type float64".to_string(),
                 start,
             )),
         }
@@ -548,7 +549,7 @@ impl<'a> Decoder<'a> {
                                         return Err(DecodeError::At(
                                             format!(
                                                 "invalid character {} in \\u hexadecimal character escape",
-                                                quote_char(h)
+                                                offending_char(h)
                                             ),
                                             i,
                                         ))
@@ -560,7 +561,7 @@ impl<'a> Decoder<'a> {
                             return Err(DecodeError::At(
                                 format!(
                                     "invalid character {} in string escape code",
-                                    quote_char(e)
+                                    offending_char(e)
                                 ),
                                 i,
                             ))
@@ -569,7 +570,7 @@ impl<'a> Decoder<'a> {
                 }
                 0..=0x1F => {
                     return Err(DecodeError::At(
-                        format!("invalid character {} in string literal", quote_char(b)),
+                        format!("invalid character {} in string literal", offending_char(b)),
                         i,
                     ))
                 }
@@ -687,6 +688,23 @@ pub(crate) fn go_lossy_utf8(bytes: &[u8]) -> String {
     }
 }
 
+/// The byte an error is about, as Go quotes it, when it cannot be a
+/// character of a value: JSON's punctuation, quotes, whitespace and
+/// control bytes. Any other byte (a letter, a digit, a symbol, a byte of a
+/// non-ASCII character) may be a character of a secret written without
+/// quotes or inside a string: it is not shown (the message gives the line
+/// and column). Go shows every byte.
+fn offending_char(c: u8) -> String {
+    if matches!(c, b'{' | b'}' | b'[' | b']' | b',' | b':' | b'"' | b'\'')
+        || c.is_ascii_whitespace()
+        || c.is_ascii_control()
+    {
+        quote_char(c)
+    } else {
+        "(not shown)".to_string()
+    }
+}
+
 /// Go's `quoteChar`: a byte in single quotes, escaped like `strconv.Quote`
 /// escapes the character with that code point.
 fn quote_char(c: u8) -> String {
@@ -725,20 +743,6 @@ fn go_printable(c: char) -> bool {
         || (c.is_whitespace() && c != ' '))
 }
 
-/// Go's `strconv.Quote` of a string.
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        if c == '"' {
-            out.push_str("\\\"");
-        } else {
-            out.push_str(&go_quote_char(c));
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// sops's reading of the top level: an object, walked like sops does.
 fn read_top_object(dec: &mut Decoder) -> Result<Map, DecodeError> {
     let start = dec.pos;
@@ -752,17 +756,17 @@ fn read_top_object(dec: &mut Decoder) -> Result<Map, DecodeError> {
             Err(DecodeError::At("Expected JSON object start".into(), start))
         }
         Token::Scalar(v) => {
-            let (shown, ty) = match &v {
-                Value::Str(s) => (go_quote(s), "string"),
-                Value::Int(n) => (format_g(*n as f64, false), "float64"),
-                Value::Float(x) => (format_g(*x, false), "float64"),
-                Value::Bool(b) => (b.to_string(), "bool"),
-                _ => ("<nil>".to_string(), "<nil>"),
+            // sops' message shows the value; it may be a secret: only its
+            // type is named (`null` is no secret and keeps sops' text).
+            let message = match &v {
+                Value::Str(_) => "Expected JSON object start, got a value of type string instead",
+                Value::Int(_) | Value::Float(_) => {
+                    "Expected JSON object start, got a value of type float64 instead"
+                }
+                Value::Bool(_) => "Expected JSON object start, got a value of type bool instead",
+                _ => "Expected JSON object start, got <nil> of type <nil> instead",
             };
-            Err(DecodeError::At(
-                format!("Expected JSON object start, got {shown} of type {ty} instead"),
-                dec.pos,
-            ))
+            Err(DecodeError::At(message.into(), dec.pos))
         }
     }
 }
@@ -839,7 +843,10 @@ fn validate_strict(input: &[u8]) -> Result<(), DecodeError> {
     }
     if let Some(c) = dec.peek() {
         return Err(DecodeError::At(
-            format!("invalid character {} after top-level value", quote_char(c)),
+            format!(
+                "invalid character {} after top-level value",
+                offending_char(c)
+            ),
             dec.pos,
         ));
     }
@@ -1372,48 +1379,47 @@ mod tests {
             (b"", "Could not unmarshal input data: EOF"),
             (b" \n ", "Could not unmarshal input data: EOF"),
             (b"[1]", "Could not unmarshal input data: Expected JSON object start, got delimiter [ instead"),
-            (b"1", "Could not unmarshal input data: Expected JSON object start, got 1 of type float64 instead"),
-            (b"1.5e300", "Could not unmarshal input data: Expected JSON object start, got 1.5e+300 of type float64 instead"),
-            (b"1000000", "Could not unmarshal input data: Expected JSON object start, got 1e+06 of type float64 instead"),
-            (b"0.00001", "Could not unmarshal input data: Expected JSON object start, got 1e-05 of type float64 instead"),
-            (b"\"<\\u0001\xc3\xa9\\u00a0\\u2028\"", "Could not unmarshal input data: Expected JSON object start, got \"<\\x01\u{e9}\\u00a0\\u2028\" of type string instead"),
-            (b"true", "Could not unmarshal input data: Expected JSON object start, got true of type bool instead"),
+            // sops shows the value here; enseal names its type only.
+            (b"1", "Could not unmarshal input data: Expected JSON object start, got a value of type float64 instead"),
+            (b"1.5e300", "Could not unmarshal input data: Expected JSON object start, got a value of type float64 instead"),
+            (b"\"<\\u0001\xc3\xa9\\u00a0\\u2028\"", "Could not unmarshal input data: Expected JSON object start, got a value of type string instead"),
+            (b"true", "Could not unmarshal input data: Expected JSON object start, got a value of type bool instead"),
             (b"null", "Could not unmarshal input data: Expected JSON object start, got <nil> of type <nil> instead"),
-            (b"\"a\\u00e9\\n\"", "Could not unmarshal input data: Expected JSON object start, got \"aé\\n\" of type string instead"),
+            (b"\"a\\u00e9\\n\"", "Could not unmarshal input data: Expected JSON object start, got a value of type string instead"),
             (b"{", key_eof),
             (b"{\"a\":1", key_eof),
             (b"{\"a\":1,", key_eof),
             (b"{\"x\":{\"a\":", key_eof),
             (b"{\"a\":[{\"b\":1", key_eof),
             (b"{\"a\":}", "Could not unmarshal input data: invalid character '}' looking for beginning of value"),
-            (b"{\"a\" 1}", "Could not unmarshal input data: invalid character '1' after object key"),
-            (b"{1:2}", "Could not unmarshal input data: invalid character '1'"),
+            (b"{\"a\" 1}", "Could not unmarshal input data: invalid character (not shown) after object key"),
+            (b"{1:2}", "Could not unmarshal input data: invalid character (not shown)"),
             (b"{]", "Could not unmarshal input data: invalid character ']'"),
             (b"{,}", "Could not unmarshal input data: invalid character ','"),
-            (b"{\"a\":1e400}", "Could not unmarshal input data: json: cannot unmarshal number 1e400 into Go value of type float64"),
+            (b"{\"a\":1e400}", "Could not unmarshal input data: json: cannot unmarshal number into Go value of type float64"),
             (b"{\"a\":\"\x01\"}", "Could not unmarshal input data: invalid character '\\x01' in string literal"),
-            (b"{\"a\":01}", "Could not unmarshal input data: invalid character '1' after object key:value pair"),
+            (b"{\"a\":01}", "Could not unmarshal input data: invalid character (not shown) after object key:value pair"),
             (b"{\"a\":[1,]}", "Could not unmarshal input data: invalid character ']' looking for beginning of value"),
             (b"{\"a\":1,}", "Could not unmarshal input data: invalid character '}' looking for beginning of object key string"),
             (b"{\"a\":tru}", "Could not unmarshal input data: invalid character '}' in literal true (expecting 'e')"),
-            (b"{\"a\":\"\\x\"}", "Could not unmarshal input data: invalid character 'x' in string escape code"),
-            (b"\xef\xbb\xbf{}", "Could not unmarshal input data: invalid character 'ï' looking for beginning of value"),
+            (b"{\"a\":\"\\x\"}", "Could not unmarshal input data: invalid character (not shown) in string escape code"),
+            (b"\xef\xbb\xbf{}", "Could not unmarshal input data: invalid character (not shown) looking for beginning of value"),
             (b"{\"a", "Could not unmarshal input data: unexpected EOF"),
             (b"{\"a\":\"abc", "Could not unmarshal input data: unexpected EOF"),
             (b"{\"a\":-", "Could not unmarshal input data: unexpected EOF"),
             (b"{\"a\":tr", "Could not unmarshal input data: unexpected EOF"),
             (b"{\"a\":1.}", "Could not unmarshal input data: invalid character '}' after decimal point in numeric literal"),
             (b"{\"a\":1e}", "Could not unmarshal input data: invalid character '}' in exponent of numeric literal"),
-            (b"{\"a\":-x}", "Could not unmarshal input data: invalid character 'x' in numeric literal"),
-            (b"{\"a\":\"\\u12g4\"}", "Could not unmarshal input data: invalid character 'g' in \\u hexadecimal character escape"),
+            (b"{\"a\":-x}", "Could not unmarshal input data: invalid character (not shown) in numeric literal"),
+            (b"{\"a\":\"\\u12g4\"}", "Could not unmarshal input data: invalid character (not shown) in \\u hexadecimal character escape"),
             (b"{\"a\":1 \"b\":2}", "Could not unmarshal input data: invalid character '\"' after object key:value pair"),
-            (b"{\"a\":[1 2]}", "Could not unmarshal input data: invalid character '2' after array element"),
-            (b"{\"a\":truex}", "Could not unmarshal input data: invalid character 'x' after object key:value pair"),
+            (b"{\"a\":[1 2]}", "Could not unmarshal input data: invalid character (not shown) after array element"),
+            (b"{\"a\":truex}", "Could not unmarshal input data: invalid character (not shown) after object key:value pair"),
             (b"{\"a\"::1}", "Could not unmarshal input data: invalid character ':' looking for beginning of value"),
             (b"]", "Could not unmarshal input data: invalid character ']' looking for beginning of value"),
-            (b"x", "Could not unmarshal input data: invalid character 'x' looking for beginning of value"),
+            (b"x", "Could not unmarshal input data: invalid character (not shown) looking for beginning of value"),
             (b"{\"a\":\x01}", "Could not unmarshal input data: invalid character '\\x01' looking for beginning of value"),
-            (b"{\"a\":\xc3\xa9}", "Could not unmarshal input data: invalid character 'Ã' looking for beginning of value"),
+            (b"{\"a\":\xc3\xa9}", "Could not unmarshal input data: invalid character (not shown) looking for beginning of value"),
             (b"{\"a\":'x'}", "Could not unmarshal input data: invalid character '\\'' looking for beginning of value"),
             (b"{\"a\":{\"b\":[}}", "Could not unmarshal input data: invalid character '}' looking for beginning of value"),
         ];
@@ -1426,11 +1432,11 @@ mod tests {
     fn errors_name_line_and_column() {
         assert_eq!(
             error(b" \n  {\"a\": \n  x}"),
-            "Could not unmarshal input data: invalid character 'x' looking for beginning of value at line 3, column 3"
+            "Could not unmarshal input data: invalid character (not shown) looking for beginning of value at line 3, column 3"
         );
         assert_eq!(
             error("{\"é\":\"a\",\n\"b\" 1}".as_bytes()),
-            "Could not unmarshal input data: invalid character '1' after object key at line 2, column 5"
+            "Could not unmarshal input data: invalid character (not shown) after object key at line 2, column 5"
         );
     }
 
@@ -1455,7 +1461,7 @@ mod tests {
         let err = |input: &[u8]| s.parse_encrypted(input).unwrap_err().to_string();
         assert_eq!(
             err(br#"{"a":1} x"#),
-            "Error unmarshalling input json: invalid character 'x' after top-level value at line 1, column 9"
+            "Error unmarshalling input json: invalid character (not shown) after top-level value at line 1, column 9"
         );
         assert_eq!(
             err(br#"{"a":[1"#),
@@ -1468,7 +1474,7 @@ mod tests {
         assert!(s.parse_encrypted(b"{\"a\":1}\n\n").is_ok());
         assert_eq!(
             err(br#"{1:2}"#),
-            "Error unmarshalling input json: invalid character '1' looking for beginning of object key string at line 1, column 2"
+            "Error unmarshalling input json: invalid character (not shown) looking for beginning of object key string at line 1, column 2"
         );
         assert_eq!(
             err(b"[1]"),

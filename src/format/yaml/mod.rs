@@ -201,9 +201,20 @@ mod tests {
             parse_err("- a\n- b\n"),
             "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!seq into map[string]interface {}"
         );
+        // yaml.v3 quotes the scalar (`abc`); it may be a secret.
         assert_eq!(
             parse_err("abc\n"),
-            "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str `abc` into map[string]interface {}"
+            "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str into map[string]interface {}"
+        );
+        // The same for a tag that does not fit the value, and an integer
+        // too large: the value is never shown.
+        assert_eq!(
+            parse_err("a: !!int pin-1234\n"),
+            "yaml: cannot decode !!str as a !!int (line 1, column 10)"
+        );
+        assert_eq!(
+            parse_err("a: 18446744073709551615\n"),
+            "integer does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64) (line 1, column 4)"
         );
         assert_eq!(
             parse_err("a: 1\n---\n- x\n"),

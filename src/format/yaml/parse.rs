@@ -826,11 +826,11 @@ impl Builder<'_> {
         let Some(top) = self.stack.last_mut() else {
             // A scalar document.
             if self.check_keys && !matches!(value, Value::Null) {
+                // yaml.v3 quotes the scalar here; it may be a secret.
                 return Err(FormatError::Parse(format!(
-                    "yaml: unmarshal errors:\n  line {}: cannot unmarshal !!{} `{}` into map[string]interface {{}}",
+                    "yaml: unmarshal errors:\n  line {}: cannot unmarshal !!{} into map[string]interface {{}}",
                     span.start.line(),
                     scalar_kind(&value),
-                    raw
                 )));
             }
             self.doc_scalar = Some((value, span.start.line(), span.start.col()));

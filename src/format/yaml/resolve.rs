@@ -437,10 +437,10 @@ pub(crate) fn resolve_scalar(value: &str, quoted: bool, tag: &ScalarTag) -> Resu
                     | ("timestamp", Kind::Timestamp)
             );
             if !ok {
+                // yaml.v3 quotes the value here; it may be a secret.
                 return Err(format!(
-                    "yaml: cannot decode !!{} `{}` as a !!{}",
+                    "yaml: cannot decode !!{} as a !!{}",
                     kind_name(got),
-                    value,
                     core
                 ));
             }
@@ -475,9 +475,10 @@ fn resolved_to_value(r: Resolved, text: &str) -> Result<Value, String> {
         Resolved::Int(i) => Value::Int(i),
         // sops cannot handle these (its tree walker fails on uint64).
         Resolved::Uint(_) => {
-            return Err(format!(
-                "integer {text} does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)"
-            ))
+            return Err(
+                "integer does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)"
+                    .to_string(),
+            )
         }
         Resolved::Float(f) => Value::Float(f),
         Resolved::Time(t) => Value::Time(t),
