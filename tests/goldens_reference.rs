@@ -207,11 +207,12 @@ const SETTINGS: [&str; 8] = [
 const RECIPES: &str = "encrypted-fixtures/recipes.tsv";
 
 /// The folders whose every file is an encrypted layout fixture.
-const ENCRYPTED_DIRS: [&str; 4] = [
+const ENCRYPTED_DIRS: [&str; 5] = [
     "yaml-enc",
     "json/encrypted",
     "dotenv/encrypted",
     "ini/encrypted",
+    "binary",
 ];
 
 fn recipes() -> Vec<Recipe> {
@@ -414,7 +415,7 @@ fn encrypted_fixtures_are_the_references_for_their_recipes() {
             failures.push(e);
         }
     }
-    assert!(recipes.len() >= 20, "only {} recipes", recipes.len());
+    assert!(recipes.len() >= 21, "only {} recipes", recipes.len());
     report("encrypted layout fixtures", recipes.len(), failures);
 }
 
