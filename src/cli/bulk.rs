@@ -874,6 +874,10 @@ fn plan_update(
 ) -> Result<Plan> {
     let name = path.display().to_string();
     let new_groups = super::updatekeys::rule_key_groups(config, context, path)?;
+    let _lock = keys
+        .is_some()
+        .then(|| crate::lock::lock_for_update(path))
+        .transpose()?;
     let bytes = std::fs::read(path).map_err(|source| Error::ReadInput {
         path: name.clone(),
         source,

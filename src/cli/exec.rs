@@ -17,16 +17,14 @@ use zeroize::Zeroizing;
 /// The shell used for the command-string form, as the reference does.
 pub(crate) const SHELL: &str = "/bin/sh";
 
-/// The signals forwarded to the child.
-pub(crate) const FORWARDED: [i32; 7] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-];
+/// The signals forwarded to the child: every terminating signal enseal can
+/// catch ([`crate::hygiene::terminating_signals`]: `exec-file` must outlive
+/// none of them with its file in place) and `SIGWINCH`.
+pub(crate) fn forwarded_signals() -> Vec<i32> {
+    let mut signals = crate::hygiene::terminating_signals();
+    signals.push(libc::SIGWINCH);
+    signals
+}
 
 /// The command to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,7 +306,7 @@ fn forwarded_set() -> libc::sigset_t {
     unsafe {
         let mut set = std::mem::zeroed::<libc::sigset_t>();
         libc::sigemptyset(&mut set);
-        for sig in FORWARDED {
+        for sig in forwarded_signals() {
             libc::sigaddset(&mut set, sig);
         }
         set

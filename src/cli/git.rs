@@ -297,6 +297,7 @@ fn merge_driver(
     let name = repo_path
         .map(str::to_string)
         .unwrap_or_else(|| ours_path.display().to_string());
+    let _lock = crate::lock::lock_for_update(ours_path)?;
     let base_bytes = read(base_path)?;
     let ours_bytes = read(ours_path)?;
     let theirs_bytes = read(theirs_path)?;

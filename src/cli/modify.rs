@@ -28,6 +28,8 @@ pub(crate) struct OpenFile {
     pub out_store: Box<dyn Store>,
     /// The store edited plaintext is parsed with.
     pub in_store: Box<dyn Store>,
+    /// The lock on the file, held from the read to the write.
+    _lock: Option<crate::lock::FileLock>,
 }
 
 /// Type flags and decryption options of a command that changes a file.
@@ -51,12 +53,14 @@ impl OpenArgs {
     }
 }
 
-/// Reads, decrypts and verifies `file` (a missing file is exit 2, as sops'
-/// `Error reading file`).
+/// Locks `file` against other writers (until the returned value is
+/// dropped), then reads, decrypts and verifies it (a missing file is exit 2,
+/// as sops' `Error reading file`).
 pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Result<OpenFile> {
     let mut keys = key_context(args.decryption_order.as_deref())?;
     let stores = ConfigContext::load(config)?.stores();
     let path = PathBuf::from(file);
+    let lock = crate::lock::lock_for_update(&path)?;
     let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput {
         path: file.to_string(),
         source,
@@ -76,6 +80,7 @@ pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Re
         opened,
         out_store,
         in_store,
+        _lock: lock,
     })
 }
 

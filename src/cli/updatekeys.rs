@@ -119,6 +119,7 @@ fn update_file(
     }
     let new_groups = rule_key_groups(config, context, &path)?;
 
+    let _lock = crate::lock::lock_for_update(&path)?;
     let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput {
         path: file.to_string(),
         source,
