@@ -59,15 +59,23 @@ impl std::ops::Deref for FileBytes {
 
 /// Reads the whole file at `path` (mapping it when it is large).
 pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
-    let mut file = std::fs::File::open(path)?;
+    read_open_file(&std::fs::File::open(path)?)
+}
+
+/// Reads the whole content of an open file from its start (mapping it when
+/// it is large), without opening the path again.
+pub fn read_open_file(file: &std::fs::File) -> std::io::Result<FileBytes> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = file;
     let meta = file.metadata()?;
     #[cfg(unix)]
     if meta.is_file() && meta.len() >= MAP_MIN_BYTES {
-        if let Some(mapping) = map_file(&file, meta.len()) {
+        if let Some(mapping) = map_file(file, meta.len()) {
             return Ok(FileBytes::Mapped(mapping));
         }
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.seek(SeekFrom::Start(0))?;
     file.read_to_end(&mut bytes)?;
     Ok(FileBytes::Read(bytes))
 }

@@ -15,13 +15,17 @@
 //! record lock is dropped as soon as the process closes *any* descriptor of
 //! the file (the reads in between do), and open-file-description locks do
 //! not say who holds them. The holder's process id comes from `/proc/locks`
-//! (Linux); elsewhere the messages say "another process".
+//! (Linux); elsewhere the messages say "another process". The locked file
+//! is read through the lock's own descriptor ([`FileLock::read`]): where
+//! `flock` is emulated with record locks (NFS), closing another descriptor
+//! of the file would release it.
 
 use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{exit, Error, Result};
+use crate::fsutil::FileBytes;
 
 /// The environment variable that bounds the wait, in seconds.
 pub const TIMEOUT_VAR: &str = "ENSEAL_LOCK_TIMEOUT";
@@ -32,7 +36,24 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// ends, however it ends).
 #[derive(Debug)]
 pub struct FileLock {
-    _file: File,
+    file: File,
+}
+
+impl FileLock {
+    /// The locked file's content, read through the lock's own descriptor.
+    /// Where `flock` is emulated with POSIX locks (NFS), opening and closing
+    /// the path again would release the lock.
+    pub fn read(&self) -> std::io::Result<FileBytes> {
+        crate::fsutil::read_open_file(&self.file)
+    }
+}
+
+/// Reads `path`: through `lock` when there is one (see [`FileLock::read`]).
+pub fn read_locked(lock: Option<&FileLock>, path: &Path) -> std::io::Result<FileBytes> {
+    match lock {
+        Some(lock) => lock.read(),
+        None => crate::fsutil::read_file(path),
+    }
 }
 
 /// How long to wait for another writer: `ENSEAL_LOCK_TIMEOUT` (seconds,
@@ -65,6 +86,8 @@ pub fn lock_for_update(path: &Path) -> Result<Option<FileLock>> {
 pub fn lock_with_timeout(path: &Path, limit: Duration) -> Result<Option<FileLock>> {
     let deadline = Instant::now() + limit;
     let mut announced = false;
+    let mut misses = 0;
+    let mut last_holder = None;
     let mut pause = Duration::from_millis(2);
     loop {
         let Ok(file) = File::open(path) else {
@@ -77,14 +100,23 @@ pub fn lock_with_timeout(path: &Path, limit: Duration) -> Result<Option<FileLock
                 // No locking on this file system: nothing more to do.
                 Err(_) => return Ok(None),
             }
-            let holder = holder(&file);
-            if Instant::now() >= deadline {
-                return Err(timed_out(path, holder, limit));
+            // No holder listed: it has most likely just let go; look again
+            // before saying "another process".
+            let found = holder(&file);
+            match found {
+                Some(_) => {
+                    last_holder = found;
+                    misses = 0;
+                }
+                None => misses += 1,
             }
-            if !announced {
+            if Instant::now() >= deadline {
+                return Err(timed_out(path, found.or(last_holder), limit));
+            }
+            if !announced && (found.is_some() || misses >= 3) {
                 eprintln!(
                     "waiting for {}, which is writing {}",
-                    describe(holder),
+                    describe(found),
                     path.display()
                 );
                 announced = true;
@@ -95,7 +127,7 @@ pub fn lock_with_timeout(path: &Path, limit: Duration) -> Result<Option<FileLock
         // The holder may have renamed a new version over the path: then the
         // lock is on a file nobody reads any more; lock the new one.
         if same_file(&file, path) {
-            return Ok(Some(FileLock { _file: file }));
+            return Ok(Some(FileLock { file }));
         }
         if std::fs::symlink_metadata(path).is_err() {
             return Ok(None);

@@ -32,8 +32,10 @@ struct Held {
 
 fn hold(path: &Path) -> Held {
     let file = File::open(path).unwrap();
+    // Blocking: a process another test thread is starting holds a copy of
+    // an earlier descriptor until it calls exec.
     // SAFETY: flock(2) on a descriptor we own.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
     assert_eq!(rc, 0, "cannot lock {}", path.display());
     Held { _file: file }
 }
@@ -77,7 +79,9 @@ fn twenty_concurrent_sets_keep_all_twenty_keys() {
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
         assert!(status.success(), "set #{i}: {status}: {err}");
         for line in err.lines() {
-            assert!(line.starts_with("waiting for PID "), "set #{i}: {line}");
+            // "PID N", or "another process" when the holder let go
+            // between the attempt and the look-up.
+            assert!(line.starts_with("waiting for "), "set #{i}: {line}");
         }
     }
     let plain = run(enseal_k(&sb).arg("decrypt").arg(&file)).ok().out();

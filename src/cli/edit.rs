@@ -409,7 +409,7 @@ fn edit_preserving(file: &str, open: &mut super::modify::OpenFile, kind: FormatK
         message: e.to_string(),
         code,
     };
-    let bytes = std::fs::read(&open.path).map_err(|source| Error::ReadInput {
+    let bytes = open.read_raw().map_err(|source| Error::ReadInput {
         path: file.to_string(),
         source,
     })?;

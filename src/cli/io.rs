@@ -57,7 +57,7 @@ pub(crate) fn read_input(file: Option<&str>, io: &IoArgs) -> Result<Input> {
     } else {
         None
     };
-    let bytes = match crate::fsutil::read_file(&path) {
+    let bytes = match crate::lock::read_locked(lock.as_ref(), &path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let abs = std::path::absolute(&path).unwrap_or(path);

@@ -29,7 +29,7 @@ pub(crate) struct OpenFile {
     /// The store edited plaintext is parsed with.
     pub in_store: Box<dyn Store>,
     /// The lock on the file, held from the read to the write.
-    _lock: Option<crate::lock::FileLock>,
+    lock: Option<crate::lock::FileLock>,
 }
 
 /// Type flags and decryption options of a command that changes a file.
@@ -61,10 +61,11 @@ pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Re
     let stores = ConfigContext::load(config)?.stores();
     let path = PathBuf::from(file);
     let lock = crate::lock::lock_for_update(&path)?;
-    let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput {
-        path: file.to_string(),
-        source,
-    })?;
+    let bytes =
+        crate::lock::read_locked(lock.as_ref(), &path).map_err(|source| Error::ReadInput {
+            path: file.to_string(),
+            source,
+        })?;
     let io = args.io();
     let (in_kind, out_kind) = kinds(&io, file);
     let options = store_options(&io, out_kind, stores, true)?;
@@ -80,7 +81,7 @@ pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Re
         opened,
         out_store,
         in_store,
-        _lock: lock,
+        lock,
     })
 }
 
@@ -139,6 +140,12 @@ fn open_previous(path: &Path, store: &dyn Store, bytes: Vec<u8>) -> Option<(Open
 }
 
 impl OpenFile {
+    /// The file's bytes, read again (through the lock, which reading the
+    /// path anew could release where locks are emulated, as on NFS).
+    pub fn read_raw(&self) -> std::io::Result<crate::fsutil::FileBytes> {
+        crate::lock::read_locked(self.lock.as_ref(), &self.path)
+    }
+
     /// Encrypts `documents` again and writes the file, unless nothing
     /// changed. Returns whether the file was written.
     pub fn save(&mut self, documents: Vec<crate::tree::Map>) -> Result<bool> {
