@@ -209,3 +209,51 @@ fn exec_file_removes_its_temp_folder_on_every_terminating_signal() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// A signal that arrives while exec-file is still decrypting (here: while a
+/// slow `SOPS_AGE_KEY_CMD` runs) ends enseal as the signal would, before
+/// the command starts and before any temporary folder exists; it is not
+/// held back and handed to the command later.
+#[test]
+fn exec_file_signal_while_decrypting_ends_it_before_the_command() {
+    let b = Box::new();
+    let plain = b.sb.write("s.env", "SECRET=hunter2\n");
+    let out = run(b
+        .sb
+        .enseal()
+        .args(["encrypt", "--age", &recipient(1)])
+        .arg(&plain))
+    .ok();
+    let file = b.sb.write("s.enc.env", &out.stdout);
+    let asked = b.sb.root().join("asked");
+    let ran = b.sb.root().join("ran");
+    let key_cmd = b.script(
+        "slow-key",
+        &format!(
+            ": > '{}'; sleep 1; cat '{}'",
+            asked.display(),
+            key_file(1).display()
+        ),
+    );
+    for (name, sig) in [("USR1", libc::SIGUSR1), ("TERM", libc::SIGTERM)] {
+        let _ = std::fs::remove_file(&asked);
+        let mut child = b
+            .enseal()
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("SOPS_AGE_KEY_CMD", &key_cmd)
+            .args(["exec-file", "--no-fifo"])
+            .arg(&file)
+            .arg(format!(": > '{}'", ran.display()))
+            .spawn()
+            .unwrap();
+        wait_for(&asked, &mut child, &format!("SIG{name} while decrypting"));
+        send(&child, sig);
+        let status = wait_bounded(&mut child, &format!("SIG{name} while decrypting"));
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(sig), "SIG{name}: {status}");
+        }
+        assert!(!ran.exists(), "SIG{name}: the command ran");
+        assert!(b.left().is_empty(), "SIG{name}: {:?}", b.left());
+    }
+}

@@ -252,8 +252,13 @@ pub(crate) struct Forwarder {
 }
 
 impl Forwarder {
-    /// Starts catching the signals.
-    pub(crate) fn install() -> Result<Forwarder> {
+    /// Blocks the forwarded signals in the calling thread and in every
+    /// thread it starts from now on, without taking them yet: they stay
+    /// pending until [`Forwarder::install`] does. Call it before any other
+    /// thread exists (key services may leave idle threads behind, and a
+    /// signal delivered to a thread that does not block it would end enseal
+    /// at once).
+    pub(crate) fn block() -> Result<()> {
         let set = forwarded_set();
         // SAFETY: a valid, initialised signal set.
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -263,6 +268,16 @@ impl Forwarder {
                 std::io::Error::from_raw_os_error(rc)
             )));
         }
+        Ok(())
+    }
+
+    /// Starts catching the signals. A terminating signal that arrived since
+    /// [`Forwarder::block`] (while the file was decrypted) ends enseal now,
+    /// as it would have then: nothing has been created yet.
+    pub(crate) fn install() -> Result<Forwarder> {
+        Self::block()?;
+        end_if_signalled_before();
+        let set = forwarded_set();
         let pid = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
         let target = pid.clone();
         std::thread::Builder::new()
@@ -298,6 +313,34 @@ impl Forwarder {
     /// Stops forwarding; signals stay caught (and dropped) until enseal exits.
     pub(crate) fn stop(self) {
         self.pid.store(-1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Ends the process by a terminating signal that is pending for it, the
+/// way the signal would have ended it (default action). A `SIGPIPE` the
+/// process raised on itself is left alone: the write it came from has
+/// reported the error already.
+fn end_if_signalled_before() {
+    // SAFETY: sigpending fills an initialised set; signal, sigaddset and
+    // pthread_sigmask get valid arguments.
+    unsafe {
+        let mut pending = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut pending);
+        if libc::sigpending(&mut pending) != 0 {
+            return;
+        }
+        for sig in crate::hygiene::terminating_signals() {
+            if sig == libc::SIGPIPE || libc::sigismember(&pending, sig) != 1 {
+                continue;
+            }
+            let mut one = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut one);
+            libc::sigaddset(&mut one, sig);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut());
+            // Not reached when the signal is still pending.
+            libc::pthread_sigmask(libc::SIG_BLOCK, &one, std::ptr::null_mut());
+        }
     }
 }
 

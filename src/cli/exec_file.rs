@@ -34,6 +34,9 @@ pub(crate) fn run(mut cmd: ExecFileCmd) -> Result<i32> {
         check_local(name)?;
     }
     let user = cmd.user.as_deref().map(User::lookup).transpose()?;
+    // From here on no signal may end enseal before the temporary folder is
+    // removed: block them before decrypting starts any thread.
+    Forwarder::block()?;
     let io = IoArgs {
         input_type: cmd.input_type.clone(),
         output_type: cmd.output_type.clone(),
