@@ -45,13 +45,15 @@ static EDITOR_PID: AtomicI32 = AtomicI32::new(0);
 /// The signal that cancels the edit (0: none yet).
 static CANCELLED_BY: AtomicI32 = AtomicI32::new(0);
 
-/// Removes the temporary directory and exits with 128 + `signal`.
+/// Removes the temporary directory (and the temporary file of a write of
+/// the result under way) and exits with 128 + `signal`.
 fn cancel(signal: i32) -> ! {
     if let Ok(slot) = CLEANUP.lock() {
         if let Some(dir) = slot.as_ref() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+    crate::fsutil::remove_unfinished_writes();
     eprintln!("User canceled operation");
     std::process::exit(128 + signal);
 }
