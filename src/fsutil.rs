@@ -59,15 +59,23 @@ impl std::ops::Deref for FileBytes {
 
 /// Reads the whole file at `path` (mapping it when it is large).
 pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
-    let mut file = std::fs::File::open(path)?;
+    read_open_file(&std::fs::File::open(path)?)
+}
+
+/// Reads the whole content of an open file from its start (mapping it when
+/// it is large), without opening the path again.
+pub fn read_open_file(file: &std::fs::File) -> std::io::Result<FileBytes> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = file;
     let meta = file.metadata()?;
     #[cfg(unix)]
     if meta.is_file() && meta.len() >= MAP_MIN_BYTES {
-        if let Some(mapping) = map_file(&file, meta.len()) {
+        if let Some(mapping) = map_file(file, meta.len()) {
             return Ok(FileBytes::Mapped(mapping));
         }
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.seek(SeekFrom::Start(0))?;
     file.read_to_end(&mut bytes)?;
     Ok(FileBytes::Read(bytes))
 }
@@ -108,6 +116,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_chunks(path, &[bytes])
 }
 
+/// The temporary files of atomic writes under way, for
+/// [`remove_unfinished_writes`].
+static UNFINISHED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes the temporary files of atomic writes under way (their targets
+/// are untouched). For a process that is about to exit on a signal, from
+/// another thread: a write that loses the race fails to rename.
+pub fn remove_unfinished_writes() {
+    if let Ok(mut list) = UNFINISHED.lock() {
+        for path in list.drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Registers a temporary file in [`UNFINISHED`] while it lives.
+struct Unfinished(std::path::PathBuf);
+
+impl Unfinished {
+    fn new(path: &Path) -> Unfinished {
+        if let Ok(mut list) = UNFINISHED.lock() {
+            list.push(path.to_path_buf());
+        }
+        Unfinished(path.to_path_buf())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Ok(mut list) = UNFINISHED.lock() {
+            list.retain(|p| *p != self.0);
+        }
+    }
+}
+
 /// [`write_atomic`] of contents made of consecutive chunks.
 pub fn write_atomic_chunks(path: &Path, chunks: &[&[u8]]) -> std::io::Result<()> {
     let dir = match path.parent() {
@@ -118,6 +161,7 @@ pub fn write_atomic_chunks(path: &Path, chunks: &[&[u8]]) -> std::io::Result<()>
     let mut temp = tempfile::Builder::new()
         .prefix(".enseal-")
         .tempfile_in(dir)?;
+    let _unfinished = Unfinished::new(temp.path());
     for chunk in chunks {
         temp.write_all(chunk)?;
     }
@@ -183,6 +227,26 @@ mod tests {
             0o640
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn unfinished_writes_are_listed_until_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.yaml");
+        write_atomic(&path, b"x").unwrap();
+        assert!(!UNFINISHED
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.starts_with(dir.path())));
+        // A temporary file registered by a write under way is removed.
+        let stray = dir.path().join(".enseal-stray");
+        std::fs::write(&stray, b"ciphertext").unwrap();
+        let entry = Unfinished::new(&stray);
+        remove_unfinished_writes();
+        assert!(!stray.exists());
+        drop(entry);
+        assert_eq!(std::fs::read(&path).unwrap(), b"x");
     }
 
     #[test]

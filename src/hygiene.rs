@@ -1,5 +1,6 @@
 //! Secret hygiene: wiping decrypted values from memory when they are
-//! dropped, and keeping the process out of core dumps while it holds them.
+//! dropped, keeping the process out of core dumps while it holds them, and
+//! the list of signals after which no plaintext file may remain.
 
 use crate::tree::{Comment, Item, Map, Value};
 use zeroize::Zeroize;
@@ -79,6 +80,51 @@ pub fn process_is_protected() -> bool {
     true
 }
 
+/// Every signal that ends a process by default and that a process can
+/// catch: the ones `edit` and `exec-file` catch so that no plaintext file
+/// outlives them (one list, used by both).
+///
+/// Left out: `SIGKILL` and `SIGSTOP` (cannot be caught; `SIGKILL` leaves at
+/// most the private 0700 folder), and the hardware faults `SIGSEGV`,
+/// `SIGBUS`, `SIGILL`, `SIGFPE`, which mean enseal itself crashed at an
+/// instruction a handler cannot return to. The real-time signals end a
+/// process by default too and are included.
+#[cfg(unix)]
+pub fn terminating_signals() -> Vec<libc::c_int> {
+    let mut signals = vec![
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGPIPE,
+        libc::SIGALRM,
+        libc::SIGTERM,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGIO,
+        libc::SIGSYS,
+    ];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        signals.extend([libc::SIGSTKFLT, libc::SIGPWR]);
+        signals.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    }
+    signals
+}
+
+/// True for a `SIGPIPE` the process raised on itself by writing to a pipe
+/// nobody reads: the write reports the error, as when the signal is ignored
+/// (Rust's default), rather than ending the command.
+#[cfg(unix)]
+pub fn is_own_broken_pipe(signal: libc::c_int, sender: libc::pid_t) -> bool {
+    signal == libc::SIGPIPE && u32::try_from(sender).is_ok_and(|pid| pid == std::process::id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +146,29 @@ mod tests {
         for secret in ["hunter2", "secret note", "token", "42", "password"] {
             assert!(!text.contains(secret), "{secret} survived: {text}");
         }
+    }
+
+    #[test]
+    fn terminating_signals_are_catchable_and_end_a_process_by_default() {
+        let signals = terminating_signals();
+        for must in [libc::SIGQUIT, libc::SIGUSR1, libc::SIGALRM, libc::SIGTERM] {
+            assert!(signals.contains(&must), "{must}");
+        }
+        for never in [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD, libc::SIGWINCH] {
+            assert!(!signals.contains(&never), "{never}");
+        }
+        let mut sorted = signals.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), signals.len(), "duplicates");
+    }
+
+    #[test]
+    fn only_a_broken_pipe_of_our_own_is_not_an_order_to_stop() {
+        let me = std::process::id() as libc::pid_t;
+        assert!(is_own_broken_pipe(libc::SIGPIPE, me));
+        assert!(!is_own_broken_pipe(libc::SIGPIPE, me + 1));
+        assert!(!is_own_broken_pipe(libc::SIGTERM, me));
     }
 
     #[test]

@@ -874,10 +874,16 @@ fn plan_update(
 ) -> Result<Plan> {
     let name = path.display().to_string();
     let new_groups = super::updatekeys::rule_key_groups(config, context, path)?;
-    let bytes = std::fs::read(path).map_err(|source| Error::ReadInput {
-        path: name.clone(),
-        source,
-    })?;
+    let lock = keys
+        .is_some()
+        .then(|| crate::lock::lock_for_update(path))
+        .transpose()?
+        .flatten();
+    let bytes =
+        crate::lock::read_locked(lock.as_ref(), path).map_err(|source| Error::ReadInput {
+            path: name.clone(),
+            source,
+        })?;
     let io = IoArgs {
         input_type: input_type.map(str::to_string),
         output_type: input_type.map(str::to_string),

@@ -2,7 +2,9 @@
 //! temporary file, run the editor, encrypt the result again with the same
 //! data key (unchanged values keep their ciphertext). The temporary file is
 //! removed on every way out: success, error, editor failure, panic (a drop
-//! guard) and SIGINT/SIGTERM/SIGHUP (a signal thread).
+//! guard) and every catchable terminating signal (a signal thread; the list
+//! is [`crate::hygiene::terminating_signals`]). While another writer holds
+//! the file (see [`crate::lock`]) edit says so and waits.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -43,13 +45,15 @@ static EDITOR_PID: AtomicI32 = AtomicI32::new(0);
 /// The signal that cancels the edit (0: none yet).
 static CANCELLED_BY: AtomicI32 = AtomicI32::new(0);
 
-/// Removes the temporary directory and exits with 128 + `signal`.
+/// Removes the temporary directory (and the temporary file of a write of
+/// the result under way) and exits with 128 + `signal`.
 fn cancel(signal: i32) -> ! {
     if let Ok(slot) = CLEANUP.lock() {
         if let Some(dir) = slot.as_ref() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+    crate::fsutil::remove_unfinished_writes();
     eprintln!("User canceled operation");
     std::process::exit(128 + signal);
 }
@@ -134,15 +138,27 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: stop the editor, remove the temporary
-/// directory, exit with 128 + the signal number.
-fn install_signal_cleanup() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
-        return;
-    };
+/// On every terminating signal ([`crate::hygiene::terminating_signals`]):
+/// stop the editor, remove the temporary directory, exit with 128 + the
+/// signal number. A `SIGPIPE` enseal caused itself (a write to a closed
+/// pipe) is not an order to stop: the write reports the error instead.
+fn install_signal_cleanup() -> Result<()> {
+    use signal_hook::iterator::exfiltrator::WithRawSiginfo;
+    use signal_hook::iterator::SignalsInfo;
+    let mut signals = SignalsInfo::<WithRawSiginfo>::new(crate::hygiene::terminating_signals())
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot catch signals (the edit needs it to remove its temporary file): {e}"
+            ))
+        })?;
     std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
+        for info in signals.forever() {
+            let signal = info.si_signo;
+            // SAFETY: the sender field of a siginfo the kernel filled in.
+            let sender = unsafe { info.si_pid() };
+            if crate::hygiene::is_own_broken_pipe(signal, sender) {
+                continue;
+            }
             CANCELLED_BY.store(signal, Ordering::SeqCst);
             let pid = EDITOR_PID.load(Ordering::SeqCst);
             if pid > 0 {
@@ -150,12 +166,13 @@ fn install_signal_cleanup() {
                 // a file that is about to be removed.
                 // SAFETY: kill(2) on the pid of the editor we started.
                 unsafe {
-                    libc::kill(pid, SIGTERM);
+                    libc::kill(pid, libc::SIGTERM);
                 }
             }
             cancel(signal);
         }
     });
+    Ok(())
 }
 
 /// The editor command: `$SOPS_EDITOR`, else `$EDITOR` (split into words
@@ -301,11 +318,12 @@ fn edit_loop<T>(
     mut parse: impl FnMut(&[u8]) -> std::result::Result<T, (Error, &'static str)>,
 ) -> Result<Option<T>> {
     let words = editor_command()?;
+    // Catch the signals before there is anything to clean up.
+    install_signal_cleanup()?;
     let temp = TempDir::create().map_err(|source| Error::WriteOutput {
         path: "temporary directory".into(),
         source,
     })?;
-    install_signal_cleanup();
     let base = Path::new(target)
         .file_name()
         .map(PathBuf::from)
@@ -393,7 +411,7 @@ fn edit_preserving(file: &str, open: &mut super::modify::OpenFile, kind: FormatK
         message: e.to_string(),
         code,
     };
-    let bytes = std::fs::read(&open.path).map_err(|source| Error::ReadInput {
+    let bytes = open.read_raw().map_err(|source| Error::ReadInput {
         path: file.to_string(),
         source,
     })?;

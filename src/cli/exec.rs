@@ -17,16 +17,14 @@ use zeroize::Zeroizing;
 /// The shell used for the command-string form, as the reference does.
 pub(crate) const SHELL: &str = "/bin/sh";
 
-/// The signals forwarded to the child.
-pub(crate) const FORWARDED: [i32; 7] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-];
+/// The signals forwarded to the child: every terminating signal enseal can
+/// catch ([`crate::hygiene::terminating_signals`]: `exec-file` must outlive
+/// none of them with its file in place) and `SIGWINCH`.
+pub(crate) fn forwarded_signals() -> Vec<i32> {
+    let mut signals = crate::hygiene::terminating_signals();
+    signals.push(libc::SIGWINCH);
+    signals
+}
 
 /// The command to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,8 +252,13 @@ pub(crate) struct Forwarder {
 }
 
 impl Forwarder {
-    /// Starts catching the signals.
-    pub(crate) fn install() -> Result<Forwarder> {
+    /// Blocks the forwarded signals in the calling thread and in every
+    /// thread it starts from now on, without taking them yet: they stay
+    /// pending until [`Forwarder::install`] does. Call it before any other
+    /// thread exists (key services may leave idle threads behind, and a
+    /// signal delivered to a thread that does not block it would end enseal
+    /// at once).
+    pub(crate) fn block() -> Result<()> {
         let set = forwarded_set();
         // SAFETY: a valid, initialised signal set.
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -265,6 +268,16 @@ impl Forwarder {
                 std::io::Error::from_raw_os_error(rc)
             )));
         }
+        Ok(())
+    }
+
+    /// Starts catching the signals. A terminating signal that arrived since
+    /// [`Forwarder::block`] (while the file was decrypted) ends enseal now,
+    /// as it would have then: nothing has been created yet.
+    pub(crate) fn install() -> Result<Forwarder> {
+        Self::block()?;
+        end_if_signalled_before();
+        let set = forwarded_set();
         let pid = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
         let target = pid.clone();
         std::thread::Builder::new()
@@ -303,12 +316,40 @@ impl Forwarder {
     }
 }
 
+/// Ends the process by a terminating signal that is pending for it, the
+/// way the signal would have ended it (default action). A `SIGPIPE` the
+/// process raised on itself is left alone: the write it came from has
+/// reported the error already.
+fn end_if_signalled_before() {
+    // SAFETY: sigpending fills an initialised set; signal, sigaddset and
+    // pthread_sigmask get valid arguments.
+    unsafe {
+        let mut pending = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut pending);
+        if libc::sigpending(&mut pending) != 0 {
+            return;
+        }
+        for sig in crate::hygiene::terminating_signals() {
+            if sig == libc::SIGPIPE || libc::sigismember(&pending, sig) != 1 {
+                continue;
+            }
+            let mut one = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut one);
+            libc::sigaddset(&mut one, sig);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut());
+            // Not reached when the signal is still pending.
+            libc::pthread_sigmask(libc::SIG_BLOCK, &one, std::ptr::null_mut());
+        }
+    }
+}
+
 fn forwarded_set() -> libc::sigset_t {
     // SAFETY: sigemptyset initialises the set; sigaddset with valid signals.
     unsafe {
         let mut set = std::mem::zeroed::<libc::sigset_t>();
         libc::sigemptyset(&mut set);
-        for sig in FORWARDED {
+        for sig in forwarded_signals() {
             libc::sigaddset(&mut set, sig);
         }
         set

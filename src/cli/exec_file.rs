@@ -4,10 +4,10 @@
 //! The temporary directory (mode 0700) is made in `$XDG_RUNTIME_DIR`, else
 //! `/dev/shm`, else the system temp directory — memory-backed file systems
 //! first, so that even `--no-fifo` plaintext normally never reaches a disk.
-//! It is removed when the command ends, also when enseal is stopped by one
-//! of the forwarded signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
-//! SIGUSR2, SIGWINCH): those are passed to the command, and enseal cleans up
-//! once it has ended.
+//! It is removed when the command ends, also when enseal is sent any signal
+//! that would end it and can be caught
+//! ([`crate::hygiene::terminating_signals`]): those are passed to the
+//! command, and enseal cleans up once it has ended.
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::io::Write;
@@ -34,6 +34,9 @@ pub(crate) fn run(mut cmd: ExecFileCmd) -> Result<i32> {
         check_local(name)?;
     }
     let user = cmd.user.as_deref().map(User::lookup).transpose()?;
+    // From here on no signal may end enseal before the temporary folder is
+    // removed: block them before decrypting starts any thread.
+    Forwarder::block()?;
     let io = IoArgs {
         input_type: cmd.input_type.clone(),
         output_type: cmd.output_type.clone(),

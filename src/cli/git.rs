@@ -297,8 +297,18 @@ fn merge_driver(
     let name = repo_path
         .map(str::to_string)
         .unwrap_or_else(|| ours_path.display().to_string());
+    let lock = crate::lock::lock_for_update(ours_path)?;
     let base_bytes = read(base_path)?;
-    let ours_bytes = read(ours_path)?;
+    let ours_bytes = match &lock {
+        Some(lock) => lock
+            .read()
+            .map(|b| b.to_vec())
+            .map_err(|source| Error::ReadInput {
+                path: ours_path.display().to_string(),
+                source,
+            })?,
+        None => read(ours_path)?,
+    };
     let theirs_bytes = read(theirs_path)?;
     // One side unchanged: the other side, byte for byte (no key needed).
     if ours_bytes == theirs_bytes || base_bytes == theirs_bytes {

@@ -19,6 +19,9 @@ pub(crate) struct Input {
     pub type_path: String,
     /// The content.
     pub bytes: FileBytes,
+    /// With `--in-place`: the lock on the file, held from the read to the
+    /// write (see [`crate::lock`]).
+    _lock: Option<crate::lock::FileLock>,
 }
 
 fn is_stdin(file: Option<&str>) -> bool {
@@ -45,10 +48,16 @@ pub(crate) fn read_input(file: Option<&str>, io: &IoArgs) -> Result<Input> {
             name: "<stdin>".into(),
             type_path: io.filename_override.clone().unwrap_or_default(),
             bytes: FileBytes::Read(bytes),
+            _lock: None,
         });
     }
     let path = PathBuf::from(file.unwrap_or_default());
-    let bytes = match crate::fsutil::read_file(&path) {
+    let lock = if io.in_place {
+        crate::lock::lock_for_update(&path)?
+    } else {
+        None
+    };
+    let bytes = match crate::lock::read_locked(lock.as_ref(), &path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let abs = std::path::absolute(&path).unwrap_or(path);
@@ -67,6 +76,7 @@ pub(crate) fn read_input(file: Option<&str>, io: &IoArgs) -> Result<Input> {
         file: Some(path),
         name,
         bytes,
+        _lock: lock,
     })
 }
 

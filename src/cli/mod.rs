@@ -299,8 +299,9 @@ const EXEC_ENV_HELP: &str = "\
 The top-level values of the (first) document become environment variables;
 non-string values are written as text (1.5, true, null -> <nil>). Nested
 values are refused unless --flatten is given. The exit status is the
-command's (128+N when it died of signal N); SIGINT, SIGTERM, SIGHUP,
-SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH are forwarded to it.
+command's (128+N when it died of signal N); every signal that would end
+enseal and can be caught (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+SIGALRM, ...) and SIGWINCH are forwarded to it.
 
 Examples:
   enseal exec-env secrets.enc.env 'echo $DB_PASSWORD'

@@ -28,6 +28,8 @@ pub(crate) struct OpenFile {
     pub out_store: Box<dyn Store>,
     /// The store edited plaintext is parsed with.
     pub in_store: Box<dyn Store>,
+    /// The lock on the file, held from the read to the write.
+    lock: Option<crate::lock::FileLock>,
 }
 
 /// Type flags and decryption options of a command that changes a file.
@@ -51,16 +53,19 @@ impl OpenArgs {
     }
 }
 
-/// Reads, decrypts and verifies `file` (a missing file is exit 2, as sops'
-/// `Error reading file`).
+/// Locks `file` against other writers (until the returned value is
+/// dropped), then reads, decrypts and verifies it (a missing file is exit 2,
+/// as sops' `Error reading file`).
 pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Result<OpenFile> {
     let mut keys = key_context(args.decryption_order.as_deref())?;
     let stores = ConfigContext::load(config)?.stores();
     let path = PathBuf::from(file);
-    let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput {
-        path: file.to_string(),
-        source,
-    })?;
+    let lock = crate::lock::lock_for_update(&path)?;
+    let bytes =
+        crate::lock::read_locked(lock.as_ref(), &path).map_err(|source| Error::ReadInput {
+            path: file.to_string(),
+            source,
+        })?;
     let io = args.io();
     let (in_kind, out_kind) = kinds(&io, file);
     let options = store_options(&io, out_kind, stores, true)?;
@@ -76,6 +81,7 @@ pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Re
         opened,
         out_store,
         in_store,
+        lock,
     })
 }
 
@@ -134,6 +140,12 @@ fn open_previous(path: &Path, store: &dyn Store, bytes: Vec<u8>) -> Option<(Open
 }
 
 impl OpenFile {
+    /// The file's bytes, read again (through the lock, which reading the
+    /// path anew could release where locks are emulated, as on NFS).
+    pub fn read_raw(&self) -> std::io::Result<crate::fsutil::FileBytes> {
+        crate::lock::read_locked(self.lock.as_ref(), &self.path)
+    }
+
     /// Encrypts `documents` again and writes the file, unless nothing
     /// changed. Returns whether the file was written.
     pub fn save(&mut self, documents: Vec<crate::tree::Map>) -> Result<bool> {

@@ -124,10 +124,12 @@ fn update_file(
     }
     let new_groups = rule_key_groups(config, context, &path)?;
 
-    let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput {
-        path: file.to_string(),
-        source,
-    })?;
+    let lock = crate::lock::lock_for_update(&path)?;
+    let bytes =
+        crate::lock::read_locked(lock.as_ref(), &path).map_err(|source| Error::ReadInput {
+            path: file.to_string(),
+            source,
+        })?;
     let io = IoArgs {
         input_type: options.input_type.map(str::to_string),
         output_type: options.input_type.map(str::to_string),
