@@ -7,9 +7,7 @@
 mod common;
 
 use common::*;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,19 +23,49 @@ fn fixture(sb: &Sandbox) -> PathBuf {
 }
 
 /// Holds an exclusive flock on `path` (as another enseal would) until
-/// dropped.
+/// dropped: in a child process of its own, so that the holder's PID is
+/// known and no process this test binary forks meanwhile (other tests run
+/// in parallel) shares the lock's descriptor.
 struct Held {
-    _file: File,
+    child: Child,
+}
+
+impl Held {
+    /// The holder's process id.
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // Closing its standard input ends the holder, which releases the lock.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 fn hold(path: &Path) -> Held {
-    let file = File::open(path).unwrap();
-    // Blocking: a process another test thread is starting holds a copy of
-    // an earlier descriptor until it calls exec.
-    // SAFETY: flock(2) on a descriptor we own.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-    assert_eq!(rc, 0, "cannot lock {}", path.display());
-    Held { _file: file }
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, sys\n\
+             f = open(sys.argv[1])\n\
+             fcntl.flock(f, fcntl.LOCK_EX)\n\
+             print('locked', flush=True)\n\
+             sys.stdin.read()",
+        ])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 (installed by CI) to hold a lock");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "locked\n", "cannot lock {}", path.display());
+    Held { child }
 }
 
 fn wait_bounded(child: &mut Child, what: &str) -> std::process::ExitStatus {
@@ -127,7 +155,7 @@ fn a_held_lock_and_a_short_timeout_name_the_holder() {
         .arg("\"v\""))
     .code_in(&[3]);
     let err = out.err();
-    let pid = std::process::id();
+    let pid = held.pid();
     assert!(
         err.contains(&format!(
             "waiting for PID {pid}, which is writing {}",
@@ -279,10 +307,10 @@ fn every_rewriting_command_takes_the_lock() {
             &encrypted,
         ),
     ];
-    let pid = std::process::id();
     for (name, args, target) in cases {
         let before = std::fs::read(target).unwrap();
         let held = hold(target);
+        let pid = held.pid();
         let out = run(enseal_k(&sb)
             .env("ENSEAL_LOCK_TIMEOUT", "0.1")
             .env("EDITOR", &editor)

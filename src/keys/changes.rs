@@ -30,7 +30,28 @@ impl GroupDiff {
 /// PGP fingerprint, KMS ARN, GCP resource id, Azure
 /// `<vault_url>/keys/<name>/<version>`, Vault
 /// `<address>/v1/<engine_path>/keys/<key_name>`, HuaweiCloud key id.
+///
+/// The fields come from the file, which is not trusted: control characters
+/// are escaped (`\u{1b}`), so that printing a key (the failure report,
+/// `updatekeys`' diff) cannot send terminal escape sequences.
 pub fn key_string(key: &MasterKey) -> String {
+    let raw = raw_key_string(key);
+    if raw.chars().any(char::is_control) {
+        raw.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        raw
+    }
+}
+
+fn raw_key_string(key: &MasterKey) -> String {
     let MasterKey::Service(other) = key else {
         return key.describe();
     };
@@ -379,6 +400,11 @@ mod tests {
             fields,
         });
         assert_eq!(key_string(&vault), "https://v:8200/v1/sops/x/keys/k");
+        // Control characters from a crafted file are shown escaped.
+        assert_eq!(
+            key_string(&kms("arn:aws:kms:x\u{1b}[2J\n")),
+            "arn:aws:kms:x\\u{1b}[2J\\u{a}"
+        );
         let a = age();
         assert_eq!(key_string(&a), a.describe());
         let diffs = diff_groups(&[vec![a.clone(), kms("arn:1")]], &[vec![a.clone()]]);
