@@ -205,7 +205,7 @@ impl Error {
             Error::ParsePlain { message, .. } | Error::ParseEncrypted { message, .. }
                 if message.contains("excessive aliasing") =>
             {
-                Some("each alias (*name) is a full copy of its anchor: refer to large anchors less often, or write the values out")
+                Some("each alias (*name) is expanded into a full copy of its anchor: alias large or deep anchors less, or write the values out")
             }
             Error::AlreadyEncrypted(_) => Some("to change an encrypted file, use `enseal edit FILE`; if it is plaintext, rename the 'sops' entry"),
             Error::MetadataNotFound(_) => Some("the file is not encrypted (or not in the format its extension says: try --input-type)"),

@@ -161,6 +161,36 @@ fn large_aliased_values_in_a_small_file_are_refused() {
     assert_status(&enseal(&sb, &["filestatus", "amplified.yaml"]), false);
 }
 
+/// Anchors that hold aliases of anchors, 250 levels each: a 15 KB file
+/// whose tree would nest 7,500 levels deep.
+fn stacked_depths() -> String {
+    let wrap = |inner: &str| format!("{}{inner}{}", "[".repeat(250), "]".repeat(250));
+    let mut src = format!("a0: &a0 {}\n", wrap("x"));
+    for k in 1..30 {
+        src.push_str(&format!("a{k}: &a{k} {}\n", wrap(&format!("*a{}", k - 1))));
+    }
+    src
+}
+
+#[test]
+fn aliases_cannot_nest_values_without_bound() {
+    let sb = Sandbox::new();
+    sb.write("deep-aliases.yaml", stacked_depths());
+    let out = enseal(
+        &sb,
+        &["encrypt", "--age", &recipient(1), "deep-aliases.yaml"],
+    );
+    assert_refused(
+        &out,
+        2,
+        "deep-aliases.yaml",
+        "excessive aliasing (line 3, column 259): aliases would nest values deeper than 512 levels",
+    );
+    let out = enseal(&sb, &["decrypt", "deep-aliases.yaml"]);
+    assert_refused(&out, 1, "deep-aliases.yaml", "deeper than 512 levels");
+    assert_status(&enseal(&sb, &["filestatus", "deep-aliases.yaml"]), false);
+}
+
 #[test]
 fn merge_keys_are_bounded_like_any_alias() {
     let sb = Sandbox::new();

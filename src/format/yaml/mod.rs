@@ -316,6 +316,39 @@ mod tests {
         assert_eq!(k, 8, "16 × input holds the anchor and 7 aliases");
     }
 
+    /// Anchors `a` (200 levels) and `b` (200 levels around `*a`), then `c`:
+    /// `*b` inside `outer` more levels, at 1 + outer + 400 levels in all.
+    fn nested_aliases(outer: usize) -> String {
+        let wrap = |n: usize, inner: &str| format!("{}{inner}{}", "[".repeat(n), "]".repeat(n));
+        format!(
+            "a: &a {}\nb: &b {}\nc: {}\n",
+            wrap(200, "x"),
+            wrap(200, "*a"),
+            wrap(outer, "*b")
+        )
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded_in_depth_near_the_edge() {
+        let limit = parse::MAX_TREE_DEPTH;
+        let outer = limit - 401;
+        let docs = store()
+            .parse_plain(nested_aliases(outer).as_bytes())
+            .unwrap();
+        let depth = |v: &Value| parse::value_depth(v);
+        assert_eq!(depth(docs[0].get("c").unwrap()) + 1, limit);
+        let err = parse_err(&nested_aliases(outer + 1));
+        assert_eq!(
+            err,
+            format!("yaml: document contains excessive aliasing (line 3, column {}): aliases would nest values deeper than {limit} levels", "c: ".len() + outer + 2)
+        );
+        // Without aliases the parser's own nesting limits come first.
+        assert!(
+            parse_err(&format!("a: {}{}\n", "[".repeat(limit), "]".repeat(limit)))
+                .contains("recursion limit")
+        );
+    }
+
     #[test]
     fn copy_budget_is_the_larger_of_16_mib_and_16_times_the_input() {
         assert_eq!(parse::copy_budget(0), 16 << 20);

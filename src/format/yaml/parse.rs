@@ -122,9 +122,8 @@ struct OwnComment {
 struct Builder<'a> {
     src: &'a str,
     stack: Vec<Frame>,
-    /// Anchored values, their size in bytes (see [`value_bytes`]) and
-    /// whether they hold an unexpanded alias.
-    anchors: HashMap<usize, (Value, usize, bool)>,
+    /// Anchored values by anchor id.
+    anchors: HashMap<usize, Anchored>,
     /// Bytes copied so far by alias expansion and by recording anchored
     /// values (see [`value_bytes`]).
     copied_bytes: usize,
@@ -159,6 +158,17 @@ struct Builder<'a> {
     /// Metadata-only mode met an alias in the metadata whose anchor holds
     /// an unexpanded alias: the stream must be read whole.
     needs_full: bool,
+}
+
+/// An anchored value, as an alias copies it.
+struct Anchored {
+    value: Value,
+    /// Its size (see [`value_bytes`]).
+    bytes: usize,
+    /// Its depth (see [`value_depth`]).
+    depth: usize,
+    /// It holds an alias left unexpanded (metadata-only mode).
+    tainted: bool,
 }
 
 struct DupError {
@@ -739,7 +749,15 @@ impl Builder<'_> {
                 if anchor != 0 {
                     let bytes = value_bytes(&value);
                     self.charge_copy(bytes, span)?;
-                    self.anchors.insert(anchor, (value.clone(), bytes, tainted));
+                    self.anchors.insert(
+                        anchor,
+                        Anchored {
+                            value: value.clone(),
+                            bytes,
+                            depth: value_depth(&value),
+                            tainted,
+                        },
+                    );
                 }
                 self.last_line = self.content_end_line(span).max(self.last_line);
                 if self.stack.is_empty() {
@@ -824,7 +842,15 @@ impl Builder<'_> {
                 if *anchor != 0 {
                     let bytes = value_bytes(&value) + raw.len();
                     self.charge_copy(bytes, span)?;
-                    self.anchors.insert(*anchor, (value.clone(), bytes, false));
+                    self.anchors.insert(
+                        *anchor,
+                        Anchored {
+                            value: value.clone(),
+                            bytes,
+                            depth: 0,
+                            tainted: false,
+                        },
+                    );
                     self.anchor_text.insert(*anchor, raw.to_string());
                 }
                 let merge = !quoted && raw == "<<" && matches!(stag, ScalarTag::None);
@@ -833,14 +859,23 @@ impl Builder<'_> {
             }
             Event::Alias(id) => {
                 self.resolve_own(Some(self.token_pos(span)), true);
-                let Some(&(_, bytes, tainted)) = self.anchors.get(id) else {
+                let Some(&Anchored {
+                    bytes,
+                    depth,
+                    tainted,
+                    ..
+                }) = self.anchors.get(id)
+                else {
                     return Err(err_at(span, "yaml: unknown anchor referenced"));
                 };
                 let as_key = self
                     .stack
                     .last()
                     .is_some_and(|f| f.is_map && f.pending_key.is_none());
-                let Some((anchored, _, _)) = self.anchors.get(id) else {
+                let Some(Anchored {
+                    value: anchored, ..
+                }) = self.anchors.get(id)
+                else {
                     return Ok(());
                 };
                 let value = if self.metadata_only && !as_key && !self.at_metadata(doc_index) {
@@ -861,11 +896,18 @@ impl Builder<'_> {
                         return Err(err_at(span, "yaml: alias of a partly read anchor"));
                     }
                     // Checked before copying: a refused alias costs nothing.
+                    if self.stack.len() + depth > MAX_TREE_DEPTH {
+                        return Err(FormatError::Parse(format!(
+                            "yaml: document contains excessive aliasing (line {}, column {}): aliases would nest values deeper than {MAX_TREE_DEPTH} levels",
+                            span.start.line(),
+                            span.start.col() + 1,
+                        )));
+                    }
                     self.charge_copy(bytes, span)?;
-                    let Some((anchored, _, _)) = self.anchors.get(id) else {
+                    let Some(anchored) = self.anchors.get(id) else {
                         return Ok(());
                     };
-                    anchored.clone()
+                    anchored.value.clone()
                 };
                 let raw = self.anchor_text.get(id).cloned().unwrap_or_default();
                 self.last_line = self.content_end_line(span);
@@ -1051,6 +1093,34 @@ pub(crate) const COPY_BUDGET_PER_INPUT_BYTE: usize = 16;
 /// anchors (`<<: *defaults` in compose or Kubernetes files) comes near it.
 pub(crate) fn copy_budget(input_len: usize) -> usize {
     COPY_BUDGET_MIN.max(input_len.saturating_mul(COPY_BUDGET_PER_INPUT_BYTE))
+}
+
+/// How deep alias expansion may nest the tree (collections from the root,
+/// the document's mapping included). Without aliases the parser's own
+/// limits (255 flow and 255 block levels) keep a tree shallower than this;
+/// aliases of anchors that hold aliases could otherwise stack depths
+/// without bound (a 15 KB file nesting 7,500 levels), which every
+/// recursive step after reading (copy, drop, encryption, writing) pays for
+/// in stack.
+pub(crate) const MAX_TREE_DEPTH: usize = 512;
+
+/// The number of nested collections in a value (0 for a scalar).
+pub(crate) fn value_depth(v: &Value) -> usize {
+    match v {
+        Value::Map(m) => {
+            1 + m
+                .0
+                .iter()
+                .map(|i| match i {
+                    Item::Entry(_, v) => value_depth(v),
+                    Item::Comment(_) => 0,
+                })
+                .max()
+                .unwrap_or(0)
+        }
+        Value::List(l) => 1 + l.iter().map(value_depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// The size of a value as alias expansion counts it: [`NODE_BYTES`] per
