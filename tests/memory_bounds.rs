@@ -192,6 +192,22 @@ fn aliases_cannot_nest_values_without_bound() {
 }
 
 #[test]
+fn duplicate_key_reports_are_bounded() {
+    let sb = Sandbox::new();
+    // 15 KB: 3,000 copies of a key, 4.5 million pairs yaml.v3 would report.
+    sb.write("dups.yaml", "k: 1\n".repeat(3000));
+    let out = enseal(&sb, &["encrypt", "--age", &recipient(1), "dups.yaml"]);
+    let err = out.err();
+    assert_eq!(out.code, Some(2), "{err}");
+    assert!(err.starts_with("dups.yaml: "), "{err}");
+    assert!(
+        err.contains("\n  and 4498480 more mapping keys already defined"),
+        "{err}"
+    );
+    assert!(err.lines().count() <= 25, "{} lines", err.lines().count());
+}
+
+#[test]
 fn merge_keys_are_bounded_like_any_alias() {
     let sb = Sandbox::new();
     sb.write("merged.yaml", merged_defaults());

@@ -202,6 +202,39 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_key_reports_are_bounded() {
+        let limit = parse::MAX_DUPLICATE_REPORTS;
+        let lines = |copies: usize| {
+            let err = parse_err(&"k: 1\n".repeat(copies));
+            err.lines().skip(1).map(str::to_string).collect::<Vec<_>>()
+        };
+        // yaml.v3's order: each key, then every later copy of it.
+        let pairs = |copies: usize, most: usize| {
+            (1..=copies)
+                .flat_map(|i| (i + 1..=copies).map(move |j| (i, j)))
+                .take(most)
+                .map(|(i, j)| format!("  line {j}: mapping key \"k\" already defined at line {i}"))
+                .collect::<Vec<_>>()
+        };
+        // 6 copies: 15 pairs, all reported.
+        assert_eq!(lines(6), pairs(6, usize::MAX));
+        // 7 copies: 21 pairs, one more than the limit.
+        let mut want = pairs(7, limit);
+        want.push("  and 1 more mapping keys already defined".into());
+        assert_eq!(lines(7), want);
+        // 3,000 copies: 4,498,500 pairs, still 20 lines and a count.
+        let many = lines(3000);
+        assert_eq!(many[..limit], pairs(3000, limit));
+        assert_eq!(
+            many[limit..],
+            [format!(
+                "  and {} more mapping keys already defined",
+                3000 * 2999 / 2 - limit
+            )]
+        );
+    }
+
+    #[test]
     fn structural_errors() {
         // Comments, a nested flow mapping and a quoted key between the two
         // (the reference reports the same).
