@@ -17,7 +17,7 @@ cd "$(dirname "$0")"
 SECS=${SECS:-150}
 RSS_MB=${RSS_MB:-512}
 TIMEOUT=${TIMEOUT:-10}
-BIN=target/x86_64-unknown-linux-gnu/release
+BIN=${BIN:-target/x86_64-unknown-linux-gnu/release}
 TARGETS=${TARGETS:-"format_yaml format_json format_dotenv format_ini format_binary enc_value metadata sops_config tree_path decrypt format_toml preserve merge check_scan"}
 mkdir -p logs
 findings=0
