@@ -205,6 +205,11 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             Error::InFile { inner, .. } => inner.hint(),
+            Error::ParsePlain { message, .. } | Error::ParseEncrypted { message, .. }
+                if message.contains("excessive aliasing") =>
+            {
+                Some("each alias (*name) is expanded into a full copy of its anchor: alias large or deep anchors less, or write the values out")
+            }
             Error::AlreadyEncrypted(_) => Some("to change an encrypted file, use `enseal edit FILE`; if it is plaintext, rename the 'sops' entry"),
             Error::MetadataNotFound(_) => Some("the file is not encrypted (or not in the format its extension says: try --input-type)"),
             Error::Mac(_) => Some("the file was changed outside sops/enseal; if you trust it, decrypt with --ignore-mac"),

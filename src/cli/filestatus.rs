@@ -4,6 +4,7 @@
 use super::io::{kinds, read_input, ConfigContext};
 use super::IoArgs;
 use crate::error::{Error, Result};
+use crate::format::FormatKind;
 
 pub(crate) fn run(
     file: Option<&str>,
@@ -19,18 +20,24 @@ pub(crate) fn run(
     };
     let input = read_input(Some(file), &io)?;
     let (kind, _) = kinds(&io, &input.type_path);
-    let parsed = kind
-        .store(&stores)
-        .parse_encrypted(&input.bytes)
-        .map_err(|e| {
-            Error::Usage(format!(
-                "cannot check file status: cannot load encrypted file: {}: {e}",
-                input.name
-            ))
-        })?;
+    // YAML: only the metadata is read in full (aliases in the data are not
+    // copied), so a crafted file costs no more than its size here (in
+    // `check`, textconv and the merge driver too).
+    let metadata = match kind {
+        FormatKind::Yaml => crate::format::yaml::parse_encrypted_metadata(&input.bytes),
+        _ => kind
+            .store(&stores)
+            .parse_encrypted(&input.bytes)
+            .map(|parsed| parsed.metadata),
+    }
+    .map_err(|e| {
+        Error::Usage(format!(
+            "cannot check file status: cannot load encrypted file: {}: {e}",
+            input.name
+        ))
+    })?;
     let text = |k: &str| {
-        parsed
-            .metadata
+        metadata
             .as_ref()
             .and_then(|m| m.get(k))
             .and_then(|v| v.as_str())

@@ -72,36 +72,7 @@ impl Store for YamlStore {
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<EncryptedFile, FormatError> {
         let text = to_str(input)?;
-        let mut documents = split::parse_stream(text, false)?;
-        let mut metadata = None;
-        for (i, doc) in documents.iter_mut().enumerate() {
-            let mut found: Vec<Value> = Vec::new();
-            doc.0.retain_mut(|item| match item {
-                Item::Entry(k, v) if k == "sops" => {
-                    found.push(std::mem::replace(v, Value::Null));
-                    false
-                }
-                _ => true,
-            });
-            if i == 0 {
-                if found.len() > 1 {
-                    return Err(FormatError::Parse("Found duplicate sops entry".into()));
-                }
-                match found.pop() {
-                    Some(Value::Map(m)) => metadata = Some(m),
-                    Some(Value::Null) | None => {}
-                    Some(_) => {
-                        return Err(FormatError::Parse(
-                            "Found sops entry that is not a mapping".into(),
-                        ))
-                    }
-                }
-            }
-        }
-        Ok(EncryptedFile {
-            documents,
-            metadata,
-        })
+        split_metadata(split::parse_stream(text, false)?)
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
@@ -132,6 +103,55 @@ impl Store for YamlStore {
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {
         Ok(emit::emit_single_value(value))
     }
+}
+
+/// The metadata of an encrypted YAML file, as [`Store::parse_encrypted`]
+/// gives it (the same value; the same errors but those of copying aliases),
+/// without copying the aliases outside it, as sops 3.11 reads only the
+/// metadata first: `filestatus` needs nothing else, and a file whose data
+/// is an alias bomb costs no more than its size to look at.
+pub fn parse_encrypted_metadata(input: &[u8]) -> Result<Option<Map>, FormatError> {
+    let text = to_str(input)?;
+    let documents = match parse::parse_metadata_only(text)? {
+        Some(documents) => documents,
+        // The metadata aliases an anchor that holds an alias: read whole.
+        None => split::parse_stream(text, false)?,
+    };
+    Ok(split_metadata(documents)?.metadata)
+}
+
+/// Takes the `sops` entries out of the documents; the first document's is
+/// the metadata.
+fn split_metadata(mut documents: Vec<Map>) -> Result<EncryptedFile, FormatError> {
+    let mut metadata = None;
+    for (i, doc) in documents.iter_mut().enumerate() {
+        let mut found: Vec<Value> = Vec::new();
+        doc.0.retain_mut(|item| match item {
+            Item::Entry(k, v) if k == "sops" => {
+                found.push(std::mem::replace(v, Value::Null));
+                false
+            }
+            _ => true,
+        });
+        if i == 0 {
+            if found.len() > 1 {
+                return Err(FormatError::Parse("Found duplicate sops entry".into()));
+            }
+            match found.pop() {
+                Some(Value::Map(m)) => metadata = Some(m),
+                Some(Value::Null) | None => {}
+                Some(_) => {
+                    return Err(FormatError::Parse(
+                        "Found sops entry that is not a mapping".into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(EncryptedFile {
+        documents,
+        metadata,
+    })
 }
 
 #[cfg(test)]
@@ -179,6 +199,39 @@ mod tests {
                 "{n} keys"
             );
         }
+    }
+
+    #[test]
+    fn duplicate_key_reports_are_bounded() {
+        let limit = parse::MAX_DUPLICATE_REPORTS;
+        let lines = |copies: usize| {
+            let err = parse_err(&"k: 1\n".repeat(copies));
+            err.lines().skip(1).map(str::to_string).collect::<Vec<_>>()
+        };
+        // yaml.v3's order: each key, then every later copy of it.
+        let pairs = |copies: usize, most: usize| {
+            (1..=copies)
+                .flat_map(|i| (i + 1..=copies).map(move |j| (i, j)))
+                .take(most)
+                .map(|(i, j)| format!("  line {j}: mapping key \"k\" already defined at line {i}"))
+                .collect::<Vec<_>>()
+        };
+        // 6 copies: 15 pairs, all reported.
+        assert_eq!(lines(6), pairs(6, usize::MAX));
+        // 7 copies: 21 pairs, one more than the limit.
+        let mut want = pairs(7, limit);
+        want.push("  and 1 more mapping keys already defined".into());
+        assert_eq!(lines(7), want);
+        // 3,000 copies: 4,498,500 pairs, still 20 lines and a count.
+        let many = lines(3000);
+        assert_eq!(many[..limit], pairs(3000, limit));
+        assert_eq!(
+            many[limit..],
+            [format!(
+                "  and {} more mapping keys already defined",
+                3000 * 2999 / 2 - limit
+            )]
+        );
     }
 
     #[test]
@@ -245,6 +298,202 @@ mod tests {
         assert!(parse_err(&src).contains("excessive aliasing"));
         let docs = store().parse_plain(b"a: &x {k: v}\nb: *x\n").unwrap();
         assert_eq!(docs[0].get("a"), docs[0].get("b"));
+    }
+
+    /// `a` anchors a scalar of `len` bytes; `l` holds `aliases` aliases of it.
+    fn scalar_aliases(len: usize, aliases: usize) -> String {
+        let mut text = format!("a: &a {}\nl: [", "x".repeat(len));
+        text.push_str(&vec!["*a"; aliases].join(", "));
+        text.push_str("]\n");
+        text
+    }
+
+    /// Bytes one copy of the anchored scalar costs (its value and raw text).
+    fn scalar_copy_bytes(len: usize) -> usize {
+        parse::value_bytes(&Value::Str("x".repeat(len))) + len
+    }
+
+    /// Accepts `scalar_aliases(len, k)` while its copies (the anchor and k
+    /// aliases) fit the budget, and refuses the first k that does not, at
+    /// the alias that would pass it; returns that k.
+    fn first_refused_alias_count(len: usize, from: usize) -> usize {
+        let per_copy = scalar_copy_bytes(len);
+        for k in from.. {
+            let text = scalar_aliases(len, k);
+            let fits = (k + 1) * per_copy <= parse::copy_budget(text.len());
+            match store().parse_plain(text.as_bytes()) {
+                Ok(docs) => {
+                    assert!(fits, "{k} aliases accepted over the budget");
+                    match docs[0].get("l") {
+                        Some(Value::List(l)) => assert_eq!(l.len(), k),
+                        other => panic!("{other:?}"),
+                    }
+                }
+                Err(e) => {
+                    assert!(!fits, "{k} aliases refused within the budget: {e}");
+                    let e = e.to_string();
+                    // The alias that passes the budget: the k-th in `l`.
+                    let column = "l: [".len() + 4 * (k - 1) + 1;
+                    assert_eq!(
+                        e,
+                        format!("yaml: document contains excessive aliasing (line 2, column {column}): anchors and aliases would copy more than {} MiB", parse::copy_budget(text.len()) >> 20)
+                    );
+                    return k;
+                }
+            }
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn alias_copies_are_bounded_by_size_near_the_edge() {
+        // Small input: the fixed 16 MiB budget.
+        let len = 16 * 1024;
+        let per_copy = scalar_copy_bytes(len);
+        let limit = (16 << 20) / per_copy;
+        let k = first_refused_alias_count(len, limit - 3);
+        assert_eq!(k, limit, "the anchor and k - 1 aliases fit, k do not");
+        // Large input: the budget grows with it (16 bytes per input byte).
+        let len = 3 << 20;
+        assert!(parse::copy_budget(scalar_aliases(len, 8).len()) > 16 << 20);
+        let k = first_refused_alias_count(len, 1);
+        assert_eq!(k, 8, "16 × input holds the anchor and 7 aliases");
+    }
+
+    /// Anchors `a` (200 levels) and `b` (200 levels around `*a`), then `c`:
+    /// `*b` inside `outer` more levels, at 1 + outer + 400 levels in all.
+    fn nested_aliases(outer: usize) -> String {
+        let wrap = |n: usize, inner: &str| format!("{}{inner}{}", "[".repeat(n), "]".repeat(n));
+        format!(
+            "a: &a {}\nb: &b {}\nc: {}\n",
+            wrap(200, "x"),
+            wrap(200, "*a"),
+            wrap(outer, "*b")
+        )
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded_in_depth_near_the_edge() {
+        let limit = parse::MAX_TREE_DEPTH;
+        let outer = limit - 401;
+        let docs = store()
+            .parse_plain(nested_aliases(outer).as_bytes())
+            .unwrap();
+        let depth = |v: &Value| parse::value_depth(v);
+        assert_eq!(depth(docs[0].get("c").unwrap()) + 1, limit);
+        let err = parse_err(&nested_aliases(outer + 1));
+        assert_eq!(
+            err,
+            format!("yaml: document contains excessive aliasing (line 3, column {}): aliases would nest values deeper than {limit} levels", "c: ".len() + outer + 2)
+        );
+        // Without aliases the parser's own nesting limits come first.
+        assert!(
+            parse_err(&format!("a: {}{}\n", "[".repeat(limit), "]".repeat(limit)))
+                .contains("recursion limit")
+        );
+    }
+
+    #[test]
+    fn copy_budget_is_the_larger_of_16_mib_and_16_times_the_input() {
+        assert_eq!(parse::copy_budget(0), 16 << 20);
+        assert_eq!(parse::copy_budget(1 << 20), 16 << 20);
+        assert_eq!(parse::copy_budget(2 << 20), 32 << 20);
+        assert_eq!(parse::copy_budget(usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn small_files_with_large_copies_are_refused() {
+        // A 60 KB scalar aliased 300 times (18 MB): fewer than 10,000 nodes.
+        let err = parse_err(&scalar_aliases(60_000, 300));
+        assert!(
+            err.starts_with("yaml: document contains excessive aliasing (line 2, column "),
+            "{err}"
+        );
+        // Collections: a 1,000-entry mapping merged 300 times.
+        let mut text = String::from("defaults: &d\n");
+        for i in 0..1000 {
+            text.push_str(&format!("  key{i}: value{i}\n"));
+        }
+        for i in 0..300 {
+            text.push_str(&format!("s{i}:\n  <<: *d\n"));
+        }
+        assert!(parse_err(&text).contains("excessive aliasing"));
+        // Anchors nested in anchors, without any alias: each level records
+        // a copy of everything below it.
+        let mut text = String::from("a: ");
+        for i in 0..200 {
+            text.push_str(&format!("&n{i} ["));
+        }
+        text.push_str(&vec!["x"; 5000].join(", "));
+        text.push_str(&"]".repeat(200));
+        text.push('\n');
+        assert!(parse_err(&text).contains("excessive aliasing"));
+        // What real files do stays accepted: defaults merged a few times.
+        let docs = store()
+            .parse_plain(b"x: &d {restart: always, env: {A: 1}}\nweb:\n  <<: *d\n  image: n\ndb:\n  <<: [*d, {b: 2}]\n")
+            .unwrap();
+        assert_eq!(
+            docs[0].get("web"),
+            Some(&Value::Map(Map(vec![
+                Item::Entry("<<".into(), docs[0].get("x").unwrap().clone()),
+                Item::Entry("image".into(), Value::Str("n".into())),
+            ])))
+        );
+    }
+
+    #[test]
+    fn metadata_only_read_equals_the_whole_read() {
+        let bomb = {
+            let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+            for i in 1..9 {
+                let p = format!("*a{}", i - 1);
+                src.push_str(&format!("a{i}: &a{i} [{}]\n", vec![p; 10].join(", ")));
+            }
+            src
+        };
+        let meta = "sops:\n    mac: ENC[m]\n    version: 3.11.0\n";
+        let inputs = [
+            "a: 1\n".to_string(),
+            format!("a: ENC[x]\n{meta}"),
+            format!("d: &d {{k: v}}\nm: *d\n{meta}"),
+            // Aliases in the metadata, of anchors in the data.
+            "v: &v 3.11.0\nd: &d {mac: ENC[m], version: *v}\nsops: *d\n".into(),
+            "v: &v 3.11.0\nsops:\n    mac: ENC[m]\n    version: *v\n".into(),
+            // An anchor holding an alias, aliased in the metadata: read whole.
+            "v: &v {mac: ENC[m]}\nd: &d {x: *v, version: \"3\"}\nsops: *d\n".into(),
+            "s: &k sops\n*k : {version: \"1\", mac: m}\n".into(),
+            format!("{meta}---\nb: *x\n"),
+            "sops: {}\nx: 1\nsops: {}\n".into(),
+            "sops: 1\n".into(),
+            "a: [\n".into(),
+        ];
+        for input in inputs {
+            let whole = store()
+                .parse_encrypted(input.as_bytes())
+                .map(|f| f.metadata)
+                .map_err(|e| e.to_string());
+            let only = parse_encrypted_metadata(input.as_bytes()).map_err(|e| e.to_string());
+            assert_eq!(only, whole, "{input}");
+        }
+        // Data the whole read refuses as an alias bomb is not copied.
+        assert!(parse_err(&bomb).contains("excessive aliasing"));
+        assert_eq!(parse_encrypted_metadata(bomb.as_bytes()), Ok(None));
+        let with_meta = format!("{bomb}{meta}");
+        let found = parse_encrypted_metadata(with_meta.as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.get("version"), Some(&Value::Str("3.11.0".into())));
+        // An alias bomb inside the metadata is still refused.
+        let in_meta = format!(
+            "sops:\n{}",
+            bomb.lines()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>()
+        );
+        assert!(parse_encrypted_metadata(in_meta.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("excessive aliasing"));
     }
 
     #[test]

@@ -47,6 +47,10 @@ struct Frame {
     /// Where this mapping's key lines start in [`Builder::key_lines`].
     key_lines_start: usize,
     line: usize,
+    /// Inside the first document's top-level `sops` value.
+    metadata: bool,
+    /// Holds (at any depth) an alias left unexpanded (metadata-only mode).
+    placeholder: bool,
 }
 
 struct PendingKey {
@@ -70,6 +74,8 @@ impl Frame {
             item_pre: Vec::new(),
             key_lines_start: 0,
             line,
+            metadata: false,
+            placeholder: false,
         }
     }
 
@@ -116,10 +122,13 @@ struct OwnComment {
 struct Builder<'a> {
     src: &'a str,
     stack: Vec<Frame>,
-    /// Anchored values and their size in nodes.
-    anchors: HashMap<usize, (Value, usize)>,
-    /// Nodes copied by alias expansion so far (guards against alias bombs).
-    alias_nodes: usize,
+    /// Anchored values by anchor id.
+    anchors: HashMap<usize, Anchored>,
+    /// Bytes copied so far by alias expansion and by recording anchored
+    /// values (see [`value_bytes`]).
+    copied_bytes: usize,
+    /// The most [`Builder::copied_bytes`] may reach ([`copy_budget`]).
+    copy_budget: usize,
     /// Raw text of anchored scalars (for aliases used as keys).
     anchor_text: HashMap<usize, String>,
     pending_heads: Vec<Comment>,
@@ -143,6 +152,23 @@ struct Builder<'a> {
     /// Documents read so far.
     docs: Vec<Map>,
     doc_index: usize,
+    /// Aliases outside the first document's `sops` value are not expanded
+    /// (see [`parse_metadata_only`]).
+    metadata_only: bool,
+    /// Metadata-only mode met an alias in the metadata whose anchor holds
+    /// an unexpanded alias: the stream must be read whole.
+    needs_full: bool,
+}
+
+/// An anchored value, as an alias copies it.
+struct Anchored {
+    value: Value,
+    /// Its size (see [`value_bytes`]).
+    bytes: usize,
+    /// Its depth (see [`value_depth`]).
+    depth: usize,
+    /// It holds an alias left unexpanded (metadata-only mode).
+    tainted: bool,
 }
 
 struct DupError {
@@ -196,33 +222,66 @@ fn go_quote(s: &str) -> String {
 /// duplicate-key and type checks sops runs on the first document of a
 /// plaintext file.
 pub(crate) fn parse_stream(src: &str, first_doc_checks: bool) -> Result<Vec<Map>, FormatError> {
+    parse_stream_in(src, first_doc_checks, false).map_err(|(e, _)| e)
+}
+
+/// Parses an encrypted YAML stream for its metadata only: aliases outside
+/// the first document's top-level `sops` value are not expanded (an alias
+/// there stands as an empty value of its kind), so the documents returned
+/// are exact in that `sops` value only, and reading costs time and memory
+/// in proportion to the input. `Ok(None)` when the metadata holds an alias
+/// of an anchor that does (the caller then reads the stream whole).
+pub(crate) fn parse_metadata_only(src: &str) -> Result<Option<Vec<Map>>, FormatError> {
+    match parse_stream_in(src, false, true) {
+        Ok(docs) => Ok(Some(docs)),
+        Err((_, true)) => Ok(None),
+        Err((e, false)) => Err(e),
+    }
+}
+
+/// [`parse_stream`], in metadata-only mode when `metadata_only`; an error
+/// comes with whether it asks for a whole read.
+fn parse_stream_in(
+    src: &str,
+    first_doc_checks: bool,
+    metadata_only: bool,
+) -> Result<Vec<Map>, (FormatError, bool)> {
     // The fast scanner handles plain block-style YAML and feeds its events
     // straight into the builder; anything it does not handle, and any
     // error, goes to granit-parser from the start (same events, see
     // scan.rs), which also words the error messages.
-    if let Some(docs) = parse_fast(src, first_doc_checks) {
+    if let Some(docs) = parse_fast_in(src, first_doc_checks, metadata_only) {
         return Ok(docs);
     }
     let mut b = Builder::new(src, first_doc_checks);
+    b.metadata_only = metadata_only;
     for r in Parser::new_from_str(src) {
         let (ev, span) = r.map_err(|e| {
-            FormatError::Parse(format!(
-                "yaml: line {}: column {}: {}",
-                e.marker().line(),
-                e.marker().col() + 1,
-                e.info()
-            ))
+            (
+                FormatError::Parse(format!(
+                    "yaml: line {}: column {}: {}",
+                    e.marker().line(),
+                    e.marker().col() + 1,
+                    e.info()
+                )),
+                false,
+            )
         })?;
-        b.event(ev, &span)?;
+        b.event(ev, &span).map_err(|e| (e, b.needs_full))?;
     }
-    b.finish()
+    b.finish().map_err(|e| (e, false))
 }
 
 /// The documents of `src` read with the fast scanner alone; `None` when
 /// the scanner does not handle the input or the builder finds an error
 /// (the caller then parses with granit-parser, which words the error).
 pub(crate) fn parse_fast(src: &str, first_doc_checks: bool) -> Option<Vec<Map>> {
+    parse_fast_in(src, first_doc_checks, false)
+}
+
+fn parse_fast_in(src: &str, first_doc_checks: bool, metadata_only: bool) -> Option<Vec<Map>> {
     let mut fast = Builder::new(src, first_doc_checks);
+    fast.metadata_only = metadata_only;
     let mut failed = false;
     super::scan::scan_with(src, |ev, span| {
         if !failed && fast.event(ev, &span).is_err() {
@@ -241,7 +300,8 @@ impl<'a> Builder<'a> {
             src,
             stack: Vec::new(),
             anchors: HashMap::new(),
-            alias_nodes: 0,
+            copied_bytes: 0,
+            copy_budget: copy_budget(src.len()),
             anchor_text: HashMap::new(),
             pending_heads: Vec::new(),
             key_lines: Vec::new(),
@@ -258,6 +318,8 @@ impl<'a> Builder<'a> {
             last_key_end: None,
             docs: Vec::new(),
             doc_index: 0,
+            metadata_only: false,
+            needs_full: false,
         }
     }
 
@@ -683,9 +745,19 @@ impl Builder<'_> {
                     list.extend(frame.end_comments.into_iter().map(Value::Comment));
                     Value::List(list)
                 };
+                let tainted = frame.placeholder;
                 if anchor != 0 {
-                    self.anchors
-                        .insert(anchor, (value.clone(), value_size(&value)));
+                    let bytes = value_bytes(&value);
+                    self.charge_copy(bytes, span)?;
+                    self.anchors.insert(
+                        anchor,
+                        Anchored {
+                            value: value.clone(),
+                            bytes,
+                            depth: value_depth(&value),
+                            tainted,
+                        },
+                    );
                 }
                 self.last_line = self.content_end_line(span).max(self.last_line);
                 if self.stack.is_empty() {
@@ -696,6 +768,9 @@ impl Builder<'_> {
                     self.last = Last::None;
                 } else {
                     let pos = self.add_value(value, frame.item_pre, span, doc_index)?;
+                    if let Some(parent) = self.stack.last_mut() {
+                        parent.placeholder |= tainted;
+                    }
                     let parent_is_seq = self.stack.last().is_some_and(|f| !f.is_map);
                     self.last = if !flow {
                         Last::None
@@ -741,6 +816,7 @@ impl Builder<'_> {
                 };
                 let mut frame = Frame::new(is_map, flow, indent, *anchor, start.0);
                 frame.key_lines_start = self.key_lines.len();
+                frame.metadata = self.at_metadata(doc_index);
                 if in_seq {
                     if let Some(parent) = self.stack.last_mut() {
                         for c in heads {
@@ -764,7 +840,17 @@ impl Builder<'_> {
                 let raw: &str = text;
                 let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
                 if *anchor != 0 {
-                    self.anchors.insert(*anchor, (value.clone(), 1));
+                    let bytes = value_bytes(&value) + raw.len();
+                    self.charge_copy(bytes, span)?;
+                    self.anchors.insert(
+                        *anchor,
+                        Anchored {
+                            value: value.clone(),
+                            bytes,
+                            depth: 0,
+                            tainted: false,
+                        },
+                    );
                     self.anchor_text.insert(*anchor, raw.to_string());
                 }
                 let merge = !quoted && raw == "<<" && matches!(stag, ScalarTag::None);
@@ -773,14 +859,56 @@ impl Builder<'_> {
             }
             Event::Alias(id) => {
                 self.resolve_own(Some(self.token_pos(span)), true);
-                let Some((anchored, size)) = self.anchors.get(id) else {
+                let Some(&Anchored {
+                    bytes,
+                    depth,
+                    tainted,
+                    ..
+                }) = self.anchors.get(id)
+                else {
                     return Err(err_at(span, "yaml: unknown anchor referenced"));
                 };
-                self.alias_nodes += size;
-                if self.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(err_at(span, "yaml: document contains excessive aliasing"));
-                }
-                let value = anchored.clone();
+                let as_key = self
+                    .stack
+                    .last()
+                    .is_some_and(|f| f.is_map && f.pending_key.is_none());
+                let Some(Anchored {
+                    value: anchored, ..
+                }) = self.anchors.get(id)
+                else {
+                    return Ok(());
+                };
+                let value = if self.metadata_only && !as_key && !self.at_metadata(doc_index) {
+                    // Not needed to find the metadata: an empty value of
+                    // the same kind stands for the copy.
+                    let placeholder = match anchored {
+                        Value::Map(_) => Value::Map(Map::new()),
+                        Value::List(_) => Value::List(Vec::new()),
+                        _ => Value::Null,
+                    };
+                    if let Some(top) = self.stack.last_mut() {
+                        top.placeholder = true;
+                    }
+                    placeholder
+                } else {
+                    if tainted {
+                        self.needs_full = true;
+                        return Err(err_at(span, "yaml: alias of a partly read anchor"));
+                    }
+                    // Checked before copying: a refused alias costs nothing.
+                    if self.stack.len() + depth > MAX_TREE_DEPTH {
+                        return Err(FormatError::Parse(format!(
+                            "yaml: document contains excessive aliasing (line {}, column {}): aliases would nest values deeper than {MAX_TREE_DEPTH} levels",
+                            span.start.line(),
+                            span.start.col() + 1,
+                        )));
+                    }
+                    self.charge_copy(bytes, span)?;
+                    let Some(anchored) = self.anchors.get(id) else {
+                        return Ok(());
+                    };
+                    anchored.value.clone()
+                };
                 let raw = self.anchor_text.get(id).cloned().unwrap_or_default();
                 self.last_line = self.content_end_line(span);
                 match value {
@@ -813,6 +941,37 @@ impl Builder<'_> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// True when a node starting now is in (or is) the first document's
+    /// top-level `sops` value.
+    fn at_metadata(&self, doc_index: usize) -> bool {
+        match self.stack.as_slice() {
+            [] => false,
+            [doc] => {
+                doc_index == 0
+                    && doc.is_map
+                    && doc.pending_key.as_ref().is_some_and(|k| k.key == "sops")
+            }
+            [.., top] => top.metadata,
+        }
+    }
+
+    /// Counts `bytes` about to be copied (an alias expanded or an anchored
+    /// value recorded); refuses the stream, at the alias or anchor in
+    /// `span`, once the copies would pass [`copy_budget`].
+    fn charge_copy(&mut self, bytes: usize, span: &Span) -> Result<(), FormatError> {
+        let total = self.copied_bytes.saturating_add(bytes);
+        if total > self.copy_budget {
+            return Err(FormatError::Parse(format!(
+                "yaml: document contains excessive aliasing (line {}, column {}): anchors and aliases would copy more than {} MiB",
+                span.start.line(),
+                span.start.col() + 1,
+                self.copy_budget >> 20
+            )));
+        }
+        self.copied_bytes = total;
+        Ok(())
     }
 
     fn scalar_node(
@@ -915,25 +1074,74 @@ impl Builder<'_> {
     }
 }
 
-/// Upper bound on nodes copied through aliases in one stream.
-const MAX_ALIAS_NODES: usize = 10_000_000;
+/// Bytes counted for every node of a copied value, whatever its content
+/// (about what a tree node and its allocation cost in memory), so that
+/// copies of empty values are not free.
+pub(crate) const NODE_BYTES: usize = 64;
 
-/// Number of nodes in a value.
-fn value_size(v: &Value) -> usize {
+/// Copies allowed to any stream, however small.
+pub(crate) const COPY_BUDGET_MIN: usize = 16 << 20;
+
+/// Copies allowed per byte of input, for large streams.
+pub(crate) const COPY_BUDGET_PER_INPUT_BYTE: usize = 16;
+
+/// How many bytes (by [`value_bytes`]) alias expansion and anchor
+/// recording may copy while reading `input_len` bytes of YAML:
+/// max(16 MiB, 16 × input). What aliases add to the tree is then at most
+/// proportional to the input, whatever the input (the tree itself is
+/// proportional to the input without aliases), and no real file with
+/// anchors (`<<: *defaults` in compose or Kubernetes files) comes near it.
+pub(crate) fn copy_budget(input_len: usize) -> usize {
+    COPY_BUDGET_MIN.max(input_len.saturating_mul(COPY_BUDGET_PER_INPUT_BYTE))
+}
+
+/// How deep alias expansion may nest the tree (collections from the root,
+/// the document's mapping included). Without aliases the parser's own
+/// limits (255 flow and 255 block levels) keep a tree shallower than this;
+/// aliases of anchors that hold aliases could otherwise stack depths
+/// without bound (a 15 KB file nesting 7,500 levels), which every
+/// recursive step after reading (copy, drop, encryption, writing) pays for
+/// in stack.
+pub(crate) const MAX_TREE_DEPTH: usize = 512;
+
+/// The number of nested collections in a value (0 for a scalar).
+pub(crate) fn value_depth(v: &Value) -> usize {
     match v {
         Value::Map(m) => {
             1 + m
                 .0
                 .iter()
                 .map(|i| match i {
-                    Item::Entry(_, v) => value_size(v),
-                    Item::Comment(_) => 1,
+                    Item::Entry(_, v) => value_depth(v),
+                    Item::Comment(_) => 0,
                 })
-                .sum::<usize>()
+                .max()
+                .unwrap_or(0)
         }
-        Value::List(l) => 1 + l.iter().map(value_size).sum::<usize>(),
-        _ => 1,
+        Value::List(l) => 1 + l.iter().map(value_depth).max().unwrap_or(0),
+        _ => 0,
     }
+}
+
+/// The size of a value as alias expansion counts it: [`NODE_BYTES`] per
+/// node plus the bytes of its keys, strings and comments.
+pub(crate) fn value_bytes(v: &Value) -> usize {
+    NODE_BYTES
+        + match v {
+            Value::Map(m) => {
+                m.0.iter()
+                    .map(|i| match i {
+                        Item::Entry(k, v) => k.len() + value_bytes(v),
+                        Item::Comment(c) => NODE_BYTES + c.text.len(),
+                    })
+                    .sum::<usize>()
+            }
+            Value::List(l) => l.iter().map(value_bytes).sum::<usize>(),
+            Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Comment(c) => c.text.len(),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Time(_) | Value::Null => 0,
+        }
 }
 
 fn scalar_kind(v: &Value) -> &'static str {
@@ -981,13 +1189,18 @@ pub(crate) fn duplicate_key_errors(keys: &[(&str, usize)]) -> Vec<String> {
     for (i, (k, _)) in keys.iter().enumerate() {
         groups.entry(k).or_default().push(i);
     }
+    // yaml.v3 reports every pair: n copies of a key make n(n-1)/2 lines.
+    let pairs: usize = groups.values().map(|g| g.len() * (g.len() - 1) / 2).sum();
     let mut errs = Vec::new();
-    for (i, (k, line)) in keys.iter().enumerate() {
+    'keys: for (i, (k, line)) in keys.iter().enumerate() {
         let g = &groups[k];
         if g.len() < 2 {
             continue;
         }
         for &j in g.iter().filter(|&&j| j > i) {
+            if errs.len() == MAX_DUPLICATE_REPORTS {
+                break 'keys;
+            }
             errs.push(format!(
                 "line {}: mapping key {} already defined at line {}",
                 keys[j].1,
@@ -996,5 +1209,17 @@ pub(crate) fn duplicate_key_errors(keys: &[(&str, usize)]) -> Vec<String> {
             ));
         }
     }
+    if pairs > errs.len() {
+        errs.push(format!(
+            "and {} more mapping keys already defined",
+            pairs - errs.len()
+        ));
+    }
     errs
 }
+
+/// Most duplicate-key lines reported for one mapping (the first ones in
+/// yaml.v3's order, then a count): the pairs grow with the square of the
+/// copies of a key, and 3,000 lines of `k: 1` would otherwise make 4.5
+/// million lines and a gigabyte of messages.
+pub(crate) const MAX_DUPLICATE_REPORTS: usize = 20;
