@@ -350,3 +350,32 @@ fn pre_commit_hook_definition_runs_check() {
     assert!(text.contains("- id: enseal-check"), "{text}");
     assert!(text.contains("entry: enseal check"), "{text}");
 }
+
+/// Valid metadata over data that cannot be read (an alias bomb beside a
+/// plaintext value): a finding, never a silent pass.
+#[test]
+fn data_that_cannot_be_parsed_is_a_finding() {
+    let sb = Sandbox::new();
+    let ks = KeySet::new(&sb);
+    encrypt_with(&sb, &ks, "a.yaml", "k: v\n", ks.r(0));
+    let path = sb.path("a.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut bomb = String::from("password: hunter2\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "l{i}: &l{i} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]\n"
+        ));
+    }
+    std::fs::write(&path, format!("{bomb}{text}")).unwrap();
+    let out = run(sb.enseal().args(["check", "a.yaml"]));
+    assert_eq!(out.code, Some(10), "{}\n{}", out.out(), out.err());
+    assert_eq!(
+        findings(&out),
+        [("a.yaml".to_string(), "unreadable".to_string())],
+        "{}",
+        out.out()
+    );
+    assert!(out.out().contains("excessive aliasing"), "{}", out.out());
+    assert!(!out.out().contains("hunter2") && !out.err().contains("hunter2"));
+}

@@ -131,7 +131,25 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
     let coverage = bulk::coverage(context, path).unwrap_or(Coverage::None);
     let kind = FormatKind::from_path(&name);
     let stores = context.stores();
-    let Some(raw) = bulk::raw_metadata(&bytes, kind, &stores) else {
+    // Every store keeps its metadata under a key starting with `sops`; a
+    // file that has one but does not parse (an alias bomb under valid
+    // metadata, say) is a finding, never a silent pass.
+    let parsed = if memchr::memmem::find(&bytes, b"sops").is_some() {
+        match kind.store(&stores).parse_encrypted(&bytes) {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                return vec![finding(
+                    None,
+                    Kind::Unreadable,
+                    None,
+                    format!("cannot be read, so it was not checked: {e}"),
+                )]
+            }
+        }
+    } else {
+        None
+    };
+    let Some((parsed, raw)) = parsed.and_then(|mut p| p.metadata.take().map(|raw| (p, raw))) else {
         return match coverage {
             Coverage::Rule(index) => vec![finding(
                 None,
@@ -163,20 +181,18 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         return out;
     };
     let text = String::from_utf8_lossy(&bytes);
-    if let Ok(parsed) = kind.store(&stores).parse_encrypted(&bytes) {
-        let rule = metadata.effective_rule();
-        for key_path in check::plaintext_values(&parsed.documents, &rule) {
-            let shown = check::display_path(&key_path);
-            let (field, value) = rule.field();
-            out.push(finding(
-                check::find_line(&text, &key_path),
-                Kind::PlaintextValue,
-                Some(shown.clone()),
-                format!(
-                    "{shown} is not encrypted but the file's rule ({field}: {value:?}) says it must be (re-encrypt with `enseal edit`)"
-                ),
-            ));
-        }
+    let rule = metadata.effective_rule();
+    for key_path in check::plaintext_values(&parsed.documents, &rule) {
+        let shown = check::display_path(&key_path);
+        let (field, value) = rule.field();
+        out.push(finding(
+            check::find_line(&text, &key_path),
+            Kind::PlaintextValue,
+            Some(shown.clone()),
+            format!(
+                "{shown} is not encrypted but the file's rule ({field}: {value:?}) says it must be (re-encrypt with `enseal edit`)"
+            ),
+        ));
     }
     if let (Coverage::Rule(_) | Coverage::CatchAll(_), Some(config)) = (coverage, &context.config) {
         if let Ok(Some(rule)) = config.rule_for_file(path, &context.cwd) {
