@@ -77,6 +77,24 @@ fn filestatus_no_file_exit_100() {
     run(enseal().arg("filestatus")).code_in(&[100]);
 }
 
+/// A file that does not exist: exit 1, as the reference (not the 100 of
+/// the other commands).
+#[test]
+fn filestatus_of_a_missing_file_exits_like_the_reference() {
+    let sb = Sandbox::new();
+    let missing = sb.path("nope.yaml");
+    let out = run(sb.enseal().arg("filestatus").arg(&missing)).code_in(&[1]);
+    assert!(
+        out.err().contains("cannot check file status"),
+        "{}",
+        out.err()
+    );
+    assert_eq!(out.err().lines().count(), 1, "{}", out.err());
+    let Some(sops) = require_sops() else { return };
+    let reference = run(sb.sops(&sops).arg("filestatus").arg(&missing));
+    assert_eq!(reference.code, out.code, "{}", reference.err());
+}
+
 // ---------------------------------------------------------------------------
 // Exit codes
 // ---------------------------------------------------------------------------

@@ -18,7 +18,13 @@ pub(crate) fn run(
         input_type: input_type.map(str::to_string),
         ..Default::default()
     };
-    let input = read_input(Some(file), &io)?;
+    // sops ends with exit 1 when the file cannot be read (missing,
+    // unreadable), not with the 100 of the other commands.
+    let input = read_input(Some(file), &io).map_err(|e| {
+        Error::Usage(format!(
+            "cannot check file status: cannot load encrypted file: {e}"
+        ))
+    })?;
     let (kind, _) = kinds(&io, &input.type_path);
     // YAML: only the metadata is read in full (aliases in the data are not
     // copied), so a crafted file costs no more than its size here (in
