@@ -1,6 +1,6 @@
 //! `enseal set` / `unset` / legacy `--set`, and `encrypt --output` onto an
 //! existing encrypted file: only the changed value, `lastmodified` and the
-//! MAC change; unchanged → the file is not written; errors and exit codes
+//! MAC change; unchanged → written only without `--idempotent`; errors and exit codes
 //! as spec/cli.md §6.5–6.6 (clear errors where sops crashes). The reference
 //! decrypts (and verifies the MAC of) every file written.
 
@@ -84,11 +84,14 @@ fn set_changes_one_value_line_plus_mac_and_lastmodified() {
     reference_agrees(&sb, &file);
 }
 
+/// sops 3.13: `set --idempotent` of the value already there writes nothing;
+/// without the flag the file is written anyway (new `lastmodified` and MAC,
+/// every value's ciphertext kept), also in another `--output-type`.
 #[test]
-fn set_of_the_same_value_writes_nothing() {
+fn set_of_the_same_value_writes_only_without_idempotent() {
     let sb = Sandbox::new();
     let (file, before) = fixture(&sb);
-    for extra in [&[][..], &["--idempotent"][..]] {
+    let set_same = |extra: &[&str]| {
         run(enseal_k(&sb)
             .arg("set")
             .args(extra)
@@ -96,8 +99,24 @@ fn set_of_the_same_value_writes_nothing() {
             .arg(r#"["app"]["name"]"#)
             .arg(r#""enseal-fixture""#))
         .ok();
-        assert_eq!(std::fs::read(&file).unwrap(), before);
-    }
+    };
+    set_same(&["--idempotent"]);
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    set_same(&[]);
+    let after = std::fs::read_to_string(&file).unwrap();
+    let before = String::from_utf8(before).unwrap();
+    assert_ne!(after, before);
+    let changed: Vec<_> = after
+        .lines()
+        .zip(before.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.trim_start().split(':').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(changed, ["lastmodified", "mac"], "{after}");
+    reference_agrees(&sb, &file);
+    // --output-type: the file is rewritten in that format.
+    set_same(&["--output-type", "json"]);
+    assert!(std::fs::read_to_string(&file).unwrap().starts_with('{'));
 }
 
 #[test]

@@ -184,8 +184,8 @@ struct SetCmd {
     /// Accepted for compatibility (unused).
     #[arg(long, value_name = "N", hide = true)]
     shamir_secret_sharing_threshold: Option<usize>,
-    /// Do nothing (exit 0) when the value is already set (enseal never
-    /// rewrites an unchanged file anyway).
+    /// Do nothing (exit 0) when the value is already set; without it the
+    /// file is written anyway (new lastmodified and MAC), as in sops 3.13.
     #[arg(long)]
     idempotent: bool,
     /// FILE INDEX VALUE.
@@ -640,6 +640,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 open: cmd.change.open(cli.io.indent),
                 value_file: cmd.value_file,
                 value_stdin: cmd.value_stdin,
+                idempotent: cmd.idempotent,
             };
             modify::run_set(&cmd.args, &args, config)
         }

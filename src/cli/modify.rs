@@ -146,6 +146,17 @@ impl OpenFile {
         crate::lock::read_locked(self.lock.as_ref(), &self.path)
     }
 
+    /// Encrypts `documents` again and writes the file, even when nothing
+    /// changed (new `lastmodified` and MAC; unchanged values keep their
+    /// ciphertext).
+    pub fn save_always(&mut self, documents: Vec<crate::tree::Map>) -> Result<()> {
+        let encrypted = self
+            .opened
+            .reencrypt_always(documents)
+            .map_err(|e| e.in_file(&self.name))?;
+        write_encrypted(&self.path, self.out_store.as_ref(), &encrypted)
+    }
+
     /// Encrypts `documents` again and writes the file, unless nothing
     /// changed. Returns whether the file was written.
     pub fn save(&mut self, documents: Vec<crate::tree::Map>) -> Result<bool> {
@@ -242,6 +253,9 @@ pub(crate) struct SetArgs {
     pub open: OpenArgs,
     pub value_file: bool,
     pub value_stdin: bool,
+    /// `--idempotent`: leave the file untouched when the value is already
+    /// there (without it the file is written anyway, as sops 3.13 does).
+    pub idempotent: bool,
 }
 
 /// `enseal set FILE INDEX VALUE`.
@@ -282,15 +296,24 @@ pub(crate) fn run_set(positionals: &[String], args: &SetArgs, config: Option<&st
         positionals[2].clone()
     };
     let value = parse_json_value(&text)?;
-    set_value(&positionals[0], &path, value, &args.open, config)
+    set_value(
+        &positionals[0],
+        &path,
+        value,
+        &args.open,
+        args.idempotent,
+        config,
+    )
 }
 
-/// Sets one value and writes the file when it changed.
+/// Sets one value and writes the file; with `idempotent`, only when it
+/// changed (sops 3.13: `set` without `--idempotent` always writes).
 pub(crate) fn set_value(
     file: &str,
     path: &[Component],
     value: Value,
     open: &OpenArgs,
+    idempotent: bool,
     config: Option<&str>,
 ) -> Result<()> {
     let mut file = open_file(file, open, config)?;
@@ -302,6 +325,8 @@ pub(crate) fn set_value(
     }
     if changed {
         file.save(documents)?;
+    } else if !idempotent {
+        file.save_always(documents)?;
     }
     Ok(())
 }
@@ -321,7 +346,7 @@ pub(crate) fn run_legacy_set(
     };
     let path = parse_index(spec[..at + 1].trim_end(), "set")?;
     let value = parse_json_value(&spec[at + 2..])?;
-    set_value(file, &path, value, open, config)
+    set_value(file, &path, value, open, false, config)
 }
 
 /// `enseal unset FILE INDEX`.
