@@ -224,6 +224,14 @@ impl Error {
 }
 
 impl Error {
+    /// The error without the file it was said of (sops' own text).
+    pub fn without_file(&self) -> &Error {
+        match self {
+            Error::InFile { inner, .. } => inner.without_file(),
+            other => other,
+        }
+    }
+
     /// This error, said of `path`.
     pub fn in_file(self, path: &str) -> Error {
         Error::InFile {

@@ -716,3 +716,50 @@ fn decryption_order_flag_and_env_are_accepted() {
     .ok();
     assert_bytes("env", &want, out.stdout.as_slice());
 }
+
+// ---------------------------------------------------------------------------
+// Started as `sops`: sops' own error text
+// ---------------------------------------------------------------------------
+
+/// Installed as `sops` (a link named `sops`), errors that sops also reports
+/// are printed in sops' words — no file name in front, no hint off a
+/// terminal — so scripts and test suites that compare stderr keep working.
+/// Started as `enseal`, the same error names the file and gives a hint.
+#[test]
+fn started_as_sops_errors_are_sops_text() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    let link = sb.root().join("bin").join("sops");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(enseal_bin(), &link).unwrap();
+    sb.write(
+        ".sops.yaml",
+        "creation_rules:\n    - path_regex: no_groups.yaml\n    - path_regex: zero_groups.yaml\n      key_groups: []\n    - path_regex: empty_group.yaml\n      key_groups:\n        - {}\n",
+    );
+    for name in ["no_groups.yaml", "zero_groups.yaml", "empty_group.yaml"] {
+        let file = sb.write(name, "a: secret\n");
+        let reference = run(sb.sops(&sops).args(["encrypt", "-i"]).arg(&file));
+        let ours = run(scrubbed(&link, &sb.home(), &sb.work())
+            .args(["encrypt", "-i"])
+            .arg(&file));
+        assert_eq!(ours.code, reference.code, "{name}: {}", ours.err());
+        assert_eq!(ours.err(), reference.err(), "{name}");
+        assert_eq!(
+            ours.err(),
+            "Could not generate data key: [empty key group provided]\n"
+        );
+        let as_enseal = run(sb.enseal().args(["encrypt", "-i"]).arg(&file));
+        assert!(
+            as_enseal
+                .err()
+                .starts_with(&format!("{}: Could not generate", file.display()))
+                || as_enseal
+                    .err()
+                    .starts_with(&format!("{name}: Could not generate")),
+            "{}",
+            as_enseal.err()
+        );
+        assert!(as_enseal.err().contains("\nhint: "), "{}", as_enseal.err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "a: secret\n");
+    }
+}

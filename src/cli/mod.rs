@@ -20,6 +20,7 @@ mod rotate;
 mod updatekeys;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use std::io::IsTerminal;
 
 use crate::error::{Error, Result};
 
@@ -551,6 +552,7 @@ struct IgnoredGlobalArgs {
 /// Runs the command line and returns the exit code.
 pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
     let args = normalize_single_dash_flags(args.into_iter().collect());
+    let as_sops = invoked_as_sops(args.first());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -563,14 +565,34 @@ pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
     crate::hygiene::protect_process();
     match dispatch(cli) {
         Ok(()) => 0,
-        Err(err) => report(&err),
+        Err(err) => report(&err, as_sops),
     }
 }
 
-fn report(err: &Error) -> i32 {
-    eprintln!("{err}");
+/// Whether the program was started under the name `sops` (installed in its
+/// place, e.g. a `sops` link to enseal).
+fn invoked_as_sops(argv0: Option<&std::ffi::OsString>) -> bool {
+    argv0
+        .and_then(|a| std::path::Path::new(a).file_stem())
+        .is_some_and(|stem| stem == "sops")
+}
+
+/// Prints an error and returns its exit code.
+///
+/// Started as `enseal`, the message names the file and a `hint:` line
+/// follows where there is something to do. Started as `sops`, scripts and
+/// test suites may compare stderr with sops' own text: the message is
+/// sops' (no file name in front), and hints are shown only on a terminal.
+fn report(err: &Error, as_sops: bool) -> i32 {
+    if as_sops {
+        eprintln!("{}", err.without_file());
+    } else {
+        eprintln!("{err}");
+    }
     if let Some(hint) = err.hint() {
-        eprintln!("hint: {hint}");
+        if !as_sops || std::io::stderr().is_terminal() {
+            eprintln!("hint: {hint}");
+        }
     }
     err.exit_code()
 }
