@@ -223,7 +223,7 @@ fn check(
         }
         diff_bytes(
             "check 1: enseal decrypt of a reference-encrypted file",
-            &want_ref.stdout,
+            &null_for_tab_led_text(&want_ref.stdout, &got_ref.stdout),
             &got_ref.stdout,
         )?;
     }
@@ -248,6 +248,7 @@ fn check(
     // keeps them, as 3.13.2 does): exempt exactly those from the comparison.
     let want = exact_integers(&want, exact_ints);
     let got = exact_integers(&got_ours.stdout, exact_ints);
+    let want = null_for_tab_led_text(&want, &got);
     diff_bytes(
         "check 2: reference decrypt of an enseal-encrypted file",
         &want,
@@ -266,8 +267,38 @@ fn check(
     if own.code != Some(0) {
         return Err(failed("enseal decrypt of its own file", &own));
     }
+    let want = null_for_tab_led_text(&want, &own.stdout);
     diff_bytes("enseal decrypt of its own file", &want, &own.stdout)?;
     Ok(Verdict::Same)
+}
+
+/// sops writes `null` for a YAML string that starts with a tab and holds a
+/// line break (it loses the value); enseal writes it double-quoted. Where,
+/// line by line, the reference wrote `null` and enseal such a double-quoted
+/// text at the same place, the expected text takes enseal's line: the only
+/// exemption of this kind (listed in testdata/differential/README.md).
+fn null_for_tab_led_text(want: &[u8], got: &[u8]) -> Vec<u8> {
+    let (w, g) = (String::from_utf8_lossy(want), String::from_utf8_lossy(got));
+    let (wl, gl): (Vec<&str>, Vec<&str>) = (
+        w.split_inclusive('\n').collect(),
+        g.split_inclusive('\n').collect(),
+    );
+    if wl.len() != gl.len() {
+        return want.to_vec();
+    }
+    let mut out = String::with_capacity(w.len());
+    for (a, b) in wl.iter().zip(&gl) {
+        let prefix = a.trim_end().strip_suffix("null");
+        let tab_led = |p: &str| {
+            b.strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with("\"\\t") && rest.contains("\\n"))
+        };
+        match prefix {
+            Some(p) if a != b && tab_led(p) => out.push_str(b),
+            _ => out.push_str(a),
+        }
+    }
+    out.into_bytes()
 }
 
 /// True when a decrypted file still holds an encrypted comment (the

@@ -1470,6 +1470,16 @@ impl Emitter {
         {
             style = Style::Double;
         }
+        // A multi-line text that starts with a tab: a `|` block would need
+        // an indentation indicator to read back (yaml.v3: "found a tab
+        // character where an indentation space is expected"), and sops
+        // writes `null` instead, losing the value (in decrypted output and
+        // in clear-text values of encrypted files). enseal double-quotes it:
+        // both tools read that back to the same text. A deliberate
+        // difference from sops.
+        if style == Style::Literal && ev.value.starts_with('\t') {
+            style = Style::Double;
+        }
         // Tagged scalars are written with their tag (not implicit): a
         // non-plain style then needs no extra `!`.
         let _ = no_tag;
@@ -1528,9 +1538,19 @@ impl Emitter {
 
     fn write_double_quoted(&mut self, value: &str) {
         self.write_indicator("\"", true, false, false);
+        // yaml.v3's BOM test looks at the start of the value, not at the
+        // current character: a value that starts with U+FEFF has every
+        // character escaped (`"\uFEFF\x62\x6F\x6D"` for U+FEFF + `bom`).
+        let escape_all = value.starts_with('\u{FEFF}');
         for c in value.chars() {
             let u = c as u32;
-            if !is_printable(c) || u == 0xFEFF || is_break_char(c) || c == '"' || c == '\\' {
+            if escape_all
+                || !is_printable(c)
+                || u == 0xFEFF
+                || is_break_char(c)
+                || c == '"'
+                || c == '\\'
+            {
                 self.put(b'\\');
                 let esc: Option<u8> = match u {
                     0x00 => Some(b'0'),
@@ -1667,6 +1687,22 @@ mod tests {
         assert_eq!(
             emit(&m),
             "# head\nkey2:\n    # item\n    - a\n    - nested: 1\n      other: 2\nblock: |\n    line1\n    line2\ncolon: 'a: b'\ntagged: \"123\"\n\"y\": 1e+06\ne: {}\n"
+        );
+    }
+
+    #[test]
+    fn texts_sops_would_lose_or_misquote() {
+        let mut m = Map::new();
+        // yaml.v3 escapes every character of a text that starts with U+FEFF.
+        m.push("bom", s("\u{FEFF}bom"));
+        m.push("inner", s("a\u{FEFF}b"));
+        // A multi-line text that starts with a tab is double-quoted (sops
+        // writes `null`; a `|` block would not read back).
+        m.push("tab", s("\tindented\nsecond\n"));
+        m.push("space", s(" \tx\ny"));
+        assert_eq!(
+            emit(&m),
+            "bom: \"\\uFEFF\\x62\\x6F\\x6D\"\ninner: \"a\\uFEFFb\"\ntab: \"\\tindented\\nsecond\\n\"\nspace: |4-\n     \tx\n    y\n"
         );
     }
 

@@ -761,7 +761,7 @@ impl Builder<'_> {
                 self.resolve_own(Some(self.token_pos(span)), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
-                let raw: &str = text;
+                let raw: &str = self.block_scalar_text(text, *style, span);
                 let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
                 if *anchor != 0 {
                     self.anchors.insert(*anchor, (value.clone(), 1));
@@ -812,6 +812,27 @@ impl Builder<'_> {
                 }
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The text of a scalar. granit-parser ends a `|`/`>` block scalar that
+    /// runs to the end of an input without a final line break with a line
+    /// break anyway; yaml.v3 (and the YAML spec: the last line has no break
+    /// to keep) end it with its last character: `a: |\n  x` is `x`.
+    fn block_scalar_text<'t>(&self, text: &'t str, style: ScalarStyle, span: &Span) -> &'t str {
+        // The input's last line: only a content line there lacks its break
+        // (a blank last line keeps the break of the line before it).
+        let last_line = self.src.rsplit(['\n', '\r']).next().unwrap_or("");
+        if !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+            || last_line.trim_matches([' ', '\t']).is_empty()
+        {
+            return text;
+        }
+        let rest = span.end.byte_offset().and_then(|end| self.src.get(end..));
+        if rest.is_some_and(|r| r.trim_matches([' ', '\t']).is_empty()) {
+            text.strip_suffix('\n').unwrap_or(text)
+        } else {
+            text
         }
     }
 
@@ -997,4 +1018,29 @@ pub(crate) fn duplicate_key_errors(keys: &[(&str, usize)]) -> Vec<String> {
         }
     }
     errs
+}
+
+#[cfg(test)]
+mod block_scalar_end_tests {
+    use super::parse_stream;
+    use crate::tree::Value;
+
+    fn value_of_k(src: &str) -> Value {
+        let docs = parse_stream(src, true).unwrap();
+        docs[0].get("k").cloned().unwrap()
+    }
+
+    #[test]
+    fn block_scalar_at_the_end_of_input_without_a_break_has_none() {
+        // yaml.v3 (sops) reads these without a final line break.
+        for src in ["a: 1\nk: |\n  x\n  y", "k: |+\n  x\n  y", "k: >\n  x\n  y"] {
+            let want = if src.contains('>') { "x y" } else { "x\ny" };
+            assert_eq!(value_of_k(src), Value::Str(want.into()), "{src:?}");
+        }
+        // With the break, or with a blank last line, clip keeps one.
+        assert_eq!(value_of_k("k: |\n  x\n"), Value::Str("x\n".into()));
+        assert_eq!(value_of_k("k: |\n  x\n  "), Value::Str("x\n".into()));
+        // A block scalar followed by more content is untouched.
+        assert_eq!(value_of_k("k: |\n  x\nb: 1"), Value::Str("x\n".into()));
+    }
 }
