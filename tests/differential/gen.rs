@@ -202,8 +202,6 @@ const YAML_PLAIN: &[&str] = &[
     "9007199254740993",
     "9223372036854775807",
     "-9223372036854775808",
-    "9223372036854775808",
-    "18446744073709551615",
     "-9223372036854775809",
     // floats
     "1.0",
@@ -308,6 +306,7 @@ fn yaml_value(rng: &mut Rng, depth: usize, indent: usize, id: usize) -> String {
         rng,
         &[
             ("plain", 20),
+            ("uint64-plain", 1),
             ("single-quoted", 10),
             ("double-quoted", 14),
             ("block-scalar", 16),
@@ -325,6 +324,7 @@ fn yaml_value(rng: &mut Rng, depth: usize, indent: usize, id: usize) -> String {
     let pad = " ".repeat(indent + 2);
     match kind {
         "plain" => format!(" {}\n", rng.pick(YAML_PLAIN)),
+        "uint64-plain" => format!(" {}\n", rng.pick(&["9223372036854775808", "18446744073709551615"])),
         "single-quoted" => format!(" {}\n", single_quoted(rng)),
         "double-quoted" => format!(" {}\n", double_quoted(rng)),
         "block-scalar" => block_scalar(rng, indent),

@@ -762,6 +762,9 @@ impl Builder<'_> {
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
                 let raw: &str = self.block_scalar_text(text, *style, span);
+                if *style == ScalarStyle::DoubleQuoted && self.has_slash_escape(span) {
+                    return Err(err_at(span, "yaml: found unknown escape character"));
+                }
                 let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
                 if *anchor != 0 {
                     self.anchors.insert(*anchor, (value.clone(), 1));
@@ -834,6 +837,30 @@ impl Builder<'_> {
         } else {
             text
         }
+    }
+
+    /// True when the double-quoted scalar at `span` holds a `\/` escape:
+    /// YAML 1.2 has it, yaml.v3 (sops) refuses it ("found unknown escape
+    /// character"), and so does enseal.
+    fn has_slash_escape(&self, span: &Span) -> bool {
+        let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+            return false;
+        };
+        let Some(text) = self.src.as_bytes().get(s..e) else {
+            return false;
+        };
+        let mut i = 0;
+        while i < text.len() {
+            if text[i] == b'\\' {
+                if text.get(i + 1) == Some(&b'/') {
+                    return true;
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        false
     }
 
     fn scalar_node(
@@ -1042,5 +1069,21 @@ mod block_scalar_end_tests {
         assert_eq!(value_of_k("k: |\n  x\n  "), Value::Str("x\n".into()));
         // A block scalar followed by more content is untouched.
         assert_eq!(value_of_k("k: |\n  x\nb: 1"), Value::Str("x\n".into()));
+    }
+
+    #[test]
+    fn slash_escape_is_refused_as_yaml_v3_does() {
+        let err = parse_stream("k: \"a\\/b\"\n", true).unwrap_err();
+        assert!(
+            err.to_string().contains("found unknown escape character"),
+            "{err}"
+        );
+        let err = parse_stream("k: [\"\\n\\/\"]\n", true).unwrap_err();
+        assert!(
+            err.to_string().contains("found unknown escape character"),
+            "{err}"
+        );
+        // An escaped backslash before a slash is fine.
+        assert_eq!(value_of_k("k: \"\\\\/\"\n"), Value::Str("\\/".into()));
     }
 }
