@@ -1599,7 +1599,20 @@ impl Emitter {
     fn write_block_scalar_hints(&mut self, value: &str) {
         let first = value.chars().next();
         if first.is_some_and(|c| c == ' ' || is_break_char(c)) {
-            let hint = char::from(b'0' + self.best_indent as u8).to_string();
+            // The indicator is the content's indentation relative to the
+            // enclosing block. yaml.v3 writes the preferred indent (4 with
+            // sops) even in a sequence item, whose content sits 2 columns
+            // right of its `-`, so sops cannot read that file back (`did
+            // not find expected '-' indicator`). enseal writes the real
+            // distance: a deliberate difference that both tools read.
+            let parent = self.indents.last().copied().unwrap_or(-1).max(0);
+            let distance = self.indent - parent;
+            let hint_value = if (1..=9).contains(&distance) {
+                distance
+            } else {
+                self.best_indent
+            };
+            let hint = char::from(b'0' + hint_value as u8).to_string();
             self.write_indicator(&hint, false, false, false);
         }
         self.open_ended = false;
@@ -1703,6 +1716,18 @@ mod tests {
         assert_eq!(
             emit(&m),
             "bom: \"\\uFEFF\\x62\\x6F\\x6D\"\ninner: \"a\\uFEFFb\"\ntab: \"\\tindented\\nsecond\\n\"\nspace: |4-\n     \tx\n    y\n"
+        );
+    }
+
+    #[test]
+    fn indentation_indicator_is_the_real_distance_in_sequences() {
+        // yaml.v3 writes `|4` here, which it cannot read back.
+        let mut m = Map::new();
+        m.push("k", Value::List(vec![s("  x\ny\n")]));
+        m.push("m", s("  a\nb"));
+        assert_eq!(
+            emit(&m),
+            "k:\n    - |2\n        x\n      y\nm: |4-\n      a\n    b\n"
         );
     }
 
