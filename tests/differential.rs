@@ -64,7 +64,10 @@ pub struct Exclusion {
 pub const EXCLUDED: &[Exclusion] = &[
     Exclusion {
         construct: "unicode-line-breaks",
-        minimal_input: "k: \"a\u{85}b\"  (a raw NEL; U+2028 and U+2029 alike)",
+        minimal_input: "k: \"a\u{85}b\"  (a raw NEL; U+2028 and U+2029 alike); and \
+                        `k_unencrypted: \"y\\Lz\"`, which the reference writes as the \
+                        single-quoted `'y<LS>    z'` and reads back as another text (MAC \
+                        mismatch in enseal)",
         why: "yaml.v3 (YAML 1.1) treats raw NEL, LS and PS as line breaks: it folds them to a \
               space in quoted scalars and ends plain and block lines at them, so some documents \
               are invalid for the reference; enseal's scanner treats them as ordinary \
@@ -107,6 +110,16 @@ pub const EXCLUDED: &[Exclusion] = &[
               as a `\"\"\"` block that the reference then reads differently (it finds `k1 = 9` \
               as a key whose value is not encrypted: `Could not decrypt value`). Needs the \
               INI writer's multi-line quoting matched to go-ini's reader (format/ini.rs).",
+    },
+    Exclusion {
+        construct: "yaml-raw-bom",
+        minimal_input: "a 594-byte document with five raw U+FEFF in scalars (saved by the \
+                        harness; removing the BOMs or any item makes it pass)",
+        why: "yaml.v3 refuses some documents with raw U+FEFF inside scalars depending on \
+              where they fall (`did not find expected key`, exit 2) and enseal reads them; \
+              looks like yaml.v3's reader handling a BOM at a buffer position, not cut down \
+              further yet. `\\uFEFF` escapes and a BOM at the start of the file are still \
+              generated.",
     },
     Exclusion {
         construct: "block-tab-in-content",

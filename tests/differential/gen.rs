@@ -293,6 +293,9 @@ fn yaml_item(rng: &mut Rng, i: usize) -> Item {
     out.push_str(&key);
     out.push(':');
     out.push_str(&yaml_value(rng, 0, 0, i));
+    if !allowed("yaml-raw-bom") {
+        out = out.replace('\u{FEFF}', "");
+    }
     Item {
         text: out,
         exact_ints: Vec::new(),
@@ -433,24 +436,30 @@ fn double_quoted(rng: &mut Rng) -> String {
                 '\\' => s.push_str("\\\\"),
                 ch => s.push(ch),
             },
-            "dq-escape" => s.push_str(rng.pick(&[
-                "\\t",
-                "\\n",
-                "\\r",
-                "\\\\",
-                "\\\"",
-                "\\/",
-                "\\ ",
-                "\\x41",
-                "\\u00e9",
-                "\\U0001F600",
-                "\\N",
-                "\\_",
-                "\\L",
-                "\\P",
-                "\\n\\n",
-                "\\u263A",
-            ])),
+            "dq-escape" => s.push_str(
+                match rng.pick(&[
+                    "\\t",
+                    "\\n",
+                    "\\r",
+                    "\\\\",
+                    "\\\"",
+                    "\\/",
+                    "\\ ",
+                    "\\x41",
+                    "\\u00e9",
+                    "\\U0001F600",
+                    "\\N",
+                    "\\_",
+                    "\\L",
+                    "\\P",
+                    "\\n\\n",
+                    "\\u263A",
+                ]) {
+                    // NEL, LS and PS: see EXCLUDED ("unicode-line-breaks").
+                    "\\N" | "\\L" | "\\P" if !allowed("unicode-line-breaks") => "\\t",
+                    e => e,
+                },
+            ),
             "control-escape" => s.push_str(rng.pick(&[
                 "\\0", "\\a", "\\b", "\\e", "\\v", "\\f", "\\x01", "\\x7f", "\\x1b", "\\x9f",
             ])),
