@@ -24,7 +24,10 @@ fn check_dir(dir: &str, ext: &str, store: &dyn Store) {
         }
         let stem = &name[..name.len() - ext.len() - 1];
         let input = std::fs::read(&path).unwrap();
-        let expected = std::fs::read(dir.join(format!("{stem}{expected_suffix}"))).unwrap();
+        let mut expected = std::fs::read(dir.join(format!("{stem}{expected_suffix}"))).unwrap();
+        if ext == "json" {
+            expected = keep_int64(&expected);
+        }
         let docs = store
             .parse_plain(&input)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -49,6 +52,32 @@ fn check_dir(dir: &str, ext: &str, store: &dyn Store) {
         "only {checked} golden files in {}",
         dir.display()
     );
+}
+
+/// The one deliberate difference from the 3.11.0 goldens: JSON integers
+/// beyond 2^53 that fit int64 keep every digit (as in sops 3.13.2; 3.11
+/// rounds them through float64). The members of `numbers.json` concerned.
+const JSON_INT64_KEPT: &[(&str, &str)] = &[
+    (
+        "\"above_safe\": 9007199254740992",
+        "\"above_safe\": 9007199254740993",
+    ),
+    (
+        "\"i64max\": 9223372036854776000",
+        "\"i64max\": 9223372036854775807",
+    ),
+    (
+        "\"i64min\": -9223372036854776000",
+        "\"i64min\": -9223372036854775808",
+    ),
+];
+
+fn keep_int64(expected: &[u8]) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(expected).into_owned();
+    for (rounded, exact) in JSON_INT64_KEPT {
+        text = text.replace(rounded, exact);
+    }
+    text.into_bytes()
 }
 
 #[test]

@@ -225,13 +225,14 @@ fn an_encrypted_file_with_an_alias_bomb_in_its_data() {
     assert_status(&enseal(&sb, &["filestatus", "crafted.yaml"]), true);
     let out = enseal(&sb, &["decrypt", "crafted.yaml"]);
     assert_refused(&out, 1, "crafted.yaml", "excessive aliasing");
-    // `check` (CI) ends with a verdict, not killed for memory.
+    // `check` (CI) ends with a verdict, not killed for memory: the data
+    // that cannot be read is a finding (exit 10), never a silent pass.
     let out = enseal(&sb, &["check", "crafted.yaml"]);
+    assert_eq!(out.code, Some(10), "check: {}", out.err());
     assert!(
-        matches!(out.code, Some(0 | 1)),
-        "check: exit {:?}: {}",
-        out.code,
-        out.err()
+        String::from_utf8_lossy(&out.stdout).contains("excessive aliasing"),
+        "check: {}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 

@@ -12,12 +12,12 @@
 //! * a file that ends where a member's value should start is accepted with
 //!   the members read so far (a quirk of the reference walk).
 //!
-//! Numbers: an integer literal (no fraction, no exponent) whose magnitude is
-//! at most 2^53 becomes [`Value::Int`]; every other number (including `-0`)
-//! becomes [`Value::Float`]. The reference 3.11.0 reads every number as a
-//! float and 3.13.2 reads int64-sized integers as ints; this choice gives
-//! the same output bytes as 3.11.0 for every number (integers above 2^53
-//! lose precision exactly as they do there).
+//! Numbers: an integer literal (no fraction, no exponent) that fits int64
+//! becomes [`Value::Int`]; every other number (including `-0`) becomes
+//! [`Value::Float`]. The reference 3.11.0 reads every number as a float and
+//! rounds integers beyond 2^53 (`1234567890123456789` →
+//! `1234567890123456800`); 3.13.2 keeps every int64, and so does enseal.
+//! Up to 2^53 both readings give the same bytes.
 //!
 //! Error messages are the reference's texts, followed by the position
 //! (`at line L, column C`).
@@ -34,11 +34,6 @@ use crate::tree::{Comment, Item, Map, Value};
 /// Nesting depth at which reading gives up (Go allows 10000; recursion here
 /// must stay within a 2 MiB thread stack in debug builds).
 const MAX_DEPTH: usize = 1000;
-
-/// Largest integer magnitude read as [`Value::Int`]: every integer up to
-/// here is exactly representable as a float, so the output text is the
-/// same as the reference's float-only reading.
-const MAX_EXACT_INT: i64 = 1 << 53;
 
 /// The JSON store.
 #[derive(Debug, Clone)]
@@ -500,9 +495,7 @@ impl<'a> Decoder<'a> {
         let text = std::str::from_utf8(&input[start..i]).unwrap_or("");
         if integer && text != "-0" {
             if let Ok(n) = text.parse::<i64>() {
-                if (-MAX_EXACT_INT..=MAX_EXACT_INT).contains(&n) {
-                    return Ok(Value::Int(n));
-                }
+                return Ok(Value::Int(n));
             }
         }
         match text.parse::<f64>() {
@@ -1221,18 +1214,21 @@ mod tests {
     #[test]
     fn number_kinds() {
         let m = parse(
-            r#"{"a":9007199254740992,"b":9007199254740993,"c":-9007199254740992,"d":1e2,"e":1.0,"f":0}"#,
+            r#"{"a":9007199254740992,"b":9007199254740993,"c":-9007199254740992,"d":1e2,"e":1.0,"f":0,"g":9223372036854775807,"h":9223372036854775808}"#,
         );
         let values: Vec<_> = m.entries().map(|(_, v)| v.clone()).collect();
         assert_eq!(
             values,
             vec![
                 Value::Int(9007199254740992),
-                Value::Float(9007199254740992.0),
+                // Beyond 2^53 but within int64: exact, as in sops 3.13.2.
+                Value::Int(9007199254740993),
                 Value::Int(-9007199254740992),
                 Value::Float(100.0),
                 Value::Float(1.0),
                 Value::Int(0),
+                Value::Int(i64::MAX),
+                Value::Float(9223372036854775808.0),
             ]
         );
     }

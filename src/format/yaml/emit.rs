@@ -1470,6 +1470,16 @@ impl Emitter {
         {
             style = Style::Double;
         }
+        // A multi-line text that starts with a tab: a `|` block would need
+        // an indentation indicator to read back (yaml.v3: "found a tab
+        // character where an indentation space is expected"), and sops
+        // writes `null` instead, losing the value (in decrypted output and
+        // in clear-text values of encrypted files). enseal double-quotes it:
+        // both tools read that back to the same text. A deliberate
+        // difference from sops.
+        if style == Style::Literal && ev.value.starts_with('\t') {
+            style = Style::Double;
+        }
         // Tagged scalars are written with their tag (not implicit): a
         // non-plain style then needs no extra `!`.
         let _ = no_tag;
@@ -1528,9 +1538,19 @@ impl Emitter {
 
     fn write_double_quoted(&mut self, value: &str) {
         self.write_indicator("\"", true, false, false);
+        // yaml.v3's BOM test looks at the start of the value, not at the
+        // current character: a value that starts with U+FEFF has every
+        // character escaped (`"\uFEFF\x62\x6F\x6D"` for U+FEFF + `bom`).
+        let escape_all = value.starts_with('\u{FEFF}');
         for c in value.chars() {
             let u = c as u32;
-            if !is_printable(c) || u == 0xFEFF || is_break_char(c) || c == '"' || c == '\\' {
+            if escape_all
+                || !is_printable(c)
+                || u == 0xFEFF
+                || is_break_char(c)
+                || c == '"'
+                || c == '\\'
+            {
                 self.put(b'\\');
                 let esc: Option<u8> = match u {
                     0x00 => Some(b'0'),
@@ -1579,7 +1599,20 @@ impl Emitter {
     fn write_block_scalar_hints(&mut self, value: &str) {
         let first = value.chars().next();
         if first.is_some_and(|c| c == ' ' || is_break_char(c)) {
-            let hint = char::from(b'0' + self.best_indent as u8).to_string();
+            // The indicator is the content's indentation relative to the
+            // enclosing block. yaml.v3 writes the preferred indent (4 with
+            // sops) even in a sequence item, whose content sits 2 columns
+            // right of its `-`, so sops cannot read that file back (`did
+            // not find expected '-' indicator`). enseal writes the real
+            // distance: a deliberate difference that both tools read.
+            let parent = self.indents.last().copied().unwrap_or(-1).max(0);
+            let distance = self.indent - parent;
+            let hint_value = if (1..=9).contains(&distance) {
+                distance
+            } else {
+                self.best_indent
+            };
+            let hint = char::from(b'0' + hint_value as u8).to_string();
             self.write_indicator(&hint, false, false, false);
         }
         self.open_ended = false;
@@ -1667,6 +1700,34 @@ mod tests {
         assert_eq!(
             emit(&m),
             "# head\nkey2:\n    # item\n    - a\n    - nested: 1\n      other: 2\nblock: |\n    line1\n    line2\ncolon: 'a: b'\ntagged: \"123\"\n\"y\": 1e+06\ne: {}\n"
+        );
+    }
+
+    #[test]
+    fn texts_sops_would_lose_or_misquote() {
+        let mut m = Map::new();
+        // yaml.v3 escapes every character of a text that starts with U+FEFF.
+        m.push("bom", s("\u{FEFF}bom"));
+        m.push("inner", s("a\u{FEFF}b"));
+        // A multi-line text that starts with a tab is double-quoted (sops
+        // writes `null`; a `|` block would not read back).
+        m.push("tab", s("\tindented\nsecond\n"));
+        m.push("space", s(" \tx\ny"));
+        assert_eq!(
+            emit(&m),
+            "bom: \"\\uFEFF\\x62\\x6F\\x6D\"\ninner: \"a\\uFEFFb\"\ntab: \"\\tindented\\nsecond\\n\"\nspace: |4-\n     \tx\n    y\n"
+        );
+    }
+
+    #[test]
+    fn indentation_indicator_is_the_real_distance_in_sequences() {
+        // yaml.v3 writes `|4` here, which it cannot read back.
+        let mut m = Map::new();
+        m.push("k", Value::List(vec![s("  x\ny\n")]));
+        m.push("m", s("  a\nb"));
+        assert_eq!(
+            emit(&m),
+            "k:\n    - |2\n        x\n      y\nm: |4-\n      a\n    b\n"
         );
     }
 

@@ -837,7 +837,10 @@ impl Builder<'_> {
                 self.resolve_own(Some(self.token_pos(span)), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
-                let raw: &str = text;
+                let raw: &str = self.block_scalar_text(text, *style, span);
+                if *style == ScalarStyle::DoubleQuoted && self.has_slash_escape(span) {
+                    return Err(err_at(span, "yaml: found unknown escape character"));
+                }
                 let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
                 if *anchor != 0 {
                     let bytes = value_bytes(&value) + raw.len();
@@ -972,6 +975,51 @@ impl Builder<'_> {
         }
         self.copied_bytes = total;
         Ok(())
+    }
+
+    /// The text of a scalar. granit-parser ends a `|`/`>` block scalar that
+    /// runs to the end of an input without a final line break with a line
+    /// break anyway; yaml.v3 (and the YAML spec: the last line has no break
+    /// to keep) end it with its last character: `a: |\n  x` is `x`.
+    fn block_scalar_text<'t>(&self, text: &'t str, style: ScalarStyle, span: &Span) -> &'t str {
+        // The input's last line: only a content line there lacks its break
+        // (a blank last line keeps the break of the line before it).
+        let last_line = self.src.rsplit(['\n', '\r']).next().unwrap_or("");
+        if !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+            || last_line.trim_matches([' ', '\t']).is_empty()
+        {
+            return text;
+        }
+        let rest = span.end.byte_offset().and_then(|end| self.src.get(end..));
+        if rest.is_some_and(|r| r.trim_matches([' ', '\t']).is_empty()) {
+            text.strip_suffix('\n').unwrap_or(text)
+        } else {
+            text
+        }
+    }
+
+    /// True when the double-quoted scalar at `span` holds a `\/` escape:
+    /// YAML 1.2 has it, yaml.v3 (sops) refuses it ("found unknown escape
+    /// character"), and so does enseal.
+    fn has_slash_escape(&self, span: &Span) -> bool {
+        let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+            return false;
+        };
+        let Some(text) = self.src.as_bytes().get(s..e) else {
+            return false;
+        };
+        let mut i = 0;
+        while i < text.len() {
+            if text[i] == b'\\' {
+                if text.get(i + 1) == Some(&b'/') {
+                    return true;
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        false
     }
 
     fn scalar_node(
@@ -1223,3 +1271,44 @@ pub(crate) fn duplicate_key_errors(keys: &[(&str, usize)]) -> Vec<String> {
 /// copies of a key, and 3,000 lines of `k: 1` would otherwise make 4.5
 /// million lines and a gigabyte of messages.
 pub(crate) const MAX_DUPLICATE_REPORTS: usize = 20;
+
+#[cfg(test)]
+mod block_scalar_end_tests {
+    use super::parse_stream;
+    use crate::tree::Value;
+
+    fn value_of_k(src: &str) -> Value {
+        let docs = parse_stream(src, true).unwrap();
+        docs[0].get("k").cloned().unwrap()
+    }
+
+    #[test]
+    fn block_scalar_at_the_end_of_input_without_a_break_has_none() {
+        // yaml.v3 (sops) reads these without a final line break.
+        for src in ["a: 1\nk: |\n  x\n  y", "k: |+\n  x\n  y", "k: >\n  x\n  y"] {
+            let want = if src.contains('>') { "x y" } else { "x\ny" };
+            assert_eq!(value_of_k(src), Value::Str(want.into()), "{src:?}");
+        }
+        // With the break, or with a blank last line, clip keeps one.
+        assert_eq!(value_of_k("k: |\n  x\n"), Value::Str("x\n".into()));
+        assert_eq!(value_of_k("k: |\n  x\n  "), Value::Str("x\n".into()));
+        // A block scalar followed by more content is untouched.
+        assert_eq!(value_of_k("k: |\n  x\nb: 1"), Value::Str("x\n".into()));
+    }
+
+    #[test]
+    fn slash_escape_is_refused_as_yaml_v3_does() {
+        let err = parse_stream("k: \"a\\/b\"\n", true).unwrap_err();
+        assert!(
+            err.to_string().contains("found unknown escape character"),
+            "{err}"
+        );
+        let err = parse_stream("k: [\"\\n\\/\"]\n", true).unwrap_err();
+        assert!(
+            err.to_string().contains("found unknown escape character"),
+            "{err}"
+        );
+        // An escaped backslash before a slash is fine.
+        assert_eq!(value_of_k("k: \"\\\\/\"\n"), Value::Str("\\/".into()));
+    }
+}
