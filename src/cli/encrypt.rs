@@ -55,6 +55,8 @@ pub(crate) fn run_preserving(
     let preserve = preserve_mode(preserve_flag, &context, in_kind, out_kind)?;
     let mut documents = in_store.parse_plain(&input.bytes).map_err(|e| match e {
         FormatError::NoDocument => Error::NoDocument,
+        // sops reads such a file and fails walking it: exit 23.
+        FormatError::Unwalkable(message) => Error::EncryptTree(message).in_file(&input.name),
         other => Error::ParsePlain {
             path: input.name.clone(),
             message: other.to_string(),

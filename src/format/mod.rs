@@ -112,6 +112,11 @@ pub enum FormatError {
     /// The input is not valid in this format.
     #[error("{0}")]
     Parse(String),
+    /// The input is valid, but holds what sops' tree walk refuses (a
+    /// non-string mapping key, an integer beyond int64): sops reads the file
+    /// and then fails to encrypt it (exit 23), so enseal fails the same way.
+    #[error("{0}")]
+    Unwalkable(String),
     /// The input has no document at all (empty YAML stream).
     #[error("File cannot be completely empty, it must contain at least one document")]
     NoDocument,

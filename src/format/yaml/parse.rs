@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, Tag};
 
-use super::resolve::{resolve_scalar, ScalarTag};
+use super::resolve::{resolve_scalar, ScalarTag, UINT64_UNWALKABLE};
 use crate::format::FormatError;
 use crate::tree::{Comment, Item, Map, Value};
 
@@ -175,6 +175,15 @@ struct DupError {
     start: (usize, usize),
     end: (usize, usize),
     messages: Vec<String>,
+}
+
+/// [`FormatError::Unwalkable`] at `span`: valid YAML that sops' tree walk
+/// refuses (exit 23 on encrypt, as sops).
+fn unwalkable_at(span: &Span, msg: impl std::fmt::Display) -> FormatError {
+    match err_at(span, msg) {
+        FormatError::Parse(text) => FormatError::Unwalkable(text),
+        other => other,
+    }
 }
 
 fn err_at(span: &Span, msg: impl std::fmt::Display) -> FormatError {
@@ -792,7 +801,7 @@ impl Builder<'_> {
                 let flow = *style == granit_parser::StructureStyle::Flow;
                 if let Some(top) = self.stack.last() {
                     if top.is_map && top.pending_key.is_none() {
-                        return Err(err_at(
+                        return Err(unwalkable_at(
                             span,
                             format!(
                                 "Tree contains a non-string key (type {}). Only string keys are supported",
@@ -841,7 +850,13 @@ impl Builder<'_> {
                 if *style == ScalarStyle::DoubleQuoted && self.has_slash_escape(span) {
                     return Err(err_at(span, "yaml: found unknown escape character"));
                 }
-                let value = resolve_scalar(raw, quoted, &stag).map_err(|m| err_at(span, m))?;
+                let value = resolve_scalar(raw, quoted, &stag).map_err(|m| {
+                    if m == UINT64_UNWALKABLE {
+                        unwalkable_at(span, m)
+                    } else {
+                        err_at(span, m)
+                    }
+                })?;
                 if *anchor != 0 {
                     let bytes = value_bytes(&value) + raw.len();
                     self.charge_copy(bytes, span)?;
@@ -921,7 +936,7 @@ impl Builder<'_> {
                             .last()
                             .map(|f| f.is_map && f.pending_key.is_none());
                         if top == Some(true) {
-                            return Err(err_at(
+                            return Err(unwalkable_at(
                                 span,
                                 "Tree contains a non-string key (type map). Only string keys are supported",
                             ));
@@ -1047,7 +1062,7 @@ impl Builder<'_> {
             let key = match value {
                 Value::Str(s) => s,
                 other => {
-                    return Err(err_at(
+                    return Err(unwalkable_at(
                         span,
                         format!(
                             "Tree contains a non-string key (type {}): {}. Only string keys are supported",

@@ -468,18 +468,18 @@ fn kind_name(k: Kind) -> &'static str {
     }
 }
 
+/// The error for an integer beyond int64 (yaml.v3 makes it a uint64, which
+/// sops' tree walk refuses).
+pub(crate) const UINT64_UNWALKABLE: &str =
+    "integer does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)";
+
 fn resolved_to_value(r: Resolved, text: &str) -> Result<Value, String> {
     Ok(match r {
         Resolved::Null => Value::Null,
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(i) => Value::Int(i),
         // sops cannot handle these (its tree walker fails on uint64).
-        Resolved::Uint(_) => {
-            return Err(
-                "integer does not fit in a signed 64-bit integer (sops: Cannot walk value, unknown type: uint64)"
-                    .to_string(),
-            )
-        }
+        Resolved::Uint(_) => return Err(UINT64_UNWALKABLE.to_string()),
         Resolved::Float(f) => Value::Float(f),
         Resolved::Time(t) => Value::Time(t),
         Resolved::Str => Value::Str(text.to_string()),
