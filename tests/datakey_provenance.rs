@@ -370,11 +370,7 @@ fn encrypt_output_with_another_kms_context_makes_a_new_data_key() {
     let (Some(endpoint), Some(arn)) = (var("ENSEAL_TEST_AWS_ENDPOINT"), var("ENSEAL_TEST_KMS_ARN"))
     else {
         let msg = "ENSEAL_TEST_AWS_ENDPOINT / ENSEAL_TEST_KMS_ARN not set (run `eval \"$(scripts/test-servers env)\"`)";
-        assert!(
-            !in_ci(),
-            "{msg}; CI is set, so this is a failure, not a skip"
-        );
-        eprintln!("\n*** SKIPPED: {msg} ***\n");
+        unavailable(msg);
         return;
     };
     let aws = |mut cmd: Command| -> Command {

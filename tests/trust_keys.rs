@@ -143,10 +143,7 @@ fn vault() -> Option<(String, String)> {
         (Some(addr), Some(token)) => Some((addr, token)),
         _ => {
             let msg = "ENSEAL_TEST_VAULT_ADDR / ENSEAL_TEST_VAULT_TOKEN not set (run `eval \"$(scripts/test-servers env)\"`)";
-            if in_ci() {
-                panic!("{msg}; CI is set, so this is a failure, not a skip");
-            }
-            let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {msg} ***\n");
+            unavailable(msg);
             None
         }
     }
