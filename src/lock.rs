@@ -56,6 +56,17 @@ pub fn read_locked(lock: Option<&FileLock>, path: &Path) -> std::io::Result<File
     }
 }
 
+/// Locks `path` for a read-modify-write ([`lock_for_update`]) and reads it
+/// through the lock; a read error names the file as `name`.
+pub fn lock_and_read(path: &Path, name: &str) -> Result<(Option<FileLock>, FileBytes)> {
+    let lock = lock_for_update(path)?;
+    let bytes = read_locked(lock.as_ref(), path).map_err(|source| Error::ReadInput {
+        path: name.to_string(),
+        source,
+    })?;
+    Ok((lock, bytes))
+}
+
 /// How long to wait for another writer: `ENSEAL_LOCK_TIMEOUT` (seconds,
 /// fractions allowed, 0: do not wait), else 30 s.
 pub fn timeout() -> Result<Duration> {

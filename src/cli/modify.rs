@@ -60,12 +60,7 @@ pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Re
     let mut keys = key_context(args.decryption_order.as_deref())?;
     let stores = ConfigContext::load(config)?.stores();
     let path = PathBuf::from(file);
-    let lock = crate::lock::lock_for_update(&path)?;
-    let bytes =
-        crate::lock::read_locked(lock.as_ref(), &path).map_err(|source| Error::ReadInput {
-            path: file.to_string(),
-            source,
-        })?;
+    let (lock, bytes) = crate::lock::lock_and_read(&path, file)?;
     let io = args.io();
     let (in_kind, out_kind) = kinds(&io, file);
     let options = store_options(&io, out_kind, stores, true)?;

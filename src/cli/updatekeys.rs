@@ -124,12 +124,8 @@ fn update_file(
     }
     let new_groups = rule_key_groups(config, context, &path)?;
 
-    let lock = crate::lock::lock_for_update(&path)?;
-    let bytes =
-        crate::lock::read_locked(lock.as_ref(), &path).map_err(|source| Error::ReadInput {
-            path: file.to_string(),
-            source,
-        })?;
+    // Held until the new version is renamed over the file.
+    let (_lock, bytes) = crate::lock::lock_and_read(&path, file)?;
     let io = IoArgs {
         input_type: options.input_type.map(str::to_string),
         output_type: options.input_type.map(str::to_string),
