@@ -951,35 +951,67 @@ fn extract_agrees_with_the_reference() {
     let link = sb.root().join("bin").join("sops");
     std::fs::create_dir_all(link.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(enseal_bin(), &link).unwrap();
-    let cases = [
-        ("binary-blob.enc.bin", r#"["data"]"#),
-        ("binary-blob.enc.bin", r#"["data"][0]"#),
-        ("binary-blob.enc.bin", r#"["nope"]"#),
-        ("yaml-lists.enc.yaml", r#"["ports"][2]"#),
-        ("yaml-lists.enc.yaml", r#"["ports"][4]"#),
-        ("yaml-lists.enc.yaml", r#"["servers"][3]["ip"]"#),
-        ("yaml-lists.enc.yaml", r#"["mixed"][4]"#),
-        ("yaml-lists.enc.yaml", r#"["ports"]"#),
-        ("yaml-basic.enc.yaml", r#"["app"]["database"]["nope"]"#),
-        ("yaml-basic.enc.yaml", r#"["nope"]"#),
-        ("yaml-basic.enc.yaml", r#"["app"]["replicas"][0]"#),
-        ("json-nested.enc.json", r#"["nested"]["nope"]"#),
+    let cases: [(&str, &str, &[&str]); 17] = [
+        ("binary-blob.enc.bin", r#"["data"]"#, &[]),
+        ("binary-blob.enc.bin", r#"["data"][0]"#, &[]),
+        ("binary-blob.enc.bin", r#"["nope"]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["ports"][2]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["ports"][4]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["servers"][3]["ip"]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["mixed"][4]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["ports"]"#, &[]),
+        ("yaml-basic.enc.yaml", r#"["app"]["database"]["nope"]"#, &[]),
+        ("yaml-basic.enc.yaml", r#"["nope"]"#, &[]),
+        ("yaml-basic.enc.yaml", r#"["app"]["replicas"][0]"#, &[]),
+        ("json-nested.enc.json", r#"["nested"]["nope"]"#, &[]),
+        // A value the output format cannot write: sops' `Error dumping
+        // tree` (exit 4); a mapping: `Error dumping file`.
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["replicas"]"#,
+            &["--output-type", "binary"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["replicas"]"#,
+            &["--output-type", "dotenv"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["database"]"#,
+            &["--output-type", "binary"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["replicas"]"#,
+            &["--output-type", "json"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["flow_list"]"#,
+            &["--output-type", "ini"],
+        ),
     ];
     let mut failures = Vec::new();
-    for (fixture_name, path) in cases {
-        let label = format!("{fixture_name} {path}");
+    for (fixture_name, path, extra) in cases {
+        let label = format!("{fixture_name} {path} {extra:?}");
         let r = catch(&label, || {
             let file = fixture(fixture_name);
             let reference = run(sb
                 .sops(&sops)
                 .env("SOPS_AGE_KEY_FILE", key_file(1))
                 .args(["decrypt", "--extract", path])
+                .args(extra)
                 .arg(&file));
             let as_sops = run(scrubbed(&link, &sb.home(), &sb.work())
                 .env("SOPS_AGE_KEY_FILE", key_file(1))
                 .args(["decrypt", "--extract", path])
+                .args(extra)
                 .arg(&file));
-            let ours = extract(path, fixture_name);
+            let ours = run(with_key(enseal())
+                .args(["decrypt", "--extract", path])
+                .args(extra)
+                .arg(&file));
             for (who, out) in [("enseal", &ours), ("enseal as sops", &as_sops)] {
                 if out.code != reference.code {
                     return Err(format!(
@@ -999,12 +1031,16 @@ fn extract_agrees_with_the_reference() {
                         reference.err()
                     ));
                 }
-                let first = ours.err().lines().next().unwrap_or_default().to_string();
                 let theirs = reference.err();
-                if !first.ends_with(&format!(": {}", theirs.trim_end())) {
-                    return Err(format!("enseal: {first:?}, reference {theirs:?}"));
+                let ours_err = ours.err();
+                let Some((_file, text)) = ours_err.split_once(": ") else {
+                    return Err(format!("enseal: no file name: {ours_err:?}"));
+                };
+                let text = text.split("\nhint: ").next().unwrap_or_default();
+                if text.trim_end() != theirs.trim_end() {
+                    return Err(format!("enseal: {ours_err:?}, reference {theirs:?}"));
                 }
-                if !ours.err().contains("\nhint: ") {
+                if theirs.starts_with("error truncating tree") && !ours_err.contains("\nhint: ") {
                     return Err(format!("enseal: no hint: {}", ours.err()));
                 }
             }
