@@ -136,9 +136,10 @@ pub enum Error {
     /// An `--extract` path that does not parse.
     #[error("error parsing --extract path: {0}")]
     TreePathFormat(String),
-    /// An `--extract` path that does not lead anywhere.
+    /// An `--extract` path that does not lead to a value (sops' message,
+    /// and a hint naming the keys or indices that exist there).
     #[error("error truncating tree: {0}")]
-    TreePath(String),
+    TreePath(crate::tree_path::LookupError),
     /// Another error, in the context of a file.
     #[error("{path}: {inner}")]
     InFile {
@@ -202,9 +203,17 @@ impl Error {
     }
 
     /// What the user can do about it, when there is something to say.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
             Error::InFile { inner, .. } => inner.hint(),
+            Error::TreePath(e) => e.hint.as_deref().map(std::borrow::Cow::Borrowed),
+            other => other.fixed_hint().map(std::borrow::Cow::Borrowed),
+        }
+    }
+
+    /// The hints that do not depend on the error's details.
+    fn fixed_hint(&self) -> Option<&'static str> {
+        match self {
             Error::ParsePlain { message, .. } | Error::ParseEncrypted { message, .. }
                 if message.contains("excessive aliasing") =>
             {

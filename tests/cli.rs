@@ -763,3 +763,292 @@ fn started_as_sops_errors_are_sops_text() {
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "a: secret\n");
     }
 }
+
+// ---------------------------------------------------------------------------
+// --extract: the cases where sops' output is not the file's data (issue #16)
+// and the keys that exist where a path fails (issue #18)
+// ---------------------------------------------------------------------------
+
+/// `decrypt --extract PATH FIXTURE` with test key 1.
+fn extract(path: &str, fixture_name: &str) -> Out {
+    run(with_key(enseal())
+        .args(["decrypt", "--extract", path])
+        .arg(fixture(fixture_name)))
+}
+
+/// The error line (the file name in front, sops' text after it) and the
+/// hint line of a refused `--extract`; nothing on stdout, exit 1 as sops
+/// for every `error truncating tree` failure.
+fn refused(out: &Out) -> (String, String) {
+    assert_eq!(out.code, Some(1), "exit code; stderr:\n{}", out.err());
+    assert!(out.stdout.is_empty(), "stdout: {:?}", out.out());
+    let err = out.err();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "one error line and one hint line:\n{err}");
+    let hint = lines[1]
+        .strip_prefix("hint: ")
+        .unwrap_or_else(|| panic!("no hint line:\n{err}"));
+    (lines[0].to_string(), hint.to_string())
+}
+
+/// sops 3.11.0 and 3.13.2 answer an index on a mapping with their internal
+/// entry record (`key: x` / `value: 1` in YAML, `{"Key": …, "Value": …}` in
+/// JSON, `"Value":null` for a whole INI section, a comment's text as a
+/// value, exit 4 for dotenv): not the file's data. enseal refuses, naming
+/// the keys to use instead.
+#[test]
+fn extract_index_on_a_mapping_is_refused_with_its_keys() {
+    for (fixture_name, path, at, keys) in [
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["database"][0]"#,
+            r#"["app"]["database"]"#,
+            r#"["host"], ["port"], ["password"], ["single_quoted"]; use a key, e.g. ["app"]["database"]["host"]"#,
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            "[0]",
+            "the top level",
+            r#"["app"], ["token_unencrypted"], ["nested_unencrypted"]; use a key, e.g. ["app"]"#,
+        ),
+        (
+            "json-nested.enc.json",
+            r#"["nested"][1]"#,
+            r#"["nested"]"#,
+            r#"["deep"], ["empty_object"], ["empty_array"]; use a key, e.g. ["nested"]["deep"]"#,
+        ),
+        (
+            "ini-sections.enc.ini",
+            "[0]",
+            "the top level",
+            "[\"DEFAULT\"]",
+        ),
+        (
+            "dotenv-basic.enc.env",
+            "[0]",
+            "the top level",
+            "[\"DB_HOST\"]",
+        ),
+    ] {
+        let (error, hint) = refused(&extract(path, fixture_name));
+        let index = path.rsplit('[').next().unwrap();
+        assert!(
+            error.ends_with(&format!(
+                "error truncating tree: component [{index} is a list index, but the value at {at} is a mapping"
+            )),
+            "{fixture_name} {path}: {error}"
+        );
+        assert!(
+            hint.starts_with(&format!("the keys at {at} are ")) && hint.contains(keys),
+            "{fixture_name} {path}: {hint}"
+        );
+    }
+}
+
+/// Comments count as list items for the index, as in sops (so every other
+/// index selects the same value as sops), but an index that lands on a
+/// comment is refused: sops prints the comment's text as if it were a value
+/// (`value: ' the primary'`; 3.13.2 adds `inline: false`), enseal used to
+/// print `null`, which is neither. Nothing of the comment is shown.
+#[test]
+fn extract_index_on_a_list_comment_is_refused() {
+    let ports = r#"the list at ["ports"] has 4 items, [0] to [3]; comments count as items, as in sops: its values are at [0], [2] to [3]"#;
+    let servers = r#"the list at ["servers"] has 4 items, [0] to [3]; comments count as items, as in sops: its values are at [1], [3]"#;
+    for (path, at, index, want_hint) in [
+        (r#"["ports"][1]"#, r#"["ports"]"#, 1, ports),
+        (r#"["servers"][0]"#, r#"["servers"]"#, 0, servers),
+        (r#"["servers"][2]["name"]"#, r#"["servers"]"#, 2, servers),
+    ] {
+        let out = extract(path, "yaml-lists.enc.yaml");
+        let (error, hint) = refused(&out);
+        assert!(
+            error.ends_with(&format!(
+                "error truncating tree: component [{index}] is a comment in the list at {at}, not a value"
+            )),
+            "{path}: {error}"
+        );
+        assert_eq!(hint, want_hint, "{path}");
+        for text in ["primary", "secondary", "between scalar"] {
+            assert!(!out.err().contains(text), "{path}: comment text shown");
+        }
+    }
+    // Past the end: sops' message, with the same hint.
+    let (error, hint) = refused(&extract(r#"["ports"][4]"#, "yaml-lists.enc.yaml"));
+    assert!(
+        error.ends_with("error truncating tree: component [4] accesses out of bounds"),
+        "{error}"
+    );
+    assert_eq!(hint, ports);
+    // The values next to the comments are the reference's (extract goldens).
+    let out = extract(r#"["ports"][2]"#, "yaml-lists.enc.yaml").ok();
+    assert_eq!(out.stdout, golden("extract/yaml-list-after-comment.out"));
+}
+
+/// `--extract '["data"]'` on a binary file prints the file's plaintext, as
+/// sops does (it used to be refused); other paths fail as in sops.
+#[test]
+fn extract_data_of_a_binary_file_is_its_plaintext() {
+    for (enc, dec) in [
+        ("binary-blob.enc.bin", "binary-blob.dec.bin"),
+        ("binary-blob-2keys.enc.bin", "binary-blob-2keys.dec.bin"),
+    ] {
+        let out = extract(r#"["data"]"#, enc).ok();
+        assert_bytes(enc, &golden(dec), &out.stdout);
+    }
+    let (error, hint) = refused(&extract(r#"["data"][0]"#, "binary-blob.enc.bin"));
+    assert!(
+        error.ends_with(
+            "error truncating tree: component [0] is integer, but tree part is not a slice"
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        hint,
+        r#"the value at ["data"] is a string, so the path must end there"#
+    );
+    let (error, hint) = refused(&extract(r#"["nope"]"#, "binary-blob.enc.bin"));
+    assert!(
+        error.ends_with("error truncating tree: component ['nope'] not found"),
+        "{error}"
+    );
+    assert_eq!(
+        hint,
+        r#"the keys at the top level are ["data"]; use a key, e.g. ["data"]"#
+    );
+}
+
+/// A missing key keeps sops' message (`component ['nope'] not found`) and
+/// the hint names the keys that exist there (never a value).
+#[test]
+fn extract_missing_key_names_the_keys_that_exist() {
+    let out = extract(r#"["app"]["database"]["nope"]"#, "yaml-basic.enc.yaml");
+    let (error, hint) = refused(&out);
+    assert!(
+        error.ends_with("error truncating tree: component ['nope'] not found"),
+        "{error}"
+    );
+    assert_eq!(
+        hint,
+        r#"the keys at ["app"]["database"] are ["host"], ["port"], ["password"], ["single_quoted"]; use a key, e.g. ["app"]["database"]["host"]"#
+    );
+    for value in ["db.internal", "5432", "w0rd", "it's"] {
+        assert!(
+            !out.err().contains(value),
+            "a value is shown: {}",
+            out.err()
+        );
+    }
+}
+
+/// Where enseal matches the reference, it matches it exactly: exit code and
+/// stdout, and for the errors sops also reports, sops' text (started as
+/// `sops`, stderr is sops' own; started as `enseal`, the same line follows
+/// the file name, and a hint line follows).
+#[test]
+fn extract_agrees_with_the_reference() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    let link = sb.root().join("bin").join("sops");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(enseal_bin(), &link).unwrap();
+    let cases: [(&str, &str, &[&str]); 17] = [
+        ("binary-blob.enc.bin", r#"["data"]"#, &[]),
+        ("binary-blob.enc.bin", r#"["data"][0]"#, &[]),
+        ("binary-blob.enc.bin", r#"["nope"]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["ports"][2]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["ports"][4]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["servers"][3]["ip"]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["mixed"][4]"#, &[]),
+        ("yaml-lists.enc.yaml", r#"["ports"]"#, &[]),
+        ("yaml-basic.enc.yaml", r#"["app"]["database"]["nope"]"#, &[]),
+        ("yaml-basic.enc.yaml", r#"["nope"]"#, &[]),
+        ("yaml-basic.enc.yaml", r#"["app"]["replicas"][0]"#, &[]),
+        ("json-nested.enc.json", r#"["nested"]["nope"]"#, &[]),
+        // A value the output format cannot write: sops' `Error dumping
+        // tree` (exit 4); a mapping: `Error dumping file`.
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["replicas"]"#,
+            &["--output-type", "binary"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["replicas"]"#,
+            &["--output-type", "dotenv"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["database"]"#,
+            &["--output-type", "binary"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["replicas"]"#,
+            &["--output-type", "json"],
+        ),
+        (
+            "yaml-basic.enc.yaml",
+            r#"["app"]["flow_list"]"#,
+            &["--output-type", "ini"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (fixture_name, path, extra) in cases {
+        let label = format!("{fixture_name} {path} {extra:?}");
+        let r = catch(&label, || {
+            let file = fixture(fixture_name);
+            let reference = run(sb
+                .sops(&sops)
+                .env("SOPS_AGE_KEY_FILE", key_file(1))
+                .args(["decrypt", "--extract", path])
+                .args(extra)
+                .arg(&file));
+            let as_sops = run(scrubbed(&link, &sb.home(), &sb.work())
+                .env("SOPS_AGE_KEY_FILE", key_file(1))
+                .args(["decrypt", "--extract", path])
+                .args(extra)
+                .arg(&file));
+            let ours = run(with_key(enseal())
+                .args(["decrypt", "--extract", path])
+                .args(extra)
+                .arg(&file));
+            for (who, out) in [("enseal", &ours), ("enseal as sops", &as_sops)] {
+                if out.code != reference.code {
+                    return Err(format!(
+                        "{who}: exit {:?}, reference {:?}: {}",
+                        out.code,
+                        reference.code,
+                        out.err()
+                    ));
+                }
+                diff_bytes(&format!("{who} stdout"), &reference.stdout, &out.stdout)?;
+            }
+            if reference.code != Some(0) {
+                if as_sops.err() != reference.err() {
+                    return Err(format!(
+                        "started as sops, stderr {:?}, reference {:?}",
+                        as_sops.err(),
+                        reference.err()
+                    ));
+                }
+                let theirs = reference.err();
+                let ours_err = ours.err();
+                let Some((_file, text)) = ours_err.split_once(": ") else {
+                    return Err(format!("enseal: no file name: {ours_err:?}"));
+                };
+                let text = text.split("\nhint: ").next().unwrap_or_default();
+                if text.trim_end() != theirs.trim_end() {
+                    return Err(format!("enseal: {ours_err:?}, reference {theirs:?}"));
+                }
+                if theirs.starts_with("error truncating tree") && !ours_err.contains("\nhint: ") {
+                    return Err(format!("enseal: no hint: {}", ours.err()));
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            failures.push(e);
+        }
+    }
+    report("extract against the reference", cases.len(), failures);
+}

@@ -42,11 +42,6 @@ pub(crate) fn run_preserving(
     let stores = context.stores();
     let input = read_input(file, io)?;
     let (in_kind, out_kind) = kinds(io, &input.type_path);
-    if !extract.is_empty() && out_kind == FormatKind::Binary {
-        return Err(Error::Usage(
-            "Binary files are not structured and extracting a single value is not possible".into(),
-        ));
-    }
     let options = store_options(io, out_kind, stores, false)?;
     let in_store = in_kind.store(&options);
     let out_store = out_kind.store(&options);
@@ -92,23 +87,47 @@ pub(crate) fn run_preserving(
         })?;
         return write_output(io, &input, &bytes);
     }
-    let chunks = zeroize::Zeroizing::new(
-        if extract.is_empty() {
-            out_store.emit_plain_chunks(&decrypted.documents)
-        } else {
-            let first = decrypted.documents.first().cloned().unwrap_or_default();
-            match tree_path::lookup(&first, &extract).map_err(Error::TreePath)? {
-                Value::Map(m) => out_store.emit_plain_chunks(std::slice::from_ref(m)),
-                Value::Str(s) => Ok(vec![s.as_bytes().to_vec()]),
-                Value::Bytes(b) => Ok(vec![b.clone()]),
-                other => out_store.emit_value(other).map(|bytes| vec![bytes]),
-            }
-        }
-        .map_err(|e| Error::Dump(e.to_string()))?,
-    );
+    let chunks = zeroize::Zeroizing::new(if extract.is_empty() {
+        out_store
+            .emit_plain_chunks(&decrypted.documents)
+            .map_err(|e| Error::Dump(e.to_string()))?
+    } else {
+        extract_value(out_store.as_ref(), &decrypted.documents, &extract)
+            .map_err(|e| e.in_file(&input.name))?
+    });
     let written = write_output_chunks(io, &input, &chunk_refs(&chunks));
     decrypted.wipe_and_leak();
     written
+}
+
+/// `--extract`: the value at `path` in the first document, as sops prints
+/// it: a string as its raw bytes (also the `data` of a binary file), a
+/// mapping as a document of the output format, anything else as the output
+/// format writes a single value. Paths that sops answers with something that
+/// is not the file's data are refused (see [`tree_path::lookup`]).
+fn extract_value(
+    out_store: &dyn Store,
+    documents: &[crate::tree::Map],
+    path: &[tree_path::Component],
+) -> Result<Vec<Vec<u8>>> {
+    let empty = crate::tree::Map::new();
+    let first = documents.first().unwrap_or(&empty);
+    match tree_path::lookup(first, path).map_err(Error::TreePath)? {
+        Value::Map(m) => out_store
+            .emit_plain_chunks(std::slice::from_ref(m))
+            .map_err(|e| Error::Dump(e.to_string())),
+        Value::Str(s) => Ok(vec![s.as_bytes().to_vec()]),
+        Value::Bytes(b) => Ok(vec![b.clone()]),
+        other => out_store
+            .emit_value(other)
+            .map(|bytes| vec![bytes])
+            .map_err(|e| {
+                Error::Coded(
+                    crate::error::exit::ERROR_DUMPING_TREE,
+                    format!("Error dumping tree: {e}"),
+                )
+            }),
+    }
 }
 
 /// A key context with `--decryption-order` / `SOPS_DECRYPTION_ORDER` applied

@@ -3,6 +3,9 @@
 #
 #   testdata/reference/generate.sh            (sops from $ENSEAL_SOPS_REF, else .tools/bin/sops;
 #                                              run scripts/install-test-deps first)
+#   testdata/reference/generate.sh --extracts-only
+#                                             (only the --extract goldens, from the committed
+#                                              fixtures: no new ciphertexts)
 #
 # For every line of cases.tsv: encrypt the plaintext input with the reference
 # (keys from ../keys/), write NAME.enc.EXT, then write the reference's
@@ -11,6 +14,13 @@
 # Each sops call runs with a scratch HOME, in a scratch directory (no .sops.yaml
 # above it) and with no SOPS_* variable except the one it needs.
 set -euo pipefail
+
+EXTRACTS_ONLY=false
+case ${1:-} in
+  '') ;;
+  --extracts-only) EXTRACTS_ONLY=true ;;
+  *) echo "usage: generate.sh [--extracts-only]" >&2; exit 2 ;;
+esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -29,7 +39,11 @@ export HOME=$SCRATCH/home
 cd "$SCRATCH/cwd"
 
 echo "generate.sh: using $("$SOPS" --version --disable-version-check 2>/dev/null | head -1) ($SOPS)"
-rm -f "$HERE"/*.enc.* "$HERE"/*.dec.* "$HERE"/extract/*.out
+if $EXTRACTS_ONLY; then
+  rm -f "$HERE"/extract/*.out
+else
+  rm -f "$HERE"/*.enc.* "$HERE"/*.dec.* "$HERE"/extract/*.out
+fi
 mkdir -p "$HERE/extract"
 n=0
 while IFS=$'\t' read -r name input keys args; do
@@ -63,8 +77,8 @@ while IFS=$'\t' read -r name input keys args; do
   rm -f "$SCRATCH/cwd/$(basename "$input")"
   n=$((n + 1))
   printf '  %-34s %s\n' "$name" "sops ${argv[*]}"
-done < "$HERE/cases.tsv"
-echo "generate.sh: wrote $n cases to $HERE"
+done < <($EXTRACTS_ONLY || cat "$HERE/cases.tsv")
+$EXTRACTS_ONLY || echo "generate.sh: wrote $n cases to $HERE"
 
 # --extract goldens (extracts.tsv): extract/NAME.out = `sops decrypt --extract PATH NAME.enc.EXT`
 m=0
