@@ -67,7 +67,8 @@ fn to_str(input: &[u8]) -> Result<&str, FormatError> {
 impl Store for YamlStore {
     fn parse_plain(&self, input: &[u8]) -> Result<Vec<Map>, FormatError> {
         let text = to_str(input)?;
-        split::parse_stream(text, true)
+        let docs = split::parse_stream(text, true)?;
+        Ok(parse::settle_trailing_comments(docs, self.indent))
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<EncryptedFile, FormatError> {

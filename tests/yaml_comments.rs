@@ -1,0 +1,159 @@
+//! YAML comments after the last item of a nested collection (issue #16,
+//! "Comments are lost"): sops 3.11 encrypts them under the path of the
+//! enclosing mapping and, reading its file back, finds them in the nested
+//! collection, so neither sops nor enseal can decrypt them again. enseal
+//! encrypts them where a reader finds them (see `settle_trailing_comments`
+//! in src/format/yaml/parse.rs); both tools must decrypt every comment.
+
+mod common;
+
+use common::*;
+
+/// A GitHub workflow: commented-out keys after a list that ends a mapping.
+const WORKFLOW: &str = "\
+name: CI
+on:
+  push:
+    branches:
+      - master
+    # Run once a week
+    #schedule:
+    #  - cron: '0 0 * * 0'
+jobs:
+  build:
+    steps:
+      - uses: actions/checkout@v4
+      - run: cargo test
+      # after the last step
+    # belongs to build
+";
+
+/// The smallest shape the reference itself cannot decrypt.
+const MINIMAL: &str = "a:\n  b:\n    - c: d\n  # one\n";
+
+/// Lists nested in lists, the comment at the outer mapping's column.
+const NESTED_LISTS: &str = "x:\n  y:\n    - - 1\n      - 2\n  # two\n  # three\n";
+
+const DOCUMENTS: &[(&str, &str)] = &[
+    ("workflow", WORKFLOW),
+    ("minimal", MINIMAL),
+    ("nested_lists", NESTED_LISTS),
+];
+
+/// The text of every own-line comment, in order.
+fn comment_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The lines that are not comments.
+fn data_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn encrypt(sb: &Sandbox, mut cmd: std::process::Command, name: &str, plain: &str) -> Out {
+    let input = sb.write(name, plain);
+    run(cmd
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["encrypt", "--age", &recipient(1)])
+        .arg(input))
+    .ok()
+}
+
+fn decrypt(sb: &Sandbox, mut cmd: std::process::Command, name: &str, enc: &[u8]) -> Out {
+    let p = sb.write(name, enc);
+    run(cmd
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .arg("decrypt")
+        .arg(p))
+    .ok()
+}
+
+#[test]
+fn enseal_encrypted_trailing_comments_decrypt_in_both_tools() {
+    let Some(sops) = require_sops() else {
+        return;
+    };
+    for (name, plain) in DOCUMENTS {
+        let sb = Sandbox::new();
+        let enc = encrypt(&sb, sb.enseal(), &format!("{name}.yaml"), plain);
+        let by_ref = decrypt(
+            &sb,
+            sb.sops(&sops),
+            &format!("{name}.enc.yaml"),
+            &enc.stdout,
+        );
+        let by_us = decrypt(&sb, sb.enseal(), &format!("{name}.enc.yaml"), &enc.stdout);
+        for (who, out) in [("reference", &by_ref), ("enseal", &by_us)] {
+            let text = out.out();
+            assert!(
+                !text.contains("ENC["),
+                "[{name}] {who} decrypt left a comment encrypted:\n{text}\nstderr: {}",
+                out.err()
+            );
+            assert_eq!(
+                comment_lines(&text),
+                comment_lines(plain),
+                "[{name}] {who} decrypt lost or changed a comment:\n{text}"
+            );
+        }
+        assert!(
+            !by_us.err().contains("could not be decrypted"),
+            "[{name}] enseal warned: {}",
+            by_us.err()
+        );
+        assert_eq!(
+            by_us.out(),
+            by_ref.out(),
+            "[{name}] enseal and the reference decrypt enseal's file differently"
+        );
+    }
+}
+
+#[test]
+fn settled_comments_leave_the_data_as_the_reference_writes_it() {
+    let Some(sops) = require_sops() else {
+        return;
+    };
+    for (name, plain) in DOCUMENTS {
+        let sb = Sandbox::new();
+        let ours = encrypt(&sb, sb.enseal(), &format!("{name}.yaml"), plain);
+        let theirs = encrypt(&sb, sb.sops(&sops), &format!("{name}.yaml"), plain);
+        let ours = decrypt(&sb, sb.sops(&sops), "ours.enc.yaml", &ours.stdout);
+        let theirs = decrypt(&sb, sb.sops(&sops), "theirs.enc.yaml", &theirs.stdout);
+        assert_eq!(
+            data_lines(&ours.out()),
+            data_lines(&theirs.out()),
+            "[{name}] the data differs from the reference's own round trip"
+        );
+    }
+}
+
+/// The reference's own file stays undecryptable there: enseal keeps the
+/// comment as it is and says so, as the reference does.
+#[test]
+fn reference_files_with_misplaced_comments_are_kept_with_a_warning() {
+    let Some(sops) = require_sops() else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let enc = encrypt(&sb, sb.sops(&sops), "minimal.yaml", MINIMAL);
+    let by_us = decrypt(&sb, sb.enseal(), "ref.enc.yaml", &enc.stdout);
+    let text = by_us.out();
+    assert!(
+        text.contains("#ENC[AES256_GCM,") && text.contains("type:comment]"),
+        "the undecryptable comment is not kept as it is:\n{text}"
+    );
+    assert!(
+        by_us
+            .err()
+            .contains(r#"a comment at ["a"]["b"] could not be decrypted and is kept as it is"#),
+        "no warning: {}",
+        by_us.err()
+    );
+}
