@@ -158,6 +158,11 @@ struct Builder<'a> {
     /// Metadata-only mode met an alias in the metadata whose anchor holds
     /// an unexpanded alias: the stream must be read whole.
     needs_full: bool,
+    /// The first construct sops' tree walk refuses (a scalar non-string key,
+    /// an integer beyond int64), kept until the whole stream has parsed:
+    /// sops reads the whole file first, so any later syntax or decoding
+    /// error is what it reports (exit 2), and only then this one (exit 23).
+    unwalkable: Option<FormatError>,
 }
 
 /// An anchored value, as an alias copies it.
@@ -329,6 +334,7 @@ impl<'a> Builder<'a> {
             doc_index: 0,
             metadata_only: false,
             needs_full: false,
+            unwalkable: None,
         }
     }
 
@@ -423,6 +429,9 @@ impl<'a> Builder<'a> {
             // yaml.v3 reports a stream without documents (blank lines or
             // comments only) as end of file; an empty input is fine.
             return Err(FormatError::Parse("EOF".into()));
+        }
+        if let Some(unwalkable) = self.unwalkable {
+            return Err(unwalkable);
         }
         Ok(self.docs)
     }
@@ -801,7 +810,7 @@ impl Builder<'_> {
                 let flow = *style == granit_parser::StructureStyle::Flow;
                 if let Some(top) = self.stack.last() {
                     if top.is_map && top.pending_key.is_none() {
-                        return Err(unwalkable_at(
+                        return Err(err_at(
                             span,
                             format!(
                                 "Tree contains a non-string key (type {}). Only string keys are supported",
@@ -850,13 +859,14 @@ impl Builder<'_> {
                 if *style == ScalarStyle::DoubleQuoted && self.has_slash_escape(span) {
                     return Err(err_at(span, "yaml: found unknown escape character"));
                 }
-                let value = resolve_scalar(raw, quoted, &stag).map_err(|m| {
-                    if m == UINT64_UNWALKABLE {
-                        unwalkable_at(span, m)
-                    } else {
-                        err_at(span, m)
+                let value = match resolve_scalar(raw, quoted, &stag) {
+                    Ok(value) => value,
+                    Err(m) if m == UINT64_UNWALKABLE => {
+                        self.unwalkable.get_or_insert(unwalkable_at(span, m));
+                        Value::Str(raw.to_string())
                     }
-                })?;
+                    Err(m) => return Err(err_at(span, m)),
+                };
                 if *anchor != 0 {
                     let bytes = value_bytes(&value) + raw.len();
                     self.charge_copy(bytes, span)?;
@@ -936,7 +946,7 @@ impl Builder<'_> {
                             .last()
                             .map(|f| f.is_map && f.pending_key.is_none());
                         if top == Some(true) {
-                            return Err(unwalkable_at(
+                            return Err(err_at(
                                 span,
                                 "Tree contains a non-string key (type map). Only string keys are supported",
                             ));
@@ -1062,14 +1072,15 @@ impl Builder<'_> {
             let key = match value {
                 Value::Str(s) => s,
                 other => {
-                    return Err(unwalkable_at(
+                    self.unwalkable.get_or_insert(unwalkable_at(
                         span,
                         format!(
                             "Tree contains a non-string key (type {}): {}. Only string keys are supported",
                             go_type(&other),
                             raw
                         ),
-                    ))
+                    ));
+                    raw.to_string()
                 }
             };
             if self.check_keys {
