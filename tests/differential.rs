@@ -295,6 +295,16 @@ fn check(
             .args(["decrypt", "--ignore-mac"])
             .arg(&p));
     }
+    if got_ours.code != Some(0)
+        && want_ref.err().contains("MAC mismatch")
+        && got_ours.err().contains("MAC mismatch")
+    {
+        // Exemption `mac_broken_alike`: the reference cannot verify its own
+        // file either (a clear-text YAML `-0.0` is written as `-0` and read
+        // back as the int 0, by sops and enseal alike), so neither file
+        // verifies: the same behaviour, listed in testdata/differential.
+        return Ok(Verdict::Same);
+    }
     if got_ours.code != Some(0) {
         return Err(format!(
             "{}\n--- enseal's encrypted file ---\n{}",
@@ -341,6 +351,11 @@ fn check(
         }
     }
     let own_rounded = rounded_integers(&own.stdout, exact_ints);
+    // enseal's own round trip equals its decryption of the reference's file,
+    // which check 1 held against the reference (with its exemptions).
+    if !reference_broken && own_rounded == got_ref.stdout {
+        return Ok(Verdict::Same);
+    }
     let want = null_for_tab_led_text(&want, &own_rounded);
     compare(
         &sb,
@@ -375,9 +390,27 @@ fn compare(
         return Ok(());
     };
     let ext = format.ext();
+    // Exemption `compare`: enseal may differ only where the reference's own
+    // output does not read back to itself (it cannot read it, or reads
+    // another value: a `|4` block indicator in a sequence item loses the
+    // text's leading spaces) and the reference reads enseal's text back to
+    // exactly the reference's output.
     let unreadable = sb.write(&format!("want.{ext}"), want);
-    if encrypt(sb.sops(sops), &unreadable).code == Some(0) {
-        return Err(diff);
+    let own = encrypt(sb.sops(sops), &unreadable);
+    if own.code == Some(0) {
+        let again = decrypt(sb, sb.sops(sops), &format!("want.enc.{ext}"), &own.stdout);
+        if again.code == Some(0) && again.stdout == want {
+            return Err(diff);
+        }
+    }
+    // The reference's output does not read back to itself. Where the two
+    // texts differ only in block scalar indentation indicators (`|4+` from
+    // yaml.v3, the indicator the content needs from enseal), enseal's is the
+    // readable one (regressions leading_space_text_in_sequences and
+    // indentation_indicator_in_sequence_item hold that the reference reads
+    // it to the value).
+    if only_block_indicators_differ(want, got) {
+        return Ok(());
     }
     // Clear-text values renamed to encrypted ones: the reference would
     // write them into its encrypted file in the same unreadable way.
@@ -394,6 +427,35 @@ fn compare(
     } else {
         Err(diff)
     }
+}
+
+/// Whether `want` and `got` have the same lines except lines that differ
+/// only in the digit of a block scalar indicator (`- |4+` against `- |2+`).
+fn only_block_indicators_differ(want: &[u8], got: &[u8]) -> bool {
+    let (w, g) = (String::from_utf8_lossy(want), String::from_utf8_lossy(got));
+    let (wl, gl): (Vec<&str>, Vec<&str>) = (w.lines().collect(), g.lines().collect());
+    if wl.len() != gl.len() {
+        return false;
+    }
+    let indicator = |line: &str| -> Option<(String, String)> {
+        let at = line.rfind(['|', '>'])?;
+        let (head, tail) = line.split_at(at + 1);
+        let digits = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+        let has_digit = digits.len() < tail.len();
+        (has_digit && matches!(digits, "" | "+" | "-"))
+            .then(|| (head.to_string(), digits.to_string()))
+    };
+    let mut differs = false;
+    for (a, b) in wl.iter().zip(&gl) {
+        if a == b {
+            continue;
+        }
+        match (indicator(a), indicator(b)) {
+            (Some(x), Some(y)) if x == y => differs = true,
+            _ => return false,
+        }
+    }
+    differs
 }
 
 /// sops writes `null` for a YAML string that starts with a tab and holds a
