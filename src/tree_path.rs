@@ -186,15 +186,7 @@ fn below_scalar(scalar: &Value, at: &[Component], component: &Component) -> Look
 /// A key as sops writes it in its messages (`['%s']`), with control
 /// characters escaped so that the message stays on one line.
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::error::shown(text).into_owned()
 }
 
 /// A path prefix as the user writes it, or "the top level".
