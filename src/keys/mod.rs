@@ -12,10 +12,11 @@ pub mod groups;
 pub mod kms;
 pub mod pgp;
 pub mod shamir;
+pub mod spec;
 pub mod vault;
 
-use crate::config::{AzureKvSpec, KeyGroupSpec};
 use crate::tree::{Item, Map, Value};
+use spec::{AzureKvSpec, KeyGroupSpec};
 use zeroize::Zeroizing;
 
 pub use groups::{recover_data_key, wrap_data_key, KeyGroup};
@@ -533,7 +534,7 @@ pub fn gcp_kms_keys(list: &str) -> Vec<MasterKey> {
 pub fn azure_kv_keys(list: &str) -> Result<Vec<MasterKey>, String> {
     trimmed_items(list)
         .map(|url| {
-            crate::config::azure_from_url(url)
+            spec::azure_from_url(url)
                 .map(|spec| ServiceKey::azure_kv(&spec).into())
                 .ok_or_else(|| {
                     format!(
@@ -761,11 +762,11 @@ mod tests {
             age: vec![recipient()],
             pgp: vec!["ABCDEF".into()],
             kms: vec![
-                crate::config::KmsSpec {
+                spec::KmsSpec {
                     arn: "arn:1".into(),
                     ..Default::default()
                 },
-                crate::config::KmsSpec {
+                spec::KmsSpec {
                     arn: "arn:2".into(),
                     context: Some(vec![]),
                     ..Default::default()
