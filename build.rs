@@ -1,17 +1,26 @@
-//! Links the `enseal` executable as a position-dependent (non-PIE) binary.
+//! Link settings of the `enseal` executable.
 //!
-//! A PIE executable has its ~40,000 pointer relocations applied by the
-//! dynamic loader at every start, which writes (copy-on-write faults) about
-//! 170 pages: a third of the run time of `enseal decrypt` on a small file.
-//! The reference sops binary is a static, position-dependent executable
-//! too. Heap, stack and shared libraries are still placed at random.
-//! Set `ENSEAL_PIE=1` when building to keep the default PIE executable.
+//! enseal parses hostile input, so the executable stays position-independent
+//! (PIE, the toolchain default) and keeps address-space layout
+//! randomisation of its own code. What PIE costs at start-up is the dynamic
+//! loader applying the executable's relative relocations (about 40,000
+//! pointers in static data). On GNU/Linux the linker is asked to pack them
+//! (`-z pack-relative-relocs`, DT_RELR: glibc 2.36 and binutils 2.38 or
+//! later), which shrinks the table the loader walks from about a megabyte to
+//! a few kilobytes; linkers that do not know the option ignore it with a
+//! warning.
+//!
+//! `ENSEAL_NO_PIE=1` links a position-dependent executable instead, for
+//! start-up measurements only (see docs/benchmarks.md).
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=ENSEAL_PIE");
-    let pie = std::env::var_os("ENSEAL_PIE").is_some_and(|v| v != "0" && !v.is_empty());
+    println!("cargo:rerun-if-env-changed=ENSEAL_NO_PIE");
+    let no_pie = std::env::var_os("ENSEAL_NO_PIE").is_some_and(|v| v != "0" && !v.is_empty());
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
-    if linux && !pie {
+    let gnu = std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|env| env == "gnu");
+    if linux && no_pie {
         println!("cargo:rustc-link-arg-bins=-no-pie");
+    } else if linux && gnu {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }
