@@ -22,7 +22,7 @@ pub(crate) enum OutputFormat {
     /// One line per finding: `path:line: kind: message`.
     #[default]
     Human,
-    /// One JSON document (schema in the README).
+    /// One JSON document (schema in docs/repository.md).
     Json,
 }
 
