@@ -22,3 +22,4 @@ pub mod preserve;
 mod stack_text;
 pub mod tree;
 pub mod tree_path;
+pub mod version;
