@@ -158,6 +158,16 @@ pub enum Error {
     /// `unset`: 7, 91, 200, 201, 202…).
     #[error("{1}")]
     Coded(i32, String),
+    /// An error of enseal's own with the exit code and the one fix.
+    #[error("{message}")]
+    Advice {
+        /// The sops exit code.
+        code: i32,
+        /// What went wrong, one line.
+        message: String,
+        /// What to do about it, one line.
+        hint: String,
+    },
     /// Format-preserving mode cannot write this file (enseal extension):
     /// the file, then where and why.
     #[error("{path}: cannot keep the layout: {message}")]
@@ -190,7 +200,9 @@ impl Error {
             Error::WriteOutput { .. } => COULD_NOT_WRITE_OUTPUT,
             Error::TreePathFormat(_) => INVALID_TREE_PATH_FORMAT,
             Error::DuplicateDecryptionKeyType(_) => DUPLICATE_DECRYPTION_KEY_TYPE,
-            Error::Coded(code, _) | Error::Preserve { code, .. } => *code,
+            Error::Coded(code, _) | Error::Preserve { code, .. } | Error::Advice { code, .. } => {
+                *code
+            }
             Error::CannotChangeKeysOfMissingFile(_) => 49,
             Error::Usage(_)
             | Error::ParseEncrypted { .. }
@@ -207,6 +219,7 @@ impl Error {
         match self {
             Error::InFile { inner, .. } => inner.hint(),
             Error::TreePath(e) => e.hint.as_deref().map(std::borrow::Cow::Borrowed),
+            Error::Advice { hint, .. } => Some(std::borrow::Cow::Borrowed(hint)),
             other => other.fixed_hint().map(std::borrow::Cow::Borrowed),
         }
     }

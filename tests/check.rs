@@ -9,12 +9,13 @@ use common::*;
 use keyset::*;
 
 /// Kind names as `check` prints them.
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 6] = [
     "unencrypted",
     "plaintext-value",
     "key-drift",
     "metadata",
     "secret",
+    "config",
 ];
 
 /// A secret-shaped string built at run time, so that this file holds none.
@@ -182,7 +183,13 @@ fn each_kind_of_problem_is_reported_with_path_and_kind() {
     .collect();
     want.sort();
     assert_eq!(got, want, "output:\n{}", out.out());
-    assert!(out.err().contains("7 finding(s)"), "{}", out.err());
+    assert!(
+        out.err().trim_end().ends_with(
+            "files checked, 7 findings (2 plaintext-value, 2 secret, 1 key-drift, 1 metadata, 1 unencrypted)"
+        ),
+        "{}",
+        out.err()
+    );
 
     let text = out.out();
     let line_of = |path: &str| {
@@ -328,20 +335,85 @@ fn usage_and_config_errors_exit_one() {
 }
 
 #[test]
-fn without_a_config_only_metadata_values_and_scan_are_checked() {
+fn without_a_config_check_fails_and_says_what_to_do() {
     let sb = Sandbox::new();
-    let ks = KeySet::new(&sb);
-    encrypt_with(&sb, &ks, "a.yaml", "k: v\n", ks.r(0));
-    let path = sb.path("a.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, format!("plain: value\n{text}")).unwrap();
     sb.write("b.yaml", "x: 1\n");
     let out = run(sb.enseal().args(["check", "--scan"]));
+    assert_eq!(out.code, Some(1), "{}", out.err());
+    assert!(out.err().contains("no .sops.yaml found"), "{}", out.err());
+    assert!(out.out().is_empty(), "{}", out.out());
+}
+
+#[test]
+fn a_config_without_creation_rules_fails() {
+    let sb = Sandbox::new();
+    // `creation_rule` (misspelled): sops ignores it, so there are no rules.
+    sb.write(".sops.yaml", "creation_rule:\n  - age: age1x\n");
+    sb.write("b.yaml", "x: 1\n");
+    let out = run(sb.enseal().args(["check"]));
+    assert_eq!(out.code, Some(1), "{}", out.err());
+    assert!(out.err().contains("has no creation_rules"), "{}", out.err());
+}
+
+#[test]
+fn keys_sops_ignores_are_findings_and_other_commands_warn() {
+    let sb = Sandbox::new();
+    let ks = KeySet::new(&sb);
+    // `path_regx` (misspelled): sops ignores it and the rule matches every file.
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regx: ^secrets/\n    age: {}\n",
+            ks.r(0)
+        ),
+    );
+    sb.write("plain.yaml", "x: 1\n");
+    let out = run(sb.enseal().args(["check"]));
     assert_eq!(out.code, Some(10), "{}", out.err());
     assert_eq!(
         findings(&out),
-        [("a.yaml".to_string(), "plaintext-value".to_string())]
+        [(".sops.yaml".to_string(), "config".to_string())]
     );
+    assert!(
+        out.out().contains("creation_rules[0].path_regx")
+            && out.out().contains("did you mean path_regex?"),
+        "{}",
+        out.out()
+    );
+    assert!(
+        out.err()
+            .trim_end()
+            .ends_with("2 files checked, 1 finding (1 config)"),
+        "{}",
+        out.err()
+    );
+    // encrypt still behaves as sops (the rule matches), with a warning.
+    let out = run(sb.enseal().args(["encrypt", "plain.yaml"]));
+    assert_eq!(out.code, Some(0), "{}", out.err());
+    assert!(
+        out.err().contains("warning: ") && out.err().contains("did you mean path_regex?"),
+        "{}",
+        out.err()
+    );
+}
+
+#[test]
+fn a_clean_run_ends_with_a_summary_line() {
+    let sb = Sandbox::new();
+    let ks = KeySet::new(&sb);
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    age: {}\n",
+            ks.r(0)
+        ),
+    );
+    sb.write("readme.txt", "hello\n");
+    let out = run(sb.enseal().args(["check"]));
+    assert_eq!(out.code, Some(0), "{}", out.err());
+    assert!(out.out().is_empty(), "{}", out.out());
+    // readme.txt and .sops.yaml itself.
+    assert_eq!(out.err().trim_end(), "2 files checked, no findings");
 }
 
 #[test]
@@ -357,6 +429,10 @@ fn pre_commit_hook_definition_runs_check() {
 fn data_that_cannot_be_parsed_is_a_finding() {
     let sb = Sandbox::new();
     let ks = KeySet::new(&sb);
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", ks.r(0)),
+    );
     encrypt_with(&sb, &ks, "a.yaml", "k: v\n", ks.r(0));
     let path = sb.path("a.yaml");
     let text = std::fs::read_to_string(&path).unwrap();

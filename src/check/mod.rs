@@ -27,11 +27,13 @@ pub enum Kind {
     Secret,
     /// The file could not be read.
     Unreadable,
+    /// `.sops.yaml` holds a key sops ignores (a misspelling, mostly).
+    Config,
 }
 
 impl Kind {
     /// The stable name used in output: `unencrypted`, `plaintext-value`,
-    /// `key-drift`, `metadata`, `secret`, `unreadable`.
+    /// `key-drift`, `metadata`, `secret`, `unreadable`, `config`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Unencrypted => "unencrypted",
@@ -40,6 +42,7 @@ impl Kind {
             Kind::Metadata => "metadata",
             Kind::Secret => "secret",
             Kind::Unreadable => "unreadable",
+            Kind::Config => "config",
         }
     }
 }
@@ -103,6 +106,34 @@ pub fn json_report(findings: &[Finding], files_checked: usize) -> String {
         "counts": counts,
     });
     report.to_string()
+}
+
+/// The summary line of a run: `12 files checked, no findings`, or
+/// `12 files checked, 3 findings (2 key-drift, 1 unencrypted)` (kinds by
+/// count, then name).
+pub fn summary(findings: &[Finding], files_checked: usize) -> String {
+    let files = match files_checked {
+        1 => "1 file checked".to_string(),
+        n => format!("{n} files checked"),
+    };
+    if findings.is_empty() {
+        return format!("{files}, no findings");
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for f in findings {
+        match counts.iter_mut().find(|(name, _)| *name == f.kind.name()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((f.kind.name(), 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let detail: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let word = if findings.len() == 1 {
+        "finding"
+    } else {
+        "findings"
+    };
+    format!("{files}, {} {word} ({})", findings.len(), detail.join(", "))
 }
 
 /// Problems of the raw metadata: invalid fields, a missing MAC.
@@ -355,6 +386,40 @@ pub fn key_drift(file: &[KeyGroup], rule: &[KeyGroupSpec]) -> Vec<String> {
         out.push(format!("key group {}: {}", i + 1, parts.join("; ")));
     }
     out
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    fn finding(kind: Kind) -> Finding {
+        Finding {
+            path: "f".into(),
+            line: None,
+            kind,
+            rule: None,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn summary_counts_findings_by_kind() {
+        assert_eq!(summary(&[], 12), "12 files checked, no findings");
+        assert_eq!(summary(&[], 1), "1 file checked, no findings");
+        let found = [
+            finding(Kind::Unencrypted),
+            finding(Kind::KeyDrift),
+            finding(Kind::KeyDrift),
+        ];
+        assert_eq!(
+            summary(&found, 5),
+            "5 files checked, 3 findings (2 key-drift, 1 unencrypted)"
+        );
+        assert_eq!(
+            summary(&found[..1], 5),
+            "5 files checked, 1 finding (1 unencrypted)"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,11 @@ Findings (kind names are stable):
   metadata         invalid sops metadata or a missing MAC
   secret           a likely secret in a plaintext file (--scan)
   unreadable       a file could not be read
+  config           .sops.yaml holds a key sops ignores (a misspelling, mostly)
+
+A missing .sops.yaml, or one without creation_rules, is an error: nothing
+would say which files must be encrypted. The last line (on stderr) sums up:
+`12 files checked, no findings`.
 
 No private key is needed or used. A line containing `enseal:allow` is
 never reported by --scan.
@@ -70,7 +75,45 @@ pub(crate) fn run(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
 }
 
 fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
-    let context = ConfigContext::load(config_path)?;
+    let context = ConfigContext::load_quietly(config_path)?;
+    let Some(config) = &context.config else {
+        return Err(Error::Advice {
+            code: 1,
+            message: format!(
+                "enseal check: no {} found in {} or above it",
+                crate::config::CONFIG_FILE_NAME,
+                context.cwd.display()
+            ),
+            hint: "create one with creation rules for your secret files, or name it with --config FILE".into(),
+        });
+    };
+    if !config.has_creation_rules() {
+        return Err(Error::Advice {
+            code: 1,
+            message: format!(
+                "enseal check: {} has no creation_rules, so nothing says which files must be encrypted",
+                config.path.display()
+            ),
+            hint: "add a creation_rules list with a path_regex for each kind of secret file".into(),
+        });
+    }
+    let config_shown = config
+        .path
+        .strip_prefix(&context.cwd)
+        .unwrap_or(&config.path)
+        .display()
+        .to_string();
+    let config_findings: Vec<Finding> = config
+        .unknown_keys
+        .iter()
+        .map(|unknown| Finding {
+            path: config_shown.clone(),
+            line: None,
+            kind: Kind::Config,
+            rule: Some(unknown.at.clone()),
+            message: unknown.message(),
+        })
+        .collect();
     let roots = bulk::default_roots(&cmd.paths, &context);
     let files = bulk::walk(&roots)?;
     // An invalid creation rule is a config error, reported once.
@@ -84,7 +127,10 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
         || (),
         |_, path, _| check_file(path, &context, cmd.scan),
     );
-    let findings: Vec<Finding> = results.into_iter().flatten().collect();
+    let findings: Vec<Finding> = config_findings
+        .into_iter()
+        .chain(results.into_iter().flatten())
+        .collect();
     match cmd.format {
         OutputFormat::Human => {
             for f in &findings {
@@ -93,17 +139,12 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
         }
         OutputFormat::Json => println!("{}", check::json_report(&findings, files.len())),
     }
+    let summary = check::summary(&findings, files.len());
     if findings.is_empty() {
+        eprintln!("{summary}");
         return Ok(());
     }
-    Err(Error::Coded(
-        EXIT_FINDINGS,
-        format!(
-            "enseal check: {} finding(s) in {} file(s)",
-            findings.len(),
-            files.len()
-        ),
-    ))
+    Err(Error::Coded(EXIT_FINDINGS, summary))
 }
 
 /// The findings of one file.

@@ -122,6 +122,18 @@ impl ConfigContext {
     /// search saw one). A config that cannot be read or decoded is an error
     /// (exit 1) for every command, as in sops.
     pub fn load(explicit: Option<&str>) -> Result<ConfigContext> {
+        let context = Self::load_quietly(explicit)?;
+        if let Some(config) = &context.config {
+            for unknown in &config.unknown_keys {
+                eprintln!("warning: {}: {}", config.path.display(), unknown.message());
+            }
+        }
+        Ok(context)
+    }
+
+    /// [`ConfigContext::load`] without the warnings about keys sops ignores
+    /// (`check` reports them as findings).
+    pub fn load_quietly(explicit: Option<&str>) -> Result<ConfigContext> {
         let cwd = config::working_dir()
             .map_err(|e| Error::Usage(format!("cannot determine the working directory: {e}")))?;
         let path = match explicit.filter(|p| !p.is_empty()) {

@@ -47,6 +47,7 @@ impl Config {
             destination_rules,
             stores,
             preserve_format,
+            unknown_keys: super::schema::unknown_keys(map),
         })
     }
 }

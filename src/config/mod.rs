@@ -19,6 +19,7 @@
 
 mod decode;
 mod discover;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +36,7 @@ pub use crate::keys::spec::{AzureKvSpec, KeyGroupSpec, KmsSpec};
 pub use discover::{
     absolute_path, clean_path, find_config, lookup_config, working_dir, ConfigLookup,
 };
+pub use schema::UnknownKey;
 /// The only file name the search accepts.
 pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
 
@@ -235,6 +237,9 @@ pub struct Config {
     /// `stores.<name>.preserve_format: true` (an enseal extension): the
     /// names of the stores whose files are written in format-preserving mode.
     pub preserve_format: Vec<String>,
+    /// Keys sops ignores (misspellings, mostly): commands warn about them,
+    /// `enseal check` fails on them.
+    pub unknown_keys: Vec<UnknownKey>,
 }
 
 /// Reads and decodes a config file (the first YAML document; an empty file

@@ -1,4 +1,3 @@
-
 use super::discover::same_dir;
 use super::*;
 use crate::format::json::JsonStore;
