@@ -147,6 +147,23 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
     Err(Error::Coded(EXIT_FINDINGS, summary))
 }
 
+/// True when the bytes hold what `kind`'s store writes for the metadata: a
+/// top-level `sops:` line (YAML), a `"sops"` member (JSON, binary), a
+/// `sops_` line (dotenv), a `[sops]` section (INI, TOML). The word alone
+/// (`.gitattributes` naming `.sops.yaml`) is not enough.
+fn has_metadata_marker(kind: FormatKind, bytes: &[u8]) -> bool {
+    let line_starts = |prefix: &[u8]| {
+        bytes.starts_with(prefix)
+            || memchr::memmem::find_iter(bytes, prefix).any(|at| at > 0 && bytes[at - 1] == b'\n')
+    };
+    match kind {
+        FormatKind::Yaml => line_starts(b"sops:"),
+        FormatKind::Json | FormatKind::Binary => memchr::memmem::find(bytes, b"\"sops\"").is_some(),
+        FormatKind::Dotenv => line_starts(b"sops_"),
+        FormatKind::Ini | FormatKind::Toml => line_starts(b"[sops]"),
+    }
+}
+
 /// The findings of one file.
 fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Finding> {
     let name = path.display().to_string();
@@ -172,10 +189,10 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
     let coverage = bulk::coverage(context, path).unwrap_or(Coverage::None);
     let kind = FormatKind::from_path(&name);
     let stores = context.stores();
-    // Every store keeps its metadata under a key starting with `sops`; a
-    // file that has one but does not parse (an alias bomb under valid
-    // metadata, say) is a finding, never a silent pass.
-    let parsed = if memchr::memmem::find(&bytes, b"sops").is_some() {
+    // A file that carries what its store writes for the metadata but does
+    // not parse (an alias bomb under valid metadata, say) is a finding,
+    // never a silent pass.
+    let parsed = if has_metadata_marker(kind, &bytes) {
         match kind.store(&stores).parse_encrypted(&bytes) {
             Ok(parsed) => Some(parsed),
             Err(e) => {
@@ -251,4 +268,33 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_word_sops_alone_is_no_metadata_marker() {
+        let attributes = b"# generated from .sops.yaml\n*.enc.yaml diff=enseal\n";
+        assert!(!has_metadata_marker(FormatKind::Binary, attributes));
+        assert!(!has_metadata_marker(FormatKind::Yaml, b"x: sops\n"));
+        assert!(has_metadata_marker(
+            FormatKind::Yaml,
+            b"a: 1\nsops:\n    mac: x\n"
+        ));
+        assert!(has_metadata_marker(
+            FormatKind::Binary,
+            b"{\"data\": \"x\", \"sops\": {}}"
+        ));
+        assert!(has_metadata_marker(
+            FormatKind::Dotenv,
+            b"A=1\nsops_mac=x\n"
+        ));
+        assert!(has_metadata_marker(
+            FormatKind::Ini,
+            b"[a]\nk=v\n[sops]\nmac=x\n"
+        ));
+        assert!(!has_metadata_marker(FormatKind::Ini, b"[a]\nk=[sops]\n"));
+    }
 }

@@ -11,6 +11,7 @@ mod exec_env;
 mod exec_file;
 mod filestatus;
 mod groups;
+mod init;
 // enseal git / completion / man (issue 8)
 mod completion;
 mod git;
@@ -112,6 +113,9 @@ enum Command {
     Man(completion::ManCmd),
     /// Check files against .sops.yaml without any private key (CI, pre-commit).
     Check(check::CheckCmd),
+    /// Set up a repository: age identity, .sops.yaml, git drivers, pre-commit
+    /// hook, and encrypt the plaintext secret files found.
+    Init(init::InitCmd),
 }
 
 /// Repository-wide flags of `decrypt`, `rotate` and `updatekeys`.
@@ -729,6 +733,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Completion(cmd)) => completion::run_completion(&cmd),
         Some(Command::Man(_)) => completion::run_man(),
         Some(Command::Check(cmd)) => check::run(&cmd, config),
+        Some(Command::Init(cmd)) => init::run(&cmd),
         None => {
             let file = cli.file.as_deref();
             if file.is_none() && (cli.encrypt || cli.decrypt || cli.rotate) {
