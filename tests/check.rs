@@ -350,7 +350,15 @@ fn without_a_config_only_metadata_values_and_scan_are_checked() {
 #[test]
 fn files_git_ignores_are_not_checked() {
     let sb = Sandbox::new();
+    let ks = KeySet::new(&sb);
     let token = github_token();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {}\n",
+            ks.r(0)
+        ),
+    );
     sb.write(".git/HEAD", "ref: refs/heads/main\n");
     sb.write(".git/info/exclude", "scratch/\n");
     let global = sb.home().join(".config/git/ignore");
