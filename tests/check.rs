@@ -416,6 +416,49 @@ fn a_clean_run_ends_with_a_summary_line() {
     assert_eq!(out.err().trim_end(), "2 files checked, no findings");
 }
 
+/// In a git work tree the walk skips what git would ignore: nested
+/// `.gitignore` rules (with `!`), `.git/info/exclude`, the global excludes
+/// file under `$HOME`, and a `.gitignore` above the directory checked.
+#[test]
+fn files_git_ignores_are_not_checked() {
+    let sb = Sandbox::new();
+    let ks = KeySet::new(&sb);
+    let token = github_token();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {}\n",
+            ks.r(0)
+        ),
+    );
+    sb.write(".git/HEAD", "ref: refs/heads/main\n");
+    sb.write(".git/info/exclude", "scratch/\n");
+    let global = sb.home().join(".config/git/ignore");
+    std::fs::create_dir_all(global.parent().unwrap()).unwrap();
+    std::fs::write(&global, "*.local\n").unwrap();
+    sb.write(".gitignore", "*.env\n");
+    sb.write("app/.gitignore", "!kept.env\n");
+    for name in [
+        "scratch/x.yaml",
+        "creds.local",
+        "a.env",
+        "app/b.env",
+        "app/kept.env",
+        "notes.txt",
+    ] {
+        sb.write(name, format!("token={token}\n"));
+    }
+    let out = run(sb.enseal().args(["check", "--scan"]));
+    assert_eq!(out.code, Some(10), "{}", out.err());
+    let mut got: Vec<String> = findings(&out).into_iter().map(|(p, _)| p).collect();
+    got.sort();
+    assert_eq!(got, ["app/kept.env", "notes.txt"], "{}", out.out());
+    // A subdirectory: the .gitignore at the top of the work tree still applies.
+    let out = run(sb.enseal().args(["check", "--scan", "app"]));
+    let got: Vec<String> = findings(&out).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(got, ["app/kept.env"], "{}", out.out());
+}
+
 #[test]
 fn pre_commit_hook_definition_runs_check() {
     let text = std::fs::read_to_string(crate_dir().join(".pre-commit-hooks.yaml")).unwrap();

@@ -614,6 +614,7 @@ fn derived_globs_match_what_the_regexes_match() {
         r"^top\.ini$",
         r"conf.*\.txt$",
         r"^keys/.+",
+        r"^cls/[\.a-c]x\.(?P<ext>ini)\z",
     ];
     let mut config = String::from("creation_rules:\n");
     for re in regexes {
@@ -648,6 +649,11 @@ fn derived_globs_match_what_the_regexes_match() {
         "keys/a",
         "keys/a/b",
         "x/keys/a",
+        "cls/.x.ini",
+        "cls/bx.ini",
+        "cls/dx.ini",
+        "cls/bx.ini.bak",
+        "x/cls/bx.ini",
     ];
     let compiled: Vec<regex::Regex> = regexes
         .iter()

@@ -10,8 +10,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use regex::Regex;
-
 use super::decrypt::{key_context, load_encrypted};
 use super::io::{kinds, store_options, ConfigContext};
 use super::IoArgs;
@@ -20,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
 use crate::keys::{changes, KeyContext};
 
-/// Directories never entered by a tree walk.
-const SKIPPED_DIRS: [&str; 3] = [".git", "target", "node_modules"];
+mod walk;
+pub(crate) use walk::walk;
 
 /// How many files a bulk command may process at once.
 const MAX_THREADS: usize = 8;
@@ -29,189 +27,6 @@ const MAX_THREADS: usize = 8;
 // ---------------------------------------------------------------------------
 // Finding files
 // ---------------------------------------------------------------------------
-
-/// One `.gitignore` pattern, compiled.
-#[derive(Debug)]
-struct IgnorePattern {
-    /// The directory holding the `.gitignore`.
-    base: PathBuf,
-    regex: Regex,
-    /// Matched against the path relative to `base` (else the name only).
-    anchored: bool,
-    dir_only: bool,
-    negated: bool,
-}
-
-/// Compiles the patterns of one `.gitignore` file (a subset of git's
-/// syntax: `*`, `?`, `**`, `[...]`, leading `/`, trailing `/`, `!`).
-fn parse_gitignore(base: &Path, text: &str) -> Vec<IgnorePattern> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (negated, line) = match line.strip_prefix('!') {
-            Some(rest) => (true, rest),
-            None => (false, line.strip_prefix('\\').unwrap_or(line)),
-        };
-        let (dir_only, line) = match line.strip_suffix('/') {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
-        let anchored = line.contains('/');
-        let glob = line.strip_prefix('/').unwrap_or(line);
-        if glob.is_empty() {
-            continue;
-        }
-        if let Ok(regex) = Regex::new(&glob_to_regex(glob)) {
-            out.push(IgnorePattern {
-                base: base.to_path_buf(),
-                regex,
-                anchored,
-                dir_only,
-                negated,
-            });
-        }
-    }
-    out
-}
-
-/// A git glob as an anchored regular expression.
-fn glob_to_regex(glob: &str) -> String {
-    let mut re = String::from("^");
-    let chars: Vec<char> = glob.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '*' if chars.get(i + 1) == Some(&'*') => {
-                if chars.get(i + 2) == Some(&'/') {
-                    re.push_str("(?:.*/)?");
-                    i += 3;
-                } else {
-                    re.push_str(".*");
-                    i += 2;
-                }
-                continue;
-            }
-            '*' => re.push_str("[^/]*"),
-            '?' => re.push_str("[^/]"),
-            '[' => match chars[i..].iter().position(|&c| c == ']') {
-                Some(end) if end > 1 => {
-                    let class: String = chars[i + 1..i + end].iter().collect();
-                    let class = class.replacen('!', "^", usize::from(class.starts_with('!')));
-                    re.push('[');
-                    re.push_str(&class.replace('\\', "\\\\"));
-                    re.push(']');
-                    i += end + 1;
-                    continue;
-                }
-                _ => re.push_str("\\["),
-            },
-            other => re.push_str(&regex::escape(&other.to_string())),
-        }
-        i += 1;
-    }
-    re.push('$');
-    re
-}
-
-/// True when the patterns (in order; the last match wins) ignore `path`.
-fn is_ignored(patterns: &[IgnorePattern], path: &Path, is_dir: bool) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut ignored = false;
-    for p in patterns {
-        if p.dir_only && !is_dir {
-            continue;
-        }
-        let hit = if p.anchored {
-            path.strip_prefix(&p.base)
-                .is_ok_and(|rel| p.regex.is_match(&rel.to_string_lossy()))
-        } else {
-            p.regex.is_match(&name)
-        };
-        if hit {
-            ignored = !p.negated;
-        }
-    }
-    ignored
-}
-
-/// Every regular file under `roots`: files are taken as given, directories
-/// walked (sorted, without following symbolic links), skipping `.git`,
-/// `target`, `node_modules` and what `.gitignore` files met on the way
-/// ignore. Paths keep the form of the root they came from (`./` removed).
-pub(crate) fn walk(roots: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for root in roots {
-        let meta = std::fs::metadata(root).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::FileNotFound(std::path::absolute(root).unwrap_or_else(|_| root.clone()))
-            } else {
-                Error::ReadInput {
-                    path: root.display().to_string(),
-                    source: e,
-                }
-            }
-        })?;
-        if meta.is_dir() {
-            let mut patterns = Vec::new();
-            walk_dir(root, &mut patterns, &mut out);
-        } else {
-            out.push(tidy(root));
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-fn walk_dir(dir: &Path, patterns: &mut Vec<IgnorePattern>, out: &mut Vec<PathBuf>) {
-    let before = patterns.len();
-    if let Ok(text) = std::fs::read_to_string(dir.join(".gitignore")) {
-        patterns.extend(parse_gitignore(dir, &text));
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        patterns.truncate(before);
-        return;
-    };
-    let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let Ok(file_type) = entry.file_type() else {
-            continue;
-        };
-        let path = entry.path();
-        if file_type.is_dir() {
-            let name = entry.file_name();
-            if SKIPPED_DIRS.iter().any(|s| name == *s) || is_ignored(patterns, &path, true) {
-                continue;
-            }
-            walk_dir(&path, patterns, out);
-        } else if file_type.is_file() && !is_ignored(patterns, &path, false) {
-            out.push(tidy(&path));
-        }
-    }
-    patterns.truncate(before);
-}
-
-/// `./a/b` → `a/b`.
-fn tidy(path: &Path) -> PathBuf {
-    let mut components = path.components().peekable();
-    while components.peek() == Some(&Component::CurDir) {
-        components.next();
-    }
-    let tidy: PathBuf = components.collect();
-    if tidy.as_os_str().is_empty() {
-        path.to_path_buf()
-    } else {
-        tidy
-    }
-}
 
 /// How a file relates to the creation rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -925,57 +740,6 @@ fn plan_update(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ignored(gitignore: &str, rel: &str, is_dir: bool) -> bool {
-        let base = Path::new("/repo");
-        let patterns = parse_gitignore(base, gitignore);
-        is_ignored(&patterns, &base.join(rel), is_dir)
-    }
-
-    #[test]
-    fn gitignore_subset() {
-        assert!(ignored("*.log\n", "a/b/x.log", false));
-        assert!(!ignored("*.log\n", "a/b/x.yaml", false));
-        assert!(ignored("/build\n", "build", true));
-        assert!(!ignored("/build\n", "a/build", true));
-        assert!(ignored("out/\n", "a/out", true));
-        assert!(!ignored("out/\n", "a/out", false));
-        assert!(ignored("docs/*.md\n", "docs/x.md", false));
-        assert!(!ignored("docs/*.md\n", "a/docs/x.md", false));
-        assert!(ignored("**/cache\n", "a/b/cache", true));
-        assert!(ignored("*.env\n!keep.env\n", "x.env", false));
-        assert!(!ignored("*.env\n!keep.env\n", "keep.env", false));
-        assert!(ignored("# c\n\nsecret[0-9].txt\n", "secret1.txt", false));
-    }
-
-    #[test]
-    fn walk_skips_git_target_and_ignored_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for f in [
-            "a.yaml",
-            "sub/b.json",
-            ".git/config",
-            "target/x.yaml",
-            "ignored/c.yaml",
-            "sub/d.log",
-        ] {
-            let p = root.join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, "x").unwrap();
-        }
-        std::fs::write(root.join(".gitignore"), "ignored/\n").unwrap();
-        std::fs::write(root.join("sub/.gitignore"), "*.log\n").unwrap();
-        let found: Vec<String> = walk(&[root.to_path_buf()])
-            .unwrap()
-            .iter()
-            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
-            .collect();
-        assert_eq!(
-            found,
-            [".gitignore", "a.yaml", "sub/.gitignore", "sub/b.json"]
-        );
-    }
 
     #[test]
     fn parallel_results_keep_the_file_order() {
