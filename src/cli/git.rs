@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::decrypt::{key_context, load_encrypted};
 use super::io::ConfigContext;
+use super::pipeline::{key_context, load_encrypted};
 use crate::document::Opened;
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, Store, StoreOptions};
