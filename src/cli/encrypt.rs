@@ -3,13 +3,15 @@
 use std::path::Path;
 
 use super::args::resolve::Encrypt;
+use super::args::IoArgs;
 use super::io::{check_exists, check_output_flags, is_stdin, ConfigContext};
 use super::pipeline::{self, Source};
 use super::settings::new_file_settings;
-use crate::document::{self, EncryptSettings};
+use crate::document::{self, EncryptSettings, EncryptedDocument, Opened};
 use crate::error::{Error, Result};
-use crate::format::{FormatError, FormatKind};
+use crate::format::FormatKind;
 use crate::keys;
+use crate::tree::Map;
 
 /// `encrypt`, in format-preserving mode when `--preserve-format` or the
 /// config asks for it.
@@ -25,83 +27,30 @@ pub(crate) fn run(args: &Encrypt, config_path: Option<&str>) -> Result<()> {
     let context = ConfigContext::load(config_path)?;
     let settings = new_file_settings(file, io, &args.keys, &args.rules, &context)?;
     let source = Source::read(&context, file, io, args.preserve_format, true)?;
-    let (input, preserve) = (&source.input, source.preserve);
-    let mut documents = source
-        .in_store
-        .parse_plain(&input.bytes)
-        .map_err(|e| match e {
-            FormatError::NoDocument => Error::NoDocument,
-            // sops reads such a file and fails walking it: exit 23.
-            FormatError::Unwalkable(message) => Error::EncryptTree(message).in_file(&input.name),
-            other => Error::ParsePlain {
-                path: input.name.clone(),
-                message: other.to_string(),
-            },
-        })?;
-    source.type_for_output(&mut documents);
-    let out_store = &source.out_store;
-    if documents
-        .first()
-        .is_some_and(|d| out_store.has_metadata_key(d))
-    {
-        return Err(Error::AlreadyEncrypted(input.name.clone()));
-    }
+    let documents = source.parse_plain()?;
     let settings = EncryptSettings {
         binary: source.in_kind == FormatKind::Binary,
         ..settings
     };
-    // Onto an existing encrypted `--output` file (or, with `--in-place`,
-    // the version of the file committed in git) whose data key we have:
-    // keep its data key and metadata, and the ciphertext of every unchanged
-    // value; nothing changed → the previous encrypted bytes are kept.
-    let previous = if io.in_place {
-        input
-            .file
-            .as_deref()
-            .and_then(|p| pipeline::open_committed(p, out_store.as_ref()))
-    } else {
-        io.output
-            .as_deref()
-            .and_then(|p| pipeline::open_existing(Path::new(p), out_store.as_ref()))
-    };
-    // Only when the file would get the same master keys (with their
-    // settings), Shamir threshold, rule and MAC mode: flags or a creation
-    // rule asking for others mean a new file with a new data key.
-    let previous = previous.filter(|(opened, _)| same_settings(&opened.metadata, &settings));
-    let plain = if preserve {
+    let plain = if source.preserve {
         documents.clone()
     } else {
         Vec::new()
     };
-    let encrypted = match previous {
+    let in_file = |e: Error| e.in_file(source.name());
+    let encrypted = match previous_version(io, &source, &settings) {
         // The layout may have changed even when the values did not.
-        Some((mut opened, _)) if preserve => opened
-            .reencrypt_always(documents)
-            .map_err(|e| e.in_file(&input.name))?,
-        Some((mut opened, bytes)) => match opened
-            .reencrypt(documents)
-            .map_err(|e| e.in_file(&input.name))?
-        {
+        Some((mut opened, _)) if source.preserve => {
+            opened.reencrypt_always(documents).map_err(in_file)?
+        }
+        Some((mut opened, bytes)) => match opened.reencrypt(documents).map_err(in_file)? {
             Some(encrypted) => encrypted,
             None if io.in_place => return source.write(io, &bytes),
             None => return Ok(()),
         },
-        None => document::encrypt(documents, settings).map_err(|e| e.in_file(&input.name))?,
+        None => document::encrypt(documents, settings).map_err(in_file)?,
     };
-    let chunks = if preserve {
-        vec![crate::preserve::encrypt(
-            source.in_kind,
-            &input.bytes,
-            &plain,
-            &encrypted.documents,
-            &encrypted.metadata.to_map(),
-        )
-        .map_err(source.preserve_error(crate::error::exit::COULD_NOT_READ_INPUT))?]
-    } else {
-        out_store
-            .emit_encrypted_chunks(&encrypted.documents, &encrypted.metadata.to_map())
-            .map_err(|e| Error::Dump(e.to_string()))?
-    };
+    let chunks = encrypted_output(&source, &plain, &encrypted)?;
     let written = source.write_chunks(io, &chunks);
     // The process ends right after this command: freeing the encrypted tree
     // value by value costs about a tenth of a large encrypt, and it holds
@@ -110,6 +59,54 @@ pub(crate) fn run(args: &Encrypt, config_path: Option<&str>) -> Result<()> {
     std::mem::forget(encrypted);
     std::mem::forget(chunks);
     written
+}
+
+/// The encrypted file this one replaces, decrypted, with its bytes: an
+/// existing encrypted `--output` file (or, with `--in-place`, the version
+/// of the file committed in git) whose data key we have. Its data key and
+/// metadata, and the ciphertext of every unchanged value, are kept; nothing
+/// changed → its encrypted bytes are kept. Only when the file would get the
+/// same master keys (with their settings), Shamir threshold, rule and MAC
+/// mode: flags or a creation rule asking for others mean a new file with a
+/// new data key.
+fn previous_version(
+    io: &IoArgs,
+    source: &Source,
+    settings: &EncryptSettings,
+) -> Option<(Opened, Vec<u8>)> {
+    let store = source.out_store.as_ref();
+    let previous = if io.in_place {
+        let file = source.input.file.as_deref()?;
+        pipeline::open_committed(file, store)
+    } else {
+        pipeline::open_existing(Path::new(io.output.as_deref()?), store)
+    };
+    previous.filter(|(opened, _)| same_settings(&opened.metadata, settings))
+}
+
+/// The bytes of the encrypted file: in the input's own layout in
+/// format-preserving mode (`plain` is then the plaintext it was made of),
+/// else as the output store writes it.
+fn encrypted_output(
+    source: &Source,
+    plain: &[Map],
+    encrypted: &EncryptedDocument,
+) -> Result<Vec<Vec<u8>>> {
+    if !source.preserve {
+        return source
+            .out_store
+            .emit_encrypted_chunks(&encrypted.documents, &encrypted.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()));
+    }
+    let bytes = crate::preserve::encrypt(
+        source.in_kind,
+        &source.input.bytes,
+        plain,
+        &encrypted.documents,
+        &encrypted.metadata.to_map(),
+    )
+    .map_err(source.preserve_error(crate::error::exit::COULD_NOT_READ_INPUT))?;
+    Ok(vec![bytes])
 }
 
 /// True when a file made with `settings` would have the master keys (per

@@ -10,7 +10,7 @@ use super::args::IoArgs;
 use super::io::{read_input, store_options, write_output_chunks, ConfigContext, Input};
 use crate::document::{Decrypted, EncryptedDocument, Opened};
 use crate::error::{Error, Result};
-use crate::format::{FormatKind, Store};
+use crate::format::{FormatError, FormatKind, Store};
 use crate::keys::{changes, KeyContext, KeyGroup};
 use crate::metadata::Metadata;
 
@@ -144,6 +144,32 @@ impl Source {
     /// The input parsed as an encrypted file.
     pub fn load_encrypted(&self) -> Result<EncryptedDocument> {
         load_encrypted(self.in_store.as_ref(), &self.input.bytes, &self.input.name)
+    }
+
+    /// The input parsed as a plaintext file to encrypt, typed for the
+    /// output format; a file that already has sops metadata is refused.
+    pub fn parse_plain(&self) -> Result<Vec<crate::tree::Map>> {
+        let name = &self.input.name;
+        let mut documents = self
+            .in_store
+            .parse_plain(&self.input.bytes)
+            .map_err(|e| match e {
+                FormatError::NoDocument => Error::NoDocument,
+                // sops reads such a file and fails walking it: exit 23.
+                FormatError::Unwalkable(message) => Error::EncryptTree(message).in_file(name),
+                other => Error::ParsePlain {
+                    path: name.clone(),
+                    message: other.to_string(),
+                },
+            })?;
+        self.type_for_output(&mut documents);
+        if documents
+            .first()
+            .is_some_and(|d| self.out_store.has_metadata_key(d))
+        {
+            return Err(Error::AlreadyEncrypted(name.clone()));
+        }
+        Ok(documents)
     }
 
     /// TOML values kept as source text get their type when the output is

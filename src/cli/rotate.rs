@@ -6,7 +6,7 @@ use super::args::resolve::Rotate;
 use super::io::{check_output_flags, is_stdin, ConfigContext};
 use super::pipeline::{self, Source};
 use super::settings::KmsOptions;
-use crate::document::{self, EncryptSettings};
+use crate::document::{self, EncryptSettings, EncryptedDocument};
 use crate::error::{Error, Result};
 use crate::keys::changes;
 
@@ -15,19 +15,7 @@ use crate::keys::changes;
 pub(crate) fn run(args: &Rotate, config_path: Option<&str>) -> Result<()> {
     let io = &args.io;
     check_output_flags(io)?;
-    let Some(file) = args.file.as_deref().filter(|f| !f.is_empty()) else {
-        return Err(Error::NoFileSpecified);
-    };
-    if !std::path::Path::new(file).exists() && !is_stdin(Some(file)) {
-        let abs = std::path::absolute(file).unwrap_or_else(|_| file.into());
-        if args.change.any() {
-            return Err(Error::CannotChangeKeysOfMissingFile(abs));
-        }
-        return Err(Error::ReadInput {
-            path: file.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
-        });
-    }
+    let file = existing_file(args)?;
     let (add, remove) = args.change.parse(&KmsOptions {
         context: args.encryption_context.as_deref(),
         aws_profile: args.aws_profile.as_deref(),
@@ -50,6 +38,46 @@ pub(crate) fn run(args: &Rotate, config_path: Option<&str>) -> Result<()> {
     check_groups(&groups, old.shamir_threshold).map_err(|e| e.in_file(name))?;
 
     let mut decrypted = pipeline::decrypt(encrypted, &mut keys, false, name)?;
+    let plain = if source.preserve {
+        decrypted.documents.clone()
+    } else {
+        Vec::new()
+    };
+    let rotated = encrypt_like(std::mem::take(&mut decrypted.documents), groups, &old)
+        .map_err(|e| e.in_file(name))?;
+    let bytes = if source.preserve {
+        pipeline::preserve_rewrite(&source, &old_documents, &plain, &rotated)?
+    } else {
+        pipeline::emit_encrypted(source.out_store.as_ref(), &rotated)?
+    };
+    source.write(io, &bytes)
+}
+
+/// The file to rotate, which must exist (or be stdin).
+fn existing_file(args: &Rotate) -> Result<&str> {
+    let Some(file) = args.file.as_deref().filter(|f| !f.is_empty()) else {
+        return Err(Error::NoFileSpecified);
+    };
+    if !std::path::Path::new(file).exists() && !is_stdin(Some(file)) {
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.into());
+        if args.change.any() {
+            return Err(Error::CannotChangeKeysOfMissingFile(abs));
+        }
+        return Err(Error::ReadInput {
+            path: file.to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        });
+    }
+    Ok(file)
+}
+
+/// `documents` encrypted with a new data key for `groups`; what the file
+/// records (`old`) stays as it was, except keys, MAC and date.
+fn encrypt_like(
+    documents: Vec<crate::tree::Map>,
+    groups: Vec<crate::keys::KeyGroup>,
+    old: &crate::metadata::Metadata,
+) -> Result<EncryptedDocument> {
     let settings = EncryptSettings {
         key_groups: groups,
         shamir_threshold: old.shamir_threshold,
@@ -57,24 +85,12 @@ pub(crate) fn run(args: &Rotate, config_path: Option<&str>) -> Result<()> {
         mac_only_encrypted: old.mac_only_encrypted,
         binary: false,
     };
-    let plain = if source.preserve {
-        decrypted.documents.clone()
-    } else {
-        Vec::new()
-    };
-    let mut rotated = document::encrypt(std::mem::take(&mut decrypted.documents), settings)
-        .map_err(|e| e.in_file(name))?;
-    // What the file records stays as it was, except keys, MAC and date.
+    let mut rotated = document::encrypt(documents, settings)?;
     rotated.metadata.rule = old.rule.clone();
     rotated.metadata.version = old.version.clone();
     rotated.metadata.shamir_threshold =
         changes::recorded_threshold(rotated.metadata.key_groups.len(), old.shamir_threshold);
-    let bytes = if source.preserve {
-        pipeline::preserve_rewrite(&source, &old_documents, &plain, &rotated)?
-    } else {
-        pipeline::emit_encrypted(source.out_store.as_ref(), &rotated)?
-    };
-    source.write(io, &bytes)
+    Ok(rotated)
 }
 
 /// The new key groups must all be usable for wrapping a data key.

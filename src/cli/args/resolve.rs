@@ -424,47 +424,42 @@ fn updatekeys(cmd: UpdatekeysCmd, globals: &Globals) -> Command {
 /// The legacy forms: `-e`, `-d`, `-r` FILE, `--set 'PATH VALUE'` FILE, and
 /// a bare FILE (edit).
 fn legacy(low: LowArgs) -> Result<Command> {
-    let file = low.file;
-    if file.is_none() && (low.encrypt || low.decrypt || low.rotate) {
+    if low.file.is_none() && (low.encrypt || low.decrypt || low.rotate) {
         return Err(Error::NoFileSpecified);
     }
-    if low.rotate && !low.encrypt && !low.decrypt {
-        return Ok(Command::Rotate(Rotate {
-            file,
+    match (low.encrypt, low.decrypt, low.rotate) {
+        (false, false, true) => Ok(Command::Rotate(Rotate {
+            file: low.file,
             io: low.io,
             change: low.change_keys,
             encryption_context: low.keys.encryption_context,
             aws_profile: low.keys.aws_profile,
             decryption_order: low.reading.order.decryption_order,
             preserve_format: false,
-        }));
+        })),
+        (true, false, _) => Ok(Command::Encrypt(Encrypt {
+            file: low.file,
+            io: low.io,
+            keys: low.keys,
+            rules: low.rules,
+            preserve_format: false,
+        })),
+        (false, true, _) => Ok(Command::Decrypt(Decrypt {
+            file: low.file,
+            io: low.io,
+            reading: low.reading,
+            preserve_format: false,
+        })),
+        (true, true, _) => Err(Error::Usage(
+            "Error: choose one of --encrypt and --decrypt".into(),
+        )),
+        (false, false, false) => legacy_change(low),
     }
-    match (low.encrypt, low.decrypt) {
-        (true, false) => {
-            return Ok(Command::Encrypt(Encrypt {
-                file,
-                io: low.io,
-                keys: low.keys,
-                rules: low.rules,
-                preserve_format: false,
-            }))
-        }
-        (false, true) => {
-            return Ok(Command::Decrypt(Decrypt {
-                file,
-                io: low.io,
-                reading: low.reading,
-                preserve_format: false,
-            }))
-        }
-        (true, true) => {
-            return Err(Error::Usage(
-                "Error: choose one of --encrypt and --decrypt".into(),
-            ))
-        }
-        (false, false) => {}
-    }
-    let file = file.ok_or(Error::NoFileSpecified)?;
+}
+
+/// `enseal --set 'PATH VALUE' FILE` and a bare `enseal FILE` (edit).
+fn legacy_change(low: LowArgs) -> Result<Command> {
+    let file = low.file.ok_or(Error::NoFileSpecified)?;
     let open = OpenArgs {
         types: low.io.types,
         indent: low.io.indent,
