@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use clap::{Args, ValueEnum};
-
+use super::args::{CheckCmd, OutputFormat};
 use super::bulk::{self, Coverage};
 use super::io::ConfigContext;
 use crate::check::{self, scan, Finding, Kind};
@@ -15,49 +14,6 @@ use crate::metadata::Metadata;
 
 /// The exit code when there are findings.
 pub(crate) const EXIT_FINDINGS: i32 = 10;
-
-/// Output formats of `check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub(crate) enum OutputFormat {
-    /// One line per finding: `path:line: kind: message`.
-    #[default]
-    Human,
-    /// One JSON document (schema in the README).
-    Json,
-}
-
-/// `enseal check`.
-#[derive(Debug, Args)]
-#[command(after_help = CHECK_HELP)]
-pub(crate) struct CheckCmd {
-    /// Also scan files that no creation rule (with a path_regex) covers for
-    /// likely secrets (AWS keys, private keys, GitHub/GitLab/Slack tokens,
-    /// random-looking password/secret/token values).
-    #[arg(long)]
-    scan: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    format: OutputFormat,
-    /// Files and directories to check (default: the directory of .sops.yaml,
-    /// else the working directory). Directories are walked, skipping .git,
-    /// target, node_modules and .gitignore'd paths.
-    #[arg(value_name = "PATHS")]
-    paths: Vec<String>,
-}
-
-const CHECK_HELP: &str = "\
-Findings (kind names are stable):
-  unencrypted      a file a creation rule with a path_regex covers is not encrypted
-  plaintext-value  a value the file's encryption rule says is encrypted is plaintext
-  key-drift        the file's master keys differ from its creation rule
-  metadata         invalid sops metadata or a missing MAC
-  secret           a likely secret in a plaintext file (--scan)
-  unreadable       a file could not be read
-
-No private key is needed or used. A line containing `enseal:allow` is
-never reported by --scan.
-
-Exit status: 0 no findings, 10 findings, 1 usage or config error.";
 
 /// Runs `check`. Errors other than findings (a missing path, a config that
 /// does not load) exit with 1.

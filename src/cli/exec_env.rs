@@ -48,9 +48,7 @@ pub(crate) fn run(cmd: ExecEnvCmd) -> Result<i32> {
         return Ok(program.start_failed(&err));
     }
     if cmd.background {
-        super::pipeline::warn(
-            "--background is deprecated: the command keeps running after enseal exits",
-        );
+        super::io::warn("--background is deprecated: the command keeps running after enseal exits");
         return Ok(match command.spawn() {
             Ok(_) => 0,
             Err(e) => program.start_failed(&e),

@@ -52,7 +52,7 @@ pub(crate) fn run(mut cmd: ExecFileCmd) -> Result<i32> {
     drop(documents);
 
     if cmd.background {
-        super::pipeline::warn("--background is deprecated: enseal returns at once and removes the file when the command ends");
+        super::io::warn("--background is deprecated: enseal returns at once and removes the file when the command ends");
         // The parent returns at once; the forked copy serves the file,
         // waits for the command and removes the file.
         // SAFETY: enseal has no other threads at this point.

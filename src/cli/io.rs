@@ -126,7 +126,7 @@ impl ConfigContext {
                 // root instead of walking 100 relative `..` levels.
                 let found = config::lookup_config(&cwd);
                 if let Some(warning) = &found.warning {
-                    super::pipeline::warn(warning);
+                    warn(warning);
                 }
                 found.path
             }
@@ -224,6 +224,18 @@ pub(crate) fn write_output_chunks(io: &IoArgs, input: &Input, chunks: &[&[u8]]) 
             path: "<stdout>".into(),
             source,
         }),
+    }
+}
+
+/// Prints `warning: MESSAGE` on stderr: the one way commands warn.
+pub(crate) fn warn(message: impl std::fmt::Display) {
+    eprintln!("warning: {message}");
+}
+
+/// Prints the warnings of decrypting the file `name`.
+pub(crate) fn warn_all(name: &str, warnings: &[String]) {
+    for warning in warnings {
+        warn(format_args!("{name}: {warning}"));
     }
 }
 

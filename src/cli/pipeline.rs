@@ -7,24 +7,12 @@ use std::path::{Path, PathBuf};
 
 use super::args::resolve::OpenArgs;
 use super::args::IoArgs;
-use super::io::{read_input, store_options, write_output_chunks, ConfigContext, Input};
+use super::io::{read_input, store_options, warn_all, write_output_chunks, ConfigContext, Input};
 use crate::document::{Decrypted, EncryptedDocument, Opened};
 use crate::error::{Error, Result};
 use crate::format::{FormatError, FormatKind, Store};
 use crate::keys::{changes, KeyContext, KeyGroup};
 use crate::metadata::Metadata;
-
-/// Prints `warning: MESSAGE` on stderr: the one way commands warn.
-pub(crate) fn warn(message: impl std::fmt::Display) {
-    eprintln!("warning: {message}");
-}
-
-/// Prints the warnings of decrypting the file `name`.
-pub(crate) fn warn_all(name: &str, warnings: &[String]) {
-    for warning in warnings {
-        warn(format_args!("{name}: {warning}"));
-    }
-}
 
 /// Names the file `name` in an error of decrypting it; a missing key is
 /// left as it is (its message lists the keys tried).

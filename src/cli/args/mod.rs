@@ -6,7 +6,6 @@ pub(crate) mod resolve;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use super::check::CheckCmd;
 use super::git::GitCmd;
 use crate::format::FormatKind;
 
@@ -714,6 +713,49 @@ Examples:
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  enseal man > enseal.1 && man -l enseal.1")]
 pub(crate) struct ManCmd {}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum OutputFormat {
+    /// One line per finding: `path:line: kind: message`.
+    #[default]
+    Human,
+    /// One JSON document (schema in the README).
+    Json,
+}
+
+/// `enseal check`.
+#[derive(Debug, Args)]
+#[command(after_help = CHECK_HELP)]
+pub(crate) struct CheckCmd {
+    /// Also scan files that no creation rule (with a path_regex) covers for
+    /// likely secrets (AWS keys, private keys, GitHub/GitLab/Slack tokens,
+    /// random-looking password/secret/token values).
+    #[arg(long)]
+    pub scan: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Files and directories to check (default: the directory of .sops.yaml,
+    /// else the working directory). Directories are walked, skipping .git,
+    /// target, node_modules and .gitignore'd paths.
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<String>,
+}
+
+const CHECK_HELP: &str = "\
+Findings (kind names are stable):
+  unencrypted      a file a creation rule with a path_regex covers is not encrypted
+  plaintext-value  a value the file's encryption rule says is encrypted is plaintext
+  key-drift        the file's master keys differ from its creation rule
+  metadata         invalid sops metadata or a missing MAC
+  secret           a likely secret in a plaintext file (--scan)
+  unreadable       a file could not be read
+
+No private key is needed or used. A line containing `enseal:allow` is
+never reported by --scan.
+
+Exit status: 0 no findings, 10 findings, 1 usage or config error.";
 
 /// Go's flag package accepts `-name` for `--name`: rewrite single-dash long
 /// flags that enseal knows, before the `--` separator.
