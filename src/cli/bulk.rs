@@ -14,7 +14,7 @@ use regex::Regex;
 
 use super::args::IoArgs;
 use super::io::{kinds, store_options, ConfigContext};
-use super::pipeline::{key_context, load_encrypted};
+use super::pipeline::{key_context, load_encrypted, located};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
@@ -581,10 +581,7 @@ fn decrypt_one(
     let encrypted = load_encrypted(in_kind.store(&store_opts).as_ref(), &bytes, &name)?;
     let decrypted = encrypted
         .decrypt(keys, options.ignore_mac)
-        .map_err(|e| match e {
-            Error::RetrieveKey(_) => e,
-            other => other.in_file(&name),
-        })?;
+        .map_err(located(&name))?;
     for warning in &decrypted.warnings {
         note.line(&format!("warning: {name}: {warning}"));
     }

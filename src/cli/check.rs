@@ -65,18 +65,11 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
 /// The findings of one file.
 fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Finding> {
     let name = path.display().to_string();
-    let finding =
-        |line: Option<usize>, kind: Kind, rule: Option<String>, message: String| Finding {
-            path: name.clone(),
-            line,
-            kind,
-            rule,
-            message,
-        };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
             return vec![finding(
+                &name,
                 None,
                 Kind::Unreadable,
                 None,
@@ -95,6 +88,7 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
             Ok(parsed) => Some(parsed),
             Err(e) => {
                 return vec![finding(
+                    &name,
                     None,
                     Kind::Unreadable,
                     None,
@@ -106,32 +100,11 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         None
     };
     let Some((parsed, raw)) = parsed.and_then(|mut p| p.metadata.take().map(|raw| (p, raw))) else {
-        return match coverage {
-            Coverage::Rule(index) => vec![finding(
-                None,
-                Kind::Unencrypted,
-                None,
-                format!(
-                    "creation_rules[{index}] covers this file but it is not encrypted (encrypt it with `enseal encrypt -i {name}`)"
-                ),
-            )],
-            _ if scan_plain => scan::scan(&bytes)
-                .into_iter()
-                .map(|hit| {
-                    finding(
-                        Some(hit.line),
-                        Kind::Secret,
-                        Some(hit.rule.to_string()),
-                        format!("{} in a file no creation rule encrypts", hit.description),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        return plain_findings(&name, &bytes, coverage, scan_plain);
     };
     let mut out: Vec<Finding> = check::metadata_problems(&raw)
         .into_iter()
-        .map(|m| finding(None, Kind::Metadata, None, m))
+        .map(|m| finding(&name, None, Kind::Metadata, None, m))
         .collect();
     let Ok(metadata) = Metadata::from_map(&raw) else {
         return out;
@@ -142,6 +115,7 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         let shown = check::display_path(&key_path);
         let (field, value) = rule.field();
         out.push(finding(
+            &name,
             check::find_line(&text, &key_path),
             Kind::PlaintextValue,
             Some(shown.clone()),
@@ -154,6 +128,7 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         if let Ok(Some(rule)) = config.rule_for_file(path, &context.cwd) {
             for message in check::key_drift(&metadata.key_groups, &rule.key_groups) {
                 out.push(finding(
+                    &name,
                     None,
                     Kind::KeyDrift,
                     None,
@@ -166,4 +141,50 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         }
     }
     out
+}
+
+/// The findings of a file without sops metadata: unencrypted where a
+/// creation rule covers it, else (with `--scan`) its likely secrets.
+fn plain_findings(name: &str, bytes: &[u8], coverage: Coverage, scan_plain: bool) -> Vec<Finding> {
+    match coverage {
+        Coverage::Rule(index) => vec![finding(
+            name,
+            None,
+            Kind::Unencrypted,
+            None,
+            format!(
+                "creation_rules[{index}] covers this file but it is not encrypted (encrypt it with `enseal encrypt -i {name}`)"
+            ),
+        )],
+        _ if scan_plain => scan::scan(bytes)
+            .into_iter()
+            .map(|hit| {
+                finding(
+                    name,
+                    Some(hit.line),
+                    Kind::Secret,
+                    Some(hit.rule.to_string()),
+                    format!("{} in a file no creation rule encrypts", hit.description),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A finding about the file `name`.
+fn finding(
+    name: &str,
+    line: Option<usize>,
+    kind: Kind,
+    rule: Option<String>,
+    message: String,
+) -> Finding {
+    Finding {
+        path: name.to_string(),
+        line,
+        kind,
+        rule,
+        message,
+    }
 }

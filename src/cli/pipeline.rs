@@ -10,7 +10,7 @@ use super::args::IoArgs;
 use super::io::{read_input, store_options, warn_all, write_output_chunks, ConfigContext, Input};
 use crate::document::{Decrypted, EncryptedDocument, Opened};
 use crate::error::{Error, Result};
-use crate::format::{FormatError, FormatKind, Store};
+use crate::format::{FormatError, FormatKind, Store, StoreOptions};
 use crate::keys::{changes, KeyContext, KeyGroup};
 use crate::metadata::Metadata;
 
@@ -285,28 +285,57 @@ pub(crate) struct OpenFile {
     lock: Option<crate::lock::FileLock>,
 }
 
+/// An encrypted file locked against other writers (until dropped) and
+/// parsed, not decrypted.
+pub(crate) struct LockedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its content.
+    pub encrypted: EncryptedDocument,
+    /// The store of its input format.
+    pub in_store: Box<dyn Store>,
+    /// The store it is written with.
+    pub out_store: Box<dyn Store>,
+    lock: Option<crate::lock::FileLock>,
+}
+
+/// Locks `file`, reads it (a missing file is exit 2, as sops' `Error
+/// reading file`) and parses it with the stores `io` and `stores` give.
+pub(crate) fn lock_encrypted(file: &str, io: &IoArgs, stores: StoreOptions) -> Result<LockedFile> {
+    let path = PathBuf::from(file);
+    let (lock, bytes) = crate::lock::lock_and_read(&path, file)?;
+    let (in_kind, out_kind) = io.types.kinds(file);
+    let options = store_options(io, out_kind, stores, true)?;
+    let in_store = in_kind.store(&options);
+    let out_store = out_kind.store(&options);
+    let encrypted = load_encrypted(in_store.as_ref(), &bytes, file)?;
+    Ok(LockedFile {
+        path,
+        encrypted,
+        in_store,
+        out_store,
+        lock,
+    })
+}
+
 /// Locks `file` against other writers (until the returned value is
-/// dropped), then reads, decrypts and verifies it (a missing file is exit 2,
-/// as sops' `Error reading file`).
+/// dropped), then reads, decrypts and verifies it.
 pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Result<OpenFile> {
     let mut keys = key_context(args.decryption_order.as_deref())?;
     let stores = ConfigContext::load(config)?.stores();
-    let path = PathBuf::from(file);
-    let (lock, bytes) = crate::lock::lock_and_read(&path, file)?;
-    let io = args.io();
-    let (in_kind, out_kind) = io.types.kinds(file);
-    let options = store_options(&io, out_kind, stores, true)?;
-    let in_store = in_kind.store(&options);
-    let out_store = out_kind.store(&options);
-    let opened = open_bytes(in_store.as_ref(), &bytes, file, &mut keys, args.ignore_mac)?;
+    let locked = lock_encrypted(file, &args.io(), stores)?;
+    let opened = locked
+        .encrypted
+        .open(&mut keys, args.ignore_mac)
+        .map_err(located(file))?;
     warn_all(file, &opened.warnings);
     Ok(OpenFile {
-        path,
+        path: locked.path,
         name: file.to_string(),
         opened,
-        out_store,
-        in_store,
-        lock,
+        out_store: locked.out_store,
+        in_store: locked.in_store,
+        lock: locked.lock,
     })
 }
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::args::resolve::Updatekeys;
 use super::args::{IoArgs, TypeArgs};
-use super::io::{store_options, ConfigContext};
-use super::pipeline::{apply_key_groups, key_context, load_encrypted, write_file};
+use super::io::ConfigContext;
+use super::pipeline::{apply_key_groups, key_context, lock_encrypted, write_file};
 use super::settings::rule_key_groups;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -65,20 +65,7 @@ fn update_file(
 ) -> Result<()> {
     let path = PathBuf::from(file);
     let abs = crate::config::absolute_path(&path, &context.cwd);
-    let meta = std::fs::metadata(&path).map_err(|e| {
-        Error::Usage(format!(
-            "stat {}: {}",
-            abs.display(),
-            if e.kind() == std::io::ErrorKind::NotFound {
-                "no such file or directory".to_string()
-            } else {
-                e.to_string()
-            }
-        ))
-    })?;
-    if meta.is_dir() {
-        return Err(Error::Usage("can't operate on a directory".into()));
-    }
+    check_regular_file(&path, &abs)?;
     log(&format!("Syncing keys for file {}", abs.display()));
     if !config.has_creation_rules() {
         return Err(Error::Usage(format!(
@@ -87,20 +74,13 @@ fn update_file(
         )));
     }
     let new_groups = rule_key_groups(config, context, &path)?;
-
-    // Held until the new version is renamed over the file.
-    let (_lock, bytes) = crate::lock::lock_and_read(&path, file)?;
     let io = IoArgs {
         types: TypeArgs::both(options.input_type.as_deref()),
         ..Default::default()
     };
-    let (in_kind, out_kind) = io.types.kinds(file);
-    let store_opts = store_options(&io, out_kind, context.stores(), true)?;
-    let in_store = in_kind.store(&store_opts);
-    let out_store = out_kind.store(&store_opts);
-    let encrypted = load_encrypted(in_store.as_ref(), &bytes, file)?;
-    let metadata = &encrypted.metadata;
-
+    // Locked until the new version is renamed over the file.
+    let locked = lock_encrypted(file, &io, context.stores())?;
+    let metadata = &locked.encrypted.metadata;
     let diffs = changes::diff_groups(&metadata.key_groups, &new_groups);
     let threshold = changes::updated_threshold(metadata.shamir_threshold, new_groups.len());
     if !diffs.iter().any(changes::GroupDiff::changes) && threshold == metadata.shamir_threshold {
@@ -115,13 +95,13 @@ fn update_file(
         log(&format!("File {} left unchanged", abs.display()));
         return Ok(());
     }
-    let removes = changes::removes_a_key(&encrypted.metadata.key_groups, &new_groups);
+    let removes = changes::removes_a_key(&metadata.key_groups, &new_groups);
     let out = apply_key_groups(
-        encrypted,
+        locked.encrypted,
         new_groups,
         threshold,
         keys,
-        out_store.as_ref(),
+        locked.out_store.as_ref(),
         file,
     )?;
     write_file(Path::new(file), &out)?;
@@ -132,6 +112,25 @@ fn update_file(
         ));
     }
     log(&format!("File {} synced with new keys", abs.display()));
+    Ok(())
+}
+
+/// `path` (shown as `abs`) must exist and not be a directory.
+fn check_regular_file(path: &Path, abs: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::Usage(format!(
+            "stat {}: {}",
+            abs.display(),
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file or directory".to_string()
+            } else {
+                e.to_string()
+            }
+        ))
+    })?;
+    if meta.is_dir() {
+        return Err(Error::Usage("can't operate on a directory".into()));
+    }
     Ok(())
 }
 
