@@ -575,6 +575,34 @@ mod tests {
             panic!("not a set");
         };
         assert_eq!(s.open.indent, Some(1));
+        // --decryption-order before the subcommand: every subcommand that
+        // decrypts takes it (the subcommand's own flag wins).
+        for args in [
+            &["--decryption-order", "pgp", "decrypt", "f"][..],
+            &["--decryption-order", "pgp", "edit", "f"],
+            &["--decryption-order", "pgp", "rotate", "f"],
+            &["--decryption-order", "pgp", "unset", "f", r#"["a"]"#],
+        ] {
+            let order = match resolve(args) {
+                Ok(Command::Decrypt(d)) => d.reading.order.decryption_order,
+                Ok(Command::Edit(e)) => e.open.decryption_order,
+                Ok(Command::Rotate(r)) => r.decryption_order,
+                Ok(Command::Unset(u)) => u.open.decryption_order,
+                other => panic!("{args:?}: {other:?}"),
+            };
+            assert_eq!(order.as_deref(), Some("pgp"), "{args:?}");
+        }
+        let Ok(Command::Decrypt(d)) = resolve(&[
+            "--decryption-order",
+            "pgp",
+            "decrypt",
+            "--decryption-order",
+            "age",
+            "f",
+        ]) else {
+            panic!("not a decrypt");
+        };
+        assert_eq!(d.reading.order.decryption_order.as_deref(), Some("age"));
     }
 
     #[test]
