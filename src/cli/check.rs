@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use clap::{Args, ValueEnum};
-
+use super::args::{CheckCmd, OutputFormat};
 use super::bulk::{self, Coverage};
 use super::io::ConfigContext;
 use crate::check::{self, scan, Finding, Kind};
@@ -15,54 +14,6 @@ use crate::metadata::Metadata;
 
 /// The exit code when there are findings.
 pub(crate) const EXIT_FINDINGS: i32 = 10;
-
-/// Output formats of `check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub(crate) enum OutputFormat {
-    /// One line per finding: `path:line: kind: message`.
-    #[default]
-    Human,
-    /// One JSON document (schema in docs/repository.md).
-    Json,
-}
-
-/// `enseal check`.
-#[derive(Debug, Args)]
-#[command(after_help = CHECK_HELP)]
-pub(crate) struct CheckCmd {
-    /// Also scan files that no creation rule (with a path_regex) covers for
-    /// likely secrets (AWS keys, private keys, GitHub/GitLab/Slack tokens,
-    /// random-looking password/secret/token values).
-    #[arg(long)]
-    scan: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    format: OutputFormat,
-    /// Files and directories to check (default: the directory of .sops.yaml,
-    /// else the working directory). Directories are walked, skipping .git,
-    /// target, node_modules and .gitignore'd paths.
-    #[arg(value_name = "PATHS")]
-    paths: Vec<String>,
-}
-
-const CHECK_HELP: &str = "\
-Findings (kind names are stable):
-  unencrypted      a file a creation rule with a path_regex covers is not encrypted
-  plaintext-value  a value the file's encryption rule says is encrypted is plaintext
-  key-drift        the file's master keys differ from its creation rule
-  metadata         invalid sops metadata or a missing MAC
-  secret           a likely secret in a plaintext file (--scan)
-  unreadable       a file could not be read
-  config           .sops.yaml holds a key sops ignores (a misspelling, mostly)
-
-A missing .sops.yaml, or one without creation_rules, is an error: nothing
-would say which files must be encrypted. The last line (on stderr) sums up:
-`12 files checked, no findings`.
-
-No private key is needed or used. A line containing `enseal:allow` is
-never reported by --scan.
-
-Exit status: 0 no findings, 10 findings, 1 usage or config error.";
 
 /// Runs `check`. Errors other than findings (a missing path, a config that
 /// does not load) exit with 1.
@@ -167,18 +118,11 @@ fn has_metadata_marker(kind: FormatKind, bytes: &[u8]) -> bool {
 /// The findings of one file.
 fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Finding> {
     let name = path.display().to_string();
-    let finding =
-        |line: Option<usize>, kind: Kind, rule: Option<String>, message: String| Finding {
-            path: name.clone(),
-            line,
-            kind,
-            rule,
-            message,
-        };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
             return vec![finding(
+                &name,
                 None,
                 Kind::Unreadable,
                 None,
@@ -197,6 +141,7 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
             Ok(parsed) => Some(parsed),
             Err(e) => {
                 return vec![finding(
+                    &name,
                     None,
                     Kind::Unreadable,
                     None,
@@ -208,32 +153,11 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         None
     };
     let Some((parsed, raw)) = parsed.and_then(|mut p| p.metadata.take().map(|raw| (p, raw))) else {
-        return match coverage {
-            Coverage::Rule(index) => vec![finding(
-                None,
-                Kind::Unencrypted,
-                None,
-                format!(
-                    "creation_rules[{index}] covers this file but it is not encrypted (encrypt it with `enseal encrypt -i {name}`)"
-                ),
-            )],
-            _ if scan_plain => scan::scan(&bytes)
-                .into_iter()
-                .map(|hit| {
-                    finding(
-                        Some(hit.line),
-                        Kind::Secret,
-                        Some(hit.rule.to_string()),
-                        format!("{} in a file no creation rule encrypts", hit.description),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        return plain_findings(&name, &bytes, coverage, scan_plain);
     };
     let mut out: Vec<Finding> = check::metadata_problems(&raw)
         .into_iter()
-        .map(|m| finding(None, Kind::Metadata, None, m))
+        .map(|m| finding(&name, None, Kind::Metadata, None, m))
         .collect();
     let Ok(metadata) = Metadata::from_map(&raw) else {
         return out;
@@ -244,6 +168,7 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         let shown = check::display_path(&key_path);
         let (field, value) = rule.field();
         out.push(finding(
+            &name,
             check::find_line(&text, &key_path),
             Kind::PlaintextValue,
             Some(shown.clone()),
@@ -256,6 +181,7 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         if let Ok(Some(rule)) = config.rule_for_file(path, &context.cwd) {
             for message in check::key_drift(&metadata.key_groups, &rule.key_groups) {
                 out.push(finding(
+                    &name,
                     None,
                     Kind::KeyDrift,
                     None,
@@ -268,6 +194,52 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
         }
     }
     out
+}
+
+/// The findings of a file without sops metadata: unencrypted where a
+/// creation rule covers it, else (with `--scan`) its likely secrets.
+fn plain_findings(name: &str, bytes: &[u8], coverage: Coverage, scan_plain: bool) -> Vec<Finding> {
+    match coverage {
+        Coverage::Rule(index) => vec![finding(
+            name,
+            None,
+            Kind::Unencrypted,
+            None,
+            format!(
+                "creation_rules[{index}] covers this file but it is not encrypted (encrypt it with `enseal encrypt -i {name}`)"
+            ),
+        )],
+        _ if scan_plain => scan::scan(bytes)
+            .into_iter()
+            .map(|hit| {
+                finding(
+                    name,
+                    Some(hit.line),
+                    Kind::Secret,
+                    Some(hit.rule.to_string()),
+                    format!("{} in a file no creation rule encrypts", hit.description),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A finding about the file `name`.
+fn finding(
+    name: &str,
+    line: Option<usize>,
+    kind: Kind,
+    rule: Option<String>,
+    message: String,
+) -> Finding {
+    Finding {
+        path: name.to_string(),
+        line,
+        kind,
+        rule,
+        message,
+    }
 }
 
 #[cfg(test)]

@@ -15,10 +15,10 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::encrypt::new_file_settings;
-use super::io::{kinds, store_options, ConfigContext};
-use super::modify::{open_file, write_encrypted, OpenArgs};
-use super::{IoArgs, KeyArgs, RuleArgs};
+use super::args::resolve::Edit;
+use super::io::{store_options, ConfigContext};
+use super::pipeline::{open_file, preserve_mode, write_encrypted, write_file, OpenFile};
+use super::settings::new_file_settings;
 use crate::document;
 use crate::error::{exit, Error, Result};
 use crate::format::{FormatKind, Store};
@@ -28,15 +28,6 @@ use crate::tree::Map;
 const FILE_HAS_NOT_BEEN_MODIFIED: i32 = 200;
 /// Exit code: no editor, or the editor failed.
 const NO_EDITOR_FOUND: i32 = 201;
-
-/// Options of `edit`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct EditArgs {
-    pub open: OpenArgs,
-    pub show_master_keys: bool,
-    /// `--preserve-format`: edit the file's own layout and keep it.
-    pub preserve_format: bool,
-}
 
 /// The temporary directory of the running edit, for the signal handler.
 static CLEANUP: Mutex<Option<PathBuf>> = Mutex::new(None);
@@ -296,17 +287,11 @@ fn template(kind: FormatKind, store: &dyn Store) -> Vec<u8> {
 }
 
 /// `enseal edit FILE`.
-pub(crate) fn run(
-    file: &str,
-    args: &EditArgs,
-    keys: &KeyArgs,
-    rules: &RuleArgs,
-    config: Option<&str>,
-) -> Result<()> {
-    if Path::new(file).exists() {
-        edit_existing(file, args, config)
+pub(crate) fn run(args: &Edit, config: Option<&str>) -> Result<()> {
+    if Path::new(&args.file).exists() {
+        edit_existing(args, config)
     } else {
-        edit_new(file, args, keys, rules, config)
+        edit_new(args, config)
     }
 }
 
@@ -359,17 +344,13 @@ fn unchanged() -> Error {
 
 const INVALID_SYNTAX: &str = "Could not load tree, probably due to invalid syntax.";
 
-fn edit_existing(file: &str, args: &EditArgs, config: Option<&str>) -> Result<()> {
+fn edit_existing(args: &Edit, config: Option<&str>) -> Result<()> {
+    let file = args.file.as_str();
     let mut open = open_file(file, &args.open, config)?;
     if !args.show_master_keys {
-        let context = super::io::ConfigContext::load(config)?;
-        let io = super::IoArgs {
-            input_type: args.open.input_type.clone(),
-            output_type: args.open.output_type.clone(),
-            ..Default::default()
-        };
-        let (in_kind, out_kind) = super::io::kinds(&io, file);
-        if super::encrypt::preserve_mode(args.preserve_format, &context, in_kind, out_kind)? {
+        let context = ConfigContext::load(config)?;
+        let (in_kind, out_kind) = args.open.types.kinds(file);
+        if preserve_mode(args.preserve_format, &context, in_kind, out_kind)? {
             return edit_preserving(file, &mut open, in_kind);
         }
     }
@@ -405,7 +386,7 @@ fn edit_existing(file: &str, args: &EditArgs, config: Option<&str>) -> Result<()
 /// `edit --preserve-format`: the editor gets the file decrypted in its own
 /// layout; the edited text is encrypted in place with the file's data key
 /// (unchanged values keep their ciphertext), so its layout is kept too.
-fn edit_preserving(file: &str, open: &mut super::modify::OpenFile, kind: FormatKind) -> Result<()> {
+fn edit_preserving(file: &str, open: &mut OpenFile, kind: FormatKind) -> Result<()> {
     let preserve_error = |e: crate::preserve::PreserveError, code: i32| Error::Preserve {
         path: file.to_string(),
         message: e.to_string(),
@@ -451,10 +432,7 @@ fn edit_preserving(file: &str, open: &mut super::modify::OpenFile, kind: FormatK
         &new.metadata.to_map(),
     )
     .map_err(|e| preserve_error(e, crate::error::exit::COULD_NOT_READ_INPUT))?;
-    crate::fsutil::write_atomic(&open.path, &out).map_err(|source| Error::WriteOutput {
-        path: open.path.display().to_string(),
-        source,
-    })
+    write_file(&open.path, &out)
 }
 
 fn parse_edited(
@@ -490,22 +468,12 @@ fn parse_edited(
     Ok(documents)
 }
 
-fn edit_new(
-    file: &str,
-    args: &EditArgs,
-    keys: &KeyArgs,
-    rules: &RuleArgs,
-    config: Option<&str>,
-) -> Result<()> {
+fn edit_new(args: &Edit, config: Option<&str>) -> Result<()> {
+    let file = args.file.as_str();
     let context = ConfigContext::load(config)?;
-    let io = IoArgs {
-        input_type: args.open.input_type.clone(),
-        output_type: args.open.output_type.clone(),
-        indent: args.open.indent,
-        ..Default::default()
-    };
-    let mut settings = new_file_settings(Some(file), &io, keys, rules, &context)?;
-    let (in_kind, out_kind) = kinds(&io, file);
+    let io = args.open.io();
+    let mut settings = new_file_settings(Some(file), &io, &args.keys, &args.rules, &context)?;
+    let (in_kind, out_kind) = io.types.kinds(file);
     settings.binary = in_kind == FormatKind::Binary;
     let options = store_options(&io, out_kind, context.stores(), true)?;
     let in_store = in_kind.store(&options);

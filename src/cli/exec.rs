@@ -7,7 +7,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 
-use super::decrypt::{key_context, load_encrypted};
+use super::pipeline::{self, key_context, load_encrypted};
 
 use crate::error::{Error, Result};
 use crate::format::Store;
@@ -134,13 +134,7 @@ pub(crate) fn decrypt_file(
         source,
     })?;
     let encrypted = load_encrypted(store, &bytes, file)?;
-    let mut decrypted = encrypted.decrypt(&mut keys, false).map_err(|e| match e {
-        Error::RetrieveKey(_) => e,
-        other => other.in_file(file),
-    })?;
-    for warning in &decrypted.warnings {
-        eprintln!("warning: {file}: {warning}");
-    }
+    let mut decrypted = pipeline::decrypt(encrypted, &mut keys, false, file)?;
     Ok(Zeroizing::new(std::mem::take(&mut decrypted.documents)))
 }
 

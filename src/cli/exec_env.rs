@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 
+use super::args::ExecEnvCmd;
 use super::exec::{decrypt_file, wait_forwarding, Forwarder, Program, User};
-use super::ExecEnvCmd;
 use crate::error::{Error, Result};
 use crate::format::dotenv::scalar_text;
 use crate::format::{FormatKind, StoreOptions};
@@ -25,7 +25,7 @@ pub(crate) fn run(cmd: ExecEnvCmd) -> Result<i32> {
     }
     let user = cmd.user.as_deref().map(User::lookup).transpose()?;
     let store = FormatKind::from_path(&file).store(&StoreOptions::default());
-    let documents = decrypt_file(&file, store.as_ref(), cmd.decryption_order.as_deref())?;
+    let documents = decrypt_file(&file, store.as_ref(), cmd.order.decryption_order.as_deref())?;
     let empty = Map::new();
     let vars = env_vars(documents.first().unwrap_or(&empty), cmd.flatten.as_deref())?;
     drop(documents);
@@ -48,9 +48,7 @@ pub(crate) fn run(cmd: ExecEnvCmd) -> Result<i32> {
         return Ok(program.start_failed(&err));
     }
     if cmd.background {
-        eprintln!(
-            "warning: --background is deprecated: the command keeps running after enseal exits"
-        );
+        super::io::warn("--background is deprecated: the command keeps running after enseal exits");
         return Ok(match command.spawn() {
             Ok(_) => 0,
             Err(e) => program.start_failed(&e),

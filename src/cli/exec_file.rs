@@ -15,9 +15,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+use super::args::ExecFileCmd;
 use super::exec::{decrypt_file, wait_forwarding, Forwarder, Program, User};
-use super::io::kinds;
-use super::{ExecFileCmd, IoArgs};
 use crate::error::{Error, Result};
 use crate::format::StoreOptions;
 
@@ -37,17 +36,12 @@ pub(crate) fn run(mut cmd: ExecFileCmd) -> Result<i32> {
     // From here on no signal may end enseal before the temporary folder is
     // removed: block them before decrypting starts any thread.
     Forwarder::block()?;
-    let io = IoArgs {
-        input_type: cmd.input_type.clone(),
-        output_type: cmd.output_type.clone(),
-        ..IoArgs::default()
-    };
-    let (in_kind, out_kind) = kinds(&io, &file);
+    let (in_kind, out_kind) = cmd.types.kinds(&file);
     let options = StoreOptions::default();
     let documents = decrypt_file(
         &file,
         in_kind.store(&options).as_ref(),
-        cmd.decryption_order.as_deref(),
+        cmd.order.decryption_order.as_deref(),
     )?;
     let plaintext = zeroize::Zeroizing::new(
         out_kind
@@ -58,7 +52,7 @@ pub(crate) fn run(mut cmd: ExecFileCmd) -> Result<i32> {
     drop(documents);
 
     if cmd.background {
-        eprintln!("warning: --background is deprecated: enseal returns at once and removes the file when the command ends");
+        super::io::warn("--background is deprecated: enseal returns at once and removes the file when the command ends");
         // The parent returns at once; the forked copy serves the file,
         // waits for the command and removes the file.
         // SAFETY: enseal has no other threads at this point.

@@ -1,21 +1,21 @@
 //! `enseal filestatus`: `{"encrypted":true}` when the file has sops
 //! metadata with a version and a MAC.
 
-use super::io::{kinds, read_input, ConfigContext};
-use super::IoArgs;
+use super::args::{InputTypeArg, IoArgs, TypeArgs};
+use super::io::{read_input, ConfigContext};
 use crate::error::{Error, Result};
 use crate::format::FormatKind;
 
-pub(crate) fn run(
-    file: Option<&str>,
-    input_type: Option<&str>,
-    config_path: Option<&str>,
-) -> Result<()> {
-    let file = file.ok_or(Error::NoFileSpecified)?;
+pub(crate) fn run(file: &str, input_type: Option<&str>, config_path: Option<&str>) -> Result<()> {
     // Only parsing happens here: the config's indents are not checked.
     let stores = ConfigContext::load(config_path)?.stores();
     let io = IoArgs {
-        input_type: input_type.map(str::to_string),
+        types: TypeArgs {
+            input: InputTypeArg {
+                input_type: input_type.map(str::to_string),
+            },
+            ..Default::default()
+        },
         ..Default::default()
     };
     // sops ends with exit 1 when the file cannot be read (missing,
@@ -25,7 +25,7 @@ pub(crate) fn run(
             "cannot check file status: cannot load encrypted file: {e}"
         ))
     })?;
-    let (kind, _) = kinds(&io, &input.type_path);
+    let (kind, _) = io.types.kinds(&input.type_path);
     // YAML: only the metadata is read in full (aliases in the data are not
     // copied), so a crafted file costs no more than its size here (in
     // `check`, textconv and the merge driver too).

@@ -21,28 +21,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clap::Args;
-
+use super::args::InitCmd;
 use crate::config::CONFIG_FILE_NAME;
 use crate::error::{Error, Result};
-
-/// `enseal init`.
-#[derive(Debug, Args)]
-#[command(after_help = INIT_HELP)]
-pub(crate) struct InitCmd {
-    /// Show what would be done; change nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Apply the plan without asking.
-    #[arg(short = 'y', long)]
-    yes: bool,
-}
-
-const INIT_HELP: &str = "\
-Examples:
-  enseal init --dry-run     show the plan
-  enseal init               show the plan, ask once, apply it
-  enseal init --yes         apply without asking (CI, scripts)";
 
 /// The usual names of environment files that hold secrets. Other `.env.*`
 /// files found in the repository are added by name, except templates.
@@ -469,12 +450,9 @@ fn add_pre_commit_hook(path: &Path) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
     let hook = "  - repo: local\n    hooks:\n      - id: enseal-check\n        name: enseal check\n        entry: enseal check\n        language: system\n        pass_filenames: false\n";
-    let last_top_level = text
-        .lines()
-        .rev()
-        .find(|l| {
-            !l.is_empty() && !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with('-')
-        });
+    let last_top_level = text.lines().rev().find(|l| {
+        !l.is_empty() && !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with('-')
+    });
     let new_text = match last_top_level {
         Some(l) if l.trim_end() == "repos:" => {
             let mut t = text.clone();

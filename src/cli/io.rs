@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::IoArgs;
+use super::args::IoArgs;
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
@@ -24,7 +24,8 @@ pub(crate) struct Input {
     _lock: Option<crate::lock::FileLock>,
 }
 
-fn is_stdin(file: Option<&str>) -> bool {
+/// Whether `file` means standard input: none, `-` or `/dev/stdin`.
+pub(crate) fn is_stdin(file: Option<&str>) -> bool {
     matches!(file, None | Some("-") | Some("/dev/stdin"))
 }
 
@@ -97,13 +98,7 @@ pub(crate) fn check_exists(file: Option<&str>) -> Result<()> {
 
 /// The input and output stores: each from its flag, else from the path.
 pub(crate) fn kinds(io: &IoArgs, type_path: &str) -> (FormatKind, FormatKind) {
-    let from_path = FormatKind::from_path(type_path);
-    let pick = |flag: &Option<String>| {
-        flag.as_deref()
-            .and_then(FormatKind::from_name)
-            .unwrap_or(from_path)
-    };
-    (pick(&io.input_type), pick(&io.output_type))
+    io.types.kinds(type_path)
 }
 
 /// The `.sops.yaml` in effect for a command, and the working directory the
@@ -125,7 +120,11 @@ impl ConfigContext {
         let context = Self::load_quietly(explicit)?;
         if let Some(config) = &context.config {
             for unknown in &config.unknown_keys {
-                eprintln!("warning: {}: {}", config.path.display(), unknown.message());
+                warn(format_args!(
+                    "{}: {}",
+                    config.path.display(),
+                    unknown.message()
+                ));
             }
         }
         Ok(context)
@@ -143,7 +142,7 @@ impl ConfigContext {
                 // root instead of walking 100 relative `..` levels.
                 let found = config::lookup_config(&cwd);
                 if let Some(warning) = &found.warning {
-                    eprintln!("warning: {warning}");
+                    warn(warning);
                 }
                 found.path
             }
@@ -213,18 +212,8 @@ pub(crate) fn check_output_flags(io: &IoArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes the result: in place, to `--output`, or to stdout. A closed
-/// stdout (`enseal decrypt f | head`) ends quietly.
-pub(crate) fn write_output(io: &IoArgs, input: &Input, bytes: &[u8]) -> Result<()> {
-    write_output_chunks(io, input, &[bytes])
-}
-
-/// The chunks of an output as slices, for [`write_output_chunks`].
-pub(crate) fn chunk_refs(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
-    chunks.iter().map(Vec::as_slice).collect()
-}
-
-/// [`write_output`] of an output made of consecutive chunks.
+/// Writes the result, made of consecutive chunks: in place, to `--output`,
+/// or to stdout. A closed stdout (`enseal decrypt f | head`) ends quietly.
 pub(crate) fn write_output_chunks(io: &IoArgs, input: &Input, chunks: &[&[u8]]) -> Result<()> {
     let target: Option<&Path> = if io.in_place {
         input.file.as_deref()
@@ -251,6 +240,18 @@ pub(crate) fn write_output_chunks(io: &IoArgs, input: &Input, chunks: &[&[u8]]) 
             path: "<stdout>".into(),
             source,
         }),
+    }
+}
+
+/// Prints `warning: MESSAGE` on stderr: the one way commands warn.
+pub(crate) fn warn(message: impl std::fmt::Display) {
+    eprintln!("warning: {message}");
+}
+
+/// Prints the warnings of decrypting the file `name`.
+pub(crate) fn warn_all(name: &str, warnings: &[String]) {
+    for warning in warnings {
+        warn(format_args!("{name}: {warning}"));
     }
 }
 

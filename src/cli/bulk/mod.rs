@@ -10,9 +10,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::decrypt::{key_context, load_encrypted};
+use super::args::IoArgs;
 use super::io::{kinds, store_options, ConfigContext};
-use super::IoArgs;
+use super::pipeline::{key_context, load_encrypted, located};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, StoreOptions};
@@ -301,7 +301,7 @@ pub(crate) fn decrypt(options: &DecryptOptions) -> Result<()> {
     key_context(options.decryption_order)?;
     let context = ConfigContext::load(options.config_path)?;
     let files = if options.recursive {
-        encrypted_files(options.files, &context, io.input_type.as_deref())?
+        encrypted_files(options.files, &context, io.types.input_type())?
     } else {
         options.files.iter().map(PathBuf::from).collect()
     };
@@ -309,6 +309,7 @@ pub(crate) fn decrypt(options: &DecryptOptions) -> Result<()> {
     let to_dir = options.output_dir.map(PathBuf::from);
     // Validate the indents once for the stream's output store.
     let stream_kind = io
+        .types
         .output_type
         .as_deref()
         .and_then(FormatKind::from_name)
@@ -395,10 +396,7 @@ fn decrypt_one(
     let encrypted = load_encrypted(in_kind.store(&store_opts).as_ref(), &bytes, &name)?;
     let decrypted = encrypted
         .decrypt(keys, options.ignore_mac)
-        .map_err(|e| match e {
-            Error::RetrieveKey(_) => e,
-            other => other.in_file(&name),
-        })?;
+        .map_err(located(&name))?;
     for warning in &decrypted.warnings {
         note.line(&format!("warning: {name}: {warning}"));
     }
@@ -459,9 +457,9 @@ pub(crate) struct RotateOptions<'a> {
     /// `--input-type`, `--output-type`, `--indent`.
     pub io: &'a IoArgs,
     /// `--add-*` / `--rm-*`.
-    pub change: &'a super::rotate::ChangeKeyArgs,
+    pub change: &'a super::args::ChangeKeyArgs,
     /// `--encryption-context` / `--aws-profile` of `--add-kms` keys.
-    pub kms: super::rotate::KmsOptions<'a>,
+    pub kms: super::settings::KmsOptions<'a>,
     /// `--decryption-order`.
     pub decryption_order: Option<&'a str>,
     /// `--config`.
@@ -479,7 +477,7 @@ pub(crate) fn rotate(options: &RotateOptions) -> Result<()> {
     key_context(options.decryption_order)?;
     let context = ConfigContext::load(options.config_path)?;
     let files = if options.recursive {
-        encrypted_files(options.files, &context, options.io.input_type.as_deref())?
+        encrypted_files(options.files, &context, options.io.types.input_type())?
     } else {
         options.files.iter().map(PathBuf::from).collect()
     };
@@ -499,11 +497,15 @@ pub(crate) fn rotate(options: &RotateOptions) -> Result<()> {
                 check_recoverable(path, &io, stores, keys)
             } else {
                 super::rotate::run(
-                    Some(&name),
-                    &io,
-                    options.change,
-                    &options.kms,
-                    options.decryption_order,
+                    &super::args::resolve::Rotate {
+                        file: Some(name),
+                        io: io.clone(),
+                        change: options.change.clone(),
+                        encryption_context: options.kms.context.map(str::to_string),
+                        aws_profile: options.kms.aws_profile.map(str::to_string),
+                        decryption_order: options.decryption_order.map(str::to_string),
+                        preserve_format: false,
+                    },
                     options.config_path,
                 )
             };
@@ -678,7 +680,7 @@ fn confirm(count: usize) -> Result<bool> {
 }
 
 /// Compares a file's keys with its creation rule; with `keys`, also
-/// applies them and writes the file ([`super::updatekeys::apply`]: the data
+/// applies them and writes the file ([`super::pipeline::apply_key_groups`]: the data
 /// key re-wrapped, or a new one when a key is removed).
 fn plan_update(
     path: &Path,
@@ -688,7 +690,7 @@ fn plan_update(
     keys: Option<&mut KeyContext>,
 ) -> Result<Plan> {
     let name = path.display().to_string();
-    let new_groups = super::updatekeys::rule_key_groups(config, context, path)?;
+    let new_groups = super::settings::rule_key_groups(config, context, path)?;
     let lock = keys
         .is_some()
         .then(|| crate::lock::lock_for_update(path))
@@ -700,8 +702,7 @@ fn plan_update(
             source,
         })?;
     let io = IoArgs {
-        input_type: input_type.map(str::to_string),
-        output_type: input_type.map(str::to_string),
+        types: super::args::TypeArgs::both(input_type),
         ..Default::default()
     };
     let (in_kind, out_kind) = kinds(&io, &name);
@@ -718,7 +719,7 @@ fn plan_update(
         return Ok(Plan { diff: Some(diff) });
     };
     let out_store = out_kind.store(&store_opts);
-    let out = super::updatekeys::apply(
+    let out = super::pipeline::apply_key_groups(
         encrypted,
         new_groups,
         threshold,

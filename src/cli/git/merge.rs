@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::{first_line, read, stores, write};
-use crate::cli::decrypt::{key_context, load_encrypted};
+use crate::cli::pipeline::{key_context, load_encrypted};
 use crate::document::Opened;
 use crate::error::{Error, Result};
 use crate::format::{FormatKind, Store};
@@ -95,7 +95,7 @@ pub(super) fn merge_driver(
         }
     };
     for warning in ours.warnings.iter().chain(&theirs.warnings) {
-        eprintln!("warning: {name}: {warning}");
+        crate::cli::io::warn(format_args!("{name}: {warning}"));
     }
     let render = |v: &Value| render_with(store.as_ref(), v);
     let merged = merge::merge_documents(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{first_line, stores};
-use crate::cli::decrypt::{key_context, load_encrypted};
+use crate::cli::pipeline::{key_context, load_encrypted};
 use crate::error::Error;
 use crate::format::FormatKind;
 use crate::keys::age::{no_terminal_prompter, AgeEnv, Identities};
