@@ -15,6 +15,7 @@ mod groups;
 mod completion;
 mod git;
 mod io;
+mod keyservice;
 mod modify;
 mod rotate;
 mod updatekeys;
@@ -70,6 +71,8 @@ pub struct Cli {
     ignored: IgnoredGlobalArgs,
     #[command(flatten)]
     change_keys: rotate::ChangeKeyArgs,
+    #[command(flatten)]
+    key_services: keyservice::KeyServiceArgs,
     #[command(subcommand)]
     command: Option<Command>,
     /// The file (legacy mode).
@@ -112,6 +115,8 @@ enum Command {
     Man(completion::ManCmd),
     /// Check files against .sops.yaml without any private key (CI, pre-commit).
     Check(check::CheckCmd),
+    /// Serve this machine's keys to sops and enseal (--keyservice) over gRPC.
+    Keyservice(keyservice::KeyserviceCmd),
 }
 
 /// Repository-wide flags of `decrypt`, `rotate` and `updatekeys`.
@@ -599,6 +604,7 @@ fn report(err: &Error, as_sops: bool) -> i32 {
 
 fn dispatch(cli: Cli) -> Result<()> {
     let config = cli.config.as_deref();
+    keyservice::apply(&cli.key_services)?;
     match cli.command {
         Some(Command::Encrypt(cmd)) => {
             let io = with_globals(cmd.io, &cli.io);
@@ -729,6 +735,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Completion(cmd)) => completion::run_completion(&cmd),
         Some(Command::Man(_)) => completion::run_man(),
         Some(Command::Check(cmd)) => check::run(&cmd, config),
+        Some(Command::Keyservice(cmd)) => keyservice::run(&cmd),
         None => {
             let file = cli.file.as_deref();
             if file.is_none() && (cli.encrypt || cli.decrypt || cli.rotate) {
