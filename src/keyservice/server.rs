@@ -116,6 +116,7 @@ impl BoundServer {
     }
 
     /// Serves until `shutdown` completes, then removes the socket file.
+    /// [`Event::Listening`] is sent once `shutdown` has been polled.
     pub fn serve_until(
         self,
         events: EventSink,
@@ -128,8 +129,19 @@ impl BoundServer {
             events: events.clone(),
         };
         let socket_file = self.socket_file.clone();
-        events(Event::Listening(self.local_address()));
+        let listening = self.local_address();
         let result = runtime.block_on(async move {
+            // Poll `shutdown` once before announcing the address, so that
+            // whatever it sets up (signal handlers) is in place by then.
+            let mut shutdown = std::pin::pin!(shutdown);
+            let stopped = std::future::poll_fn(|cx| {
+                Poll::Ready(shutdown.as_mut().poll(cx).is_ready())
+            })
+            .await;
+            if stopped {
+                return Ok(());
+            }
+            events(Event::Listening(listening));
             let server = tonic::transport::Server::builder()
                 .timeout(REQUEST_TIMEOUT)
                 .concurrency_limit_per_connection(4)
