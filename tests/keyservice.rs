@@ -204,7 +204,10 @@ fn enseal_serves_enseal_over_loopback_tcp() {
     cmd.args(["keyservice", "--network", "tcp", "--address", "127.0.0.1:0"])
         .env("SOPS_AGE_KEY_FILE", key_file(1));
     let (server, seen) = Server::start(cmd, |line| line.starts_with("Listening on"));
-    assert!(seen.contains("warning: every local user can connect"), "{seen}");
+    assert!(
+        seen.contains("warning: every local user can connect"),
+        "{seen}"
+    );
     let address = seen
         .lines()
         .find_map(|l| l.strip_prefix("Listening on "))
@@ -234,7 +237,11 @@ fn enseal_serves_enseal_over_loopback_tcp() {
         .arg("--enable-local-keyservice=false")
         .arg(&file));
     assert_eq!(gone.code, Some(128), "{}", gone.err());
-    assert!(gone.err().contains("cannot connect to key service"), "{}", gone.err());
+    assert!(
+        gone.err().contains("cannot connect to key service"),
+        "{}",
+        gone.err()
+    );
 }
 
 #[test]
@@ -263,7 +270,11 @@ fn a_non_loopback_tcp_address_needs_allow_remote() {
         .enseal()
         .args(["keyservice", "--network", "tcp", "--address", "0.0.0.0:0"]));
     assert_eq!(out.code, Some(1));
-    assert!(out.err().contains("not a loopback address"), "{}", out.err());
+    assert!(
+        out.err().contains("not a loopback address"),
+        "{}",
+        out.err()
+    );
     let mut cmd = sb.enseal();
     cmd.args(["keyservice", "--network", "tcp", "--address", "0.0.0.0:0"])
         .arg("--allow-remote");
@@ -302,7 +313,13 @@ fn another_users_connection_is_refused() {
     let mut client = scrubbed(&enseal_bin(), Path::new("/nonexistent"), Path::new("/"));
     std::os::unix::process::CommandExt::uid(&mut client, 65534);
     std::os::unix::process::CommandExt::gid(&mut client, 65534);
-    client.args(["decrypt", "--input-type", "yaml", "--keyservice", &uri(&socket)]);
+    client.args([
+        "decrypt",
+        "--input-type",
+        "yaml",
+        "--keyservice",
+        &uri(&socket),
+    ]);
     client.arg("--enable-local-keyservice=false");
     let out = run_stdin(&mut client, &encrypted);
     assert_eq!(out.code, Some(128), "{}", out.err());
@@ -315,7 +332,10 @@ fn another_users_connection_is_refused() {
 /// The local Vault's coordinates, or `None` (failure in CI).
 fn vault() -> Option<(String, String)> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    match (var("ENSEAL_TEST_VAULT_ADDR"), var("ENSEAL_TEST_VAULT_TOKEN")) {
+    match (
+        var("ENSEAL_TEST_VAULT_ADDR"),
+        var("ENSEAL_TEST_VAULT_TOKEN"),
+    ) {
         (Some(addr), Some(token)) => Some((addr, token)),
         _ => {
             unavailable("the local Vault (eval \"$(scripts/test-servers env)\")");
@@ -337,7 +357,11 @@ fn vault_keys_through_the_service_follow_the_servers_allowlist() {
         run(sb
             .sops(&sops)
             .args(["encrypt", "--keyservice", &uri(socket)])
-            .args(["--enable-local-keyservice=false", "--hc-vault-transit", &key_uri])
+            .args([
+                "--enable-local-keyservice=false",
+                "--hc-vault-transit",
+                &key_uri,
+            ])
             .arg(&plain))
     };
     // A server that was not told about this Vault: the address comes only
@@ -351,7 +375,11 @@ fn vault_keys_through_the_service_follow_the_servers_allowlist() {
     let refused = encrypt(&untrusting);
     drop(server);
     assert_ne!(refused.code, Some(0));
-    assert!(refused.err().contains("Allowlist does not allow"), "{}", refused.err());
+    assert!(
+        refused.err().contains("Allowlist does not allow"),
+        "{}",
+        refused.err()
+    );
     // The same server with VAULT_ADDR set: the client holds no token.
     let trusting = sb.root().join("trusting.sock");
     let mut cmd = sb.enseal();

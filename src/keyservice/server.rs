@@ -134,10 +134,8 @@ impl BoundServer {
             // Poll `shutdown` once before announcing the address, so that
             // whatever it sets up (signal handlers) is in place by then.
             let mut shutdown = std::pin::pin!(shutdown);
-            let stopped = std::future::poll_fn(|cx| {
-                Poll::Ready(shutdown.as_mut().poll(cx).is_ready())
-            })
-            .await;
+            let stopped =
+                std::future::poll_fn(|cx| Poll::Ready(shutdown.as_mut().poll(cx).is_ready())).await;
             if stopped {
                 return Ok(());
             }
