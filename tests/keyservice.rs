@@ -407,3 +407,60 @@ fn vault_keys_through_the_service_follow_the_servers_allowlist() {
     .ok();
     assert_eq!(local.out(), PLAIN);
 }
+
+#[test]
+fn pgp_keys_through_the_service_use_the_servers_keyring() {
+    let Some(sops) = require_sops() else { return };
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(gnupghome), Some(fpr)) = (var("ENSEAL_TEST_GNUPGHOME"), var("ENSEAL_TEST_PGP_FPR"))
+    else {
+        unavailable("the test gpg home (eval \"$(scripts/test-servers env)\")");
+        return;
+    };
+    let sb = Sandbox::new();
+    // The client's own keyring is empty.
+    let empty_home = sb.root().join("gnupg-empty");
+    std::fs::create_dir(&empty_home).unwrap();
+    std::fs::set_permissions(&empty_home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = sb.root().join("ks.sock");
+    let mut cmd = sb.enseal();
+    cmd.args(["keyservice", "--network", "unix", "--address"])
+        .arg(&socket)
+        .env("GNUPGHOME", &gnupghome);
+    let (server, _) = Server::start(cmd, |line| line.starts_with("Listening on"));
+    let plain = sb.write("plain.yaml", PLAIN);
+    let encrypted = run(sb
+        .sops(&sops)
+        .args(["encrypt", "--keyservice", &uri(&socket)])
+        .args(["--enable-local-keyservice=false", "--pgp", &fpr])
+        .arg(&plain)
+        .env("GNUPGHOME", &empty_home))
+    .ok();
+    let file = sb.write("enc.yaml", encrypted.stdout);
+    let alone = run(sb
+        .enseal()
+        .arg("decrypt")
+        .arg(&file)
+        .env("GNUPGHOME", &empty_home));
+    assert_ne!(
+        alone.code,
+        Some(0),
+        "the client's keyring must not hold the key"
+    );
+    let decrypted = run(sb
+        .enseal()
+        .args(["decrypt", "--keyservice", &uri(&socket)])
+        .arg("--enable-local-keyservice=false")
+        .arg(&file)
+        .env("GNUPGHOME", &empty_home))
+    .ok();
+    drop(server);
+    assert_eq!(decrypted.out(), PLAIN);
+    let local = run(sb
+        .sops(&sops)
+        .arg("decrypt")
+        .arg(&file)
+        .env("GNUPGHOME", &gnupghome))
+    .ok();
+    assert_eq!(local.out(), PLAIN);
+}
