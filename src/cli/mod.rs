@@ -28,6 +28,7 @@ mod git;
 mod groups;
 mod init;
 mod io;
+mod keyservice;
 mod modify;
 mod pipeline;
 mod rotate;
@@ -96,6 +97,7 @@ fn report(err: &Error, as_sops: bool) -> i32 {
 /// Runs the resolved command.
 fn dispatch(hi: HiArgs) -> Result<()> {
     let config = hi.config.as_deref();
+    crate::keys::use_key_services(hi.key_services);
     match hi.command {
         Command::Encrypt(args) => encrypt::run(&args, config),
         Command::Decrypt(args) => decrypt::run(&args, config),
@@ -118,6 +120,7 @@ fn dispatch(hi: HiArgs) -> Result<()> {
         Command::Man => completion::run_man(),
         Command::Check(cmd) => check::run(&cmd, config),
         Command::Init(cmd) => init::run(&cmd),
+        Command::Keyservice(cmd) => keyservice::run(&cmd),
     }
 }
 

@@ -106,8 +106,53 @@ impl MasterKey {
         }
     }
 
-    /// Wraps (encrypts) the data key or share for this master key.
+    /// Wraps (encrypts) the data key or share for this master key, with
+    /// the key services in effect ([`use_key_services`]): locally first
+    /// when enabled, then each remote service in turn until one succeeds
+    /// (sops' order).
     pub fn wrap(&mut self, secret: &[u8]) -> Result<(), String> {
+        let services = key_services();
+        if services.remote.is_empty() {
+            if !services.local {
+                return Err("no key services provided, cannot update master keys".into());
+            }
+            return self.wrap_local(secret);
+        }
+        let mut errors = Vec::new();
+        if services.local {
+            match self.wrap_local(secret) {
+                Ok(()) => return Ok(()),
+                Err(e) => errors.push(e),
+            }
+        }
+        for address in &services.remote {
+            match crate::keyservice::client::encrypt(address, self, secret) {
+                Ok(enc) => {
+                    self.set_wrapped(enc);
+                    return Ok(());
+                }
+                Err(e) => errors.push(format!(
+                    "failed to encrypt new data key with master key {:?}: {e}",
+                    changes::key_string(self)
+                )),
+            }
+        }
+        Err(errors.join(" "))
+    }
+
+    /// Stores a wrapped data key received from a key service.
+    fn set_wrapped(&mut self, enc: String) {
+        match self {
+            MasterKey::Age(k) => k.enc = enc,
+            MasterKey::Service(o) => {
+                set_field(&mut o.fields, "enc", enc);
+                set_field(&mut o.fields, "created_at", created_at_now());
+            }
+        }
+    }
+
+    /// Wraps the data key or share with this machine's backends only.
+    pub fn wrap_local(&mut self, secret: &[u8]) -> Result<(), String> {
         match self {
             MasterKey::Age(k) => k.wrap(secret),
             MasterKey::Service(o) => {
@@ -130,8 +175,39 @@ impl MasterKey {
         }
     }
 
-    /// Unwraps the data key or share with what `context` can provide.
+    /// Unwraps the data key or share with the key services in effect
+    /// ([`use_key_services`]): locally first when enabled, then each remote
+    /// service in turn until one succeeds (sops' order).
     pub fn unwrap(&self, context: &mut KeyContext) -> Result<Zeroizing<Vec<u8>>, String> {
+        let services = key_services();
+        if services.remote.is_empty() {
+            if !services.local {
+                return Err("no key services provided".into());
+            }
+            return self.unwrap_local(context);
+        }
+        let mut errors = Vec::new();
+        if services.local {
+            match self.unwrap_local(context) {
+                Ok(part) => return Ok(part),
+                Err(e) => errors.push(e),
+            }
+        }
+        let enc = match self {
+            MasterKey::Age(k) => k.enc.as_str(),
+            MasterKey::Service(o) => o.field("enc"),
+        };
+        for address in &services.remote {
+            match crate::keyservice::client::decrypt(address, self, enc) {
+                Ok(part) => return Ok(part),
+                Err(e) => errors.push(e),
+            }
+        }
+        Err(errors.join("; "))
+    }
+
+    /// Unwraps the data key or share with this machine's backends only.
+    pub fn unwrap_local(&self, context: &mut KeyContext) -> Result<Zeroizing<Vec<u8>>, String> {
         match self {
             MasterKey::Age(k) => k.unwrap(context.age_identities()?),
             MasterKey::Service(o) => match o.type_id.as_str() {
@@ -144,6 +220,41 @@ impl MasterKey {
             },
         }
     }
+}
+
+/// Where data keys are wrapped and unwrapped: on this machine and/or by
+/// remote key services (`--keyservice`, `--enable-local-keyservice`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyServices {
+    /// Use this machine's keys (sops' "local key service"); tried first.
+    pub local: bool,
+    /// Remote key services, tried in this order.
+    pub remote: Vec<crate::keyservice::Address>,
+}
+
+impl Default for KeyServices {
+    fn default() -> KeyServices {
+        KeyServices {
+            local: true,
+            remote: Vec::new(),
+        }
+    }
+}
+
+static KEY_SERVICES: std::sync::OnceLock<KeyServices> = std::sync::OnceLock::new();
+
+/// Sets the key services of this process (once, before any key is used;
+/// the command line does it). Later calls are ignored.
+pub fn use_key_services(services: KeyServices) {
+    let _ = KEY_SERVICES.set(services);
+}
+
+/// The key services in effect (local only unless set).
+pub fn key_services() -> &'static KeyServices {
+    static LOCAL_ONLY: std::sync::OnceLock<KeyServices> = std::sync::OnceLock::new();
+    KEY_SERVICES
+        .get()
+        .unwrap_or_else(|| LOCAL_ONLY.get_or_init(KeyServices::default))
 }
 
 /// The error for a key type enseal has no backend for.

@@ -55,6 +55,8 @@ pub struct LowArgs {
     pub ignored: IgnoredGlobalArgs,
     #[command(flatten)]
     pub change_keys: ChangeKeyArgs,
+    #[command(flatten)]
+    pub key_services: KeyServiceArgs,
     #[command(subcommand)]
     pub command: Option<LowCommand>,
     /// The file (legacy mode).
@@ -100,6 +102,8 @@ pub(crate) enum LowCommand {
     /// Set up a repository: age identity, .sops.yaml, git drivers, pre-commit
     /// hook, and encrypt the plaintext secret files found.
     Init(InitCmd),
+    /// Serve this machine's keys to sops and enseal (--keyservice) over gRPC.
+    Keyservice(KeyserviceCmd),
 }
 
 /// Repository-wide flags of `decrypt`, `rotate` and `updatekeys`.
@@ -837,6 +841,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn booleans_parse_as_go_does() {
+        for yes in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_go_bool(yes), Ok(true));
+        }
+        for no in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_go_bool(no), Ok(false));
+        }
+        assert!(parse_go_bool("yes").is_err());
+    }
+
+    #[test]
     fn single_dash_long_flags_are_accepted() {
         let args =
             ["enseal", "-age", "x", "-d", "-output=f", "--", "-age"].map(std::ffi::OsString::from);
@@ -876,5 +891,73 @@ mod tests {
             seen, 9,
             "top level, decrypt, edit, set, unset, rotate, updatekeys, exec-env, exec-file"
         );
+    }
+}
+
+/// `enseal keyservice`.
+#[derive(Debug, Args)]
+#[command(after_help = KEYSERVICE_HELP)]
+pub(crate) struct KeyserviceCmd {
+    /// Network to listen on: unix or tcp (sops' default is tcp).
+    #[arg(
+        long,
+        visible_alias = "net",
+        value_name = "NETWORK",
+        default_value = "unix"
+    )]
+    pub network: String,
+    /// Address to listen on: a socket path for unix (default
+    /// $XDG_RUNTIME_DIR/sops-keyservice.sock, else ./sops-keyservice.sock),
+    /// host:port for tcp (default 127.0.0.1:5000).
+    #[arg(long, visible_alias = "addr", value_name = "ADDRESS")]
+    pub address: Option<String>,
+    /// Listen on a tcp address that is not loopback (anyone who can reach
+    /// it can then use this machine's keys).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Log every request (operation, key, result) on standard error.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+const KEYSERVICE_HELP: &str = "\
+The unix socket is created mode 0600 and only processes of the same user are
+served. Use it from sops or enseal with --keyservice unix:///path/to/socket.";
+
+/// The global key service flags (sops' names and variables).
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct KeyServiceArgs {
+    /// A key service to use in addition to the local one:
+    /// unix:///path/to/socket or tcp://host:port (repeatable; the variable
+    /// takes a comma-separated list).
+    #[arg(
+        long = "keyservice",
+        value_name = "URI",
+        env = "SOPS_KEYSERVICE",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub keyservice: Vec<String>,
+    /// Use this machine's keys as well as the --keyservice services
+    /// (default true; --enable-local-keyservice=false uses only those).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        env = "SOPS_ENABLE_LOCAL_KEYSERVICE",
+        global = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = parse_go_bool
+    )]
+    pub enable_local_keyservice: Option<bool>,
+}
+
+/// A boolean as Go's strconv.ParseBool reads it (sops' flags and variables).
+fn parse_go_bool(text: &str) -> std::result::Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(format!("invalid boolean value {other:?}")),
     }
 }

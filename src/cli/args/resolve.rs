@@ -6,10 +6,13 @@
 
 use super::{
     ChangeKeyArgs, CheckCmd, CompletionShell, DecryptCmd, EditCmd, EncryptCmd, ExecEnvCmd,
-    ExecFileCmd, GitCmd, GroupsCmd, InitCmd, IoArgs, KeyArgs, LowArgs, LowCommand, OrderArg,
-    ReadArgs, RotateCmd, RuleArgs, SetCmd, TypeArgs, UnsetCmd, UpdatekeysCmd,
+    ExecFileCmd, GitCmd, GroupsCmd, InitCmd, IoArgs, KeyArgs, KeyServiceArgs, KeyserviceCmd,
+    LowArgs, LowCommand, OrderArg, ReadArgs, RotateCmd, RuleArgs, SetCmd, TypeArgs, UnsetCmd,
+    UpdatekeysCmd,
 };
 use crate::error::{exit, Error, Result};
+use crate::keys::KeyServices;
+use crate::keyservice::Address;
 use crate::tree_path::{self, Component};
 
 /// The command line, resolved.
@@ -17,6 +20,9 @@ use crate::tree_path::{self, Component};
 pub(crate) struct HiArgs {
     /// `--config` / `SOPS_CONFIG`.
     pub config: Option<String>,
+    /// The key services every master key uses (`--keyservice`,
+    /// `--enable-local-keyservice`).
+    pub key_services: KeyServices,
     /// What to do.
     pub command: Command,
 }
@@ -65,6 +71,8 @@ pub(crate) enum Command {
     Check(CheckCmd),
     /// `init`.
     Init(InitCmd),
+    /// `keyservice`.
+    Keyservice(KeyserviceCmd),
 }
 
 /// `encrypt FILE`.
@@ -246,12 +254,32 @@ impl HiArgs {
             mac_only_encrypted: low.rules.mac_only_encrypted,
         };
         let config = low.config.clone();
+        let key_services = key_services(&low.key_services)?;
         let command = match low.command {
             Some(command) => subcommand(command, &globals)?,
             None => legacy(low)?,
         };
-        Ok(HiArgs { config, command })
+        Ok(HiArgs {
+            config,
+            key_services,
+            command,
+        })
     }
+}
+
+/// The key services the flags select: the local keys unless
+/// `--enable-local-keyservice=false`, then each `--keyservice` in order.
+fn key_services(args: &KeyServiceArgs) -> Result<KeyServices> {
+    let remote = args
+        .keyservice
+        .iter()
+        .map(|uri| Address::parse_uri(uri.trim()))
+        .collect::<std::result::Result<Vec<_>, String>>()
+        .map_err(Error::Usage)?;
+    Ok(KeyServices {
+        local: args.enable_local_keyservice.unwrap_or(true),
+        remote,
+    })
 }
 
 fn subcommand(command: LowCommand, globals: &Globals) -> Result<Command> {
@@ -281,6 +309,7 @@ fn subcommand(command: LowCommand, globals: &Globals) -> Result<Command> {
         LowCommand::Man(_) => Command::Man,
         LowCommand::Check(cmd) => Command::Check(cmd),
         LowCommand::Init(cmd) => Command::Init(cmd),
+        LowCommand::Keyservice(cmd) => Command::Keyservice(cmd),
     })
 }
 
@@ -521,6 +550,34 @@ fn parse_index(index: &str, what: &str) -> Result<Vec<Component>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_select_the_key_services() {
+        let args = KeyServiceArgs {
+            keyservice: vec!["unix:///s".into(), " tcp://127.0.0.1:1".into()],
+            enable_local_keyservice: Some(false),
+        };
+        assert_eq!(
+            key_services(&args).unwrap(),
+            KeyServices {
+                local: false,
+                remote: vec![
+                    Address::Unix("/s".into()),
+                    Address::Tcp("127.0.0.1:1".into())
+                ],
+            }
+        );
+        assert_eq!(
+            key_services(&KeyServiceArgs::default()).unwrap(),
+            KeyServices::default()
+        );
+        let bad = KeyServiceArgs {
+            keyservice: vec!["nope".into()],
+            enable_local_keyservice: None,
+        };
+        assert!(key_services(&bad).is_err());
+    }
+
     use clap::Parser;
 
     fn resolve(args: &[&str]) -> Result<Command> {
