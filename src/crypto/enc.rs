@@ -159,7 +159,7 @@ const B64: [u8; 256] = {
 /// The decoded length of standard padded base64 `b`, when its length and
 /// padding are valid.
 fn decoded_len(b: &[u8]) -> Option<usize> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
