@@ -3,8 +3,8 @@
 //! document is also walked in two halves on two threads).
 //!
 //! It must give what the simple path gives, the walk one leaf at a time
-//! ([`Walk::one_by_one`](super::Walk)): the same values (through the same
-//! [`leaf`](super::leaf) functions), the same MAC (the plaintexts hashed in
+//! (`Walk::one_by_one` in `mod.rs`): the same values (through the same
+//! `leaf.rs` functions), the same MAC (the plaintexts hashed in
 //! walk order), the same warnings, and the same error for the first bad
 //! value in file order, named by its key path. Tests in `super::tests`
 //! prove it: `two_thread_batch_matches_one_by_one_walk`,

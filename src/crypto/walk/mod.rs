@@ -3,9 +3,9 @@
 //!
 //! The walk visits documents, mappings, lists and comments in file order,
 //! decides which leaves are selected and hashes the plaintexts. Each leaf
-//! is sealed or opened by [`leaf`], the only value-level code. The simple
-//! path does that at once, one leaf after the other ([`Walk::one_by_one`]);
-//! the [`batch`] defers the leaves and does them all at the end, on two
+//! is sealed or opened by `leaf.rs`, the only value-level code. The simple
+//! path does that at once, one leaf after the other (`Walk::one_by_one`);
+//! `batch.rs` defers the leaves and does them all at the end, on two
 //! threads for large files, with the same results.
 
 mod batch;
