@@ -26,7 +26,7 @@ pub struct EncryptSettings {
 }
 
 /// An encrypted file: documents holding `ENC[…]` values, and the metadata.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct EncryptedDocument {
     /// The documents, without the metadata.
     pub documents: Vec<Map>,
@@ -38,7 +38,7 @@ pub struct EncryptedDocument {
 }
 
 /// The result of a decryption.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Decrypted {
     /// The plaintext documents.
     pub documents: Vec<Map>,
@@ -408,7 +408,8 @@ mod tests {
             .add_text(identity.to_string().expose_secret(), "test")
             .unwrap();
         let mut keys = KeyContext::with_age_identities(identities);
-        let mut opened = enc.clone().open(&mut keys, false).unwrap();
+        let copy = EncryptedDocument::new(enc.documents.clone(), enc.metadata.clone());
+        let mut opened = copy.open(&mut keys, false).unwrap();
         let same = opened.documents.clone();
         assert!(opened.reencrypt(same).unwrap().is_none());
         let mut changed = opened.documents.clone();
@@ -449,7 +450,8 @@ mod tests {
             .unwrap();
         let mut keys = KeyContext::with_age_identities(identities);
         let old_key = recover_data_key(&enc.metadata.key_groups, 0, &mut keys).unwrap();
-        let rekeyed = enc.clone().rekey(&mut keys, group(), 0).unwrap();
+        let copy = EncryptedDocument::new(enc.documents.clone(), enc.metadata.clone());
+        let rekeyed = copy.rekey(&mut keys, group(), 0).unwrap();
         let new_key = recover_data_key(&rekeyed.metadata.key_groups, 0, &mut keys).unwrap();
         assert_ne!(old_key.as_bytes(), new_key.as_bytes());
         assert_eq!(rekeyed.metadata.rule, None);

@@ -476,6 +476,7 @@ fn master_keys_changed_on_both_sides_conflict() {
     let file = "secrets.enc.yaml";
     add_encrypted(&sb, file, YAML);
     commit_all(&sb, "secrets");
+    #[allow(deprecated)] // X25519 recipients, as sops files use them
     let other = || age::x25519::Identity::generate().to_public().to_string();
     git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
     run(enseal_k(&sb).args(["rotate", "-i", "--add-age", &other(), file])).ok();

@@ -181,7 +181,7 @@ pub fn decrypt(data: &[u8]) {
         mac_only_encrypted,
     };
     let mut documents = file.documents;
-    let _ = walk(Direction::Decrypt, data.len() % 2 == 0).run(&mut documents, &mut cipher);
+    let _ = walk(Direction::Decrypt, data.len().is_multiple_of(2)).run(&mut documents, &mut cipher);
 
     // Round trip of whatever parsed as plaintext.
     let Ok(mut docs) = store.parse_plain(data) else {

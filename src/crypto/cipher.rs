@@ -8,7 +8,7 @@ use aes_gcm::{AesGcm, Nonce};
 use std::collections::{HashMap, VecDeque};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::enc::{EncFields, EncValue};
+use super::enc::{EncFields, EncParseError, EncValue, IvDecode};
 
 type Gcm32 = AesGcm<Aes256, U32>;
 type Gcm12 = AesGcm<Aes256, U12>;
@@ -58,6 +58,18 @@ pub enum CipherError {
     /// The random generator failed.
     #[error("could not read random bytes: {0}")]
     Random(String),
+}
+
+/// Why an `ENC[…]` text did not decrypt: its form or the cipher. The
+/// messages are those of [`EncValue`]'s parser and [`Cipher::decrypt`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// A field does not decode.
+    #[error(transparent)]
+    Format(#[from] EncParseError),
+    /// The nonce length or the authentication.
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
 }
 
 /// Encrypts and decrypts values with one data key. Builds the AES key
@@ -185,15 +197,41 @@ impl Cipher {
     }
 
     /// Decrypts the fields of an `ENC[…]` value without remembering its
-    /// nonce: the form several threads can share. `None` when a field does
-    /// not decode or the value does not authenticate ([`Cipher::decrypt`]
-    /// says which).
-    pub fn open(&self, fields: &EncFields<'_>, aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    /// nonce: the form several threads can share. Fields are checked in
+    /// the order of `EncValue`'s parser (tag, data, nonce), then the nonce
+    /// length and the tag, so the error is the one
+    /// `Cipher::decrypt(&text.parse()?)` gives.
+    pub fn open(
+        &self,
+        fields: &EncFields<'_>,
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        let tag = fields.decode_tag()?;
+        let data = fields.decode_data()?;
         let mut iv = [0u8; 48];
-        let iv = fields.decode_iv(&mut iv).ok()?;
-        let tag = fields.decode_tag().ok()?;
-        let data = fields.decode_data().ok()?;
-        self.decrypt_parts(data, iv, &tag, aad).ok()
+        let iv = match fields.decode_iv(&mut iv) {
+            Ok(iv) => iv,
+            Err(IvDecode::Invalid(e)) => return Err(e.into()),
+            Err(IvDecode::TooLong(n)) => return Err(CipherError::IvLength(n).into()),
+        };
+        Ok(self.decrypt_parts(data, iv, &tag, aad)?)
+    }
+
+    /// [`Cipher::open`], remembering the nonce when this cipher is
+    /// [remembering](Cipher::remembering).
+    pub fn open_remembering(
+        &mut self,
+        fields: &EncFields<'_>,
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        let plain = self.open(fields, aad)?;
+        if self.is_remembering() {
+            let mut iv = [0u8; 48];
+            if let Ok(iv) = fields.decode_iv(&mut iv) {
+                self.remember(&plain, aad, fields.type_name, iv);
+            }
+        }
+        Ok(plain)
     }
 
     /// Encrypts `plaintext` with a fresh nonce and `aad`, producing the
@@ -250,18 +288,6 @@ impl Cipher {
         buffer.zeroize();
         long.zeroize();
         out
-    }
-
-    /// Decrypts a parsed `ENC[…]` value with `aad`, in place: the returned
-    /// buffer is the value's own `data`.
-    pub fn decrypt_owned(
-        &mut self,
-        value: EncValue,
-        aad: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
-        let buffer = self.decrypt_parts(value.data, &value.iv, &value.tag, aad)?;
-        self.remember(&buffer, aad, &value.type_name, &value.iv);
-        Ok(buffer)
     }
 
     /// Decrypts like [`Cipher::decrypt`], and remembers the nonce when
@@ -348,13 +374,13 @@ mod tests {
         );
         let fields = EncFields::split(&text).unwrap();
         assert_eq!(
-            cipher
-                .open(&fields, b"db:password:")
-                .as_deref()
-                .map(|b| &b[..]),
-            Some(&b"hunter2"[..])
+            &cipher.open(&fields, b"db:password:").unwrap()[..],
+            b"hunter2"
         );
-        assert!(cipher.open(&fields, b"db:other:").is_none());
+        assert_eq!(
+            cipher.open(&fields, b"db:other:"),
+            Err(OpenError::Cipher(CipherError::Authentication))
+        );
     }
 
     #[test]
@@ -366,9 +392,11 @@ mod tests {
         let f = writer.encrypt(b"5", b"n:", "float").unwrap();
         let mut cipher = Cipher::remembering(&key);
         for text in [&a1, &a2] {
-            cipher.decrypt_owned(text.parse().unwrap(), b"k:").unwrap();
+            let fields = EncFields::split(text).unwrap();
+            cipher.open_remembering(&fields, b"k:").unwrap();
         }
-        cipher.decrypt_owned(f.parse().unwrap(), b"n:").unwrap();
+        let fields = EncFields::split(&f).unwrap();
+        cipher.open_remembering(&fields, b"n:").unwrap();
         // Same value twice: each keeps its own text, in order.
         assert_eq!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a1);
         assert_eq!(cipher.encrypt(b"x", b"k:", "str").unwrap(), a2);
@@ -378,6 +406,39 @@ mod tests {
         assert_ne!(cipher.encrypt(b"x", b"j:", "str").unwrap(), a1);
         // An int with the text of a remembered float keeps the float.
         assert_eq!(cipher.encrypt(b"5", b"n:", "int").unwrap(), f);
+    }
+
+    /// `open` reports what parsing and `decrypt` report, for every kind
+    /// of broken value (the batch and the walk rely on it).
+    #[test]
+    fn open_fails_as_parse_then_decrypt() {
+        let key = DataKey::generate().unwrap();
+        let mut cipher = Cipher::new(&key);
+        let good = cipher.encrypt(b"hunter2", b"a:", "str").unwrap();
+        let fields = EncFields::split(&good).unwrap();
+        let long = "QUFB".repeat(20);
+        let cases = [
+            (fields.data, fields.iv, "bad!"),
+            (fields.data, fields.iv, "QUFB"),
+            (fields.data, fields.iv, long.as_str()),
+            ("bad!", "bad!", fields.tag),
+            (fields.data, "bad!", fields.tag),
+            (fields.data, long.as_str(), fields.tag),
+            (fields.data, "QUFBQUFBQUFBQUFB", fields.tag),
+            (fields.data, "QUFBQUFBQUFBQUFBQUFBQUFB", fields.tag),
+            (fields.data, fields.iv, fields.tag),
+        ];
+        for (i, (data, iv, tag)) in cases.into_iter().enumerate() {
+            let text = format!("ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:str]");
+            let want = text
+                .parse::<EncValue>()
+                .map_err(OpenError::from)
+                .and_then(|v| cipher.decrypt(&v, b"b:").map_err(OpenError::from));
+            let fields = EncFields::split(&text).unwrap();
+            let got = cipher.open(&fields, b"b:");
+            assert_eq!(got, want, "case {i}");
+            assert!(got.is_err(), "case {i}");
+        }
     }
 
     #[test]

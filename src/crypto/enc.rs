@@ -95,16 +95,29 @@ impl<'a> EncFields<'a> {
         decode_field("data", self.data)
     }
 
-    /// The decoded nonce into `buf`, as the used part of it.
-    pub fn decode_iv<'b>(&self, buf: &'b mut [u8; 48]) -> Result<&'b [u8], EncParseError> {
-        let n = decode_b64_into(self.iv, buf).ok_or(EncParseError::Base64("iv"))?;
-        Ok(&buf[..n])
+    /// The decoded nonce into `buf`, as the used part of it; a valid nonce
+    /// longer than `buf` is [`IvDecode::TooLong`] with its length.
+    pub fn decode_iv<'b>(&self, buf: &'b mut [u8; 48]) -> Result<&'b [u8], IvDecode> {
+        match decode_b64_into(self.iv, buf) {
+            Some(n) => Ok(&buf[..n]),
+            None => match decode_field("iv", self.iv) {
+                Ok(long) => Err(IvDecode::TooLong(long.len())),
+                Err(e) => Err(IvDecode::Invalid(e)),
+            },
+        }
     }
 
-    /// The decoded 16-byte tag.
+    /// The decoded 16-byte tag; errors as [`EncValue`]'s parser gives them.
     pub fn decode_tag(&self) -> Result<[u8; 16], EncParseError> {
         let mut buf = [0u8; 48];
-        let n = decode_b64_into(self.tag, &mut buf).ok_or(EncParseError::Base64("tag"))?;
+        let n = match decode_b64_into(self.tag, &mut buf) {
+            Some(n) => n,
+            // Invalid, or longer than the buffer (then its length is wrong).
+            None => {
+                return Err(decode_field("tag", self.tag)
+                    .map_or_else(|e| e, |long| EncParseError::TagLength(long.len())))
+            }
+        };
         let mut tag = [0u8; 16];
         if n != 16 {
             return Err(EncParseError::TagLength(n));
@@ -112,6 +125,15 @@ impl<'a> EncFields<'a> {
         tag.copy_from_slice(&buf[..16]);
         Ok(tag)
     }
+}
+
+/// Why [`EncFields::decode_iv`] gave no nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IvDecode {
+    /// Not valid base64.
+    Invalid(EncParseError),
+    /// Valid, but this many bytes: longer than any nonce.
+    TooLong(usize),
 }
 
 /// Decodes a field: short ones (the usual case) with the table decoder,
@@ -159,7 +181,7 @@ const B64: [u8; 256] = {
 /// The decoded length of standard padded base64 `b`, when its length and
 /// padding are valid.
 fn decoded_len(b: &[u8]) -> Option<usize> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     let pad = b.iter().rev().take_while(|&&c| c == b'=').count();

@@ -28,6 +28,7 @@ impl KeySet {
         let mut recipients = Vec::new();
         let mut all = String::new();
         for n in 1..=3 {
+            #[allow(deprecated)] // X25519 identities, as sops files use them
             let id = age::x25519::Identity::generate();
             let public = id.to_public().to_string();
             let text = format!(

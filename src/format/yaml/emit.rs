@@ -1787,7 +1787,7 @@ mod tests {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    if x % 3 == 0 {
+                    if x.is_multiple_of(3) {
                         alphabet[(x >> 8) as usize % alphabet.len()]
                     } else {
                         b'A' + (x >> 8) as u8 % 26

@@ -24,7 +24,6 @@ use std::str::FromStr;
 use age_core::format::{FileKey, Stanza};
 use zeroize::Zeroizing;
 
-use super::pq::HybridIdentity;
 use super::ssh::{Notes, SshIdentity};
 use super::ui::{
     io_error_text, resolve_error, strip_isolates, terminal_prompter, Prompter, UiCallbacks,
@@ -515,16 +514,17 @@ fn parse_identities(
             if word.starts_with('#') {
                 break;
             }
-            let upper = word.to_ascii_uppercase();
-            if upper.starts_with("AGE-SECRET-KEY-PQ-1") {
-                let id = HybridIdentity::from_str(word)
+            // Upper case only, as sops (and age) read them: a lowercase key
+            // is of no known type.
+            if word.starts_with("AGE-SECRET-KEY-PQ-1") {
+                let id = age::pq::Identity::from_str(word)
                     .map_err(|_| format!("malformed secret key on line {}", number + 1))?;
                 ids.push(Box::new(id));
-            } else if upper.starts_with("AGE-SECRET-KEY-1") {
+            } else if word.starts_with("AGE-SECRET-KEY-1") {
                 let id = age::x25519::Identity::from_str(word)
                     .map_err(|_| format!("malformed secret key on line {}", number + 1))?;
                 ids.push(Box::new(id));
-            } else if upper.starts_with("AGE-PLUGIN-") {
+            } else if word.starts_with("AGE-PLUGIN-") {
                 let id = age::plugin::Identity::from_str(word)
                     .map_err(|_| format!("malformed plugin identity on line {}", number + 1))?;
                 match age::plugin::IdentityPluginV1::new(
@@ -885,11 +885,11 @@ mod tests {
     fn several_identities_per_line_and_sources_combined() {
         let (r1, s1) = x25519_pair();
         let (r2, s2) = x25519_pair();
-        let pq = HybridIdentity::generate().unwrap();
+        let pq = age::pq::Identity::generate();
         let env = AgeEnv {
             key: Some(Zeroizing::new(format!(
                 "# comment\n{s1} {} \n\n",
-                pq.to_secret_string().as_str()
+                pq.to_string().expose_secret()
             ))),
             ..AgeEnv::default()
         };

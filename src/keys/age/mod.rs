@@ -5,7 +5,6 @@
 //! [`Identities`], loaded lazily, on the first key to decrypt.
 
 mod identities;
-pub mod pq;
 mod ssh;
 mod ui;
 
@@ -155,11 +154,16 @@ pub(crate) fn decrypt_with(
 }
 
 /// A parsed recipient of any supported kind.
+///
+/// The age crate deprecates encryption to X25519 and SSH recipients (not
+/// safe against quantum computers); sops files use them, so enseal keeps
+/// them (the `legacy` feature).
+#[allow(deprecated)]
 pub enum Recipient {
     /// `age1…`.
     X25519(x25519::Recipient),
     /// `age1pq1…` (ML-KEM-768 + X25519).
-    Hybrid(Box<pq::HybridRecipient>),
+    Hybrid(Box<age::pq::Recipient>),
     /// `age1<plugin>1…`, handled by `age-plugin-<plugin>` on `PATH`.
     Plugin(age::plugin::Recipient),
     /// `ssh-ed25519 …` or `ssh-rsa …`.
@@ -179,6 +183,7 @@ impl Recipient {
 }
 
 /// Parses a recipient string (already trimmed). Error texts follow sops.
+#[allow(deprecated)] // X25519 and SSH recipients: see [`Recipient`].
 pub fn parse_recipient(recipient: &str) -> Result<Recipient, String> {
     if recipient.starts_with("ssh-") {
         return age::ssh::Recipient::from_str(recipient)
@@ -218,9 +223,11 @@ pub fn parse_recipient(recipient: &str) -> Result<Recipient, String> {
             .map_err(|e| {
                 format!("failed to parse input as Bech32-encoded age public key {recipient:?}: {e}")
             }),
-        "age1pq" => pq::HybridRecipient::from_str(recipient)
+        "age1pq" => age::pq::Recipient::from_str(recipient)
             .map(|r| Recipient::Hybrid(Box::new(r)))
-            .map_err(|e| format!("failed to parse input as age1pq recipient {recipient:?}: {e}")),
+            .map_err(|e| {
+                format!("failed to parse input as age1pq recipient {recipient:?}: malformed hybrid recipient: {e}")
+            }),
         _ => age::plugin::Recipient::from_str(recipient)
             .map(Recipient::Plugin)
             .map_err(|e| format!("failed to parse input as plugin recipient {recipient:?}: {e}")),
@@ -240,6 +247,7 @@ pub fn parse_recipient_list(list: &str) -> Result<Vec<AgeKey>, String> {
 mod tests {
     use super::*;
     use age::secrecy::ExposeSecret;
+    use sha2::Digest;
 
     #[test]
     fn wrap_unwrap_round_trip() {
@@ -276,12 +284,79 @@ mod tests {
 
     #[test]
     fn hybrid_recipients_wrap_and_unwrap() {
-        let identity = pq::HybridIdentity::generate().unwrap();
+        let identity = age::pq::Identity::generate();
         let mut key = AgeKey::new(&identity.to_public().to_string()).unwrap();
         key.wrap(&[5u8; 32]).unwrap();
         let mut ids = Identities::empty();
-        ids.add_text(&identity.to_secret_string(), "t").unwrap();
+        ids.add_text(identity.to_string().expose_secret(), "t")
+            .unwrap();
         assert_eq!(&**key.unwrap(&ids).unwrap(), &[5u8; 32]);
+    }
+
+    /// Runs one C2SP CCTV age test vector (testdata/age-cctv, 0BSD licence)
+    /// with the identities it names, parsed as identities text.
+    fn run_cctv_vector(name: &str) {
+        let path = format!("{}/testdata/age-cctv/{name}", env!("CARGO_MANIFEST_DIR"));
+        let data = std::fs::read(&path).unwrap();
+        let split = data.windows(2).position(|w| w == b"\n\n").unwrap();
+        let header = std::str::from_utf8(&data[..split]).unwrap();
+        let body = &data[split + 2..];
+        let field = |k: &str| {
+            header
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .map(str::to_string)
+        };
+        let mut ids = Identities::empty();
+        for line in header.lines() {
+            if let Some(text) = line.strip_prefix("identity: ") {
+                ids.add_text(text, name).unwrap();
+            }
+        }
+        // Armored (`armored: yes`) and binary files alike.
+        let result = ids.decrypt("cctv", body);
+        match field("expect").unwrap().as_str() {
+            "success" => {
+                let out = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+                let digest = sha2::Sha256::digest(&out[..]);
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(hex, field("payload").unwrap(), "{name}");
+            }
+            expect => assert!(result.is_err(), "{name} should fail ({expect})"),
+        }
+    }
+
+    #[test]
+    fn cctv_hybrid_vectors() {
+        let dir = format!("{}/testdata/age-cctv", env!("CARGO_MANIFEST_DIR"));
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.contains("hybrid") {
+                run_cctv_vector(&name);
+                count += 1;
+            }
+        }
+        assert_eq!(count, 17);
+    }
+
+    /// Interop with typage (the TypeScript age implementation): recipient
+    /// derivation from the identity, and decryption of its output.
+    #[test]
+    fn typage_identity_recipient_and_file() {
+        let dir = format!("{}/testdata/age-typage", env!("CARGO_MANIFEST_DIR"));
+        let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let identity: age::pq::Identity = read("identity.txt").trim().parse().unwrap();
+        assert_eq!(
+            identity.to_public().to_string(),
+            read("recipient.txt").trim()
+        );
+        let mut ids = Identities::empty();
+        ids.add_text(&read("identity.txt"), "identity.txt").unwrap();
+        let out = ids
+            .decrypt("typage", read("bytes-0-to-31.age").as_bytes())
+            .unwrap();
+        assert_eq!(&out[..], &(0u8..32).collect::<Vec<_>>()[..]);
     }
 
     #[test]
@@ -306,6 +381,19 @@ mod tests {
             err,
             "failed to parse 'keys.txt' age identities: unknown identity type"
         );
+        // As sops: identities are upper case; a lowercase one is unknown.
+        let pq = age::pq::Identity::generate().to_string();
+        let x25519 = x25519::Identity::generate().to_string();
+        for secret in [pq.expose_secret(), x25519.expose_secret()] {
+            let err = ids
+                .add_text(&secret.to_lowercase(), "keys.txt")
+                .unwrap_err();
+            assert_eq!(
+                err,
+                "failed to parse 'keys.txt' age identities: unknown identity type"
+            );
+            ids.add_text(secret, "keys.txt").unwrap();
+        }
     }
 
     #[test]
