@@ -78,7 +78,7 @@ impl Store for IniStore {
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
         let sections = tree_to_sections(documents).map_err(marshal_error)?;
-        Ok(write_ini(&sections).into_bytes())
+        Ok(write_ini(&sections).map_err(marshal_error)?.into_bytes())
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
@@ -96,7 +96,7 @@ impl Store for IniStore {
             meta.set_key(key, text).map_err(marshal_error)?;
         }
         sections.push(meta);
-        Ok(write_ini(&sections).into_bytes())
+        Ok(write_ini(&sections).map_err(marshal_error)?.into_bytes())
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {
@@ -619,11 +619,34 @@ fn quote_key(name: &str) -> String {
     }
 }
 
-/// The value as written: `"""v"""` with a newline or backquote, `` `v` ``
-/// with `#` or `;`, `"v"` with surrounding whitespace.
-fn quote_value(value: &str) -> String {
+/// The value as written: as go-ini writes it (`"""v"""` with a newline or
+/// backquote, `` `v` `` with `#` or `;`, `"v"` with surrounding whitespace),
+/// except a value of several lines that go-ini would not read back.
+///
+/// go-ini reads a quoted value to the last quote of the first line that
+/// holds one, so a value of several lines with `"""` on a line before its
+/// last ends early there (sops 3.11 writes it anyway and reads the rest of
+/// the value as keys: it cannot decrypt its own file). Such a value is
+/// written between backquotes, which go-ini reads back unless a line
+/// before the last holds one too: then `None` (no quoting reads back; INI
+/// input never has such a value, another format may).
+///
+/// Values of one line are written as go-ini writes them even where it
+/// reads them back otherwise (`"x"`, `a\`): the reference's output for
+/// those is pinned by the INI goldens.
+fn quote_value(value: &str) -> Option<String> {
+    let go_ini = go_ini_quoted(value);
+    if !value.contains('\n') || reads_back(&go_ini, value) {
+        return Some(go_ini);
+    }
+    let backquoted = format!("`{value}`");
+    reads_back(&backquoted, value).then_some(backquoted)
+}
+
+/// go-ini's choice of quotes for a value.
+fn go_ini_quoted(value: &str) -> String {
     if value.contains(['\n', '`']) {
-        format!("\"\"\"{value}\"\"\"")
+        format!("{MULTI_LINE_QUOTE}{value}{MULTI_LINE_QUOTE}")
     } else if value.contains(['#', ';']) {
         format!("`{value}`")
     } else if value.trim().len() != value.len() {
@@ -633,8 +656,29 @@ fn quote_value(value: &str) -> String {
     }
 }
 
-/// go-ini's pretty writer.
-fn write_ini(sections: &[OutSection]) -> String {
+/// Whether go-ini's reader, given `written` after a key's delimiter (and a
+/// line break), reads exactly `value`: no comment, nothing read past it.
+fn reads_back(written: &str, value: &str) -> bool {
+    let text = format!("{written}\n");
+    let mut parser = Parser {
+        src: &text,
+        pos: 0,
+        eof: false,
+        comment: String::new(),
+    };
+    let line = parser.read_line();
+    let read = parser.read_value(line);
+    matches!(read, Ok(read) if read == value)
+        && parser.comment.is_empty()
+        && parser.pos == text.len()
+}
+
+/// go-ini's quote for values with a newline or a backquote.
+const MULTI_LINE_QUOTE: &str = "\"\"\"";
+
+/// go-ini's pretty writer (quoting values so that go-ini reads them back,
+/// see [`quote_value`]).
+fn write_ini(sections: &[OutSection]) -> Result<String, String> {
     let mut out = String::new();
     let last = sections.len().saturating_sub(1);
     for (i, section) in sections.iter().enumerate() {
@@ -657,14 +701,23 @@ fn write_ini(sections: &[OutSection]) -> String {
             out.push_str(name);
             out.extend(std::iter::repeat_n(' ', align - name.len()));
             out.push_str(" = ");
-            out.push_str(&quote_value(&key.value));
+            let value = quote_value(&key.value).ok_or_else(|| {
+                format!(
+                    "Error encoding key: the value of {} in section [{}] has lines before its \
+                     last holding both `\"\"\"` and a backquote: go-ini cannot read it back in \
+                     any quoting (the value is not shown)",
+                    go_quote(&key.name),
+                    section.name
+                )
+            })?;
+            out.push_str(&value);
             out.push('\n');
         }
         if i != last {
             out.push('\n');
         }
     }
-    out
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------
@@ -1098,6 +1151,55 @@ mod tests {
         );
     }
 
+    /// Values of several lines that go-ini writes but cannot read back are
+    /// written in the quotes it reads back (sops 3.11 writes `"""` and,
+    /// reading it, ends the value early).
+    #[test]
+    fn values_are_quoted_so_that_go_ini_reads_them_back() {
+        let cases: &[(&str, &str)] = &[
+            // go-ini's own choice where it reads back.
+            ("a\nb", "\"\"\"a\nb\"\"\""),
+            ("a\nb\"\"\"c", "\"\"\"a\nb\"\"\"c\"\"\""),
+            ("a\nb`c", "\"\"\"a\nb`c\"\"\""),
+            ("a\n", "\"\"\"a\n\"\"\""),
+            ("x`", "\"\"\"x`\"\"\""),
+            ("\"\"\"x`", "\"\"\"\"\"\"x`\"\"\""),
+            // `"""` on a line before the last: backquotes.
+            (
+                "x\n[b]\nk1 = \"\"\"token x\"\"\"\nk1 = 9",
+                "`x\n[b]\nk1 = \"\"\"token x\"\"\"\nk1 = 9`",
+            ),
+            ("\"\"\"\nx", "`\"\"\"\nx`"),
+        ];
+        for &(value, written) in cases {
+            assert_eq!(quote_value(value).as_deref(), Some(written), "{value:?}");
+            let text = format!("[s]\nk = {written}\nnext = 1\n");
+            let docs = IniStore.parse_plain(text.as_bytes()).unwrap();
+            let Some(Value::Map(s)) = docs[0].get("s") else {
+                panic!("no section in {text:?}");
+            };
+            assert_eq!(s.get("k"), Some(&Value::Str(value.into())), "{text:?}");
+            assert_eq!(s.get("next"), Some(&Value::Str("1".into())), "{text:?}");
+        }
+        // No quoting reads back both quotes before the last line.
+        assert_eq!(quote_value("a`\nb\"\"\"\nc"), None);
+    }
+
+    /// The case the differential harness found: a clear-text value read
+    /// from an unclosed backquote holds a line with `"""` (sops 3.11
+    /// cannot decrypt its own file there).
+    #[test]
+    fn unclosed_backtick_value_round_trips() {
+        let input = "[a]\nk_unencrypted = `x\n[b]\nk1 = \"\"\"t\"\"\"\nk1 = 9\nk2 = y`\n";
+        let docs = IniStore.parse_plain(input.as_bytes()).unwrap();
+        let written = IniStore.emit_plain(&docs).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            "[a]\nk_unencrypted = `x\n[b]\nk1 = \"\"\"t\"\"\"\nk1 = 9\nk2 = y`\n"
+        );
+        assert_eq!(IniStore.parse_plain(&written).unwrap(), docs);
+    }
+
     #[test]
     fn emit_errors() {
         let mut doc = Map::new();
@@ -1111,6 +1213,17 @@ mod tests {
         assert_eq!(
             IniStore.emit_plain(&[doc]).unwrap_err().to_string(),
             "Error marshaling to ini: Error encoding key: error creating new key: empty key name"
+        );
+        let mut doc = Map::new();
+        doc.push(
+            "s",
+            section(vec![entry("k", Value::Str("a`\nb\"\"\"\nc".into()))]),
+        );
+        assert_eq!(
+            IniStore.emit_plain(&[doc]).unwrap_err().to_string(),
+            "Error marshaling to ini: Error encoding key: the value of \"k\" in section [s] has \
+             lines before its last holding both `\"\"\"` and a backquote: go-ini cannot read it \
+             back in any quoting (the value is not shown)"
         );
     }
 
