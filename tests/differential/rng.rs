@@ -34,6 +34,14 @@ impl Rng {
         self.below(100) < percent
     }
 
+    /// A stream derived from this one's state and `salt`, without
+    /// advancing this one: a construct drawn from it can be switched on or
+    /// off without changing anything else this stream generates.
+    pub fn fork(&self, salt: u64) -> Rng {
+        let mut r = Rng::new(self.0 ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        Rng::new(r.next_u64())
+    }
+
     /// One element of a non-empty slice.
     pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())]

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, Tag};
 
-use super::resolve::{resolve_scalar, ScalarTag, UINT64_UNWALKABLE};
+use super::resolve::{resolve_scalar, OnDecodeError, ScalarTag, UINT64_UNWALKABLE};
 use crate::format::FormatError;
 use crate::tree::{Comment, Item, Map, Value};
 
@@ -200,18 +200,9 @@ fn err_at(span: &Span, msg: impl std::fmt::Display) -> FormatError {
 }
 
 fn scalar_tag(tag: Option<&Tag>) -> ScalarTag {
-    match tag {
-        None => ScalarTag::None,
-        Some(t) => {
-            if t.handle() == "tag:yaml.org,2002:" || t.handle() == "!!" {
-                ScalarTag::Core(t.suffix().to_string())
-            } else if t.handle() == "!" && t.suffix().is_empty() {
-                ScalarTag::None
-            } else {
-                ScalarTag::Other
-            }
-        }
-    }
+    tag.map_or(ScalarTag::None, |t| {
+        ScalarTag::from_parts(t.handle(), t.suffix())
+    })
 }
 
 /// Go's `%#v` of a string (enough for key names in messages).
@@ -859,7 +850,15 @@ impl Builder<'_> {
                 if *style == ScalarStyle::DoubleQuoted && self.has_slash_escape(span) {
                     return Err(err_at(span, "yaml: found unknown escape character"));
                 }
-                let value = match resolve_scalar(raw, quoted, &stag) {
+                // sops decodes only a plaintext file's first document (and
+                // an encrypted file's metadata) whole: see OnDecodeError.
+                let on_error =
+                    if (self.first_doc_checks && doc_index == 0) || self.at_metadata(doc_index) {
+                        OnDecodeError::Refuse
+                    } else {
+                        OnDecodeError::Null
+                    };
+                let value = match resolve_scalar(raw, quoted, &stag, on_error) {
                     Ok(value) => value,
                     Err(m) if m == UINT64_UNWALKABLE => {
                         self.unwalkable.get_or_insert(unwalkable_at(span, m));

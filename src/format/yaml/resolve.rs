@@ -398,32 +398,93 @@ pub(crate) enum ScalarTag {
     Other,
 }
 
-/// Resolves a scalar as yaml.v3 decodes it into `interface{}`.
-///
-/// `quoted`: any style other than plain. Errors are yaml.v3's messages.
-pub(crate) fn resolve_scalar(value: &str, quoted: bool, tag: &ScalarTag) -> Result<Value, String> {
-    let core = match tag {
-        ScalarTag::None => {
-            if quoted {
-                return Ok(Value::Str(value.to_string()));
-            }
-            return resolved_to_value(resolve_plain(value), value);
+/// The prefix of the YAML core schema tags (`!!name`).
+const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
+
+impl ScalarTag {
+    /// The tag written with `handle` (already expanded by any `%TAG`
+    /// directive) and `suffix`, as yaml.v3's `shortTag` sees it: the
+    /// non-specific `!` (the parser's handle `""` with suffix `!`, or
+    /// handle `!` with no suffix) is no tag; `!!name`, the verbatim
+    /// `!<tag:yaml.org,2002:name>` and any handle a directive maps to the
+    /// core prefix are `Core(name)`; anything else is another tag.
+    pub(crate) fn from_parts(handle: &str, suffix: &str) -> ScalarTag {
+        match (handle, suffix) {
+            ("", "!") | ("!", "") => ScalarTag::None,
+            ("!!", name) => ScalarTag::Core(name.to_string()),
+            (CORE_TAG_PREFIX, name) => ScalarTag::Core(name.to_string()),
+            ("", verbatim) => match verbatim.strip_prefix(CORE_TAG_PREFIX) {
+                Some(name) => ScalarTag::Core(name.to_string()),
+                None => ScalarTag::Other,
+            },
+            _ => ScalarTag::Other,
         }
-        ScalarTag::Other => return Ok(Value::Str(value.to_string())),
+    }
+}
+
+/// What a scalar that cannot be decoded as its tag says (`!!int x`,
+/// `!!null 1`, `!!binary` that is not base64) does to the file.
+///
+/// sops 3.11 decodes a plaintext file's first document into a map before
+/// reading it as nodes, so a failure there refuses the file (exit 2), as
+/// one in the `sops` metadata of an encrypted file does. Every other
+/// scalar is decoded on its own with the error ignored: the value is null
+/// (later documents of a plaintext file, everything but the metadata of
+/// an encrypted one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnDecodeError {
+    /// The error refuses the file.
+    Refuse,
+    /// The scalar is null.
+    Null,
+}
+
+/// Resolves a scalar as sops reads it (yaml.v3 decoding it into
+/// `interface{}`); a value that cannot be decoded as its tag is refused or
+/// null as `on_error` says (see [`OnDecodeError`]).
+///
+/// `quoted`: any style other than plain. Errors are yaml.v3's messages,
+/// without the value (it may be a secret).
+pub(crate) fn resolve_scalar(
+    value: &str,
+    quoted: bool,
+    tag: &ScalarTag,
+    on_error: OnDecodeError,
+) -> Result<Value, String> {
+    match decode_scalar(value, quoted, tag) {
+        Err(Undecodable(_)) if on_error == OnDecodeError::Null => Ok(Value::Null),
+        Err(Undecodable(message)) => Err(message),
+        Ok(resolved) => resolved,
+    }
+}
+
+/// A scalar yaml.v3 cannot decode as its tag (its message).
+struct Undecodable(String);
+
+/// yaml.v3's decoding of a scalar: `Err` where it fails (sops ignores that
+/// failure outside the first document), `Ok(Err)` where it decodes to a
+/// value sops cannot use (an integer beyond int64).
+fn decode_scalar(
+    value: &str,
+    quoted: bool,
+    tag: &ScalarTag,
+) -> Result<Result<Value, String>, Undecodable> {
+    let core = match tag {
+        ScalarTag::None if quoted => return Ok(Ok(Value::Str(value.to_string()))),
+        ScalarTag::None => return Ok(resolved_to_value(resolve_plain(value), value)),
+        ScalarTag::Other => return Ok(Ok(Value::Str(value.to_string()))),
         ScalarTag::Core(name) => name.as_str(),
     };
     match core {
-        "str" => Ok(Value::Str(value.to_string())),
+        "str" => Ok(Ok(Value::Str(value.to_string()))),
         "binary" => {
-            use base64::Engine;
-            let cleaned: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(cleaned.as_bytes())
-                .map_err(|_| "yaml: !!binary value contains invalid base64 data".to_string())?;
-            Ok(match String::from_utf8(data) {
+            let data = decode_go_base64(value).ok_or_else(|| {
+                Undecodable("yaml: !!binary value contains invalid base64 data".to_string())
+            })?;
+            Ok(Ok(match String::from_utf8(data) {
                 Ok(s) => Value::Str(s),
                 Err(e) => Value::Bytes(e.into_bytes()),
-            })
+            }))
         }
         "null" | "bool" | "int" | "float" | "timestamp" => {
             let r = resolve_with(value, core == "timestamp");
@@ -438,23 +499,40 @@ pub(crate) fn resolve_scalar(value: &str, quoted: bool, tag: &ScalarTag) -> Resu
             );
             if !ok {
                 // yaml.v3 quotes the value here; it may be a secret.
-                return Err(format!(
+                return Err(Undecodable(format!(
                     "yaml: cannot decode !!{} as a !!{}",
                     kind_name(got),
                     core
-                ));
+                )));
             }
             if core == "float" {
                 if let Resolved::Int(i) = r {
-                    return Ok(Value::Float(i as f64));
+                    return Ok(Ok(Value::Float(i as f64)));
                 }
             }
-            resolved_to_value(r, value)
+            Ok(resolved_to_value(r, value))
         }
-        // Unknown `!!` tags (and `!!merge`, `!!seq`, …) are not resolvable:
-        // the value stays a string.
-        _ => Ok(Value::Str(value.to_string())),
+        // Unknown `!!` tags (and `!!merge`, `!!seq`, `!!map`, …) are not
+        // resolvable: the value stays a string.
+        _ => Ok(Ok(Value::Str(value.to_string()))),
     }
+}
+
+/// Go's `base64.StdEncoding.DecodeString`, as yaml.v3 decodes `!!binary`:
+/// padding required, line breaks (`\r`, `\n`) skipped anywhere, any other
+/// character outside the alphabet (a space, a tab) refused, and the unused
+/// bits of the last character not checked.
+fn decode_go_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    let cleaned: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    GO_STD.decode(cleaned.as_bytes()).ok()
 }
 
 fn kind_name(k: Kind) -> &'static str {
@@ -491,7 +569,7 @@ mod tests {
     use super::*;
 
     fn plain(s: &str) -> Value {
-        resolve_scalar(s, false, &ScalarTag::None).unwrap()
+        resolve_scalar(s, false, &ScalarTag::None, OnDecodeError::Refuse).unwrap()
     }
 
     #[test]
@@ -528,30 +606,216 @@ mod tests {
         assert_eq!(plain("-9223372036854775808"), Value::Int(i64::MIN));
     }
 
+    fn core(name: &str) -> ScalarTag {
+        ScalarTag::Core(name.into())
+    }
+
+    /// The value of a scalar in a plaintext file's first document.
+    fn tagged(value: &str, quoted: bool, tag: &ScalarTag) -> Result<Value, String> {
+        resolve_scalar(value, quoted, tag, OnDecodeError::Refuse)
+    }
+
     #[test]
     fn tags() {
-        let core = |n: &str| ScalarTag::Core(n.into());
         assert_eq!(
-            resolve_scalar("123", false, &core("str")).unwrap(),
+            tagged("123", false, &core("str")).unwrap(),
             Value::Str("123".into())
         );
+        assert_eq!(tagged("7", true, &core("int")).unwrap(), Value::Int(7));
         assert_eq!(
-            resolve_scalar("7", true, &core("int")).unwrap(),
-            Value::Int(7)
-        );
-        assert_eq!(
-            resolve_scalar("1", false, &core("float")).unwrap(),
+            tagged("1", false, &core("float")).unwrap(),
             Value::Float(1.0)
         );
         assert_eq!(
-            resolve_scalar("aGVsbG8=", false, &core("binary")).unwrap(),
+            tagged("aGVsbG8=", false, &core("binary")).unwrap(),
             Value::Str("hello".into())
         );
         assert_eq!(
-            resolve_scalar("123", false, &ScalarTag::Other).unwrap(),
+            tagged("123", false, &ScalarTag::Other).unwrap(),
             Value::Str("123".into())
         );
-        assert!(resolve_scalar("abc", false, &core("int")).is_err());
+        assert!(tagged("abc", false, &core("int")).is_err());
+    }
+
+    /// A standard tag whose value does not resolve to it: yaml.v3 fails;
+    /// sops refuses the file where it decodes the document whole and reads
+    /// null elsewhere (reference: `a: 1\n---\nk: !!int x` decrypts to
+    /// `k: null`).
+    #[test]
+    fn undecodable_tagged_values_refuse_or_read_null() {
+        let cases: &[(&str, &str, bool, &str)] = &[
+            ("int", "x", true, "yaml: cannot decode !!str as a !!int"),
+            ("int", "x", false, "yaml: cannot decode !!str as a !!int"),
+            (
+                "int",
+                "1.5",
+                false,
+                "yaml: cannot decode !!float as a !!int",
+            ),
+            ("int", "", true, "yaml: cannot decode !!null as a !!int"),
+            ("null", "1", false, "yaml: cannot decode !!int as a !!null"),
+            (
+                "bool",
+                "aGVsbG8=",
+                false,
+                "yaml: cannot decode !!str as a !!bool",
+            ),
+            (
+                "bool",
+                "yes",
+                false,
+                "yaml: cannot decode !!str as a !!bool",
+            ),
+            (
+                "float",
+                "true",
+                true,
+                "yaml: cannot decode !!bool as a !!float",
+            ),
+            (
+                "float",
+                "1e400",
+                false,
+                "yaml: cannot decode !!str as a !!float",
+            ),
+            (
+                "float",
+                "18446744073709551615",
+                false,
+                "yaml: cannot decode !!int as a !!float",
+            ),
+            (
+                "timestamp",
+                "1",
+                false,
+                "yaml: cannot decode !!int as a !!timestamp",
+            ),
+            (
+                "timestamp",
+                "x",
+                true,
+                "yaml: cannot decode !!str as a !!timestamp",
+            ),
+            (
+                "binary",
+                "1",
+                false,
+                "yaml: !!binary value contains invalid base64 data",
+            ),
+        ];
+        for &(tag, value, quoted, message) in cases {
+            assert_eq!(
+                tagged(value, quoted, &core(tag)),
+                Err(message.to_string()),
+                "!!{tag} {value:?}"
+            );
+            assert_eq!(
+                resolve_scalar(value, quoted, &core(tag), OnDecodeError::Null),
+                Ok(Value::Null),
+                "!!{tag} {value:?} outside the first document"
+            );
+        }
+        // Decodable values are the same everywhere; an integer beyond
+        // int64 is still the tree walk's error, not a decode error.
+        for on_error in [OnDecodeError::Refuse, OnDecodeError::Null] {
+            assert_eq!(
+                resolve_scalar("0x10", true, &core("int"), on_error),
+                Ok(Value::Int(16))
+            );
+            assert_eq!(
+                resolve_scalar("9223372036854775808", false, &core("int"), on_error),
+                Err(UINT64_UNWALKABLE.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn tags_that_resolve_like_yaml_v3() {
+        // A quoted value with a resolvable tag is resolved.
+        assert_eq!(
+            tagged("1", true, &core("float")).unwrap(),
+            Value::Float(1.0)
+        );
+        assert_eq!(tagged("~", true, &core("null")).unwrap(), Value::Null);
+        assert_eq!(tagged("", false, &core("null")).unwrap(), Value::Null);
+        assert_eq!(
+            tagged("TRUE", true, &core("bool")).unwrap(),
+            Value::Bool(true)
+        );
+        assert!(matches!(
+            tagged("2001-12-14", true, &core("timestamp")).unwrap(),
+            Value::Time(_)
+        ));
+        // A quoted timestamp without the tag stays a string.
+        assert_eq!(
+            tagged("2001-12-14", true, &ScalarTag::None).unwrap(),
+            Value::Str("2001-12-14".into())
+        );
+        // Tags yaml.v3 does not resolve keep the text.
+        for name in ["seq", "map", "merge", "foo", ""] {
+            assert_eq!(
+                tagged("1", false, &core(name)).unwrap(),
+                Value::Str("1".into()),
+                "!!{name}"
+            );
+        }
+        assert_eq!(
+            tagged("", false, &core("str")).unwrap(),
+            Value::Str("".into())
+        );
+        assert_eq!(
+            tagged("", false, &core("binary")).unwrap(),
+            Value::Str("".into())
+        );
+    }
+
+    #[test]
+    fn binary_is_go_base64() {
+        let bin = |s: &str| tagged(s, true, &core("binary"));
+        let hello = Ok(Value::Str("hello".into()));
+        // Line breaks are skipped, the unused bits of the last character
+        // are not checked (`9` leaves bits set).
+        assert_eq!(bin("aGVs\nbG8="), hello);
+        assert_eq!(bin("aGVs\r\nbG8=\n"), hello);
+        assert_eq!(bin("aGVsbG9="), hello);
+        // Other blanks, missing or extra padding and data after the
+        // padding are refused.
+        for bad in [
+            "aGVs bG8=",
+            "aGVs\tbG8=",
+            "aGVsbG8",
+            "aGVsbG8==",
+            "aGVsbA=",
+            "aGVsbG8=aGVs",
+            "aGVs-G8=",
+        ] {
+            assert!(bin(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(bin("/w=="), Ok(Value::Bytes(vec![0xFF])));
+    }
+
+    #[test]
+    fn tag_spellings_as_yaml_v3_shortens_them() {
+        assert_eq!(ScalarTag::from_parts("", "!"), ScalarTag::None);
+        assert_eq!(ScalarTag::from_parts("!", ""), ScalarTag::None);
+        assert_eq!(ScalarTag::from_parts("!!", "int"), core("int"));
+        assert_eq!(
+            ScalarTag::from_parts("tag:yaml.org,2002:", "int"),
+            core("int")
+        );
+        assert_eq!(
+            ScalarTag::from_parts("", "tag:yaml.org,2002:bool"),
+            core("bool")
+        );
+        assert_eq!(ScalarTag::from_parts("!", "int"), ScalarTag::Other);
+        assert_eq!(
+            ScalarTag::from_parts("", "tag:example.com,2000:int"),
+            ScalarTag::Other
+        );
+        assert_eq!(
+            ScalarTag::from_parts("tag:example.com,2000:", "int"),
+            ScalarTag::Other
+        );
     }
 
     #[test]
