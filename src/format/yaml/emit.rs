@@ -160,6 +160,19 @@ fn string_event(s: &str) -> Event<'_> {
     event
 }
 
+/// A float as the encrypted-file writer spells it: as [`float_text`] but
+/// negative zero, which sops 3.11 writes as `-0`, a text yaml.v3 reads back
+/// as the int 0 (so its MAC check of its own file fails). `-0.0` reads back
+/// as the float negative zero, whose MAC text (`-0`) is the one hashed.
+/// Decrypted output keeps sops' `-0`.
+fn encrypted_file_float_text(f: f64) -> Text<'static> {
+    if f == 0.0 && f.is_sign_negative() {
+        Text::Borrowed("-0.0")
+    } else {
+        float_text(f)
+    }
+}
+
 fn float_text(f: f64) -> Text<'static> {
     if f.is_nan() {
         Text::Borrowed(".nan")
@@ -195,6 +208,9 @@ struct Sink<'a> {
     emitter: Emitter,
     /// The event being written and the one after it.
     window: Vec<Event<'a>>,
+    /// Writing an encrypted file (its clear-text values must read back to
+    /// the values its MAC hashed, see [`encrypted_file_float_text`]).
+    encrypted_file: bool,
 }
 
 impl<'a> Sink<'a> {
@@ -205,6 +221,7 @@ impl<'a> Sink<'a> {
         Sink {
             emitter,
             window: Vec::with_capacity(2),
+            encrypted_file: false,
         }
     }
 
@@ -270,6 +287,9 @@ fn value_events<'a>(v: &'a Value, item_head: String, foot: String, out: &mut Sin
             Style::Plain,
             None,
         ),
+        Value::Float(f) if out.encrypted_file => {
+            Event::scalar(encrypted_file_float_text(*f), Style::Plain, None)
+        }
         Value::Float(f) => Event::scalar(float_text(*f), Style::Plain, None),
         Value::Bool(b) => Event::scalar(
             Text::Borrowed(if *b { "true" } else { "false" }),
@@ -364,30 +384,56 @@ fn seq_events<'a>(list: &'a [Value], item_head: String, foot: String, out: &mut 
 /// Writes documents (each a mapping) as a YAML stream; `extra` is appended
 /// to every document as a `sops` entry.
 pub(crate) fn emit_documents(docs: &[Map], extra: Option<&Map>, indent: usize) -> Vec<u8> {
-    emit_stream(docs.iter().map(|d| &d.0[..]), extra, indent, 0)
+    let target = Target::of(extra);
+    emit_stream(docs.iter().map(|d| &d.0[..]), extra, target, indent, 0)
+}
+
+/// What a YAML text is written for: clear-text values of an encrypted file
+/// are spelled so that they read back to the values its MAC hashed (see
+/// [`encrypted_file_float_text`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Decrypted output (byte-identical to sops').
+    Plain,
+    /// An encrypted file.
+    EncryptedFile,
+}
+
+impl Target {
+    /// The target of a write whose `extra` is the `sops` metadata entry.
+    pub(crate) fn of(extra: Option<&Map>) -> Target {
+        if extra.is_some() {
+            Target::EncryptedFile
+        } else {
+            Target::Plain
+        }
+    }
 }
 
 /// Writes one document made of `items` (and `extra` as a final `sops`
-/// entry), exactly as [`emit_documents`] writes a single-document stream;
-/// `capacity` is the expected size of the output.
+/// entry) for `target`, exactly as [`emit_documents`] writes a
+/// single-document stream; `capacity` is the expected size of the output.
 pub(crate) fn emit_items(
     items: &[Item],
     extra: Option<&Map>,
+    target: Target,
     indent: usize,
     capacity: usize,
 ) -> Vec<u8> {
-    emit_stream(std::iter::once(items), extra, indent, capacity)
+    emit_stream(std::iter::once(items), extra, target, indent, capacity)
 }
 
 /// Writes documents given as their top-level items.
 fn emit_stream<'a>(
     docs: impl Iterator<Item = &'a [Item]>,
     extra: Option<&Map>,
+    target: Target,
     indent: usize,
     capacity: usize,
 ) -> Vec<u8> {
     let sops = extra.map(|m| Value::Map(m.clone()));
     let mut sink = Sink::new(indent, capacity);
+    sink.encrypted_file = target == Target::EncryptedFile;
     sink.push(Event::new(EvKind::StreamStart));
     for items in docs {
         sink.push(Event::new(EvKind::DocStart));
@@ -1738,6 +1784,25 @@ mod tests {
         b.push("k", Value::Null);
         let out = emit_documents(&[a, b], None, 4);
         assert_eq!(String::from_utf8(out).unwrap(), "{}\n---\nk: null\n");
+    }
+
+    /// sops 3.11.0 writes a clear-text negative zero `-0`, which reads back
+    /// as the int 0 (its MAC check fails on its own file); the encrypted-file
+    /// writer spells it `-0.0`; decrypted output stays `-0` as sops'.
+    #[test]
+    fn negative_zero_is_minus_zero_point_zero_only_in_encrypted_files() {
+        let mut doc = Map::new();
+        doc.push("k_unencrypted", Value::Float(-0.0));
+        doc.push("z", Value::Float(0.0));
+        let mut meta = Map::new();
+        meta.push("version", Value::Str("3.11.0".into()));
+        let enc = String::from_utf8(emit_documents(&[doc.clone()], Some(&meta), 4)).unwrap();
+        assert!(enc.starts_with("k_unencrypted: -0.0\nz: 0\n"), "{enc}");
+        let items = String::from_utf8(emit_items(&doc.0, Some(&meta), Target::EncryptedFile, 4, 0))
+            .unwrap();
+        assert_eq!(items, enc);
+        let plain = String::from_utf8(emit_documents(&[doc], None, 4)).unwrap();
+        assert_eq!(plain, "k_unencrypted: -0\nz: 0\n");
     }
 
     #[test]

@@ -24,6 +24,8 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, Span, Tag};
 
+use super::v3_rules;
+
 use super::resolve::{resolve_scalar, ScalarTag, UINT64_UNWALKABLE};
 use crate::format::FormatError;
 use crate::tree::{Comment, Item, Map, Value};
@@ -163,6 +165,9 @@ struct Builder<'a> {
     /// sops reads the whole file first, so any later syntax or decoding
     /// error is what it reports (exit 2), and only then this one (exit 23).
     unwalkable: Option<FormatError>,
+    /// A collection read as a mapping key where sops' tree walk refuses it
+    /// (exit 23): its nesting depth and start, its events skipped.
+    key_collection: Option<(usize, usize)>,
 }
 
 /// An anchored value, as an alias copies it.
@@ -335,11 +340,16 @@ impl<'a> Builder<'a> {
             metadata_only: false,
             needs_full: false,
             unwalkable: None,
+            key_collection: None,
         }
     }
 
     /// Takes one parser event.
     fn event(&mut self, ev: Event<'_>, span: &Span) -> Result<(), FormatError> {
+        if self.key_collection.is_some() {
+            self.skip_key_collection(&ev, span);
+            return Ok(());
+        }
         match ev {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::Comment(text, placement) => {
@@ -809,7 +819,23 @@ impl Builder<'_> {
                 let is_map = matches!(ev, Event::MappingStart(..));
                 let flow = *style == granit_parser::StructureStyle::Flow;
                 if let Some(top) = self.stack.last() {
+                    if top.is_map && top.pending_key.is_none() && !self.check_keys {
+                        // Beyond the first document, yaml.v3 reads it and
+                        // sops' tree walk refuses it (exit 23).
+                        self.unwalkable.get_or_insert(unwalkable_at(
+                            span,
+                            format!(
+                                "Tree contains a non-string key (type {}). Only string keys are supported",
+                                if is_map { "map" } else { "list" }
+                            ),
+                        ));
+                        let start = span.start.byte_offset().unwrap_or(0);
+                        self.key_collection = Some((1, start));
+                        return Ok(());
+                    }
                     if top.is_map && top.pending_key.is_none() {
+                        // The first document: yaml.v3 cannot decode it
+                        // into a map ("invalid map key", exit 2).
                         return Err(err_at(
                             span,
                             format!(
@@ -858,6 +884,9 @@ impl Builder<'_> {
                 let raw: &str = self.block_scalar_text(text, *style, span);
                 if *style == ScalarStyle::DoubleQuoted && self.has_slash_escape(span) {
                     return Err(err_at(span, "yaml: found unknown escape character"));
+                }
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    self.check_block_tabs(span)?;
                 }
                 let value = match resolve_scalar(raw, quoted, &stag) {
                     Ok(value) => value,
@@ -1020,6 +1049,56 @@ impl Builder<'_> {
             text.strip_suffix('\n').unwrap_or(text)
         } else {
             text
+        }
+    }
+
+    /// Skips the events of a collection used as a mapping key (see
+    /// [`Builder::key_collection`]); at its end, its source text becomes
+    /// the key.
+    fn skip_key_collection(&mut self, ev: &Event<'_>, span: &Span) {
+        let Some((depth, start)) = self.key_collection.as_mut() else {
+            return;
+        };
+        match ev {
+            Event::MappingStart(..) | Event::SequenceStart(..) => *depth += 1,
+            Event::MappingEnd | Event::SequenceEnd => *depth -= 1,
+            _ => {}
+        }
+        if *depth > 0 {
+            return;
+        }
+        let start = *start;
+        self.key_collection = None;
+        let end = span.end.byte_offset().unwrap_or(start).max(start);
+        let key = self.src.get(start..end).unwrap_or("").trim().to_string();
+        let pre = std::mem::take(&mut self.pending_heads);
+        if let Some(top) = self.stack.last_mut() {
+            top.pending_key = Some(PendingKey {
+                key,
+                pre,
+                merge: false,
+            });
+        }
+        self.last = Last::Key;
+    }
+
+    /// Refuses a tab where yaml.v3 expects the indentation spaces of the
+    /// block scalar at `span` (see [`v3_rules::block_scalar_tab_error`]).
+    fn check_block_tabs(&self, span: &Span) -> Result<(), FormatError> {
+        // granit's span starts at the content, after the header.
+        let Some(header) = span
+            .start
+            .byte_offset()
+            .and_then(|content| v3_rules::block_header_before(self.src, content))
+        else {
+            return Ok(());
+        };
+        let parent = self.stack.last().filter(|f| !f.flow).map(|f| f.indent);
+        match v3_rules::block_scalar_tab_error(self.src, header, parent) {
+            Some(line) => Err(FormatError::Parse(format!(
+                "yaml: line {line}: found a tab character where an indentation space is expected"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -1520,5 +1599,35 @@ mod block_scalar_end_tests {
         );
         // An escaped backslash before a slash is fine.
         assert_eq!(value_of_k("k: \"\\\\/\"\n"), Value::Str("\\/".into()));
+    }
+}
+
+#[cfg(test)]
+mod collection_key_tests {
+    use super::*;
+
+    /// Checked against sops 3.11.0: a collection as a mapping key in the
+    /// first document fails decoding (exit 2); in a later document yaml.v3
+    /// reads it and sops' tree walk refuses it (exit 23).
+    #[test]
+    fn a_collection_key_is_unwalkable_beyond_the_first_document() {
+        for src in [
+            "a: 1\n---\nk:\n  [a]: v\n",
+            "a: 1\n---\nk:\n  ? x: v\n  j: 2\n",
+        ] {
+            match parse_stream(src, true) {
+                Err(FormatError::Unwalkable(m)) => assert!(m.contains("non-string key"), "{m}"),
+                other => panic!("{src:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse_stream("k:\n  [a]: v\n", true),
+            Err(FormatError::Parse(_))
+        ));
+        // A syntax error later in the stream is what yaml.v3 reports.
+        assert!(matches!(
+            parse_stream("a: 1\n---\nk:\n  [a]: v\n  j: [\n", true),
+            Err(FormatError::Parse(_))
+        ));
     }
 }
