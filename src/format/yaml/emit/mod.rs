@@ -2,6 +2,10 @@
 //! head/foot comments), then into events, which an emitter with the layout
 //! rules of the Go YAML v3 library writes out (block style, configurable
 //! indentation, no line wrapping).
+//!
+//! Here: the tree → events walk and the sink feeding the emitter; in
+//! [`emitter`] the writer state machine; in [`analysis`] which styles can
+//! write a scalar (with its ASCII fast path in [`fast_ascii`]).
 
 mod analysis;
 mod emitter;
