@@ -76,33 +76,45 @@ pub struct Exclusion {
 pub const EXCLUDED: &[Exclusion] = &[
     Exclusion {
         construct: "unicode-line-breaks",
-        minimal_input: "k: \"a\u{85}b\"  (a raw NEL; U+2028 and U+2029 alike); and \
+        minimal_input: "k: \"a\u{2028}b\"  (a raw LS; U+2029 alike); and \
                         `k_unencrypted: \"y\\Lz\"`, which the reference writes as the \
-                        single-quoted `'y<LS>    z'` and reads back as another text (MAC \
-                        mismatch in enseal)",
-        why: "yaml.v3 (YAML 1.1) treats raw NEL, LS and PS as line breaks: it folds them to a \
-              space in quoted scalars and ends plain and block lines at them, so some documents \
-              are invalid for the reference; enseal's scanner treats them as ordinary \
-              characters. Matching needs line-break handling throughout yaml/scan.rs, which \
-              another change is editing now.",
+                        single-quoted `'y<LS>    z'` and reads back as `y<LS>z`",
+        why: "yaml.v3 (YAML 1.1) treats raw LS and PS as line breaks that it keeps in values \
+              (a folded LS stays LS, not a space; the indentation after it is dropped). \
+              granit-parser reads them as content. Raw NEL is matched (yaml/v3_rules.rs \
+              `nel_as_line_break`: yaml.v3 stores it as LF, exactly as CR LF); LS and PS need \
+              a yaml.v3 fold of each scalar that holds one (quoted, plain, literal, folded), \
+              not written yet.",
+    },
+    Exclusion {
+        construct: "comment-before-document-marker",
+        minimal_input: "k5:\n- a\n# c\n---\nk6: 1\n  (an indentless sequence, then an own-line \
+                        comment, then another document; also `  # c`, or `...` before `---`)",
+        why: "yaml.v3 gives the comment to the top-level mapping (the reference writes it at \
+              column 0 and reads it back there); enseal's reader gives it to the sequence (as \
+              it must at the end of the stream, and does after an indented sequence), so \
+              enseal's encrypted file holds it in the list. Placing comments before a document \
+              marker as yaml.v3 does belongs in yaml/parse.rs (own-line comment placement); \
+              found when the generator's stream changed, not fixed yet. The generator drops \
+              own-line comments right before `---`.",
     },
     Exclusion {
         construct: "yaml-raw-bom",
-        minimal_input: "a 594-byte document with five raw U+FEFF in scalars (saved by the \
-                        harness; removing the BOMs or any item makes it pass)",
-        why: "yaml.v3 refuses some documents with raw U+FEFF inside scalars depending on \
-              where they fall (`did not find expected key`, exit 2) and enseal reads them; \
-              looks like yaml.v3's reader handling a BOM at a buffer position, not cut down \
-              further yet. `\\uFEFF` escapes and a BOM at the start of the file are still \
-              generated.",
-    },
-    Exclusion {
-        construct: "block-tab-in-content",
-        minimal_input: "k: |-\n  \tx\n",
-        why: "yaml.v3 rejects a block scalar whose first content line has a tab after the \
-              indentation (`found a tab character where an indentation space is expected`, \
-              exit 2); enseal reads it as `\\tx`. Rejecting it belongs in the block-scalar \
-              scanner (yaml/scan.rs).",
+        minimal_input: "`a: \"x…x<U+FEFF>\"\\nb: 1\\n` with 505 `x`, so that the raw BOM \
+                        ends at byte 512 (testdata/differential/excluded/\
+                        yaml_raw_bom_at_reader_chunk_end.yaml); the reference refuses it \
+                        (`did not find expected key`, exit 2); one `x` more or less and it \
+                        reads it",
+        why: "a yaml.v3 reader bug: the scanner skips a BOM at column 0 (`Allow the BOM`), but \
+              its test looks at the start of the decoded buffer, not at the current position \
+              (`is_bom(b, i)` reads `b[0..3]`). The buffer is refilled from 512-byte chunks of \
+              the input; when a refill moves a raw U+FEFF to the buffer's start, every token \
+              scan at column 0 until the next refill skips the line's first character (`b` \
+              above, so `: 1` follows and the mapping breaks). Which character starts the \
+              buffer depends on how many characters the scanner asked for at that moment \
+              (1 to 4 by construct), so matching it means replaying yaml.v3's scanner \
+              lookahead around each 512-byte boundary; not done. `\\uFEFF` escapes and a \
+              BOM at the start of the file are still generated.",
     },
 ];
 
@@ -271,16 +283,6 @@ fn check(
             .env("SOPS_AGE_KEY_FILE", key_file(1))
             .args(["decrypt", "--ignore-mac"])
             .arg(&p));
-    }
-    if got_ours.code != Some(0)
-        && want_ref.err().contains("MAC mismatch")
-        && got_ours.err().contains("MAC mismatch")
-    {
-        // Exemption `mac_broken_alike`: the reference cannot verify its own
-        // file either (a clear-text YAML `-0.0` is written as `-0` and read
-        // back as the int 0, by sops and enseal alike), so neither file
-        // verifies: the same behaviour, listed in testdata/differential.
-        return Ok(Verdict::Same);
     }
     if got_ours.code != Some(0) {
         return Err(format!(

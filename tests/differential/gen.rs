@@ -94,6 +94,16 @@ pub fn render(format: Format, items: &[Item], layout: Layout) -> Vec<u8> {
             let docs = layout.documents.clamp(1, items.len().max(1));
             let per = items.len().div_ceil(docs).max(1);
             for (d, chunk) in items.chunks(per).enumerate() {
+                if d > 0 && !allowed("comment-before-document-marker") {
+                    // See EXCLUDED: no own-line comment right before `---`.
+                    while let Some(last) = out.trim_end_matches('\n').rsplit('\n').next() {
+                        if !last.trim_start().starts_with('#') {
+                            break;
+                        }
+                        let keep = out.trim_end_matches('\n').len() - last.len();
+                        out.truncate(keep);
+                    }
+                }
                 if d > 0 || layout.explicit_start {
                     out.push_str("---\n");
                 }
@@ -156,7 +166,8 @@ fn printable_char(rng: &mut Rng) -> char {
         let c = rng.pick(PRINTABLE);
         let name = match c {
             '\u{FEFF}' => "bom-in-text",
-            '\u{85}' | '\u{2028}' | '\u{2029}' => "unicode-line-breaks",
+            '\u{85}' => "nel-line-break",
+            '\u{2028}' | '\u{2029}' => "unicode-line-breaks",
             _ => "",
         };
         if name.is_empty() || allowed(name) {
@@ -514,8 +525,8 @@ fn double_quoted(rng: &mut Rng) -> String {
                     "\\n\\n",
                     "\\u263A",
                 ]) {
-                    // NEL, LS and PS: see EXCLUDED ("unicode-line-breaks").
-                    "\\N" | "\\L" | "\\P" if !allowed("unicode-line-breaks") => "\\t",
+                    // LS and PS: see EXCLUDED ("unicode-line-breaks").
+                    "\\L" | "\\P" if !allowed("unicode-line-breaks") => "\\t",
                     e => e,
                 },
             ),

@@ -165,9 +165,10 @@ fn emit_split(items: &[Item]) -> Option<usize> {
 /// threads, each sized from its half's weight.
 fn emit_at(items: &[Item], k: usize, extra: Option<&Map>, indent: usize) -> Vec<Vec<u8>> {
     let (head, tail) = items.split_at(k);
+    let target = emit::Target::of(extra);
     let (a, b) = parallel::join(
-        || emit::emit_items(head, None, indent, capacity(head)),
-        || emit::emit_items(tail, extra, indent, capacity(tail)),
+        || emit::emit_items(head, None, target, indent, capacity(head)),
+        || emit::emit_items(tail, extra, target, indent, capacity(tail)),
     );
     vec![a, b]
 }
