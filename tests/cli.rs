@@ -1052,3 +1052,99 @@ fn extract_agrees_with_the_reference() {
     }
     report("extract against the reference", cases.len(), failures);
 }
+
+/// A link named `sops` to the enseal binary, in the sandbox.
+fn sops_link(sb: &Sandbox) -> std::path::PathBuf {
+    let link = sb.root().join("bin").join("sops");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(enseal_bin(), &link).unwrap();
+    link
+}
+
+#[test]
+fn version_reads_as_a_sops_version_when_started_as_sops() {
+    let sb = Sandbox::new();
+    let link = sops_link(&sb);
+    for flag in ["--version", "-v"] {
+        let out = run(scrubbed(&link, &sb.home(), &sb.work()).arg(flag));
+        assert_eq!(out.code, Some(0), "{}", out.err());
+        let first = out.out().lines().next().unwrap_or_default().to_string();
+        // What scripts do with `sops --version`: the second word is x.y.z.
+        let mut words = first.split_whitespace();
+        assert_eq!(words.next(), Some("sops"), "{first}");
+        let version = words.next().unwrap_or_default();
+        assert_eq!(
+            version
+                .split('.')
+                .filter(|p| p.parse::<u32>().is_ok())
+                .count(),
+            3,
+            "{first}"
+        );
+        assert!(first.contains("(enseal "), "{first}");
+    }
+    let out = run(sb.enseal().arg("--version"));
+    assert_eq!(out.code, Some(0));
+    assert!(out.out().starts_with("enseal "), "{}", out.out());
+    assert!(out.out().contains("sops 3."), "{}", out.out());
+}
+
+#[test]
+fn check_for_updates_says_enseal_never_looks() {
+    let sb = Sandbox::new();
+    let out = run(sb.enseal().args(["--version", "--check-for-updates"]));
+    assert_eq!(out.code, Some(0), "{}", out.err());
+    assert!(out.out().starts_with("enseal "), "{}", out.out());
+    assert!(
+        out.err().contains("never checks the network"),
+        "{}",
+        out.err()
+    );
+}
+
+#[test]
+fn a_misspelled_command_gets_did_you_mean_and_no_new_file() {
+    let sb = Sandbox::new();
+    // A catch-all rule: sops would open an editor on a new file `decrpyt`.
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", recipient(1)),
+    );
+    for (typo, meant) in [
+        ("decrpyt", "decrypt"),
+        ("keyservise", "keyservice"),
+        ("encrpt", "encrypt"),
+    ] {
+        let out = run(sb.enseal().args([typo, "f.yaml"]));
+        assert_eq!(out.code, Some(1), "{typo}: {}", out.err());
+        assert!(
+            out.err().contains(&format!("did you mean `{meant}`")),
+            "{}",
+            out.err()
+        );
+        assert!(!sb.path(typo).exists(), "{typo} was created");
+    }
+    // An existing file of that name is still edited/decrypted as sops does.
+    let out = run(sb.enseal().arg("decrpyt"));
+    assert!(out.err().contains("did you mean"), "{}", out.err());
+    sb.write("decrpyt", "x");
+    let out = run(sb.enseal().args(["-d", "decrpyt"]));
+    assert!(!out.err().contains("did you mean"), "{}", out.err());
+}
+
+#[test]
+fn enseal_alone_prints_short_usage_and_h_prints_help() {
+    let sb = Sandbox::new();
+    let out = run(&mut sb.enseal());
+    assert_eq!(out.code, Some(100));
+    assert!(out.err().contains("enseal init"), "{}", out.err());
+    assert!(out.err().contains("enseal --help"), "{}", out.err());
+    // Started as sops: sops' own message.
+    let link = sops_link(&sb);
+    let out = run(&mut scrubbed(&link, &sb.home(), &sb.work()));
+    assert_eq!(out.code, Some(100));
+    assert_eq!(out.err(), "Error: no file specified\n");
+    let out = run(sb.enseal().arg("h"));
+    assert_eq!(out.code, Some(0));
+    assert!(out.out().contains("Usage:"), "{}", out.out());
+}

@@ -35,7 +35,7 @@ mod rotate;
 mod settings;
 mod updatekeys;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::io::IsTerminal;
 
 use crate::error::{Error, Result};
@@ -46,6 +46,9 @@ use args::{normalize_single_dash_flags, LowArgs};
 pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
     let args = normalize_single_dash_flags(args.into_iter().collect());
     let as_sops = invoked_as_sops(args.first());
+    if let Some(code) = before_parsing(&args, as_sops) {
+        return code;
+    }
     let low = match LowArgs::try_parse_from(args) {
         Ok(low) => low,
         Err(e) => {
@@ -64,6 +67,96 @@ pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
         Ok(()) => 0,
         Err(err) => report(&err, as_sops),
     }
+}
+
+/// What is answered before the command line is parsed: `--version`/`-v`
+/// (with `--check-for-updates`), sops' `h` for help, `enseal` alone, and a
+/// first word that is a misspelled subcommand (which sops would take for a
+/// new file to edit). `None`: parse and run as usual.
+fn before_parsing(args: &[std::ffi::OsString], as_sops: bool) -> Option<i32> {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    if words.len() != args.len().saturating_sub(1) {
+        return None; // a non-UTF-8 argument: a file name, leave it to clap
+    }
+    const VERSION_FLAGS: [&str; 3] = ["--version", "-v", "-V"];
+    const WITH_VERSION: [&str; 2] = ["--check-for-updates", "--disable-version-check"];
+    if words.iter().any(|w| VERSION_FLAGS.contains(w))
+        && words
+            .iter()
+            .all(|w| VERSION_FLAGS.contains(w) || WITH_VERSION.contains(w))
+    {
+        print!("{}", crate::version::version_text(as_sops));
+        if words.contains(&"--check-for-updates") {
+            eprintln!(
+                "enseal never checks the network for updates: see your package manager or the project's releases"
+            );
+        }
+        return Some(0);
+    }
+    match words.first() {
+        Some(&"h") if words.len() == 1 => {
+            let _ = LowArgs::command().print_help();
+            Some(0)
+        }
+        None if !as_sops => {
+            eprint!("{SHORT_USAGE}");
+            Some(crate::error::exit::NO_FILE_SPECIFIED)
+        }
+        Some(first) => misspelled_command(first).map(|(word, suggestion)| {
+            report(
+                &Error::Advice {
+                    code: 1,
+                    message: format!("'{word}' is not a command, and no file of that name exists"),
+                    hint: format!("did you mean `{suggestion}`? (to create a new file, give a path such as ./{word})"),
+                },
+                as_sops,
+            )
+        }),
+        None => None,
+    }
+}
+
+/// What `enseal` alone prints.
+const SHORT_USAGE: &str = "\
+enseal: encrypted files that keep their structure, compatible with sops
+
+usage: enseal <COMMAND> [OPTIONS] [FILE]
+  enseal init                      set up this repository (identity, .sops.yaml, git)
+  enseal encrypt -i FILE           encrypt a file in place
+  enseal decrypt FILE              print the plaintext
+  enseal edit FILE                 edit in $EDITOR, encrypted again on save
+  enseal exec-env FILE -- CMD      run CMD with the values in its environment
+  enseal check                     check the repository against .sops.yaml
+
+enseal --help lists every command and flag; docs/ in the repository has the guide.
+";
+
+/// `Some((word, subcommand))` when `word` is not a subcommand, not an
+/// existing path, and close to a subcommand (`decrpyt` → `decrypt`).
+fn misspelled_command(word: &str) -> Option<(String, String)> {
+    if word.starts_with('-') || word.len() < 3 || std::path::Path::new(word).exists() {
+        return None;
+    }
+    if word.contains(['/', '.']) {
+        return None; // a path or file name: sops' edit of a new file
+    }
+    let command = LowArgs::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .flat_map(|c| {
+            std::iter::once(c.get_name().to_string()).chain(c.get_all_aliases().map(String::from))
+        })
+        .chain(["help".to_string()])
+        .collect();
+    if names.iter().any(|n| n == word) {
+        return None;
+    }
+    names
+        .iter()
+        .map(|n| (n, strsim::damerau_levenshtein(word, n)))
+        .filter(|(n, d)| *d <= 2 && *d < n.len() / 2 + 1)
+        .min_by_key(|(_, d)| *d)
+        .map(|(n, _)| (word.to_string(), n.clone()))
 }
 
 /// Whether the program was started under the name `sops` (installed in its

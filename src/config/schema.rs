@@ -219,28 +219,10 @@ fn closest(key: &str, object: &Object) -> Option<&'static str> {
     object
         .fields
         .iter()
-        .map(|(name, _)| (*name, edit_distance(&key_norm, &norm(name))))
+        .map(|(name, _)| (*name, strsim::levenshtein(&key_norm, &norm(name))))
         .filter(|(_, d)| *d <= limit)
         .min_by_key(|(_, d)| *d)
         .map(|(name, _)| name)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let here = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            prev = here;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -298,12 +280,5 @@ mod tests {
     fn known_keys_of_every_kind_pass() {
         let yaml = "creation_rules:\n  - path_regex: x\n    kms: a\n    aws_profile: p\n    age: a\n    pgp: p\n    gcp_kms: g\n    hckms: [h]\n    azure_keyvault: z\n    hc_vault_transit_uri: v\n    shamir_threshold: 2\n    encrypted_regex: r\n    mac_only_encrypted: true\n    key_groups:\n      - merge:\n          - age: [a]\n        kms: [{arn: a, role: r, context: {a: b}, aws_profile: p}]\n        gcp_kms: [{resource_id: r}]\n        hckms: [{key_id: k}]\n        azure_keyvault: [{vaultUrl: u, key: k, version: v}]\n        hc_vault: [v]\n        pgp: [p]\ndestination_rules:\n  - path_regex: x\n    s3_bucket: b\n    s3_prefix: p\n    vault_path: v\n    vault_address: a\n    vault_kv_mount_name: m\n    vault_kv_version: 2\n    omit_extensions: true\n    recreation_rule: {age: a}\nstores:\n  yaml: {indent: 2, preserve_format: true}\n  json: {indent: 2}\n  json_binary: {indent: 2}\n  dotenv: {preserve_format: true}\n  ini: {}\n";
         assert!(unknown(yaml).is_empty(), "{:?}", unknown(yaml));
-    }
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("pathregx", "pathregex"), 1);
     }
 }
