@@ -1148,3 +1148,32 @@ fn enseal_alone_prints_short_usage_and_h_prints_help() {
     assert_eq!(out.code, Some(0));
     assert!(out.out().contains("Usage:"), "{}", out.out());
 }
+
+#[test]
+fn started_as_sops_warnings_sops_does_not_give_stay_off_stderr() {
+    let sb = Sandbox::new();
+    let link = sops_link(&sb);
+    // `reencryption_rule` is not a sops key (sops' own functional tests
+    // config has it): sops ignores it silently.
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - age: {}\ndestination_rules:\n  - vault_path: x/\n    reencryption_rule:\n      age: x\n",
+            recipient(1)
+        ),
+    );
+    let file = sb.write("a.yaml", "k: v\n");
+    let out = run(scrubbed(&link, &sb.home(), &sb.work())
+        .args(["encrypt"])
+        .arg(&file));
+    assert_eq!(out.code, Some(0), "{}", out.err());
+    assert_eq!(out.err(), "", "as sops, stderr must stay sops'");
+    let out = run(sb.enseal().args(["encrypt"]).arg(&file));
+    assert_eq!(out.code, Some(0), "{}", out.err());
+    assert!(
+        out.err()
+            .contains("unknown key destination_rules[0].reencryption_rule"),
+        "{}",
+        out.err()
+    );
+}

@@ -118,7 +118,7 @@ impl ConfigContext {
     /// (exit 1) for every command, as in sops.
     pub fn load(explicit: Option<&str>) -> Result<ConfigContext> {
         let context = Self::load_quietly(explicit)?;
-        if let Some(config) = &context.config {
+        if let Some(config) = context.config.as_ref().filter(|_| show_additions()) {
             for unknown in &config.unknown_keys {
                 warn(format_args!(
                     "{}: {}",
@@ -244,6 +244,22 @@ pub(crate) fn write_output_chunks(io: &IoArgs, input: &Input, chunks: &[&[u8]]) 
 }
 
 /// Prints `warning: MESSAGE` on stderr: the one way commands warn.
+/// Set once at start when the program runs under the name `sops`.
+static STARTED_AS_SOPS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that the program was started as `sops` (see [`show_additions`]).
+pub(crate) fn set_started_as_sops(as_sops: bool) {
+    STARTED_AS_SOPS.store(as_sops, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether to print what enseal adds to sops' output (warnings sops does not
+/// give, hints): always as `enseal`; as `sops` only on a terminal, so that
+/// scripts and test suites comparing sops' stderr keep working.
+pub(crate) fn show_additions() -> bool {
+    !STARTED_AS_SOPS.load(std::sync::atomic::Ordering::Relaxed)
+        || std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
 pub(crate) fn warn(message: impl std::fmt::Display) {
     eprintln!("warning: {message}");
 }

@@ -36,7 +36,6 @@ mod settings;
 mod updatekeys;
 
 use clap::{CommandFactory, Parser};
-use std::io::IsTerminal;
 
 use crate::error::{Error, Result};
 use args::resolve::{Command, DecryptMany, HiArgs, RotateMany, Updatekeys};
@@ -46,6 +45,7 @@ use args::{normalize_single_dash_flags, LowArgs};
 pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
     let args = normalize_single_dash_flags(args.into_iter().collect());
     let as_sops = invoked_as_sops(args.first());
+    io::set_started_as_sops(as_sops);
     if let Some(code) = before_parsing(&args, as_sops) {
         return code;
     }
@@ -180,7 +180,7 @@ fn report(err: &Error, as_sops: bool) -> i32 {
         eprintln!("{err}");
     }
     if let Some(hint) = err.hint() {
-        if !as_sops || std::io::stderr().is_terminal() {
+        if !as_sops || io::show_additions() {
             eprintln!("hint: {hint}");
         }
     }
