@@ -367,23 +367,25 @@ impl Emitter {
         if self.column == 0 {
             self.write_indent();
         }
-        if !self.line_comment.is_empty()
-            || !self.foot_comment.is_empty()
-            || !self.tail_comment.is_empty()
-        {
+        if self.comments_pending() {
             self.states.push(State::FlowSeqTrail);
         } else {
             self.states.push(State::FlowSeqItem);
         }
         self.emit_node(events, i, false, true, false, false);
-        if !self.line_comment.is_empty()
-            || !self.foot_comment.is_empty()
-            || !self.tail_comment.is_empty()
-        {
+        if self.comments_pending() {
             self.write_indicator(",", false, false, false);
         }
         self.process_line_comment();
         self.process_foot_comment();
+    }
+
+    /// A line, foot or tail comment is waiting to be written (a flow
+    /// collection then gets a trailing `,` and the trail state).
+    fn comments_pending(&self) -> bool {
+        !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
     }
 
     fn emit_flow_mapping_key(&mut self, events: &[Event], i: usize, first: bool, trail: bool) {
@@ -433,19 +435,13 @@ impl Emitter {
         } else {
             self.write_indicator(":", true, false, false);
         }
-        if !self.line_comment.is_empty()
-            || !self.foot_comment.is_empty()
-            || !self.tail_comment.is_empty()
-        {
+        if self.comments_pending() {
             self.states.push(State::FlowMapTrail);
         } else {
             self.states.push(State::FlowMapKey);
         }
         self.emit_node(events, i, false, false, true, false);
-        if !self.line_comment.is_empty()
-            || !self.foot_comment.is_empty()
-            || !self.tail_comment.is_empty()
-        {
+        if self.comments_pending() {
             self.write_indicator(",", false, false, false);
         }
         self.process_line_comment();
