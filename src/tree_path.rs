@@ -186,7 +186,7 @@ fn below_scalar(scalar: &Value, at: &[Component], component: &Component) -> Look
 /// A key as sops writes it in its messages (`['%s']`), with control
 /// characters escaped so that the message stays on one line.
 fn one_line(text: &str) -> String {
-    crate::error::shown(text).into_owned()
+    crate::shown::shown(text).into_owned()
 }
 
 /// A path prefix as the user writes it, or "the top level".
