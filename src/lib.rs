@@ -18,7 +18,6 @@ pub mod fsutil;
 pub mod gofmt;
 pub mod hygiene;
 pub mod keys;
-pub mod keyservice;
 pub mod lock;
 pub mod merge;
 pub mod metadata;

@@ -6,13 +6,13 @@ use super::args::KeyserviceCmd;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::keyservice::server::{BoundServer, Event, ServerOptions};
-use crate::keyservice::Address;
+use crate::keys::service::server::{BoundServer, Event, ServerOptions};
+use crate::keys::service::Address;
 
 /// Runs the key service until SIGINT or SIGTERM.
 pub(crate) fn run(cmd: &KeyserviceCmd) -> Result<()> {
     let address = match (cmd.network.as_str(), cmd.address.as_deref()) {
-        ("unix", None) => Ok(Address::Unix(crate::keyservice::default_socket_path())),
+        ("unix", None) => Ok(Address::Unix(crate::keys::service::default_socket_path())),
         (network, None) => Address::from_network(network, "127.0.0.1:5000"),
         (network, Some(address)) => Address::from_network(network, address),
     }

@@ -11,6 +11,7 @@ pub mod gcpkms;
 pub mod groups;
 pub mod kms;
 pub mod pgp;
+pub mod service;
 pub mod shamir;
 pub mod spec;
 pub mod vault;
@@ -126,7 +127,7 @@ impl MasterKey {
             }
         }
         for address in &services.remote {
-            match crate::keyservice::client::encrypt(address, self, secret) {
+            match crate::keys::service::client::encrypt(address, self, secret) {
                 Ok(enc) => {
                     self.set_wrapped(enc);
                     return Ok(());
@@ -198,7 +199,7 @@ impl MasterKey {
             MasterKey::Service(o) => o.field("enc"),
         };
         for address in &services.remote {
-            match crate::keyservice::client::decrypt(address, self, enc) {
+            match crate::keys::service::client::decrypt(address, self, enc) {
                 Ok(part) => return Ok(part),
                 Err(e) => errors.push(e),
             }
@@ -229,7 +230,7 @@ pub struct KeyServices {
     /// Use this machine's keys (sops' "local key service"); tried first.
     pub local: bool,
     /// Remote key services, tried in this order.
-    pub remote: Vec<crate::keyservice::Address>,
+    pub remote: Vec<crate::keys::service::Address>,
 }
 
 impl Default for KeyServices {

@@ -11,8 +11,8 @@ use super::{
     UpdatekeysCmd,
 };
 use crate::error::{exit, Error, Result};
+use crate::keys::service::Address;
 use crate::keys::KeyServices;
-use crate::keyservice::Address;
 use crate::tree_path::{self, Component};
 
 /// The command line, resolved.
