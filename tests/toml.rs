@@ -527,11 +527,15 @@ fn body() -> impl Strategy<Value = String> {
 
 fn library_round_trip(text: &str) -> Result<Vec<u8>, String> {
     use enseal::document::{encrypt, EncryptSettings, EncryptedDocument};
-    use enseal::format::{toml::TomlStore, Store};
+    use enseal::format::{toml::TomlStore, Layouts, Store, StoreOptions};
     use enseal::keys::age::{AgeKey, Identities};
     use enseal::keys::{KeyContext, MasterKey};
     use enseal::metadata::Metadata;
-    let store = TomlStore::default();
+    // Every store of the round trip shares one layout handle, as the CLI's
+    // reading and writing stores do: the layout travels through it.
+    let layouts = Layouts::default();
+    let options = StoreOptions::default();
+    let store = TomlStore::sharing(&options, &layouts);
     let docs = store
         .parse_plain(text.as_bytes())
         .map_err(|e| e.to_string())?;
@@ -543,7 +547,7 @@ fn library_round_trip(text: &str) -> Result<Vec<u8>, String> {
     let bytes = store
         .emit_encrypted(&enc.documents, &enc.metadata.to_map())
         .map_err(|e| e.to_string())?;
-    let file = TomlStore::default()
+    let file = TomlStore::sharing(&options, &layouts)
         .parse_encrypted(&bytes)
         .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&bytes)))?;
     let metadata = Metadata::from_map(&file.metadata.ok_or("no metadata")?)?;
@@ -553,7 +557,7 @@ fn library_round_trip(text: &str) -> Result<Vec<u8>, String> {
     let dec = EncryptedDocument::new(file.documents, metadata)
         .decrypt(&mut keys, false)
         .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&bytes)))?;
-    TomlStore::default()
+    TomlStore::sharing(&options, &layouts)
         .emit_plain(&dec.documents)
         .map_err(|e| e.to_string())
 }
