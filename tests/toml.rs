@@ -745,3 +745,33 @@ proptest! {
         prop_assert_eq!(format!("{back:?}"), format!("{tree:?}"), "{}", out_text);
     }
 }
+
+/// `exec-file` and many-file decryption (`--output-dir`) read with one store
+/// and write with another: the plaintext keeps the file's layout there too.
+#[test]
+fn exec_file_and_output_dir_keep_the_layout() {
+    let sb = Sandbox::new();
+    let plain = b"a   =   1 # note\n[t]\n  x = 'lit'\n";
+    let (enc, _) = encrypt(&sb, "odd.toml", plain, &[]);
+    let out = run(enseal_k(&sb)
+        .arg("exec-file")
+        .arg(&enc)
+        .args(["--", "/bin/cat", "{}"]))
+    .ok();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(plain)
+    );
+    let dir = sb.root().join("out");
+    run(enseal_k(&sb)
+        .current_dir(sb.work())
+        .args(["decrypt", "--output-dir"])
+        .arg(&dir)
+        .arg("enc-odd.toml"))
+    .ok();
+    let got = std::fs::read(dir.join("enc-odd.toml")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(plain)
+    );
+}
