@@ -527,11 +527,15 @@ fn body() -> impl Strategy<Value = String> {
 
 fn library_round_trip(text: &str) -> Result<Vec<u8>, String> {
     use enseal::document::{encrypt, EncryptSettings, EncryptedDocument};
-    use enseal::format::{toml::TomlStore, Store};
+    use enseal::format::{toml::TomlStore, Layouts, Store, StoreOptions};
     use enseal::keys::age::{AgeKey, Identities};
     use enseal::keys::{KeyContext, MasterKey};
     use enseal::metadata::Metadata;
-    let store = TomlStore::default();
+    // Every store of the round trip shares one layout handle, as the CLI's
+    // reading and writing stores do: the layout travels through it.
+    let layouts = Layouts::default();
+    let options = StoreOptions::default();
+    let store = TomlStore::sharing(&options, &layouts);
     let docs = store
         .parse_plain(text.as_bytes())
         .map_err(|e| e.to_string())?;
@@ -543,7 +547,7 @@ fn library_round_trip(text: &str) -> Result<Vec<u8>, String> {
     let bytes = store
         .emit_encrypted(&enc.documents, &enc.metadata.to_map())
         .map_err(|e| e.to_string())?;
-    let file = TomlStore::default()
+    let file = TomlStore::sharing(&options, &layouts)
         .parse_encrypted(&bytes)
         .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&bytes)))?;
     let metadata = Metadata::from_map(&file.metadata.ok_or("no metadata")?)?;
@@ -553,7 +557,7 @@ fn library_round_trip(text: &str) -> Result<Vec<u8>, String> {
     let dec = EncryptedDocument::new(file.documents, metadata)
         .decrypt(&mut keys, false)
         .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&bytes)))?;
-    TomlStore::default()
+    TomlStore::sharing(&options, &layouts)
         .emit_plain(&dec.documents)
         .map_err(|e| e.to_string())
 }
@@ -740,4 +744,34 @@ proptest! {
         // Debug text: NaN equals itself there.
         prop_assert_eq!(format!("{back:?}"), format!("{tree:?}"), "{}", out_text);
     }
+}
+
+/// `exec-file` and many-file decryption (`--output-dir`) read with one store
+/// and write with another: the plaintext keeps the file's layout there too.
+#[test]
+fn exec_file_and_output_dir_keep_the_layout() {
+    let sb = Sandbox::new();
+    let plain = b"a   =   1 # note\n[t]\n  x = 'lit'\n";
+    let (enc, _) = encrypt(&sb, "odd.toml", plain, &[]);
+    let out = run(enseal_k(&sb)
+        .arg("exec-file")
+        .arg(&enc)
+        .args(["--", "/bin/cat", "{}"]))
+    .ok();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(plain)
+    );
+    let dir = sb.root().join("out");
+    run(enseal_k(&sb)
+        .current_dir(sb.work())
+        .args(["decrypt", "--output-dir"])
+        .arg(&dir)
+        .arg("enc-odd.toml"))
+    .ok();
+    let got = std::fs::read(dir.join("enc-odd.toml")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(plain)
+    );
 }

@@ -203,10 +203,9 @@ pub fn decrypt(data: &[u8]) {
 /// the same tree; whatever parses as an encrypted file with metadata emits
 /// and parses again to the same documents and metadata.
 pub fn format_toml(data: &[u8]) {
-    use enseal::format::toml::{forget_layouts, TomlStore};
+    use enseal::format::toml::TomlStore;
     use enseal::format::Store;
-    // The store remembers the layouts it read (per thread): start afresh.
-    forget_layouts();
+    // A store remembers the layouts it read: a fresh store for each part.
     let store = TomlStore::new(&StoreOptions::default());
     if let Ok(docs) = store.parse_plain(data) {
         if let Ok(bytes) = store.emit_plain(&docs) {
@@ -224,7 +223,7 @@ pub fn format_toml(data: &[u8]) {
             }
         }
     }
-    forget_layouts();
+    let store = TomlStore::new(&StoreOptions::default());
     if let Ok(file) = store.parse_encrypted(data) {
         if let Some(meta) = &file.metadata {
             if let Ok(bytes) = store.emit_encrypted(&file.documents, meta) {
@@ -251,7 +250,6 @@ pub fn format_toml(data: &[u8]) {
             }
         }
     }
-    forget_layouts();
 }
 
 /// The public test age key of `testdata/keys/test-age-key.txt`.

@@ -21,7 +21,7 @@ use super::pipeline::{open_file, preserve_mode, write_encrypted, write_file, Ope
 use super::settings::new_file_settings;
 use crate::document;
 use crate::error::{exit, Error, Result};
-use crate::format::{FormatKind, Store};
+use crate::format::{FormatKind, Layouts, Store};
 use crate::tree::Map;
 
 /// Exit code: the file was saved unchanged.
@@ -476,8 +476,9 @@ fn edit_new(args: &Edit, config: Option<&str>) -> Result<()> {
     let (in_kind, out_kind) = io.types.kinds(file);
     settings.binary = in_kind == FormatKind::Binary;
     let options = store_options(&io, out_kind, context.stores(), true)?;
-    let in_store = in_kind.store(&options);
-    let out_store = out_kind.store(&options);
+    let layouts = Layouts::default();
+    let in_store = in_kind.store_sharing(&options, &layouts);
+    let out_store = out_kind.store_sharing(&options, &layouts);
     let content = template(out_kind, out_store.as_ref());
     let parsed = edit_loop(file, &content, |bytes| {
         parse_edited(in_store.as_ref(), out_store.as_ref(), bytes, false)

@@ -18,7 +18,7 @@ use std::path::{Component, Path, PathBuf};
 use super::args::ExecFileCmd;
 use super::exec::{decrypt_file, wait_forwarding, Forwarder, Program, User};
 use crate::error::{Error, Result};
-use crate::format::StoreOptions;
+use crate::format::{Layouts, StoreOptions};
 
 /// The default name of the FIFO / file.
 const DEFAULT_NAME: &str = "tmp-file";
@@ -38,14 +38,15 @@ pub(crate) fn run(mut cmd: ExecFileCmd) -> Result<i32> {
     Forwarder::block()?;
     let (in_kind, out_kind) = cmd.types.kinds(&file);
     let options = StoreOptions::default();
+    let layouts = Layouts::default();
     let documents = decrypt_file(
         &file,
-        in_kind.store(&options).as_ref(),
+        in_kind.store_sharing(&options, &layouts).as_ref(),
         cmd.order.decryption_order.as_deref(),
     )?;
     let plaintext = zeroize::Zeroizing::new(
         out_kind
-            .store(&options)
+            .store_sharing(&options, &layouts)
             .emit_plain(&documents)
             .map_err(|e| Error::Dump(e.to_string()))?,
     );

@@ -10,7 +10,7 @@ use super::args::IoArgs;
 use super::io::{read_input, store_options, warn_all, write_output_chunks, ConfigContext, Input};
 use crate::document::{Decrypted, EncryptedDocument, Opened};
 use crate::error::{Error, Result};
-use crate::format::{FormatError, FormatKind, Store, StoreOptions};
+use crate::format::{FormatError, FormatKind, Layouts, Store, StoreOptions};
 use crate::keys::{changes, KeyContext, KeyGroup};
 use crate::metadata::Metadata;
 
@@ -114,12 +114,14 @@ impl Source {
         let (in_kind, out_kind) = io.types.kinds(&input.type_path);
         let options = store_options(io, out_kind, context.stores(), encrypting)?;
         let preserve = preserve_mode(preserve_flag, context, in_kind, out_kind)?;
+        // The output is written in the layout the input was read with.
+        let layouts = Layouts::default();
         Ok(Source {
             input,
             in_kind,
             out_kind,
-            in_store: in_kind.store(&options),
-            out_store: out_kind.store(&options),
+            in_store: in_kind.store_sharing(&options, &layouts),
+            out_store: out_kind.store_sharing(&options, &layouts),
             preserve,
         })
     }
@@ -164,7 +166,7 @@ impl Source {
     /// another format.
     pub fn type_for_output(&self, documents: &mut [crate::tree::Map]) {
         if self.in_kind == FormatKind::Toml && self.out_kind != FormatKind::Toml {
-            crate::format::toml::type_raw_values(documents);
+            self.in_store.type_for_other_format(documents);
         }
     }
 
@@ -306,8 +308,9 @@ pub(crate) fn lock_encrypted(file: &str, io: &IoArgs, stores: StoreOptions) -> R
     let (lock, bytes) = crate::lock::lock_and_read(&path, file)?;
     let (in_kind, out_kind) = io.types.kinds(file);
     let options = store_options(io, out_kind, stores, true)?;
-    let in_store = in_kind.store(&options);
-    let out_store = out_kind.store(&options);
+    let layouts = Layouts::default();
+    let in_store = in_kind.store_sharing(&options, &layouts);
+    let out_store = out_kind.store_sharing(&options, &layouts);
     let encrypted = load_encrypted(in_store.as_ref(), &bytes, file)?;
     Ok(LockedFile {
         path,

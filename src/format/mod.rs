@@ -15,6 +15,7 @@ pub mod toml;
 pub mod yaml;
 
 use crate::tree::{Map, Value};
+pub use toml::Layouts;
 
 /// The kinds of file enseal reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,15 +80,23 @@ impl FormatKind {
         }
     }
 
-    /// The store implementation with these output options.
+    /// The store implementation with these output options, remembering the
+    /// layouts of what it parses for itself alone.
     pub fn store(self, options: &StoreOptions) -> Box<dyn Store> {
+        self.store_sharing(options, &Layouts::default())
+    }
+
+    /// [`FormatKind::store`] remembering layouts in `layouts`: a store that
+    /// reads a file and another that writes it back, built with the same
+    /// handle, keep its layout (TOML; other stores keep none).
+    pub fn store_sharing(self, options: &StoreOptions, layouts: &Layouts) -> Box<dyn Store> {
         match self {
             FormatKind::Yaml => Box::new(yaml::YamlStore::new(options)),
             FormatKind::Json => Box::new(json::JsonStore::new(options)),
             FormatKind::Dotenv => Box::new(dotenv::DotenvStore),
             FormatKind::Ini => Box::new(ini::IniStore),
             FormatKind::Binary => Box::new(binary::BinaryStore::new(options)),
-            FormatKind::Toml => Box::new(toml::TomlStore::new(options)),
+            FormatKind::Toml => Box::new(toml::TomlStore::sharing(options, layouts)),
         }
     }
 }
@@ -170,6 +179,11 @@ pub trait Store {
     /// Writes one value extracted with `--extract` that is not a mapping
     /// and not a string (those are handled by the caller).
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError>;
+
+    /// Gives values this store kept in a form only its format has (TOML
+    /// source text) their typed value, for writing the documents in another
+    /// format. Nothing by default.
+    fn type_for_other_format(&self, _documents: &mut [Map]) {}
 
     /// True when a parsed plaintext document already carries sops metadata
     /// (a top-level `sops` key; dotenv: a `sops_` key; INI: a `sops` section).

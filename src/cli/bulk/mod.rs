@@ -15,7 +15,7 @@ use super::io::{kinds, store_options, ConfigContext};
 use super::pipeline::{key_context, load_encrypted, located};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::format::{FormatKind, StoreOptions};
+use crate::format::{FormatKind, Layouts, StoreOptions};
 use crate::keys::{changes, KeyContext};
 
 mod walk;
@@ -393,7 +393,12 @@ fn decrypt_one(
         stream_kind
     };
     let store_opts = store_options(options.io, out_kind, stores, false)?;
-    let encrypted = load_encrypted(in_kind.store(&store_opts).as_ref(), &bytes, &name)?;
+    let layouts = Layouts::default();
+    let encrypted = load_encrypted(
+        in_kind.store_sharing(&store_opts, &layouts).as_ref(),
+        &bytes,
+        &name,
+    )?;
     let decrypted = encrypted
         .decrypt(keys, options.ignore_mac)
         .map_err(located(&name))?;
@@ -401,7 +406,7 @@ fn decrypt_one(
         note.line(&format!("warning: {name}: {warning}"));
     }
     let plain = out_kind
-        .store(&store_opts)
+        .store_sharing(&store_opts, &layouts)
         .emit_plain(&decrypted.documents)
         .map_err(|e| Error::Dump(e.to_string()).in_file(&name))?;
     match to_dir {
@@ -707,7 +712,12 @@ fn plan_update(
     };
     let (in_kind, out_kind) = kinds(&io, &name);
     let store_opts = store_options(&io, out_kind, context.stores(), true)?;
-    let encrypted = load_encrypted(in_kind.store(&store_opts).as_ref(), &bytes, &name)?;
+    let layouts = Layouts::default();
+    let encrypted = load_encrypted(
+        in_kind.store_sharing(&store_opts, &layouts).as_ref(),
+        &bytes,
+        &name,
+    )?;
     let metadata = &encrypted.metadata;
     let diffs = changes::diff_groups(&metadata.key_groups, &new_groups);
     let threshold = changes::updated_threshold(metadata.shamir_threshold, new_groups.len());
@@ -718,7 +728,7 @@ fn plan_update(
     let Some(keys) = keys else {
         return Ok(Plan { diff: Some(diff) });
     };
-    let out_store = out_kind.store(&store_opts);
+    let out_store = out_kind.store_sharing(&store_opts, &layouts);
     let out = super::pipeline::apply_key_groups(
         encrypted,
         new_groups,

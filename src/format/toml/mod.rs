@@ -13,8 +13,11 @@
 //! TOML cannot express with headers) the tree is written in a canonical TOML
 //! form whose reading gives back the same order (the MAC depends on it).
 //!
-//! Layouts live in a small per-thread registry because the CLI reads and
-//! writes with two separate store objects.
+//! Layouts travel explicitly: each store remembers the layouts of the files
+//! it parsed in a [`Layouts`] handle, and the CLI, which reads and writes
+//! with two store objects, builds both with the same handle
+//! ([`FormatKind::store_sharing`](super::FormatKind::store_sharing)). No
+//! state is kept per thread or process.
 //!
 //! `render` writes single values, `read` builds the tree and the layout,
 //! `write` fills a layout or writes a tree afresh.
@@ -28,7 +31,6 @@ use std::ops::Range;
 use std::rc::Rc;
 
 use super::{binary::BinaryStore, EncryptedFile, FormatError, Store, StoreOptions};
-use crate::crypto::enc;
 use crate::tree::{Comment, Item, Map, Timestamp, Value};
 
 /// Type names of values only TOML has, or kept in their exact source form.
@@ -160,45 +162,62 @@ impl Drop for Leaf {
     }
 }
 
-/// Forgets (and wipes) every remembered layout of this thread.
-pub fn forget_layouts() {
-    LAYOUTS.with(|l| l.borrow_mut().clear());
+/// True for a value in the `ENC[AES256_GCM,…]` envelope of an encrypted
+/// leaf. The TOML store rewrites the `type:` field of that envelope to keep
+/// TOML-only types (docs/toml.md §3), so recognizing it is part of the file
+/// format; this is a syntactic test only and needs nothing of the crypto
+/// layer (a unit test checks it agrees with the crypto layer's own test).
+fn is_enc_envelope(s: &str) -> bool {
+    s.starts_with("ENC[AES256_GCM,")
 }
 
-thread_local! {
-    static LAYOUTS: RefCell<Vec<Rc<Layout>>> = const { RefCell::new(Vec::new()) };
-}
+/// The layouts remembered by the TOML stores built with this handle, newest
+/// last (at most 8; the oldest is dropped and wiped). Cloning the handle
+/// shares it: a reading and a writing store built with clones of one handle
+/// write a file back in the layout it was read with. Stores of other
+/// formats ignore it.
+#[derive(Debug, Clone, Default)]
+pub struct Layouts(Rc<RefCell<Vec<Rc<Layout>>>>);
 
-fn remember(layout: Layout) {
-    LAYOUTS.with(|l| {
-        let mut l = l.borrow_mut();
+impl Layouts {
+    fn remember(&self, layout: Layout) {
+        let mut l = self.0.borrow_mut();
         if l.len() >= 8 {
             l.remove(0);
         }
         l.push(Rc::new(layout));
-    });
-}
+    }
 
-fn layouts() -> Vec<Rc<Layout>> {
-    LAYOUTS.with(|l| l.borrow().iter().rev().cloned().collect())
-}
+    /// Newest first.
+    fn all(&self) -> Vec<Rc<Layout>> {
+        self.0.borrow().iter().rev().cloned().collect()
+    }
 
-fn newest_is_binary() -> bool {
-    LAYOUTS.with(|l| matches!(l.borrow().last().map(|l| &**l), Some(Layout::Binary)))
+    fn newest_is_binary(&self) -> bool {
+        matches!(self.0.borrow().last().map(|l| &**l), Some(Layout::Binary))
+    }
 }
 
 /// The TOML store.
 #[derive(Debug, Clone, Default)]
 pub struct TomlStore {
     binary: Option<BinaryStore>,
+    layouts: Layouts,
 }
 
 impl TomlStore {
     /// A TOML store; `options` are used for the JSON envelope of `.toml`
     /// files that sops encrypted as binary.
     pub fn new(options: &StoreOptions) -> Self {
+        TomlStore::sharing(options, &Layouts::default())
+    }
+
+    /// A TOML store that remembers and uses the layouts of `layouts`,
+    /// shared with every other store built with it.
+    pub fn sharing(options: &StoreOptions, layouts: &Layouts) -> Self {
         TomlStore {
             binary: Some(BinaryStore::new(options)),
+            layouts: layouts.clone(),
         }
     }
 
@@ -297,26 +316,31 @@ fn comment_spans(src: &str) -> Vec<Range<usize>> {
 
 use read::*;
 use render::*;
-pub use write::type_raw_values;
 use write::*;
 
 impl Store for TomlStore {
     fn parse_plain(&self, input: &[u8]) -> Result<Vec<Map>, FormatError> {
-        if newest_is_binary() {
+        if self.layouts.newest_is_binary() {
             // Editing a `.toml` file that sops encrypted as binary: it stays
             // one blob.
             return self.binary().parse_plain(input);
         }
         let src = to_str(input)?;
         let doc = toml_edit::Document::parse(src).map_err(|e| parse_error(src, &e))?;
-        Ok(vec![parse_body(src, &doc, src.len(), false)?])
+        Ok(vec![parse_body(
+            &self.layouts,
+            src,
+            &doc,
+            src.len(),
+            false,
+        )?])
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<EncryptedFile, FormatError> {
         let src = to_str(input)?;
         if is_json_envelope(src) {
             let file = self.binary().parse_encrypted(input)?;
-            remember(Layout::Binary);
+            self.layouts.remember(Layout::Binary);
             return Ok(file);
         }
         let doc = toml_edit::Document::parse(src).map_err(|e| parse_error(src, &e))?;
@@ -356,7 +380,7 @@ impl Store for TomlStore {
                 ))
             }
         };
-        let tree = parse_body(src, &doc, end, true)?;
+        let tree = parse_body(&self.layouts, src, &doc, end, true)?;
         Ok(EncryptedFile {
             documents: vec![tree],
             metadata,
@@ -364,7 +388,7 @@ impl Store for TomlStore {
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
-        if newest_is_binary() {
+        if self.layouts.newest_is_binary() {
             return self.binary().emit_plain(documents);
         }
         let [doc] = documents else {
@@ -372,11 +396,11 @@ impl Store for TomlStore {
                 "TOML files hold exactly one document".into(),
             ));
         };
-        Ok(emit_body(doc, false)?.into_bytes())
+        Ok(emit_body(&self.layouts, doc, false)?.into_bytes())
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
-        if newest_is_binary() {
+        if self.layouts.newest_is_binary() {
             return self.binary().emit_encrypted(documents, metadata);
         }
         let [doc] = documents else {
@@ -384,10 +408,14 @@ impl Store for TomlStore {
                 "TOML files hold exactly one document".into(),
             ));
         };
-        let mut out = emit_body(doc, true)?;
+        let mut out = emit_body(&self.layouts, doc, true)?;
         out.push('\n');
         out.push_str(&metadata_text(metadata)?);
         Ok(out.into_bytes())
+    }
+
+    fn type_for_other_format(&self, documents: &mut [Map]) {
+        type_raw_values(&self.layouts, documents);
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {

@@ -52,7 +52,7 @@ impl Builder<'_> {
         let (mut kind, mut value) = classify(raw, v);
         if self.encrypted {
             if let Value::Str(s) = &mut value {
-                if enc::is_encrypted(s) {
+                if is_enc_envelope(s) {
                     if let Some(special) = s
                         .strip_suffix(']')
                         .and_then(|r| r.rsplit_once(",type:"))
@@ -340,6 +340,7 @@ pub(super) fn place_node_comments(
 
 /// Parses `src` (up to `end`), remembering its layout; returns the tree.
 pub(super) fn parse_body(
+    layouts: &Layouts,
     src: &str,
     doc: &toml_edit::Document<&str>,
     end: usize,
@@ -347,7 +348,7 @@ pub(super) fn parse_body(
 ) -> Result<Map, FormatError> {
     let root = build_layout(src, doc, end, encrypted)?;
     let tree = to_tree(src, &root, encrypted);
-    remember(Layout::Toml {
+    layouts.remember(Layout::Toml {
         source: src[..end].to_string(),
         root,
         encrypted,

@@ -95,8 +95,8 @@ pub(super) fn splice(src: &str, mut repl: Vec<(Range<usize>, String)>) -> String
 
 /// The layout a tree is written with: the newest one, or for encrypted
 /// output the newest plaintext one (the file just read or edited) if any.
-pub(super) fn pick_layout(prefer_plain: bool) -> Option<Rc<Layout>> {
-    let all = layouts();
+pub(super) fn pick_layout(layouts: &Layouts, prefer_plain: bool) -> Option<Rc<Layout>> {
+    let all = layouts.all();
     if prefer_plain {
         if let Some(l) = all.iter().find(|l| {
             matches!(
@@ -115,8 +115,12 @@ pub(super) fn pick_layout(prefer_plain: bool) -> Option<Rc<Layout>> {
 
 /// Writes `tree` with the remembered layout when it has the same shape,
 /// else edits the layout's text to the tree's keys, else canonically.
-pub(super) fn emit_body(tree: &Map, prefer_plain: bool) -> Result<String, FormatError> {
-    let layout = pick_layout(prefer_plain);
+pub(super) fn emit_body(
+    layouts: &Layouts,
+    tree: &Map,
+    prefer_plain: bool,
+) -> Result<String, FormatError> {
+    let layout = pick_layout(layouts, prefer_plain);
     if let Some(Layout::Toml { source, root, .. }) = layout.as_deref() {
         let mut out = Vec::new();
         match fill(source, root, tree, &mut Vec::new(), &mut out) {
@@ -311,7 +315,7 @@ pub(super) fn is_container(v: &Value) -> bool {
 pub(super) fn is_comment(v: &Value) -> bool {
     match v {
         Value::Comment(_) => true,
-        Value::Str(s) => enc::is_encrypted(s) && s.ends_with(",type:comment]"),
+        Value::Str(s) => is_enc_envelope(s) && s.ends_with(",type:comment]"),
         _ => false,
     }
 }
@@ -359,11 +363,11 @@ pub(super) fn placeholder_value(v: &Value) -> toml_edit::Value {
 
 /// Gives the values kept as TOML source text (type `toml`: hex integers,
 /// `1e6`, unusual escapes…) their typed value, for writing the tree in
-/// another format. Uses the layout the tree was read with; a tree read from
-/// elsewhere is left as it is.
-pub fn type_raw_values(documents: &mut [Map]) {
+/// another format. Uses the newest layout of `layouts` (the one the tree
+/// was read with); a tree of another shape is left as it is.
+pub(super) fn type_raw_values(layouts: &Layouts, documents: &mut [Map]) {
     let [doc] = documents else { return };
-    if let Some(Layout::Toml { source, root, .. }) = pick_layout(false).as_deref() {
+    if let Some(Layout::Toml { source, root, .. }) = pick_layout(layouts, false).as_deref() {
         if fill(source, root, doc, &mut Vec::new(), &mut Vec::new()).is_some() {
             retype_map(root, doc);
         }
@@ -479,7 +483,7 @@ impl<'a> Fresh<'a> {
         match self.leaves.get(path) {
             Some(leaf) => leaf_text(self.src, leaf, v, path),
             None => match v {
-                Value::Str(s) if s.contains('\n') && !enc::is_encrypted(s) => {
+                Value::Str(s) if s.contains('\n') && !is_enc_envelope(s) => {
                     Ok(render(Kind::StrMultiline, v, path)?)
                 }
                 v => render(Kind::Str, v, path),
@@ -499,7 +503,7 @@ pub(super) fn leaf_text(
         return Ok(src[leaf.span.clone()].to_string());
     }
     match v {
-        Value::Str(s) if enc::is_encrypted(s) => {
+        Value::Str(s) if is_enc_envelope(s) => {
             let mut s = s.clone();
             if let Some(name) = leaf.kind.special_name() {
                 if let Some(rest) = s.strip_suffix(",type:str]") {
