@@ -1,0 +1,61 @@
+//! Issue #18 part 4: enseal's error messages name one cause and one fix
+//! (a `hint:` line), keep sops' exit code, and started as `sops` print
+//! sops' own text.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{enseal_bin, key_file, recipient, run, scrubbed, Out, Sandbox};
+
+/// A `sops` link to enseal in the sandbox.
+fn sops_link(sb: &Sandbox) -> PathBuf {
+    let link = sb.root().join("bin").join("sops");
+    if !link.exists() {
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(enseal_bin(), &link).unwrap();
+    }
+    link
+}
+
+/// `enseal ARGS` with test key 1 as the age identity.
+fn enseal_with_key(sb: &Sandbox, args: &[&str]) -> Out {
+    run(sb.enseal().env("SOPS_AGE_KEY_FILE", key_file(1)).args(args))
+}
+
+/// The same, started as `sops` (stderr is not a terminal: no hints).
+fn as_sops_with_key(sb: &Sandbox, args: &[&str]) -> Out {
+    run(scrubbed(&sops_link(sb), &sb.home(), &sb.work())
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(args))
+}
+
+/// An encrypted `name` (YAML) for test key 1 in the sandbox.
+fn encrypted(sb: &Sandbox, name: &str, text: &str) -> PathBuf {
+    let file = sb.write(name, text);
+    enseal_with_key(sb, &["encrypt", "-i", "--age", &recipient(1), name]).code_in(&[0]);
+    file
+}
+
+fn hint_of(out: &Out) -> String {
+    out.err()
+        .lines()
+        .find_map(|l| l.strip_prefix("hint: "))
+        .unwrap_or_else(|| panic!("no hint line in:\n{}", out.err()))
+        .to_string()
+}
+
+#[test]
+fn set_value_not_json_says_value_and_shows_shell_quoting() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "f.yaml", "a: 1\n");
+    let out = enseal_with_key(&sb, &["set", "f.yaml", r#"["a"]"#, "newpass"]).code_in(&[7]);
+    let first = out.err().lines().next().unwrap().to_string();
+    assert!(first.contains("VALUE is not valid JSON"), "{}", out.err());
+    assert!(!first.contains("--set"), "{}", out.err());
+    assert!(hint_of(&out).contains(r#"'"newpass"'"#), "{}", out.err());
+    assert_eq!(out.err().lines().count(), 2, "{}", out.err());
+    // Started as sops: sops' text, same code.
+    let out = as_sops_with_key(&sb, &["set", "f.yaml", r#"["a"]"#, "newpass"]).code_in(&[7]);
+    assert_eq!(out.err(), "Value for --set is not valid JSON\n");
+}
