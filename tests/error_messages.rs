@@ -59,3 +59,25 @@ fn set_value_not_json_says_value_and_shows_shell_quoting() {
     let out = as_sops_with_key(&sb, &["set", "f.yaml", r#"["a"]"#, "newpass"]).code_in(&[7]);
     assert_eq!(out.err(), "Value for --set is not valid JSON\n");
 }
+
+#[test]
+fn encrypt_without_any_key_names_the_flag_to_pass() {
+    let sb = Sandbox::new();
+    sb.write("x.yaml", "x: 1\n");
+    let out = run(sb.enseal().args(["encrypt", "x.yaml"])).code_in(&[1]);
+    assert!(
+        out.err()
+            .contains("no keys provided through command line options"),
+        "{}",
+        out.err()
+    );
+    let hint = hint_of(&out);
+    assert!(hint.contains("--age <age1"), "{hint}");
+    assert!(hint.contains("enseal init"), "{hint}");
+    let out = run(scrubbed(&sops_link(&sb), &sb.home(), &sb.work()).args(["encrypt", "x.yaml"]))
+        .code_in(&[1]);
+    assert_eq!(
+        out.err(),
+        "config file not found, or has no creation rules, and no keys provided through command line options\n"
+    );
+}

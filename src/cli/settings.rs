@@ -115,9 +115,16 @@ fn key_groups(
     match (creation, &context.config) {
         (Some(rule), Some(config)) => keys::from_specs(&rule.key_groups, &kms_context)
             .map_err(|e| Error::Key(in_rule(e, config, rule))),
-        _ => Err(Error::Usage(
-            "config file not found, or has no creation rules, and no keys provided through command line options".into(),
-        )),
+        _ => {
+            let error = Error::Usage(
+                "config file not found, or has no creation rules, and no keys provided through command line options".into(),
+            );
+            let message = error.to_string();
+            Err(error.explained(
+                message,
+                "pass the keys to encrypt for, e.g. --age <age1… recipient> (or --pgp, --kms, …), or run `enseal init` to create a .sops.yaml with creation rules",
+            ))
+        }
     }
 }
 
