@@ -81,3 +81,43 @@ fn encrypt_without_any_key_names_the_flag_to_pass() {
         "config file not found, or has no creation rules, and no keys provided through command line options\n"
     );
 }
+
+#[test]
+fn encrypt_outside_the_creation_rules_says_how_to_bypass_them() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: secret\\.yaml$\n    age: {}\n",
+            recipient(1)
+        ),
+    );
+    sb.write("other.yaml", "y: 1\n");
+    let args = ["encrypt", "--age", &recipient(1), "other.yaml"];
+    let out = run(sb.enseal().args(args)).code_in(&[1]);
+    assert!(
+        out.err().contains("no matching creation rules found"),
+        "{}",
+        out.err()
+    );
+    let hint = hint_of(&out);
+    assert!(
+        hint.contains(".sops.yaml do not cover other.yaml"),
+        "{hint}"
+    );
+    assert!(hint.contains("--config /dev/null"), "{hint}");
+    // The bypass the hint names works.
+    let bypass = [
+        "encrypt",
+        "--config",
+        "/dev/null",
+        "--age",
+        &recipient(1),
+        "other.yaml",
+    ];
+    run(sb.enseal().args(bypass)).code_in(&[0]);
+    // Started as sops: sops' text.
+    let out = run(scrubbed(&sops_link(&sb), &sb.home(), &sb.work()).args(args)).code_in(&[1]);
+    assert!(!out.err().contains("hint:"), "{}", out.err());
+    assert_eq!(out.err().lines().count(), 1, "{}", out.err());
+}
