@@ -121,3 +121,38 @@ fn encrypt_outside_the_creation_rules_says_how_to_bypass_them() {
     assert!(!out.err().contains("hint:"), "{}", out.err());
     assert_eq!(out.err().lines().count(), 1, "{}", out.err());
 }
+
+#[test]
+fn tampered_value_is_one_line_with_key_path_and_fix() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "t.yaml", "a: 1\nb: PLANTED-value\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let marker = "b: ENC[AES256_GCM,data:";
+    let at = text.find(marker).unwrap() + marker.len();
+    let old = &text[at..at + 1];
+    let new = if old == "A" { "B" } else { "A" };
+    std::fs::write(&file, format!("{}{new}{}", &text[..at], &text[at + 1..])).unwrap();
+    let out = enseal_with_key(&sb, &["decrypt", "t.yaml"]).code_in(&[25]);
+    let err = out.err();
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert_eq!(
+        err.lines().next().unwrap(),
+        r#"t.yaml: ["b"]: cannot decrypt: the value was changed, or the file was not encrypted with this data key"#
+    );
+    let hint = hint_of(&out);
+    assert!(hint.contains("git checkout -- t.yaml"), "{hint}");
+    assert!(
+        hint.contains(r#"enseal set t.yaml '["b"]' VALUE"#),
+        "{hint}"
+    );
+    assert!(!err.contains("PLANTED"), "{err}");
+    // Started as sops: sops' chain of messages, same code.
+    let out = as_sops_with_key(&sb, &["decrypt", "t.yaml"]).code_in(&[25]);
+    assert!(
+        out.err()
+            .starts_with("Error decrypting tree: Error walking tree: Could not decrypt value:")
+            && out.err().contains("cipher: message authentication failed"),
+        "{}",
+        out.err()
+    );
+}

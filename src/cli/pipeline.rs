@@ -19,8 +19,31 @@ use crate::metadata::Metadata;
 pub(crate) fn located(name: &str) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
         Error::RetrieveKey(_) => e,
-        other => other.in_file(name),
+        other => explain_tampered(other, name).in_file(name),
     }
+}
+
+/// The end of sops' message for a value whose authentication tag fails.
+const TAMPERED: &str = ": Could not decrypt with AES_GCM: cipher: message authentication failed";
+
+/// A value of `name` that does not authenticate, told as one cause and
+/// one fix (sops' chain of messages started as `sops`).
+fn explain_tampered(e: Error, name: &str) -> Error {
+    let Error::DecryptTree(message) = &e else {
+        return e;
+    };
+    let Some(path) = message
+        .strip_suffix(TAMPERED)
+        .and_then(|m| m.strip_prefix("at "))
+    else {
+        return e;
+    };
+    let path = crate::error::shown(path).into_owned();
+    let name = crate::error::shown(name).into_owned();
+    e.explained(
+        format!("{path}: cannot decrypt: the value was changed, or the file was not encrypted with this data key"),
+        format!("restore the file from git (git checkout -- {name}), or set the value again: enseal set {name} '{path}' VALUE"),
+    )
 }
 
 /// A key context with `--decryption-order` / `SOPS_DECRYPTION_ORDER` applied
