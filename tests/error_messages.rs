@@ -156,3 +156,40 @@ fn tampered_value_is_one_line_with_key_path_and_fix() {
         out.err()
     );
 }
+
+#[test]
+fn wrongly_typed_file_hint_names_the_input_type_its_content_has() {
+    let sb = Sandbox::new();
+    sb.write("notes.json", "# a comment\na: PLANTED-value\n");
+    let out = enseal_with_key(&sb, &["decrypt", "notes.json"]).code_in(&[1]);
+    assert!(
+        out.err().contains("Error unmarshalling input json"),
+        "{}",
+        out.err()
+    );
+    assert_eq!(
+        hint_of(&out),
+        "the file is read as json but looks like yaml: pass --input-type yaml"
+    );
+    let out =
+        enseal_with_key(&sb, &["encrypt", "--age", &recipient(1), "notes.json"]).code_in(&[2]);
+    assert!(
+        hint_of(&out).ends_with("--input-type yaml"),
+        "{}",
+        out.err()
+    );
+    assert!(!out.err().contains("PLANTED"), "{}", out.err());
+    // An INI file named .json.
+    sb.write("app.json", "[server]\nhost = x\n");
+    let out = enseal_with_key(&sb, &["encrypt", "--age", &recipient(1), "app.json"]).code_in(&[2]);
+    assert!(hint_of(&out).ends_with("--input-type ini"), "{}", out.err());
+    // Started as sops: no hint off a terminal, sops' text.
+    let out = as_sops_with_key(&sb, &["decrypt", "notes.json"]).code_in(&[1]);
+    assert!(!out.err().contains("hint:"), "{}", out.err());
+    assert!(
+        out.err()
+            .starts_with("notes.json: Error unmarshalling input json"),
+        "{}",
+        out.err()
+    );
+}
