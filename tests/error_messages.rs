@@ -193,3 +193,99 @@ fn wrongly_typed_file_hint_names_the_input_type_its_content_has() {
         out.err()
     );
 }
+
+/// `enseal ARGS` (or started as sops) with `key` as SOPS_AGE_KEY_FILE.
+fn with_key_file(sb: &Sandbox, key: Option<&std::path::Path>, as_sops: bool, args: &[&str]) -> Out {
+    let mut cmd = if as_sops {
+        scrubbed(&sops_link(sb), &sb.home(), &sb.work())
+    } else {
+        sb.enseal()
+    };
+    if let Some(key) = key {
+        cmd.env("SOPS_AGE_KEY_FILE", key);
+    }
+    run(cmd.args(args))
+}
+
+#[test]
+fn key_errors_name_the_identities_found_the_recipients_and_one_fix() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "f.yaml", "a: 1\n");
+    let ours = |key: Option<&std::path::Path>| {
+        with_key_file(&sb, key, false, &["decrypt", "f.yaml"]).code_in(&[128])
+    };
+    // Another identity: it is named by its public key, with where it is.
+    let other = key_file(2);
+    let out = ours(Some(&other));
+    let err = out.err();
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!(
+            "f.yaml: cannot decrypt: your age key {} (SOPS_AGE_KEY_FILE={}) is not a recipient of this file; its recipients: {}",
+            recipient(2),
+            other.display(),
+            recipient(1)
+        )
+    );
+    assert!(
+        hint_of(&out).starts_with(&format!(
+            "someone who can decrypt it runs `enseal rotate -i --add-age {} f.yaml`",
+            recipient(2)
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("AGE-SECRET-KEY-1"), "{err}");
+    // A public key where the secret key belongs.
+    let public = sb.write("public.txt", format!("{}\n", recipient(1)));
+    let out = ours(Some(&public));
+    assert!(
+        out.err().contains("holds ")
+            && out
+                .err()
+                .contains("a public key (recipient), not an identity"),
+        "{}",
+        out.err()
+    );
+    assert!(
+        hint_of(&out).starts_with("this is a public key (recipient); the identity file needs the secret key AGE-SECRET-KEY-1"),
+        "{}",
+        out.err()
+    );
+    // No identity at all.
+    let out = ours(None);
+    assert!(
+        out.err()
+            .starts_with("f.yaml: cannot decrypt: no age identity found"),
+        "{}",
+        out.err()
+    );
+    assert!(out.err().contains(&recipient(1)), "{}", out.err());
+    assert!(
+        hint_of(&out).starts_with("set SOPS_AGE_KEY_FILE=<your key file> or put your key in "),
+        "{}",
+        out.err()
+    );
+    // --verbose: sops' report of every key tried.
+    let out = with_key_file(
+        &sb,
+        Some(&other),
+        false,
+        &["--verbose", "decrypt", "f.yaml"],
+    )
+    .code_in(&[128]);
+    assert!(
+        out.err().starts_with("Failed to get the data key required"),
+        "{}",
+        out.err()
+    );
+    assert!(out.err().contains("Group 0: FAILED"), "{}", out.err());
+    // Started as sops: sops' report, no hint off a terminal.
+    let out = with_key_file(&sb, Some(&other), true, &["decrypt", "f.yaml"]).code_in(&[128]);
+    assert!(
+        out.err().starts_with("Failed to get the data key required"),
+        "{}",
+        out.err()
+    );
+    assert!(!out.err().contains("hint:"), "{}", out.err());
+}

@@ -18,7 +18,7 @@ use crate::metadata::Metadata;
 /// left as it is (its message lists the keys tried).
 pub(crate) fn located(name: &str) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
-        Error::RetrieveKey(_) => e,
+        Error::RetrieveKey(report) => super::key_advice::explain(report, name),
         other => explain_tampered(other, name).in_file(name),
     }
 }
