@@ -168,6 +168,18 @@ pub enum Error {
         /// What to do about it, one line.
         hint: String,
     },
+    /// An error of sops told in enseal's words: `message` and `hint` as
+    /// `enseal`; started as `sops`, the text (and always the exit code) of
+    /// `sops_error`.
+    #[error("{message}")]
+    Explained {
+        /// The error as sops reports it (its text and exit code).
+        sops_error: Box<Error>,
+        /// What went wrong, one line.
+        message: String,
+        /// What to do about it, one line.
+        hint: String,
+    },
     /// Format-preserving mode cannot write this file (enseal extension):
     /// the file, then where and why.
     #[error("{path}: cannot keep the layout: {message}")]
@@ -187,6 +199,7 @@ impl Error {
         use exit::*;
         match self {
             Error::InFile { inner, .. } => inner.exit_code(),
+            Error::Explained { sops_error, .. } => sops_error.exit_code(),
             Error::NoFileSpecified | Error::FileNotFound(_) => NO_FILE_SPECIFIED,
             Error::ConflictingParameters(_) => CONFLICTING_PARAMETERS,
             Error::ReadInput { .. } | Error::ParsePlain { .. } => COULD_NOT_READ_INPUT,
@@ -219,7 +232,9 @@ impl Error {
         match self {
             Error::InFile { inner, .. } => inner.hint(),
             Error::TreePath(e) => e.hint.as_deref().map(std::borrow::Cow::Borrowed),
-            Error::Advice { hint, .. } => Some(std::borrow::Cow::Borrowed(hint)),
+            Error::Advice { hint, .. } | Error::Explained { hint, .. } => {
+                Some(std::borrow::Cow::Borrowed(hint))
+            }
             other => other.fixed_hint().map(std::borrow::Cow::Borrowed),
         }
     }
@@ -250,6 +265,7 @@ impl Error {
     pub fn without_file(&self) -> &Error {
         match self {
             Error::InFile { inner, .. } => inner.without_file(),
+            Error::Explained { sops_error, .. } => sops_error.without_file(),
             other => other,
         }
     }
@@ -259,6 +275,18 @@ impl Error {
         Error::InFile {
             path: path.to_string(),
             inner: Box::new(self),
+        }
+    }
+}
+
+impl Error {
+    /// This error (sops' text started as `sops`, and its exit code) told as
+    /// `message` with `hint` started as `enseal`.
+    pub fn explained(self, message: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Explained {
+            sops_error: Box::new(self),
+            message: message.into(),
+            hint: hint.into(),
         }
     }
 }

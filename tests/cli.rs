@@ -158,9 +158,11 @@ fn encrypting_an_encrypted_file_exit_203() {
 #[test]
 fn no_key_exit_128_lists_tried_locations() {
     let sb = Sandbox::new();
+    // --verbose: sops' full report (the default is one line, see
+    // tests/error_messages.rs).
     let out = run(sb
         .enseal()
-        .arg("decrypt")
+        .args(["--verbose", "decrypt"])
         .arg(fixture("yaml-basic.enc.yaml")))
     .code_in(&[128]);
     let err = out.err();

@@ -28,6 +28,7 @@ mod git;
 mod groups;
 mod init;
 mod io;
+mod key_advice;
 mod keyservice;
 mod modify;
 mod pipeline;
@@ -57,6 +58,8 @@ pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
             return code;
         }
     };
+    // `--verbose`: errors in sops' full words (e.g. every key tried).
+    let full = as_sops || low.ignored.verbose;
     let hi = match HiArgs::from_low(low) {
         Ok(hi) => hi,
         Err(err) => return report(&err, as_sops),
@@ -65,7 +68,7 @@ pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
     crate::hygiene::protect_process();
     match dispatch(hi) {
         Ok(()) => 0,
-        Err(err) => report(&err, as_sops),
+        Err(err) => report_full(&err, as_sops, full),
     }
 }
 
@@ -174,8 +177,16 @@ fn invoked_as_sops(argv0: Option<&std::ffi::OsString>) -> bool {
 /// test suites may compare stderr with sops' own text: the message is
 /// sops' (no file name in front), and hints are shown only on a terminal.
 fn report(err: &Error, as_sops: bool) -> i32 {
+    report_full(err, as_sops, as_sops)
+}
+
+/// [`report`], with sops' full text of an error enseal tells in its own
+/// words when `full` (`--verbose`), file name and hint as `enseal`.
+fn report_full(err: &Error, as_sops: bool, full: bool) -> i32 {
     if as_sops {
         eprintln!("{}", err.without_file());
+    } else if let (true, Error::Explained { sops_error, .. }) = (full, err) {
+        eprintln!("{sops_error}");
     } else {
         eprintln!("{err}");
     }

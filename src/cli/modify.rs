@@ -15,10 +15,15 @@ use crate::tree_path::{self, EditError};
 /// Parses a `set` value: JSON; objects keep their member order, a
 /// top-level number is a float (as in sops).
 pub(crate) fn parse_json_value(text: &str) -> Result<Value> {
+    // The value is not shown: it may be a secret.
     let invalid = || {
         Error::Coded(
             exit::INVALID_SET_FORMAT,
             "Value for --set is not valid JSON".into(),
+        )
+        .explained(
+            "the VALUE is not valid JSON (a string needs double quotes inside the shell's quotes)",
+            "quote a string for the shell and for JSON: enseal set FILE '[\"key\"]' '\"newpass\"'",
         )
     };
     // serde_json checks the syntax strictly (no trailing data); the JSON

@@ -18,9 +18,32 @@ use crate::metadata::Metadata;
 /// left as it is (its message lists the keys tried).
 pub(crate) fn located(name: &str) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
-        Error::RetrieveKey(_) => e,
-        other => other.in_file(name),
+        Error::RetrieveKey(report) => super::key_advice::explain(report, name),
+        other => explain_tampered(other, name).in_file(name),
     }
+}
+
+/// The end of sops' message for a value whose authentication tag fails.
+const TAMPERED: &str = ": Could not decrypt with AES_GCM: cipher: message authentication failed";
+
+/// A value of `name` that does not authenticate, told as one cause and
+/// one fix (sops' chain of messages started as `sops`).
+fn explain_tampered(e: Error, name: &str) -> Error {
+    let Error::DecryptTree(message) = &e else {
+        return e;
+    };
+    let Some(path) = message
+        .strip_suffix(TAMPERED)
+        .and_then(|m| m.strip_prefix("at "))
+    else {
+        return e;
+    };
+    let path = crate::error::shown(path).into_owned();
+    let name = crate::error::shown(name).into_owned();
+    e.explained(
+        format!("{path}: cannot decrypt: the value was changed, or the file was not encrypted with this data key"),
+        format!("restore the file from git (git checkout -- {name}), or set the value again: enseal set {name} '{path}' VALUE"),
+    )
 }
 
 /// A key context with `--decryption-order` / `SOPS_DECRYPTION_ORDER` applied
@@ -134,6 +157,28 @@ impl Source {
     /// The input parsed as an encrypted file.
     pub fn load_encrypted(&self) -> Result<EncryptedDocument> {
         load_encrypted(self.in_store.as_ref(), &self.input.bytes, &self.input.name)
+            .map_err(|e| self.explain_wrong_type(e))
+    }
+
+    /// A parse error of an input whose content looks like another format:
+    /// the hint names the `--input-type` to pass (sops' text as `sops`).
+    fn explain_wrong_type(&self, e: Error) -> Error {
+        if !matches!(e, Error::ParsePlain { .. } | Error::ParseEncrypted { .. }) {
+            return e;
+        }
+        match guess_kind(&self.input.bytes) {
+            Some(guess) if guess != self.in_kind => {
+                let message = e.to_string();
+                let hint = format!(
+                    "the file is read as {} but looks like {}: pass --input-type {}",
+                    self.in_kind.name(),
+                    guess.name(),
+                    guess.name()
+                );
+                e.explained(message, hint)
+            }
+            _ => e,
+        }
     }
 
     /// The input parsed as a plaintext file to encrypt, typed for the
@@ -147,10 +192,10 @@ impl Source {
                 FormatError::NoDocument => Error::NoDocument,
                 // sops reads such a file and fails walking it: exit 23.
                 FormatError::Unwalkable(message) => Error::EncryptTree(message).in_file(name),
-                other => Error::ParsePlain {
+                other => self.explain_wrong_type(Error::ParsePlain {
                     path: name.clone(),
                     message: other.to_string(),
-                },
+                }),
             })?;
         self.type_for_output(&mut documents);
         if documents
@@ -191,6 +236,45 @@ impl Source {
             message: e.to_string(),
             code,
         }
+    }
+}
+
+/// The format a file's content looks like, from its first line that is
+/// not blank or a comment: `{` or `[` JSON, `[section]` INI, `KEY=` dotenv,
+/// `key:`, `- ` or `---` YAML. `None` when nothing fits.
+pub(crate) fn guess_kind(bytes: &[u8]) -> Option<FormatKind> {
+    let head = &bytes[..bytes.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))?;
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+    if line.starts_with('{') {
+        Some(FormatKind::Json)
+    } else if line.starts_with('[') {
+        let section = line.len() > 2
+            && line.ends_with(']')
+            && !line[1..line.len() - 1].contains(['"', '[', ']', ',']);
+        Some(if section {
+            FormatKind::Ini
+        } else {
+            FormatKind::Json
+        })
+    } else if line == "---" || line.starts_with("- ") {
+        Some(FormatKind::Yaml)
+    } else if line
+        .split_once('=')
+        .is_some_and(|(key, _)| !key.is_empty() && key.chars().all(is_key_char))
+    {
+        Some(FormatKind::Dotenv)
+    } else if line
+        .split_once(':')
+        .is_some_and(|(key, rest)| !key.is_empty() && (rest.is_empty() || rest.starts_with(' ')))
+    {
+        Some(FormatKind::Yaml)
+    } else {
+        None
     }
 }
 
@@ -448,6 +532,26 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn content_type_is_guessed_from_the_first_line() {
+        use super::guess_kind;
+        use crate::format::FormatKind::*;
+        let cases: [(&str, Option<crate::format::FormatKind>); 9] = [
+            ("# c\na: 1\n", Some(Yaml)),
+            ("\n  {\"a\": 1}", Some(Json)),
+            ("[1, 2]", Some(Json)),
+            ("; c\n[section]\nk = v\n", Some(Ini)),
+            ("# c\nKEY=v\n", Some(Dotenv)),
+            ("---\na: 1\n", Some(Yaml)),
+            ("- a\n", Some(Yaml)),
+            ("just words\n", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(guess_kind(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

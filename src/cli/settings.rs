@@ -60,7 +60,22 @@ fn creation_rule<'c>(
         .unwrap_or("");
     let rule = config
         .rule_for_file(Path::new(path), &context.cwd)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+        .map_err(|e| {
+            let no_match = matches!(e, crate::config::ConfigError::NoMatchingRule { .. });
+            let error = Error::Usage(e.to_string());
+            if !no_match {
+                return error;
+            }
+            let message = error.to_string();
+            error.explained(
+                message,
+                format!(
+                    "the creation rules of {} do not cover {}: add a rule for it (a last rule without path_regex covers every file), or pass --config /dev/null to use only the keys given as flags",
+                    crate::error::shown(&config.path.display().to_string()),
+                    crate::error::shown(path),
+                ),
+            )
+        })?;
     if let Some(rule) = rule {
         keys::check_age_specs(&rule.key_groups)
             .map_err(|e| Error::Key(in_rule(e, config, rule)))?;
@@ -115,9 +130,16 @@ fn key_groups(
     match (creation, &context.config) {
         (Some(rule), Some(config)) => keys::from_specs(&rule.key_groups, &kms_context)
             .map_err(|e| Error::Key(in_rule(e, config, rule))),
-        _ => Err(Error::Usage(
-            "config file not found, or has no creation rules, and no keys provided through command line options".into(),
-        )),
+        _ => {
+            let error = Error::Usage(
+                "config file not found, or has no creation rules, and no keys provided through command line options".into(),
+            );
+            let message = error.to_string();
+            Err(error.explained(
+                message,
+                "pass the keys to encrypt for, e.g. --age <age1… recipient> (or --pgp, --kms, …), or run `enseal init` to create a .sops.yaml with creation rules",
+            ))
+        }
     }
 }
 
