@@ -24,6 +24,7 @@ pub mod merge;
 pub mod metadata;
 pub mod parallel;
 pub mod preserve;
+pub mod publish;
 mod stack_text;
 pub mod tree;
 pub mod tree_path;

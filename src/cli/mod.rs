@@ -31,6 +31,7 @@ mod io;
 mod keyservice;
 mod modify;
 mod pipeline;
+mod publish;
 mod rotate;
 mod settings;
 mod updatekeys;
@@ -214,6 +215,7 @@ fn dispatch(hi: HiArgs) -> Result<()> {
         Command::Check(cmd) => check::run(&cmd, config),
         Command::Init(cmd) => init::run(&cmd),
         Command::Keyservice(cmd) => keyservice::run(&cmd),
+        Command::Publish(args) => publish::run(&args, config),
     }
 }
 
