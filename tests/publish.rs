@@ -213,7 +213,8 @@ fn the_reference_writes_the_same_secret() {
 #[test]
 fn recursive_names_files_by_their_path_below_the_directory() {
     let Some(bao) = Bao::with_kv(1) else { return };
-    let sb = sandbox(&vault_rule(&bao, 1, ""));
+    // Files are matched as Go's filepath.Join names them: tree/a.yaml.
+    let sb = sandbox(&vault_rule(&bao, 1, "    path_regex: ^tree/\n"));
     encrypted(&sb, "tree/a.yaml");
     encrypted(&sb, "tree/sub/b.yaml");
     let refused = publish(&sb, Some(&bao), &["--yes", "tree"]);
@@ -223,7 +224,7 @@ fn recursive_names_files_by_their_path_below_the_directory() {
         "{}",
         refused.err()
     );
-    publish(&sb, Some(&bao), &["--yes", "--recursive", "tree"]).ok();
+    publish(&sb, Some(&bao), &["--yes", "--recursive", "./tree/"]).ok();
     assert_eq!(
         bao.secret(&format!("{}/app/a.yaml", bao.mount)).unwrap(),
         expected()

@@ -85,8 +85,9 @@ impl Destination {
 /// extension (Go's `filepath.Ext` of the path: from the last `.` of the last
 /// element) when `omit_extension`.
 pub fn destination_name(file: &Path, root: Option<&Path>, omit_extension: bool) -> String {
-    let name = match root.and_then(|r| file.strip_prefix(r).ok()) {
-        Some(relative) if !relative.as_os_str().is_empty() => relative.to_path_buf(),
+    let root = root.map(crate::config::clean_path);
+    let name = match root.and_then(|r| file.strip_prefix(r).ok().map(Path::to_path_buf)) {
+        Some(relative) if !relative.as_os_str().is_empty() => relative,
         _ => PathBuf::from(file.file_name().unwrap_or(file.as_os_str())),
     };
     let name = name.to_string_lossy().into_owned();
@@ -106,11 +107,12 @@ pub fn destination_name(file: &Path, root: Option<&Path>, omit_extension: bool) 
 
 /// The files `root` holds, as sops' `filepath.Walk` visits them: `root`
 /// itself when it is not a directory, else every non-directory entry below
-/// it in lexical order (symbolic links are not followed).
+/// it in lexical order, each path cleaned as Go's `filepath.Join` does
+/// (`./tree/` gives `tree/a.yaml`); symbolic links are not followed.
 pub fn walk(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     if std::fs::metadata(root)?.is_dir() {
-        walk_into(root, &mut files)?;
+        walk_into(&crate::config::clean_path(root), &mut files)?;
     } else {
         files.push(root.to_path_buf());
     }
@@ -201,6 +203,10 @@ mod tests {
         assert_eq!(
             destination_name(file, Some(Path::new("secrets")), true),
             "app/db.enc"
+        );
+        assert_eq!(
+            destination_name(file, Some(Path::new("./secrets/")), false),
+            "app/db.enc.json"
         );
         assert_eq!(
             destination_name(Path::new("dir.d/plain"), None, true),
