@@ -222,14 +222,19 @@ mod tests {
         inner.0.push(Item::Comment(crate::tree::Comment::new("c")));
         let mut first = Map::new();
         first.push("db", Value::Map(inner));
-        first.push("list", Value::List(vec![Value::Bool(true), Value::Null]));
+        let mut in_list = Map::new();
+        in_list.push("x", Value::Int(1));
+        first.push(
+            "list",
+            Value::List(vec![Value::Bool(true), Value::Null, Value::Map(in_list)]),
+        );
         first.push("k", Value::Str("one".into()));
         let mut second = Map::new();
         second.push("k", Value::Str("two".into()));
         let json = serde_json::Value::Object(to_json(&[first, second]).unwrap());
         assert_eq!(
             json,
-            serde_json::json!({"db": {"port": 5432}, "list": [true, null], "k": "two"})
+            serde_json::json!({"db": {"port": 5432}, "list": [true, null, {"x": 1}], "k": "two"})
         );
         let mut nan = Map::new();
         nan.push("x", Value::Float(f64::NAN));
