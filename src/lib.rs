@@ -23,6 +23,7 @@ pub mod merge;
 pub mod metadata;
 pub mod parallel;
 pub mod preserve;
+pub mod publish;
 pub mod shown;
 mod stack_text;
 pub mod tree;

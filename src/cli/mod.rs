@@ -32,6 +32,7 @@ mod key_advice;
 mod keyservice;
 mod modify;
 mod pipeline;
+mod publish;
 mod rotate;
 mod settings;
 mod updatekeys;
@@ -225,6 +226,7 @@ fn dispatch(hi: HiArgs) -> Result<()> {
         Command::Check(cmd) => check::run(&cmd, config),
         Command::Init(cmd) => init::run(&cmd),
         Command::Keyservice(cmd) => keyservice::run(&cmd),
+        Command::Publish(args) => publish::run(&args, config),
     }
 }
 

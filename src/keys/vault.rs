@@ -33,7 +33,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The request timeout in effect.
-fn request_timeout() -> Duration {
+pub(crate) fn request_timeout() -> Duration {
     std::env::var("ENSEAL_VAULT_TIMEOUT")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
@@ -206,9 +206,11 @@ fn check_destination(key: &Key) -> Result<(), String> {
     check_destination_with(key, &Allowlist::from_environment()?)
 }
 
-/// [`check_destination`] with a given allowlist.
-fn check_destination_with(key: &Key, allowlist: &Allowlist) -> Result<(), String> {
-    if !allowlist.allows(key.address) {
+/// Checks that the token may be sent to `address`: the allowlist allows
+/// it, and it is `https://`, or `http://` to a loopback address, with plain
+/// path segments and no user info (also used by `publish`).
+pub(crate) fn check_address_with(address: &str, allowlist: &Allowlist) -> Result<(), String> {
+    if !allowlist.allows(address) {
         let why = if !allowlist.by_default {
             ""
         } else {
@@ -216,22 +218,22 @@ fn check_destination_with(key: &Key, allowlist: &Allowlist) -> Result<(), String
         };
         return Err(format!(
             "Allowlist does not allow {} (add it to {ALLOWLIST_VAR} if this Vault is yours{why})",
-            key.address.escape_debug()
+            address.escape_debug()
         ));
     }
     let malformed = || {
         format!(
             "refusing Vault address {:?}: expected https://<host>[:<port>] (letters, digits and '.', ':', '-', '_', '[', ']', '/' only)",
-            key.address
+            address
         )
     };
-    let address_chars_ok = key.address.bytes().all(|b| {
+    let address_chars_ok = address.bytes().all(|b| {
         b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'-' | b'_' | b'[' | b']' | b'/')
     });
     if !address_chars_ok {
         return Err(malformed());
     }
-    let uri: ureq::http::Uri = key.address.parse().map_err(|_| malformed())?;
+    let uri: ureq::http::Uri = address.parse().map_err(|_| malformed())?;
     let host = uri.host().unwrap_or_default();
     let path_ok = uri
         .path()
@@ -247,11 +249,17 @@ fn check_destination_with(key: &Key, allowlist: &Allowlist) -> Result<(), String
         Some("http") => {
             return Err(format!(
                 "refusing to send the Vault token over plain http to {}: use https:// (plain http is allowed only to 127.0.0.1, ::1 or localhost)",
-                key.address
+                address
             ))
         }
         _ => return Err(malformed()),
     }
+    Ok(())
+}
+
+/// [`check_destination`] with a given allowlist.
+fn check_destination_with(key: &Key, allowlist: &Allowlist) -> Result<(), String> {
+    check_address_with(key.address, allowlist)?;
     let engine = key.engine.trim_matches('/');
     if !engine.split('/').all(is_plain_segment) || !is_plain_segment(key.name) {
         return Err(format!(
@@ -375,7 +383,7 @@ pub fn unwrap(fields: &Map) -> Result<Zeroizing<Vec<u8>>, String> {
 }
 
 /// The token: `VAULT_TOKEN`, else `~/.vault-token`.
-fn token() -> Result<Zeroizing<String>, String> {
+pub(crate) fn token() -> Result<Zeroizing<String>, String> {
     if let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) {
         return Ok(Zeroizing::new(token));
     }
@@ -455,7 +463,7 @@ fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, Str
 /// TLS settings from the Vault client's variables, which sops honours too:
 /// `VAULT_CACERT` (a PEM file of CA certificates to trust instead of the
 /// bundled Mozilla roots) and `VAULT_SKIP_VERIFY` (true: no verification).
-fn tls_config() -> Result<ureq::tls::TlsConfig, String> {
+pub(crate) fn tls_config() -> Result<ureq::tls::TlsConfig, String> {
     use ureq::tls::{PemItem, RootCerts, TlsConfig};
     let mut builder = TlsConfig::builder();
     if let Some(path) = std::env::var_os("VAULT_CACERT").filter(|p| !p.is_empty()) {
@@ -483,7 +491,7 @@ fn tls_config() -> Result<ureq::tls::TlsConfig, String> {
 }
 
 /// A ureq failure as a short cause.
-fn transport_error(e: ureq::Error) -> String {
+pub(crate) fn transport_error(e: ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(_) => format!(
             "no answer from Vault within {} seconds (timeout)",

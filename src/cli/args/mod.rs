@@ -104,6 +104,9 @@ pub(crate) enum LowCommand {
     Init(InitCmd),
     /// Serve this machine's keys to sops and enseal (--keyservice) over gRPC.
     Keyservice(KeyserviceCmd),
+    /// Publish a file or directory to the destination its .sops.yaml
+    /// destination rule names (Vault KV).
+    Publish(PublishCmd),
 }
 
 /// Repository-wide flags of `decrypt`, `rotate` and `updatekeys`.
@@ -892,6 +895,28 @@ mod tests {
             "top level, decrypt, edit, set, unset, rotate, updatekeys, exec-env, exec-file"
         );
     }
+}
+
+/// `enseal publish`.
+#[derive(Debug, Args)]
+pub(crate) struct PublishCmd {
+    /// Publish without asking (required when standard input is not a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Leave the file extension out of the destination name.
+    #[arg(long)]
+    pub omit_extensions: bool,
+    /// Publish every file of a directory, named by its path relative to it.
+    #[arg(long)]
+    pub recursive: bool,
+    /// Accepted for compatibility.
+    #[arg(long, hide = true)]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub order: OrderArg,
+    /// The file (or, with --recursive, the directory) to publish.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
 }
 
 /// `enseal keyservice`.

@@ -7,8 +7,8 @@
 use super::{
     ChangeKeyArgs, CheckCmd, CompletionShell, DecryptCmd, EditCmd, EncryptCmd, ExecEnvCmd,
     ExecFileCmd, GitCmd, GroupsCmd, InitCmd, IoArgs, KeyArgs, KeyServiceArgs, KeyserviceCmd,
-    LowArgs, LowCommand, OrderArg, ReadArgs, RotateCmd, RuleArgs, SetCmd, TypeArgs, UnsetCmd,
-    UpdatekeysCmd,
+    LowArgs, LowCommand, OrderArg, PublishCmd, ReadArgs, RotateCmd, RuleArgs, SetCmd, TypeArgs,
+    UnsetCmd, UpdatekeysCmd,
 };
 use crate::error::{exit, Error, Result};
 use crate::keys::service::Address;
@@ -73,6 +73,23 @@ pub(crate) enum Command {
     Init(InitCmd),
     /// `keyservice`.
     Keyservice(KeyserviceCmd),
+    /// `publish FILE|DIR`.
+    Publish(Publish),
+}
+
+/// `publish FILE|DIR`.
+#[derive(Debug)]
+pub(crate) struct Publish {
+    /// The file or directory.
+    pub file: String,
+    /// `--yes`.
+    pub yes: bool,
+    /// `--omit-extensions`.
+    pub omit_extensions: bool,
+    /// `--recursive`.
+    pub recursive: bool,
+    /// `--decryption-order` / `SOPS_DECRYPTION_ORDER` (or the global flag).
+    pub decryption_order: Option<String>,
 }
 
 /// `encrypt FILE`.
@@ -310,7 +327,18 @@ fn subcommand(command: LowCommand, globals: &Globals) -> Result<Command> {
         LowCommand::Check(cmd) => Command::Check(cmd),
         LowCommand::Init(cmd) => Command::Init(cmd),
         LowCommand::Keyservice(cmd) => Command::Keyservice(cmd),
+        LowCommand::Publish(cmd) => publish(cmd, globals)?,
     })
+}
+
+fn publish(cmd: PublishCmd, globals: &Globals) -> Result<Command> {
+    Ok(Command::Publish(Publish {
+        file: cmd.file.ok_or(Error::NoFileSpecified)?,
+        yes: cmd.yes,
+        omit_extensions: cmd.omit_extensions,
+        recursive: cmd.recursive,
+        decryption_order: globals.order(cmd.order),
+    }))
 }
 
 fn encrypt(cmd: EncryptCmd, globals: &Globals) -> Command {
