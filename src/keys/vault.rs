@@ -442,7 +442,14 @@ fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, Str
     if status.is_success() {
         return Ok(text);
     }
-    let messages: Vec<String> = serde_json::from_str::<serde_json::Value>(&text)
+    Err(error_answer(status.as_u16(), &text))
+}
+
+/// A Vault error answer as one line: the status and Vault's `errors`
+/// messages (whitespace folded), e.g. `Vault answered HTTP 403: permission
+/// denied`.
+pub(crate) fn error_answer(status: u16, text: &str) -> String {
+    let messages: Vec<String> = serde_json::from_str::<serde_json::Value>(text)
         .ok()
         .and_then(|v| {
             v.get("errors").and_then(|e| e.as_array()).map(|list| {
@@ -453,11 +460,11 @@ fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, Str
             })
         })
         .unwrap_or_default();
-    Err(if messages.is_empty() {
+    if messages.is_empty() {
         format!("Vault answered HTTP {status}")
     } else {
         format!("Vault answered HTTP {status}: {}", messages.join("; "))
-    })
+    }
 }
 
 /// TLS settings from the Vault client's variables, which sops honours too:

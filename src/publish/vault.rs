@@ -273,24 +273,9 @@ fn body_of(
     Ok((status, Zeroizing::new(text)))
 }
 
-/// An error answer as one line: the status and Vault's messages.
+/// An error answer as one line (the transit keys' wording).
 fn vault_error(status: u16, text: &str) -> String {
-    let messages: Vec<String> = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| {
-            v.get("errors").and_then(|e| e.as_array()).map(|list| {
-                list.iter()
-                    .filter_map(|m| m.as_str())
-                    .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
-                    .collect()
-            })
-        })
-        .unwrap_or_default();
-    if messages.is_empty() {
-        format!("Vault answered HTTP {status}")
-    } else {
-        format!("Vault answered HTTP {status}: {}", messages.join("; "))
-    }
+    crate::keys::vault::error_answer(status, text)
 }
 
 #[cfg(test)]

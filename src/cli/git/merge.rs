@@ -73,7 +73,8 @@ pub(super) fn merge_driver(
     let open = |bytes: &[u8], side: &str, keys: &mut KeyContext| -> Result<Opened> {
         let label = format!("{name} ({side})");
         let doc = load_encrypted(store.as_ref(), bytes, &label)?;
-        doc.open(keys, false).map_err(crate::cli::pipeline::located(&label))
+        doc.open(keys, false)
+            .map_err(crate::cli::pipeline::located(&label))
     };
     let ours = open(&ours_bytes, "ours", &mut keys)?;
     let theirs = open(&theirs_bytes, "theirs", &mut keys)?;
