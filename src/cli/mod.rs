@@ -144,6 +144,11 @@ fn misspelled_command(word: &str) -> Option<(String, String)> {
     if word.contains(['/', '.']) {
         return None; // a path or file name: sops' edit of a new file
     }
+    // A real subcommand (the usual case) is known without building clap's
+    // command, which the parse builds anyway: start-up stays one build.
+    if <args::LowCommand as clap::Subcommand>::has_subcommand(word) || word == "help" {
+        return None;
+    }
     let command = LowArgs::command();
     let names: Vec<String> = command
         .get_subcommands()
