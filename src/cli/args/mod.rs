@@ -891,8 +891,8 @@ mod tests {
             }
         }
         assert_eq!(
-            seen, 9,
-            "top level, decrypt, edit, set, unset, rotate, updatekeys, exec-env, exec-file"
+            seen, 10,
+            "top level, decrypt, edit, set, unset, rotate, updatekeys, exec-env, exec-file, publish"
         );
     }
 }
