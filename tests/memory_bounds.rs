@@ -227,6 +227,10 @@ fn an_encrypted_file_with_an_alias_bomb_in_its_data() {
     assert_refused(&out, 1, "crafted.yaml", "excessive aliasing");
     // `check` (CI) ends with a verdict, not killed for memory: the data
     // that cannot be read is a finding (exit 10), never a silent pass.
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", recipient(1)),
+    );
     let out = enseal(&sb, &["check", "crafted.yaml"]);
     assert_eq!(out.code, Some(10), "check: {}", out.err());
     assert!(

@@ -39,6 +39,12 @@ pub(crate) fn explain(report: String, name: &str) -> Error {
     if groups != 1 || recipients.is_empty() || !recipients.iter().all(|r| r.starts_with("age1")) {
         return error;
     }
+    // Through key services the cause is the service's (unreachable,
+    // refused): the full report names it.
+    let services = crate::keys::key_services();
+    if !services.remote.is_empty() || !services.local {
+        return error;
+    }
     let found = find_identities(&AgeEnv::from_process());
     if found.unclear {
         return error;
