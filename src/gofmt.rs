@@ -161,9 +161,43 @@ pub fn parse_float(s: &str) -> Option<f64> {
     }
 }
 
+/// Go's `strconv.Quote` (`%q`, and `%#v` of a string): double quotes,
+/// `\a \b \f \n \r \t \v`, `\"` and `\\`, other control characters as
+/// `\xNN`, printable text kept. Used for names in messages, as sops prints
+/// them.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quote_is_gos_strconv_quote() {
+        assert_eq!(quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(quote("\n\t\u{7}\u{1}\u{7f}é"), r#""\n\t\a\x01\x7fé""#);
+    }
 
     #[test]
     fn f_format_matches_go() {

@@ -216,26 +216,7 @@ impl Layout for IniLayout {
 
 /// go-ini's key name reading: (end of the key, offset of the value).
 fn key_offsets(line: &str) -> Option<(usize, usize)> {
-    let quote = if line.starts_with('"') {
-        if line.len() > 6 && line.starts_with("\"\"\"") {
-            "\"\"\""
-        } else {
-            "\""
-        }
-    } else if line.starts_with('`') {
-        "`"
-    } else {
-        ""
-    };
-    if !quote.is_empty() {
-        let start = quote.len();
-        let pos = line[start..].find(quote)? + start;
-        let i = line[pos + start..].find(['=', ':'])?;
-        let end = pos + i;
-        return Some((end, end + start + 1));
-    }
-    match line.find(['=', ':']) {
-        None | Some(0) => None,
-        Some(end) => Some((end, end + 1)),
-    }
+    crate::format::ini::key_offsets(line)
+        .ok()
+        .map(|(_, end, value_from)| (end, value_from))
 }

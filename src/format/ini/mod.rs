@@ -24,6 +24,7 @@
 //! non-string values (Go's `%v` and `encoding/json`).
 
 mod read;
+pub(crate) use read::key_offsets;
 mod text;
 mod write;
 

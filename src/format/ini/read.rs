@@ -198,6 +198,14 @@ pub(super) fn has_surrounded_quote(s: &str, q: u8) -> bool {
 
 /// go-ini's `readKeyName`: the key and the offset of the value.
 pub(super) fn read_key_name(line: &str) -> Result<(String, usize), String> {
+    let (key, _, value_from) = key_offsets(line)?;
+    Ok((line[key].trim().to_string(), value_from))
+}
+
+/// go-ini's `readKeyName` as offsets into `line`: the key's text (inside its
+/// quotes, untrimmed), where the key part ends (the delimiter), and where
+/// the value starts. Format-preserving mode splices values by these offsets.
+pub(crate) fn key_offsets(line: &str) -> Result<(std::ops::Range<usize>, usize, usize), String> {
     let quote = if line.starts_with('"') {
         if line.len() > 6 && line.starts_with("\"\"\"") {
             "\"\"\""
@@ -220,12 +228,12 @@ pub(super) fn read_key_name(line: &str) -> Result<(String, usize), String> {
             None => return Err(DELIMITER_NOT_FOUND.into()),
         };
         let end = pos + i;
-        return Ok((line[start..pos].trim().to_string(), end + start + 1));
+        return Ok((start..pos, end, end + start + 1));
     }
     match line.find(['=', ':']) {
         None => Err(DELIMITER_NOT_FOUND.into()),
         Some(0) => Err("empty key name".into()),
-        Some(end) => Ok((line[..end].trim().to_string(), end + 1)),
+        Some(end) => Ok((0..end, end, end + 1)),
     }
 }
 

@@ -73,11 +73,8 @@ pub(super) fn go_time_string(t: &Timestamp) -> String {
     out
 }
 
-/// Go's `%q` of a string (close enough for error messages: Rust's debug
-/// escaping agrees on ASCII).
-pub(super) fn go_quote(s: &str) -> String {
-    format!("{s:?}")
-}
+/// Go's `%q` of a string, for names in messages.
+pub(super) use crate::gofmt::quote as go_quote;
 
 /// Go's `json.Marshal` of a sops value: HTML-safe string escaping, a
 /// mapping as a list of `{"Key":…,"Value":…}` items (a `TreeBranch`).

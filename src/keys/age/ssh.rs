@@ -121,10 +121,8 @@ impl age::Identity for SshIdentity {
     }
 }
 
-/// Go's `%q` for the plain paths we print.
-pub(crate) fn go_quote(s: &str) -> String {
-    format!("{s:?}")
-}
+/// Go's `%q` of a string, for names in messages.
+pub(crate) use crate::gofmt::quote as go_quote;
 
 fn unsupported_text(key: &age::ssh::UnsupportedKey) -> String {
     match key {

@@ -225,23 +225,8 @@ fn scalar_tag(tag: Option<&Tag>) -> ScalarTag {
     })
 }
 
-/// Go's `%#v` of a string (enough for key names in messages).
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go's `%q` of a string, for names in messages.
+use crate::gofmt::quote as go_quote;
 
 /// Parses a YAML stream into documents. `first_doc_checks` enables the
 /// duplicate-key and type checks sops runs on the first document of a
