@@ -402,6 +402,18 @@ pub fn encrypt(
     Ok(out.into_bytes())
 }
 
+/// `map` with each entry's value replaced by `value(v)`, comments kept.
+fn map_entries(map: &Map, value: impl Fn(&Value) -> Value) -> Map {
+    Map(map
+        .0
+        .iter()
+        .map(|item| match item {
+            Item::Entry(k, v) => Item::Entry(k.clone(), value(v)),
+            Item::Comment(c) => Item::Comment(c.clone()),
+        })
+        .collect())
+}
+
 /// The tree with sequence comments the normal mode turned into `ENC[…]`
 /// strings written back as comments (as they read from a file).
 fn comments_as_comments(map: &Map) -> Map {
@@ -422,14 +434,7 @@ fn comments_as_comments(map: &Map) -> Map {
             other => other.clone(),
         }
     }
-    Map(map
-        .0
-        .iter()
-        .map(|item| match item {
-            Item::Entry(k, v) => Item::Entry(k.clone(), value(v)),
-            Item::Comment(c) => Item::Comment(c.clone()),
-        })
-        .collect())
+    map_entries(map, value)
 }
 
 /// Writes the decrypted file: `text` (an encrypted file) with every value
@@ -517,14 +522,7 @@ fn json_numbers(map: &Map) -> Map {
             other => other.clone(),
         }
     }
-    Map(map
-        .0
-        .iter()
-        .map(|item| match item {
-            Item::Entry(k, v) => Item::Entry(k.clone(), value(v)),
-            Item::Comment(c) => Item::Comment(c.clone()),
-        })
-        .collect())
+    map_entries(map, value)
 }
 
 /// Removes the newline that the metadata block pushed in front of itself
