@@ -130,7 +130,13 @@ fn setup_is_idempotent_and_dry_run_writes_nothing() {
         config_before
     );
 
-    run(sb.enseal().args(["git", "setup"])).ok();
+    // PATH finds an enseal: the drivers run `enseal`.
+    let bin_dir = enseal_bin().parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    run(sb.enseal().env("PATH", &path).args(["git", "setup"])).ok();
     let attributes = std::fs::read_to_string(sb.path(".gitattributes")).unwrap();
     assert!(attributes.contains("*.enc.yaml diff=enseal merge=enseal\n"));
     assert!(attributes.contains("*.enc.json diff=enseal merge=enseal\n"));
@@ -158,7 +164,7 @@ fn setup_is_idempotent_and_dry_run_writes_nothing() {
         .unwrap()
         .modified()
         .unwrap();
-    let again = run(sb.enseal().args(["git", "setup"])).ok();
+    let again = run(sb.enseal().env("PATH", &path).args(["git", "setup"])).ok();
     assert!(again.out().contains("nothing to change"), "{}", again.out());
     assert_eq!(
         std::fs::read_to_string(sb.path(".gitattributes")).unwrap(),
@@ -172,7 +178,11 @@ fn setup_is_idempotent_and_dry_run_writes_nothing() {
             .unwrap(),
         mtime
     );
-    let dry = run(sb.enseal().args(["git", "setup", "--dry-run"])).ok();
+    let dry = run(sb
+        .enseal()
+        .env("PATH", &path)
+        .args(["git", "setup", "--dry-run"]))
+    .ok();
     assert!(dry.out().contains("nothing to change"));
 }
 
@@ -723,4 +733,44 @@ fn dotenv_and_ini_merge_cleanly() {
             "{file}:\n{plain}"
         );
     }
+}
+
+#[test]
+fn setup_names_this_binary_when_path_has_no_enseal() {
+    let sb = Sandbox::new();
+    git(&sb, &["init", "-q", "-b", "main"]).ok();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {}\n",
+            recipient(1)
+        ),
+    );
+    // A PATH without enseal (git and the system tools only).
+    let out = run(sb
+        .enseal()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["git", "setup"]))
+    .ok();
+    assert!(out.err().contains("enseal is not on PATH"), "{}", out.err());
+    let textconv = git(&sb, &["config", "--local", "--get", "diff.enseal.textconv"])
+        .ok()
+        .out();
+    let exe = enseal_bin();
+    assert!(
+        textconv.starts_with(&exe.display().to_string())
+            || textconv.starts_with(&format!("'{}", exe.display())),
+        "{textconv}"
+    );
+    assert!(textconv.trim_end().ends_with(" git textconv"), "{textconv}");
+    // An explicit --program wins.
+    run(sb
+        .enseal()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["git", "setup", "--program", "my-enseal"]))
+    .ok();
+    let textconv = git(&sb, &["config", "--local", "--get", "diff.enseal.textconv"])
+        .ok()
+        .out();
+    assert_eq!(textconv, "my-enseal git textconv\n");
 }

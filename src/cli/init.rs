@@ -196,19 +196,8 @@ impl Plan {
             eprintln!("wrote {}", path.display());
         }
         if self.git_setup {
-            // The drivers run `enseal` from PATH; name this binary instead
-            // when PATH would not find it.
-            let exe = std::env::current_exe().ok();
-            let on_path = exe
-                .as_deref()
-                .is_some_and(|exe| found_on_path("enseal", exe));
-            match exe.filter(|_| !on_path) {
-                Some(exe) => {
-                    let exe = exe.to_string_lossy().into_owned();
-                    run_self(root, &["git", "setup", "--program", &exe])?;
-                }
-                None => run_self(root, &["git", "setup"])?,
-            }
+            // git setup names this binary itself when PATH has no enseal.
+            run_self(root, &["git", "setup"])?;
         }
         if self.pre_commit {
             add_pre_commit_hook(&root.join(".pre-commit-config.yaml"))?;
@@ -499,19 +488,6 @@ fn run_self(dir: &Path, args: &[&str]) -> Result<()> {
             format!("enseal {} failed", args.join(" ")),
         ))
     }
-}
-
-/// True when `PATH` finds `name` and it is the file `exe`.
-fn found_on_path(name: &str, exe: &Path) -> bool {
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    let exe = std::fs::canonicalize(exe).ok();
-    std::env::split_paths(&path)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-        .is_some_and(|found| std::fs::canonicalize(found).ok() == exe)
 }
 
 /// One question on the terminal for the whole plan.

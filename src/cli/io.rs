@@ -244,6 +244,16 @@ pub(crate) fn write_output_chunks(io: &IoArgs, input: &Input, chunks: &[&[u8]]) 
 }
 
 /// Prints `warning: MESSAGE` on stderr: the one way commands warn.
+/// The file `PATH` finds for `name` (absolute directories only, as a
+/// shell would search them).
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 /// Set once at start when the program runs under the name `sops`.
 static STARTED_AS_SOPS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

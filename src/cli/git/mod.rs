@@ -67,9 +67,10 @@ struct SetupArgs {
     /// Print what would change, change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// How git runs enseal (default `enseal`, found on PATH).
-    #[arg(long, value_name = "PROGRAM", default_value = "enseal")]
-    program: String,
+    /// How git runs enseal (default: `enseal` when PATH finds it, else the
+    /// absolute path of this executable).
+    #[arg(long, value_name = "PROGRAM")]
+    program: Option<String>,
 }
 
 const SETUP_HELP: &str = "\

@@ -26,6 +26,28 @@ fn git(args: &[&str], cwd: &Path) -> Result<std::process::Output> {
 
 /// Writes `.gitattributes` and the driver config (idempotent; with
 /// `--dry-run` prints what would change).
+/// The program git's drivers run: `--program`, else `enseal` when `PATH`
+/// finds one, else this executable by its absolute path (with a note: a
+/// bare `enseal` would make every `git diff` fail).
+fn driver_program(given: Option<&str>) -> String {
+    if let Some(program) = given {
+        return program.to_string();
+    }
+    if crate::cli::io::find_on_path("enseal").is_some() {
+        return "enseal".to_string();
+    }
+    match std::env::current_exe() {
+        Ok(exe) => {
+            let exe = exe.display().to_string();
+            crate::cli::io::warn(format_args!(
+                "enseal is not on PATH: the git drivers run {exe} (move enseal onto PATH and run `enseal git setup` again, or pass --program)"
+            ));
+            exe
+        }
+        Err(_) => "enseal".to_string(),
+    }
+}
+
 pub(super) fn setup(args: &SetupArgs, config: Option<&str>) -> Result<()> {
     let ctx = ConfigContext::load(config)?;
     let Some(cfg) = ctx.config.as_ref() else {
@@ -107,7 +129,7 @@ pub(super) fn setup(args: &SetupArgs, config: Option<&str>) -> Result<()> {
             println!("wrote {}", attributes.display());
         }
     }
-    let program = shell_word(&args.program);
+    let program = shell_word(&driver_program(args.program.as_deref()));
     let settings = [
         ("diff.enseal.textconv", format!("{program} git textconv")),
         ("diff.enseal.cachetextconv", "false".to_string()),
