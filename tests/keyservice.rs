@@ -146,6 +146,56 @@ fn sops_decrypts_and_encrypts_through_an_enseal_key_service() {
 }
 
 #[test]
+fn verbose_shows_each_attempt_local_then_remote_and_no_secret() {
+    let sb = Sandbox::new();
+    let plain = sb.write("plain.yaml", PLAIN);
+    let out = run(sb
+        .enseal()
+        .args(["--verbose", "encrypt", "--age", &recipient(1)])
+        .arg(&plain))
+    .ok();
+    let wrapped = format!("[keys] wrap age {} at local: ok (", recipient(1));
+    assert!(out.err().contains(&wrapped), "{}", out.err());
+    let encrypted = sb.write("enc.yaml", out.stdout);
+    let socket = sb.root().join("ks.sock");
+    let server = enseal_server(&sb, &socket);
+    // The client holds key 2 (no match), the service key 1.
+    let decrypted = run(sb
+        .enseal()
+        .args(["--verbose", "decrypt", "--keyservice", &uri(&socket)])
+        .arg(&encrypted)
+        .env("SOPS_AGE_KEY_FILE", key_file(2)))
+    .ok();
+    // Without --verbose: nothing about keys.
+    let quiet = run(sb
+        .enseal()
+        .args(["decrypt", "--keyservice", &uri(&socket)])
+        .arg(&encrypted)
+        .env("SOPS_AGE_KEY_FILE", key_file(2)))
+    .ok();
+    server.stop();
+    assert_eq!(decrypted.out(), PLAIN);
+    let err = decrypted.err();
+    let local = format!("[keys] unwrap age {} at local: failed (", recipient(1));
+    let remote = format!(
+        "[keys] unwrap age {} at {}: ok (",
+        recipient(1),
+        uri(&socket)
+    );
+    let (Some(l), Some(r)) = (err.find(&local), err.find(&remote)) else {
+        panic!("expected both attempts in:\n{err}");
+    };
+    assert!(l < r, "local is tried first:\n{err}");
+    for secret in [secret_key(1), secret_key(2), "secret\n".to_string()] {
+        assert!(
+            !err.contains(&secret),
+            "a secret in --verbose output:\n{err}"
+        );
+    }
+    assert!(!quiet.err().contains("[keys]"), "{}", quiet.err());
+}
+
+#[test]
 fn enseal_decrypts_and_encrypts_through_a_sops_key_service() {
     let Some(sops) = require_sops() else { return };
     let sb = Sandbox::new();

@@ -274,6 +274,11 @@ pub(crate) fn warn(message: impl std::fmt::Display) {
     eprintln!("warning: {message}");
 }
 
+/// A `--verbose` line (key-service detail) on standard error.
+pub(crate) fn verbose(message: impl std::fmt::Display) {
+    eprintln!("[keys] {message}");
+}
+
 /// Prints the warnings of decrypting the file `name`.
 pub(crate) fn warn_all(name: &str, warnings: &[String]) {
     for warning in warnings {

@@ -60,7 +60,7 @@ pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> i32 {
         }
     };
     // `--verbose`: errors in sops' full words (e.g. every key tried).
-    let full = as_sops || low.ignored.verbose;
+    let full = as_sops || low.other.verbose;
     let hi = match HiArgs::from_low(low) {
         Ok(hi) => hi,
         Err(err) => return report(&err, as_sops),
@@ -208,6 +208,9 @@ fn report_full(err: &Error, as_sops: bool, full: bool) -> i32 {
 fn dispatch(hi: HiArgs) -> Result<()> {
     let config = hi.config.as_deref();
     crate::keys::use_key_services(hi.key_services);
+    if hi.verbose {
+        crate::keys::trace::observe(|event| io::verbose(event));
+    }
     match hi.command {
         Command::Encrypt(args) => encrypt::run(&args, config),
         Command::Decrypt(args) => decrypt::run(&args, config),

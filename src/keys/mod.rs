@@ -14,6 +14,7 @@ pub mod pgp;
 pub mod service;
 pub mod shamir;
 pub mod spec;
+pub mod trace;
 pub mod vault;
 
 use crate::tree::{Item, Map, Value};
@@ -112,22 +113,28 @@ impl MasterKey {
     /// when enabled, then each remote service in turn until one succeeds
     /// (sops' order).
     pub fn wrap(&mut self, secret: &[u8]) -> Result<(), String> {
+        use trace::{timed, Operation::Wrap};
         let services = key_services();
+        let local = || "local".to_string();
+        let who = trace::who(self);
         if services.remote.is_empty() {
             if !services.local {
                 return Err("no key services provided, cannot update master keys".into());
             }
-            return self.wrap_local(secret);
+            return timed(Wrap, &who, &local, || self.wrap_local(secret));
         }
         let mut errors = Vec::new();
         if services.local {
-            match self.wrap_local(secret) {
+            match timed(Wrap, &who, &local, || self.wrap_local(secret)) {
                 Ok(()) => return Ok(()),
                 Err(e) => errors.push(e),
             }
         }
         for address in &services.remote {
-            match crate::keys::service::client::encrypt(address, self, secret) {
+            let at = || address.to_string();
+            match timed(Wrap, &who, &at, || {
+                crate::keys::service::client::encrypt(address, self, secret)
+            }) {
                 Ok(enc) => {
                     self.set_wrapped(enc);
                     return Ok(());
@@ -180,16 +187,19 @@ impl MasterKey {
     /// ([`use_key_services`]): locally first when enabled, then each remote
     /// service in turn until one succeeds (sops' order).
     pub fn unwrap(&self, context: &mut KeyContext) -> Result<Zeroizing<Vec<u8>>, String> {
+        use trace::{timed, Operation::Unwrap};
         let services = key_services();
+        let local = || "local".to_string();
+        let who = trace::who(self);
         if services.remote.is_empty() {
             if !services.local {
                 return Err("no key services provided".into());
             }
-            return self.unwrap_local(context);
+            return timed(Unwrap, &who, &local, || self.unwrap_local(context));
         }
         let mut errors = Vec::new();
         if services.local {
-            match self.unwrap_local(context) {
+            match timed(Unwrap, &who, &local, || self.unwrap_local(context)) {
                 Ok(part) => return Ok(part),
                 Err(e) => errors.push(e),
             }
@@ -199,7 +209,10 @@ impl MasterKey {
             MasterKey::Service(o) => o.field("enc"),
         };
         for address in &services.remote {
-            match crate::keys::service::client::decrypt(address, self, enc) {
+            let at = || address.to_string();
+            match timed(Unwrap, &who, &at, || {
+                crate::keys::service::client::decrypt(address, self, enc)
+            }) {
                 Ok(part) => return Ok(part),
                 Err(e) => errors.push(e),
             }

@@ -52,7 +52,7 @@ pub struct LowArgs {
     #[command(flatten)]
     pub reading: ReadArgs,
     #[command(flatten)]
-    pub ignored: IgnoredGlobalArgs,
+    pub other: OtherGlobalArgs,
     #[command(flatten)]
     pub change_keys: ChangeKeyArgs,
     #[command(flatten)]
@@ -500,14 +500,16 @@ pub(crate) struct ReadArgs {
     pub order: OrderArg,
 }
 
-/// Global sops flags accepted for compatibility that change nothing here.
+/// Global sops flags: `--disable-version-check` (accepted, changes nothing)
+/// and `--verbose`.
 #[derive(Debug, Args, Clone, Default)]
-pub(crate) struct IgnoredGlobalArgs {
+pub(crate) struct OtherGlobalArgs {
     /// Accepted for compatibility (enseal never queries the network for versions).
     #[arg(long, hide = true)]
     pub disable_version_check: bool,
-    /// Accepted for compatibility.
-    #[arg(long, hide = true)]
+    /// Show every key-service attempt (key, where, result, time) and
+    /// errors in sops' full words, on standard error.
+    #[arg(long)]
     pub verbose: bool,
 }
 

@@ -23,6 +23,9 @@ pub(crate) struct HiArgs {
     /// The key services every master key uses (`--keyservice`,
     /// `--enable-local-keyservice`).
     pub key_services: KeyServices,
+    /// `--verbose` (global, or `publish`'s own): every key-service attempt
+    /// on standard error.
+    pub verbose: bool,
     /// What to do.
     pub command: Command,
 }
@@ -272,6 +275,8 @@ impl HiArgs {
         };
         let config = low.config.clone();
         let key_services = key_services(&low.key_services)?;
+        let verbose = low.other.verbose
+            || matches!(&low.command, Some(LowCommand::Publish(cmd)) if cmd.verbose);
         let command = match low.command {
             Some(command) => subcommand(command, &globals)?,
             None => legacy(low)?,
@@ -279,6 +284,7 @@ impl HiArgs {
         Ok(HiArgs {
             config,
             key_services,
+            verbose,
             command,
         })
     }
