@@ -388,6 +388,16 @@ fn a_corrupt_file_fails_while_the_others_are_done() {
         "{}",
         out.err()
     );
+    // One line per failed file while running, the failed files again at
+    // the end, after the summary.
+    let err = out.err();
+    let per_file: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with(&format!("{bad}: ")))
+        .collect();
+    assert_eq!(per_file.len(), 1, "{err}");
+    let tail = &err[err.find("6 files: 5 rotated").unwrap()..];
+    assert!(tail.contains(&format!("\nfailed: {bad}\n")), "{err}");
 }
 
 #[test]

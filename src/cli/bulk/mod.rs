@@ -210,47 +210,67 @@ pub(crate) enum Outcome {
     Done,
     /// Nothing to change.
     Unchanged,
-    /// The file failed (the error was reported when it happened).
-    Failed(i32),
+    /// The file failed (its one-line error was printed when it happened).
+    Failed(Failure),
 }
 
-/// Prints the summary (`N files: X <done>, Y unchanged, Z failed`) on stderr
-/// and turns the outcomes into the command's result: the exit code of the
-/// first failed file in path order (the code the single-file command gives
-/// for it), 0 when none failed.
+/// A failed file of a bulk run, listed again at the end with its hint.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// The exit code the single-file command gives for it.
+    pub code: i32,
+    /// The file.
+    pub path: PathBuf,
+    /// What the user can do about it, if anything.
+    pub hint: Option<String>,
+}
+
+/// Prints the summary on stderr and turns the outcomes into the command's
+/// result: the exit code of the first failed file in path order (the code
+/// the single-file command gives for it), 0 when none failed.
 pub(crate) fn summarize(outcomes: &[Outcome], done_word: &str, show_unchanged: bool) -> Result<()> {
-    let done = outcomes
-        .iter()
-        .filter(|o| matches!(o, Outcome::Done))
-        .count();
-    let unchanged = outcomes
-        .iter()
-        .filter(|o| matches!(o, Outcome::Unchanged))
-        .count();
-    let failed: Vec<i32> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            Outcome::Failed(code) => Some(*code),
-            _ => None,
-        })
-        .collect();
-    let files = if outcomes.len() == 1 { "file" } else { "files" };
-    let mut line = format!("{} {files}: {done} {done_word}", outcomes.len());
-    if show_unchanged {
-        line.push_str(&format!(", {unchanged} unchanged"));
-    }
-    line.push_str(&format!(", {} failed", failed.len()));
-    eprintln!("{line}");
+    eprint!("{}", summary(outcomes, done_word, show_unchanged));
+    let failed: Vec<&Failure> = failures(outcomes).collect();
     match failed.first() {
         None => Ok(()),
-        Some(&code) => Err(Error::Coded(
-            code,
+        Some(first) => Err(Error::Coded(
+            first.code,
             format!("{} of {} files failed", failed.len(), outcomes.len()),
         )),
     }
 }
 
-/// Reports a file's error (and its hint) on stderr, returning its outcome.
+fn failures(outcomes: &[Outcome]) -> impl Iterator<Item = &Failure> {
+    outcomes.iter().filter_map(|o| match o {
+        Outcome::Failed(f) => Some(f),
+        _ => None,
+    })
+}
+
+/// `N files: X <done>, Y unchanged, Z failed`, then one `failed: PATH` line
+/// per failed file (with its hint below it).
+fn summary(outcomes: &[Outcome], done_word: &str, show_unchanged: bool) -> String {
+    let count = |want: fn(&Outcome) -> bool| outcomes.iter().filter(|o| want(o)).count();
+    let done = count(|o| matches!(o, Outcome::Done));
+    let unchanged = count(|o| matches!(o, Outcome::Unchanged));
+    let failed = count(|o| matches!(o, Outcome::Failed(_)));
+    let files = if outcomes.len() == 1 { "file" } else { "files" };
+    let mut text = format!("{} {files}: {done} {done_word}", outcomes.len());
+    if show_unchanged {
+        text.push_str(&format!(", {unchanged} unchanged"));
+    }
+    text.push_str(&format!(", {failed} failed\n"));
+    for failure in failures(outcomes) {
+        text.push_str(&format!("failed: {}\n", failure.path.display()));
+        if let Some(hint) = &failure.hint {
+            text.push_str(&format!("  hint: {hint}\n"));
+        }
+    }
+    text
+}
+
+/// Reports a file's error on stderr in one line, returning its outcome (the
+/// hint is printed with the summary).
 fn failed(note: &Note, path: &Path, err: Error) -> Outcome {
     let name = path.display().to_string();
     let text = err.to_string();
@@ -259,11 +279,13 @@ fn failed(note: &Note, path: &Path, err: Error) -> Outcome {
     } else {
         format!("{name}: {text}")
     };
-    match err.hint() {
-        Some(hint) => note.line(&format!("{text}\nhint: {hint}")),
-        None => note.line(&text),
-    }
-    Outcome::Failed(err.exit_code())
+    // One line per file, whatever the error's own layout.
+    note.line(&text.lines().collect::<Vec<_>>().join(" "));
+    Outcome::Failed(Failure {
+        code: err.exit_code(),
+        path: path.to_path_buf(),
+        hint: err.hint().map(|h| h.to_string()),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -622,7 +644,11 @@ pub(crate) fn updatekeys(options: &UpdateOptions) -> Result<()> {
                     outcomes.push(Outcome::Done);
                 }
                 Ok(Plan { diff: None }) => outcomes.push(Outcome::Unchanged),
-                Err(_) => outcomes.push(Outcome::Failed(1)),
+                Err(_) => outcomes.push(Outcome::Failed(Failure {
+                    code: 1,
+                    path: path.clone(),
+                    hint: None,
+                })),
             }
         }
         let _ = stdout.flush();
@@ -769,17 +795,46 @@ mod tests {
         assert_eq!(out, expected);
     }
 
+    fn failure(code: i32, path: &str, hint: Option<&str>) -> Outcome {
+        Outcome::Failed(Failure {
+            code,
+            path: PathBuf::from(path),
+            hint: hint.map(str::to_string),
+        })
+    }
+
     #[test]
     fn summary_exit_code_is_the_first_failure() {
         let ok = summarize(&[Outcome::Done, Outcome::Unchanged], "updated", true);
         assert!(ok.is_ok());
         let err = summarize(
-            &[Outcome::Done, Outcome::Failed(128), Outcome::Failed(1)],
+            &[
+                Outcome::Done,
+                failure(128, "a.yaml", None),
+                failure(1, "b.yaml", None),
+            ],
             "updated",
             true,
         )
         .unwrap_err();
         assert_eq!(err.exit_code(), 128);
+    }
+
+    #[test]
+    fn summary_lists_the_failed_files_at_the_end_with_their_hints() {
+        let outcomes = [
+            failure(128, "x/a.yaml", Some("add your key")),
+            Outcome::Done,
+            failure(1, "x/b.yaml", None),
+        ];
+        assert_eq!(
+            summary(&outcomes, "rotated", false),
+            "3 files: 1 rotated, 2 failed\nfailed: x/a.yaml\n  hint: add your key\nfailed: x/b.yaml\n"
+        );
+        assert_eq!(
+            summary(&[Outcome::Unchanged], "updated", true),
+            "1 file: 0 updated, 1 unchanged, 0 failed\n"
+        );
     }
 
     #[test]
