@@ -498,3 +498,27 @@ fn data_that_cannot_be_parsed_is_a_finding() {
     assert!(out.out().contains("excessive aliasing"), "{}", out.out());
     assert!(!out.out().contains("hunter2") && !out.err().contains("hunter2"));
 }
+
+#[test]
+fn finding_kinds_are_coloured_only_on_request() {
+    let tree = make_tree();
+    let plain = check(&tree, &[]);
+    assert!(!plain.out().contains('\u{1b}'), "{}", plain.out());
+    let mut cmd = tree.sb.enseal();
+    cmd.env("CLICOLOR_FORCE", "1").arg("check");
+    let forced = run(&mut cmd);
+    assert_eq!(forced.code, plain.code);
+    let painted = "secrets/pasted.yaml:1: \u{1b}[1m\u{1b}[31mplaintext-value\u{1b}[0m: ";
+    assert!(forced.out().contains(painted), "{:?}", forced.out());
+    // Without the escapes, the same report.
+    let stripped = forced
+        .out()
+        .replace("\u{1b}[1m\u{1b}[31m", "")
+        .replace("\u{1b}[0m", "");
+    assert_eq!(stripped, plain.out());
+    let mut cmd = tree.sb.enseal();
+    cmd.env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .arg("check");
+    assert_eq!(run(&mut cmd).out(), plain.out());
+}

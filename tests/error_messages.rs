@@ -289,3 +289,35 @@ fn key_errors_name_the_identities_found_the_recipients_and_one_fix() {
     );
     assert!(!out.err().contains("hint:"), "{}", out.err());
 }
+
+#[test]
+fn hints_are_coloured_only_on_request_and_never_with_no_color() {
+    let sb = Sandbox::new();
+    sb.write("x.yaml", "x: 1\n");
+    let bold_cyan_hint = "\u{1b}[1m\u{1b}[36mhint:\u{1b}[0m ";
+    // Piped (the tests' stderr is a pipe): plain text.
+    let piped = run(sb.enseal().args(["encrypt", "x.yaml"])).code_in(&[1]);
+    assert!(!piped.err().contains('\u{1b}'), "{}", piped.err());
+    // CLICOLOR_FORCE stands for a terminal here.
+    let forced = run(sb
+        .enseal()
+        .env("CLICOLOR_FORCE", "1")
+        .args(["encrypt", "x.yaml"]))
+    .code_in(&[1]);
+    assert!(forced.err().contains(bold_cyan_hint), "{:?}", forced.err());
+    // The message itself is never painted: only the label.
+    assert!(forced
+        .err()
+        .lines()
+        .next()
+        .unwrap()
+        .find('\u{1b}')
+        .is_none());
+    let no_color = run(sb
+        .enseal()
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .args(["encrypt", "x.yaml"]))
+    .code_in(&[1]);
+    assert_eq!(no_color.err(), piped.err());
+}

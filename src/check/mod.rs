@@ -65,14 +65,16 @@ pub struct Finding {
 impl Finding {
     /// `path:line: kind: message` (`path: kind: message` without a line).
     pub fn human(&self) -> String {
+        self.human_painted(&|kind| kind.to_string())
+    }
+
+    /// [`Finding::human`] with the kind passed through `paint` (colour on a
+    /// terminal).
+    pub fn human_painted(&self, paint: &dyn Fn(&str) -> String) -> String {
+        let kind = paint(self.kind.name());
         match self.line {
-            Some(line) => format!(
-                "{}:{line}: {}: {}",
-                self.path,
-                self.kind.name(),
-                self.message
-            ),
-            None => format!("{}: {}: {}", self.path, self.kind.name(), self.message),
+            Some(line) => format!("{}:{line}: {kind}: {}", self.path, self.message),
+            None => format!("{}: {kind}: {}", self.path, self.message),
         }
     }
 

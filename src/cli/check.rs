@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::args::{CheckCmd, OutputFormat};
 use super::bulk::{self, Coverage};
+use super::color;
 use super::io::ConfigContext;
 use crate::check::{self, scan, Finding, Kind};
 use crate::error::{Error, Result};
@@ -84,8 +85,9 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
         .collect();
     match cmd.format {
         OutputFormat::Human => {
+            let paint = |kind: &str| color::paint(color::Stream::Stdout, color::FINDING, kind);
             for f in &findings {
-                println!("{}", f.human());
+                println!("{}", f.human_painted(&paint));
             }
         }
         OutputFormat::Json => println!("{}", check::json_report(&findings, files.len())),

@@ -16,6 +16,7 @@
 mod args;
 mod bulk;
 mod check;
+mod color;
 mod completion;
 mod decrypt;
 mod edit;
@@ -198,7 +199,7 @@ fn report_full(err: &Error, as_sops: bool, full: bool) -> i32 {
     }
     if let Some(hint) = err.hint() {
         if !as_sops || io::show_additions() {
-            eprintln!("hint: {hint}");
+            eprintln!("{}", color::hint_line(&hint));
         }
     }
     err.exit_code()

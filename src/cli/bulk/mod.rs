@@ -263,7 +263,7 @@ fn summary(outcomes: &[Outcome], done_word: &str, show_unchanged: bool) -> Strin
     for failure in failures(outcomes) {
         text.push_str(&format!("failed: {}\n", failure.path.display()));
         if let Some(hint) = &failure.hint {
-            text.push_str(&format!("  hint: {hint}\n"));
+            text.push_str(&format!("  {}\n", super::color::hint_line(hint)));
         }
     }
     text
