@@ -2,6 +2,7 @@
 //! declared once, shared groups flattened into the commands that take them.
 //! [`resolve`] turns these into the checked command that runs.
 
+mod examples;
 pub(crate) mod resolve;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -9,30 +10,19 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use super::git::GitCmd;
 use crate::format::FormatKind;
 
+/// The help heading of sops' legacy forms (`-d`, `-e`, `-r`, `--set`, `-s`).
+const LEGACY: &str = "Legacy forms (sops FILE, sops -d FILE, …)";
+
 /// enseal: encrypted files that keep their structure, compatible with sops.
 #[derive(Debug, Parser)]
 #[command(
     name = "enseal",
     version,
     about,
-    args_conflicts_with_subcommands = false
+    args_conflicts_with_subcommands = false,
+    after_help = examples::TOP
 )]
 pub struct LowArgs {
-    /// Legacy mode: decrypt FILE.
-    #[arg(short = 'd', long = "decrypt")]
-    pub decrypt: bool,
-    /// Legacy mode: encrypt FILE.
-    #[arg(short = 'e', long = "encrypt")]
-    pub encrypt: bool,
-    /// Legacy mode: set one value, 'PATH VALUE' (e.g. '["a"] "b"').
-    #[arg(long = "set", value_name = "PATH VALUE")]
-    pub set: Option<String>,
-    /// Legacy edit mode: show the metadata in the editor.
-    #[arg(short = 's', long)]
-    pub show_master_keys: bool,
-    /// Legacy mode: rotate the data key of FILE.
-    #[arg(short = 'r', long = "rotate")]
-    pub rotate: bool,
     /// The .sops.yaml to use instead of searching for one from the working
     /// directory up (accepted before or after the subcommand).
     #[arg(
@@ -44,6 +34,8 @@ pub struct LowArgs {
     )]
     pub config: Option<String>,
     #[command(flatten)]
+    pub other: OtherGlobalArgs,
+    #[command(flatten)]
     pub io: IoArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -52,15 +44,28 @@ pub struct LowArgs {
     #[command(flatten)]
     pub reading: ReadArgs,
     #[command(flatten)]
-    pub other: OtherGlobalArgs,
-    #[command(flatten)]
     pub change_keys: ChangeKeyArgs,
     #[command(flatten)]
     pub key_services: KeyServiceArgs,
+    /// Legacy mode: decrypt FILE.
+    #[arg(short = 'd', long = "decrypt", help_heading = LEGACY)]
+    pub decrypt: bool,
+    /// Legacy mode: encrypt FILE.
+    #[arg(short = 'e', long = "encrypt", help_heading = LEGACY)]
+    pub encrypt: bool,
+    /// Legacy mode: set one value, 'PATH VALUE' (e.g. '["a"] "b"').
+    #[arg(long = "set", value_name = "PATH VALUE", help_heading = LEGACY)]
+    pub set: Option<String>,
+    /// Legacy edit mode: show the metadata in the editor.
+    #[arg(short = 's', long, help_heading = LEGACY)]
+    pub show_master_keys: bool,
+    /// Legacy mode: rotate the data key of FILE.
+    #[arg(short = 'r', long = "rotate", help_heading = LEGACY)]
+    pub rotate: bool,
     #[command(subcommand)]
     pub command: Option<LowCommand>,
     /// The file (legacy mode).
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", help_heading = LEGACY)]
     pub file: Option<String>,
 }
 
@@ -131,6 +136,7 @@ pub(crate) struct ChangeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::EDIT)]
 pub(crate) struct EditCmd {
     #[command(flatten)]
     pub change: ChangeArgs,
@@ -151,6 +157,7 @@ pub(crate) struct EditCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::SET)]
 pub(crate) struct SetCmd {
     #[command(flatten)]
     pub change: ChangeArgs,
@@ -172,6 +179,7 @@ pub(crate) struct SetCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::UNSET)]
 pub(crate) struct UnsetCmd {
     #[command(flatten)]
     pub change: ChangeArgs,
@@ -186,6 +194,7 @@ pub(crate) struct UnsetCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::ROTATE)]
 pub(crate) struct RotateCmd {
     #[command(flatten)]
     pub io: IoArgs,
@@ -211,6 +220,7 @@ pub(crate) struct RotateCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::UPDATEKEYS)]
 pub(crate) struct UpdatekeysCmd {
     /// Apply the changes without asking.
     #[arg(short = 'y', long)]
@@ -325,6 +335,7 @@ Examples:
   enseal exec-file --no-fifo secrets.enc.yaml -- /app/server --config {}";
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::ENCRYPT)]
 pub(crate) struct EncryptCmd {
     #[command(flatten)]
     pub io: IoArgs,
@@ -342,6 +353,7 @@ pub(crate) struct EncryptCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::DECRYPT)]
 pub(crate) struct DecryptCmd {
     #[command(flatten)]
     pub io: IoArgs,
@@ -374,6 +386,7 @@ pub(crate) struct FilestatusCmd {
 
 /// Where input comes from and output goes.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Input and output")]
 pub(crate) struct IoArgs {
     /// Write the result back to the file.
     #[arg(short = 'i', long)]
@@ -393,6 +406,7 @@ pub(crate) struct IoArgs {
 
 /// Master keys for a new file.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Keys of a new file")]
 pub(crate) struct KeyArgs {
     /// Comma-separated age recipients.
     #[arg(
@@ -463,6 +477,7 @@ pub(crate) struct KeyArgs {
 
 /// Which values are encrypted.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Which values are encrypted")]
 pub(crate) struct RuleArgs {
     /// Leave values whose key ends with this suffix in clear.
     #[arg(long, value_name = "SUFFIX")]
@@ -489,6 +504,7 @@ pub(crate) struct RuleArgs {
 
 /// Options of decryption.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Decryption")]
 pub(crate) struct ReadArgs {
     /// Output only this part of the tree, e.g. '["db"]["password"]'.
     #[arg(long, value_name = "PATH")]
@@ -562,7 +578,12 @@ impl TypeArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct OrderArg {
     /// Key types in the order to try them (comma-separated).
-    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    #[arg(
+        long,
+        env = "SOPS_DECRYPTION_ORDER",
+        value_name = "TYPES",
+        hide_env_values = true
+    )]
     pub decryption_order: Option<String>,
 }
 
@@ -576,6 +597,7 @@ pub(crate) struct UnusedThresholdArg {
 
 /// Keys to add to or remove from a file (`rotate`, legacy `-r`).
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Adding and removing keys")]
 pub(crate) struct ChangeKeyArgs {
     /// Comma-separated age recipients to add (to the first key group).
     #[arg(long, value_name = "RECIPIENTS")]
@@ -953,6 +975,7 @@ served. Use it from sops or enseal with --keyservice unix:///path/to/socket.";
 
 /// The global key service flags (sops' names and variables).
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Key services")]
 pub(crate) struct KeyServiceArgs {
     /// A key service to use in addition to the local one:
     /// unix:///path/to/socket or tcp://host:port (repeatable; the variable
@@ -961,6 +984,7 @@ pub(crate) struct KeyServiceArgs {
         long = "keyservice",
         value_name = "URI",
         env = "SOPS_KEYSERVICE",
+        hide_env_values = true,
         value_delimiter = ',',
         global = true
     )]
@@ -971,6 +995,7 @@ pub(crate) struct KeyServiceArgs {
         long,
         value_name = "BOOL",
         env = "SOPS_ENABLE_LOCAL_KEYSERVICE",
+        hide_env_values = true,
         global = true,
         num_args = 0..=1,
         require_equals = true,
