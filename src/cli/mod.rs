@@ -33,6 +33,7 @@ mod keyservice;
 mod modify;
 mod pipeline;
 mod publish;
+mod publish_encrypted;
 mod rotate;
 mod settings;
 mod updatekeys;
