@@ -504,3 +504,60 @@ fn without_recreation_keys_both_upload_the_file_as_it_is() {
     let object = ("p/db.yaml".to_string(), file);
     assert_eq!(gcs.objects(), vec![object.clone(), object]);
 }
+
+#[test]
+fn nothing_is_uploaded_when_the_copy_cannot_be_made() {
+    let gcs = Gcs::start();
+    // A recreation rule with an unusable recipient.
+    let sb = sandbox("  - gcs_bucket: my-bucket\n    recreation_rule:\n      age: age1notakey\n");
+    encrypted(&sb, "db.yaml");
+    let out = publish(&sb, &gcs, &["--yes", "db.yaml"]);
+    assert_ne!(out.code, Some(0), "{}", out.err());
+    assert!(
+        out.err().contains("destination_rules[0].recreation_rule"),
+        "{}",
+        out.err()
+    );
+    // A usable one, but the file's key is missing: it cannot be decrypted.
+    let sb = sandbox(&format!(
+        "  - gcs_bucket: my-bucket\n    recreation_rule:\n      age: {}\n",
+        recipient(2)
+    ));
+    encrypted(&sb, "db.yaml");
+    let out = run(sb
+        .enseal()
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN)
+        .env("ENSEAL_GCS_ENDPOINT", &gcs.url)
+        .args(["publish", "--yes", "db.yaml"]));
+    assert_eq!(out.code, Some(128), "{}", out.err());
+    assert!(gcs.requests().is_empty());
+}
+
+#[test]
+fn a_recreation_rule_with_key_groups_splits_the_data_key() {
+    let gcs = Gcs::start();
+    let sb = sandbox(&format!(
+        "  - gcs_bucket: my-bucket\n    recreation_rule:\n      shamir_threshold: 2\n      key_groups:\n        - age: [{}]\n        - age: [{}]\n",
+        recipient(1),
+        recipient(2)
+    ));
+    encrypted(&sb, "db.yaml");
+    publish(&sb, &gcs, &["--yes", "db.yaml"]).ok();
+    let objects = gcs.objects();
+    assert_eq!(objects.len(), 1);
+    let text = String::from_utf8(objects[0].1.clone()).unwrap();
+    assert!(text.contains("shamir_threshold: 2"), "{text}");
+    // Both keys are needed now.
+    let one = decrypt_with(&sb, "split.yaml", text.as_bytes(), 1);
+    assert_eq!(one.code, Some(128), "{}", one.err());
+    let both = sb.write(
+        "both.txt",
+        format!("{}\n{}\n", secret_key(1), secret_key(2)),
+    );
+    let out = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", &both)
+        .args(["decrypt", "split.yaml"]))
+    .ok();
+    assert_eq!(out.out(), PLAIN);
+}
