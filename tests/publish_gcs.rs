@@ -337,6 +337,7 @@ fn invalid_buckets_are_refused_before_any_request() {
         let out = publish(&sb, &gcs, &["--yes", "db.yaml"]);
         assert_eq!(out.code, Some(1), "{}", out.err());
         assert!(out.err().contains("db.yaml: gcs_bucket "), "{}", out.err());
+        assert!(out.err().contains("hint: fix gcs_bucket"), "{}", out.err());
     }
     assert!(gcs.requests().is_empty());
 }
@@ -364,6 +365,11 @@ fn the_token_never_goes_to_plain_http_off_loopback() {
     assert!(
         out.err()
             .contains("ENSEAL_GCS_ENDPOINT is refused: plain http"),
+        "{}",
+        out.err()
+    );
+    assert!(
+        out.err().contains("hint: set the variable"),
         "{}",
         out.err()
     );

@@ -8,7 +8,7 @@
 //! Otherwise the file is decrypted (MAC verified) and encrypted again with
 //! a new data key for the recreation rule's key groups, Shamir threshold,
 //! encryption rule and MAC mode, as `encrypt` with that creation rule would;
-//! the key group changes are printed first. Plaintext never leaves.
+//! the key group changes are printed. Plaintext never leaves.
 
 use super::args::resolve::Publish;
 use super::args::IoArgs;
@@ -94,11 +94,18 @@ pub(super) fn publish_gcs(
     name: &str,
 ) -> Result<()> {
     let destination = crate::publish::gcs::GcsDestination::new(&rule.gcs_bucket, &rule.gcs_prefix);
-    let upload = destination.prepare(name).map_err(|e| Error::Advice {
-        code: 1,
-        message: format!("{shown}: {e}"),
-        hint: "fix the destination rule's gcs_bucket / gcs_prefix, or the GCS endpoint variable"
-            .into(),
+    let upload = destination.prepare(name).map_err(|e| {
+        let hint = if e.starts_with("ENSEAL_GCS_ENDPOINT") || e.starts_with("STORAGE_EMULATOR_HOST")
+        {
+            "set the variable to https://host[:port] (plain http only to 127.0.0.1 or localhost), or unset it"
+        } else {
+            "fix gcs_bucket / gcs_prefix of the destination rule in .sops.yaml"
+        };
+        Error::Advice {
+            code: 1,
+            message: format!("{shown}: {e}"),
+            hint: hint.into(),
+        }
     })?;
     let contents = encrypted_contents(args, context, rule, shown)?;
     if !args.yes && !super::publish::confirm(absolute_shown, destination_path)? {
