@@ -34,6 +34,7 @@ mod keyservice;
 mod modify;
 mod pipeline;
 mod publish;
+mod publish_encrypted;
 mod rotate;
 mod settings;
 mod updatekeys;

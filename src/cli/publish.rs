@@ -1,6 +1,7 @@
 //! `enseal publish FILE|DIR`: decrypts each file and publishes it to the
 //! destination its `.sops.yaml` destination rule names, asking first unless
-//! `--yes` (sops 3.13 semantics; only Vault KV destinations so far).
+//! `--yes` (sops 3.13 semantics; Vault KV and, in `publish_encrypted`,
+//! GCS destinations so far).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -66,14 +67,27 @@ fn publish_one(args: &Publish, context: &ConfigContext, file: &Path, root: &Path
                 .into(),
         });
     }
-    let Destination::Vault(vault) = &destination else {
-        unreachable!("only Vault is supported")
-    };
     let name = destination_name(
         file,
         args.recursive.then_some(root),
         args.omit_extensions || rule.omit_extensions,
     );
+    #[cfg(feature = "gcp")]
+    if let Destination::Gcs { .. } = &destination {
+        let path = destination.path(&name);
+        return super::publish_encrypted::publish_gcs(
+            args,
+            context,
+            rule,
+            &shown,
+            &absolute_shown,
+            &path,
+            &name,
+        );
+    }
+    let Destination::Vault(vault) = &destination else {
+        unreachable!("only Vault is supported")
+    };
 
     let mut keys = pipeline::key_context(args.decryption_order.as_deref())?;
     let source = Source::read(context, Some(&shown), &IoArgs::default(), false, false)?;
@@ -115,7 +129,7 @@ fn publish_one(args: &Publish, context: &ConfigContext, file: &Path, root: &Path
 /// Asks `uploading FILE to DEST ? (y/n): ` until the answer is `y` or `n`.
 /// Without a terminal on standard input (and no `--yes`) there is no one to
 /// ask: an error with the fix.
-fn confirm(file: &str, destination: &str) -> Result<bool> {
+pub(super) fn confirm(file: &str, destination: &str) -> Result<bool> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Error::Advice {

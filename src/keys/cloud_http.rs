@@ -126,6 +126,14 @@ pub(crate) enum Body<'a> {
     Json(&'a str),
     /// An `application/x-www-form-urlencoded` form.
     Form(&'a [(&'a str, &'a str)]),
+    /// Raw bytes of the given content type (an uploaded file).
+    #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
+    Bytes {
+        /// The `Content-Type` header.
+        content_type: &'a str,
+        /// The body.
+        bytes: &'a [u8],
+    },
 }
 
 /// Sends one request and reads the whole response.
@@ -153,6 +161,10 @@ pub(crate) fn send(
             match body {
                 Body::Json(text) => req.content_type("application/json").send(text),
                 Body::Form(pairs) => req.send_form(pairs.iter().copied()),
+                Body::Bytes {
+                    content_type,
+                    bytes,
+                } => req.content_type(content_type).send(bytes),
                 Body::None => req.send_empty(),
             }
         }

@@ -2,9 +2,12 @@
 //! `destination_rules` of `.sops.yaml`, and the destination name of a file.
 //! No terminal I/O: the command (`cli::publish`) asks and prints.
 //!
-//! Only Vault / OpenBao KV (v1 and v2) is implemented; S3 and GCS
-//! destinations are recognised and refused ([`Destination::unsupported`]).
+//! Vault / OpenBao KV (v1 and v2) and Google Cloud Storage (cargo feature
+//! `gcp`) are implemented; S3 destinations are recognised and refused
+//! ([`Destination::unsupported`]).
 
+#[cfg(feature = "gcp")]
+pub mod gcs;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +27,8 @@ pub enum Destination {
         /// `s3_prefix`.
         prefix: String,
     },
-    /// A Google Cloud Storage bucket (not supported yet).
+    /// A Google Cloud Storage bucket ([`gcs`]; not supported without the
+    /// cargo feature `gcp`).
     Gcs {
         /// `gcs_bucket`.
         bucket: String,
@@ -60,12 +64,14 @@ impl Destination {
         None
     }
 
-    /// The name of a destination enseal cannot publish to yet (`S3`,
-    /// `GCS`), `None` for a supported one.
+    /// The name of a destination enseal cannot publish to yet (`S3`;
+    /// `GCS` in a build without the feature `gcp`), `None` for a supported
+    /// one.
     pub fn unsupported(&self) -> Option<&'static str> {
         match self {
             Destination::Vault(_) => None,
             Destination::S3 { .. } => Some("S3"),
+            Destination::Gcs { .. } if cfg!(feature = "gcp") => None,
             Destination::Gcs { .. } => Some("GCS"),
         }
     }
@@ -253,5 +259,24 @@ mod tests {
         assert_eq!(s3.path("f.json"), "s3://b/p/f.json");
         let vault = Destination::of_rule(&config.destination_rules[1]).unwrap();
         assert_eq!(vault.unsupported(), None);
+    }
+
+    #[test]
+    fn gcs_rules_name_their_bucket_and_prefix() {
+        let config = crate::config::parse(
+            Path::new(".sops.yaml"),
+            b"destination_rules:\n- gcs_bucket: b\n  gcs_prefix: p/\n",
+        )
+        .unwrap();
+        let gcs = Destination::of_rule(&config.destination_rules[0]).unwrap();
+        assert_eq!(
+            gcs.unsupported(),
+            if cfg!(feature = "gcp") {
+                None
+            } else {
+                Some("GCS")
+            }
+        );
+        assert_eq!(gcs.path("f.json"), "gcs://b/p/f.json");
     }
 }

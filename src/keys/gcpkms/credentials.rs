@@ -1,6 +1,8 @@
-//! Where a Cloud KMS token comes from, as sops finds credentials: a token
-//! in the environment, a credentials file (service account or user), or
-//! the metadata server when asked for.
+//! Where a Google access token comes from, as sops finds credentials for
+//! Cloud KMS: a token in the environment, a credentials file (service
+//! account or user), or the metadata server when asked for. Shared by the
+//! `gcp_kms` keys and the GCS destination of `publish`, each asking for
+//! its own OAuth scope.
 
 use super::super::cloud_http::{self, check_url, send, Body, Env};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -11,7 +13,7 @@ use zeroize::Zeroizing;
 /// Google's OAuth 2.0 token endpoint.
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// The scope requested for KMS calls (what the Go client asks for).
-const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// The metadata-flavor host when only `ENSEAL_GCP_METADATA` is set.
 const METADATA_HOST: &str = "169.254.169.254";
 
@@ -21,15 +23,21 @@ pub(crate) struct Token {
     pub quota_project: Option<String>,
 }
 
-/// Finds credentials as sops does and turns them into an access token.
-pub(crate) fn access_token(env: &dyn Env, agent: &cloud_http::Agent) -> Result<Token, String> {
+/// Finds credentials as sops does and turns them into an access token for
+/// `scope` (the scope only matters to a service account's signed request;
+/// a refresh token or the metadata server gives the scopes it was granted).
+pub(crate) fn access_token(
+    env: &dyn Env,
+    agent: &cloud_http::Agent,
+    scope: &str,
+) -> Result<Token, String> {
     if let Some(value) = env.var("GOOGLE_CREDENTIALS") {
         let json = if std::path::Path::new(&value).is_file() {
             cloud_http::read_credential_file("GOOGLE_CREDENTIALS", &value)?
         } else {
             Zeroizing::new(value)
         };
-        return token_from_json(agent, &json, "GOOGLE_CREDENTIALS");
+        return token_from_json(agent, &json, "GOOGLE_CREDENTIALS", scope);
     }
     if let Some(token) = env.var("GOOGLE_OAUTH_ACCESS_TOKEN") {
         return Ok(Token {
@@ -39,13 +47,13 @@ pub(crate) fn access_token(env: &dyn Env, agent: &cloud_http::Agent) -> Result<T
     }
     if let Some(path) = env.var("GOOGLE_APPLICATION_CREDENTIALS") {
         let json = cloud_http::read_credential_file("GOOGLE_APPLICATION_CREDENTIALS", &path)?;
-        return token_from_json(agent, &json, "GOOGLE_APPLICATION_CREDENTIALS");
+        return token_from_json(agent, &json, "GOOGLE_APPLICATION_CREDENTIALS", scope);
     }
     if let Some(path) = well_known_file(env) {
         if path.is_file() {
             let shown = path.display().to_string();
             let json = cloud_http::read_credential_file("gcloud", &shown)?;
-            return token_from_json(agent, &json, &shown);
+            return token_from_json(agent, &json, &shown, scope);
         }
     }
     let metadata_host = env.var("GCE_METADATA_HOST").or_else(|| {
@@ -80,12 +88,14 @@ fn well_known_file(env: &dyn Env) -> Option<std::path::PathBuf> {
     )
 }
 
-/// A token from a credentials JSON document (`source` names where it
-/// came from, for errors).
+/// A token for `scope` from a credentials JSON document (`source` names
+/// where it came from, for errors). Tokens are cached by credentials and
+/// scope: a narrow token is never handed to a caller asking for another.
 pub(crate) fn token_from_json(
     agent: &cloud_http::Agent,
     json: &str,
     source: &str,
+    scope: &str,
 ) -> Result<Token, String> {
     let creds: Json = serde_json::from_str(json)
         .map_err(|_| format!("{source}: not a readable file and not credentials JSON"))?;
@@ -94,7 +104,7 @@ pub(crate) fn token_from_json(
     let kind = text("type").unwrap_or_default();
     let token_uri = text("token_uri").unwrap_or_else(|| DEFAULT_TOKEN_URI.to_string());
     check_url(&token_uri).map_err(|e| format!("{source}: token_uri: {e}"))?;
-    let digest = cloud_http::digest(&[json.as_bytes()]);
+    let digest = cloud_http::digest(&[json.as_bytes(), scope.as_bytes()]);
     if let Some(cached) = cloud_http::cached(&digest) {
         return Ok(Token {
             access_token: cached,
@@ -114,6 +124,7 @@ pub(crate) fn token_from_json(
                 &key,
                 text("private_key_id").as_deref(),
                 &token_uri,
+                scope,
                 cloud_http::unix_now(),
             )
             .map_err(|e| format!("{source}: {e}"))?;
@@ -176,12 +187,13 @@ fn metadata_token(agent: &cloud_http::Agent, host: &str) -> Result<Token, String
 }
 
 /// The RS256-signed JWT a service account presents at `token_uri`
-/// (RFC 7523), valid for one hour from `now`.
+/// (RFC 7523) for `scope`, valid for one hour from `now`.
 pub(crate) fn signed_assertion(
     email: &str,
     private_key_pem: &str,
     key_id: Option<&str>,
     token_uri: &str,
+    scope: &str,
     now: u64,
 ) -> Result<Zeroizing<String>, String> {
     let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
@@ -190,7 +202,7 @@ pub(crate) fn signed_assertion(
     }
     let claims = serde_json::json!({
         "iss": email,
-        "scope": SCOPE,
+        "scope": scope,
         "aud": token_uri,
         "iat": now,
         "exp": now + 3600,

@@ -2,7 +2,7 @@
 //! endpoint.
 
 use super::super::cloud_http::{self, check_url, field, Body, Env};
-use super::credentials::{access_token, Token};
+use super::credentials::{access_token, Token, CLOUD_PLATFORM_SCOPE};
 use crate::tree::Map;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -19,7 +19,7 @@ pub(crate) fn wrap(env: &dyn Env, fields: &mut Map, secret: &[u8]) -> Result<(),
     let id = resource_id(fields)?;
     let fail = |e: String| format!("failed to encrypt sops data key with GCP KMS key: {e}");
     let agent = cloud_http::agent(env);
-    let token = access_token(env, &agent).map_err(fail)?;
+    let token = access_token(env, &agent, CLOUD_PLATFORM_SCOPE).map_err(fail)?;
     let body = Zeroizing::new(format!(
         "{{\"plaintext\":\"{}\"}}",
         Zeroizing::new(STANDARD.encode(secret)).as_str()
@@ -47,7 +47,7 @@ pub(crate) fn unwrap(env: &dyn Env, fields: &Map) -> Result<Zeroizing<Vec<u8>>, 
         .decode(enc.trim())
         .map_err(|e| fail(format!("enc is not base64: {e}")))?;
     let agent = cloud_http::agent(env);
-    let token = access_token(env, &agent).map_err(fail)?;
+    let token = access_token(env, &agent, CLOUD_PLATFORM_SCOPE).map_err(fail)?;
     let body = format!("{{\"ciphertext\":\"{}\"}}", STANDARD.encode(ciphertext));
     let mut json = call(env, &agent, &id, "decrypt", &token, &body).map_err(fail)?;
     let plaintext = match json.get_mut("plaintext") {

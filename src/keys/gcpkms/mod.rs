@@ -55,7 +55,7 @@ fn not_built() -> String {
 }
 
 #[cfg(feature = "gcp")]
-mod credentials;
+pub(crate) mod credentials;
 #[cfg(feature = "gcp")]
 pub(crate) mod imp;
 #[cfg(all(test, feature = "gcp"))]
