@@ -480,6 +480,60 @@ fn man_page_parses() {
 }
 
 #[test]
+fn every_page_the_man_pages_name_exists_and_renders() {
+    let sb = Sandbox::new();
+    let dir = sb.root().join("man1");
+    run(enseal().arg("man").arg("--out-dir").arg(&dir)).ok();
+    let top = std::fs::read_to_string(dir.join("enseal.1")).unwrap();
+    assert_eq!(top, run(enseal().arg("man")).ok().out());
+    // Every enseal-*(1) page named anywhere exists.
+    let mut named = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (at, _) in text.match_indices("enseal\\-") {
+            let raw: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '\\')
+                .collect();
+            let name = raw.replace("\\-", "-");
+            if text[at + raw.len()..].starts_with("(1)") {
+                assert!(
+                    dir.join(format!("{name}.1")).exists(),
+                    "{name}(1) is named but missing"
+                );
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 15, "only {named} page references");
+    // One subcommand's page, rendered by man(1) where it can.
+    let page = run(enseal().args(["man", "groups", "add"])).ok();
+    assert_eq!(
+        page.out(),
+        std::fs::read_to_string(dir.join("enseal-groups-add.1")).unwrap()
+    );
+    if Command::new("man").arg("--version").output().is_ok() {
+        let rendered = run(Command::new("man")
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .arg("-l")
+            .arg(dir.join("enseal-encrypt.1")));
+        if rendered.code == Some(0) {
+            let text = rendered.out();
+            for section in ["EXAMPLES", "ENVIRONMENT", "EXIT STATUS", "FILES"] {
+                assert!(text.contains(section), "{text}");
+            }
+            assert!(
+                text.contains("enseal encrypt -i secrets/app.yaml"),
+                "{text}"
+            );
+        }
+    }
+    let unknown = run(enseal().args(["man", "nope"]));
+    assert_eq!(unknown.code, Some(1), "{}", unknown.err());
+}
+
+#[test]
 fn master_keys_changed_on_both_sides_conflict() {
     let sb = Sandbox::new();
     repo(&sb);

@@ -1,5 +1,5 @@
-//! `enseal completion SHELL` and `enseal man`: generated from the clap
-//! definitions, written to standard output.
+//! `enseal completion SHELL`: generated from the clap definitions, written
+//! to standard output.
 
 use std::io::Write;
 
@@ -24,19 +24,8 @@ pub(crate) fn run_completion(shell: CompletionShell) -> Result<()> {
     write_stdout(&out)
 }
 
-/// Writes the man page (roff) to stdout.
-pub(crate) fn run_man() -> Result<()> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(LowArgs::command())
-        .render(&mut out)
-        .map_err(|source| Error::WriteOutput {
-            path: "<stdout>".into(),
-            source,
-        })?;
-    write_stdout(&out)
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to stdout (a closed pipe is not an error).
+pub(super) fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(()),

@@ -31,6 +31,7 @@ mod init;
 mod io;
 mod key_advice;
 mod keyservice;
+mod man;
 mod modify;
 mod pipeline;
 mod publish;
@@ -232,7 +233,7 @@ fn dispatch(hi: HiArgs) -> Result<()> {
         Command::Groups(cmd) => groups::run(&cmd, config),
         Command::Git(cmd) => git::run(cmd, config).map(exit_unless_zero),
         Command::Completion(shell) => completion::run_completion(shell),
-        Command::Man => completion::run_man(),
+        Command::Man(cmd) => man::run(&cmd.command, cmd.out_dir.as_deref()),
         Command::Check(cmd) => check::run(&cmd, config),
         Command::Init(cmd) => init::run(&cmd),
         Command::Keyservice(cmd) => keyservice::run(&cmd),

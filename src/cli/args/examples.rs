@@ -62,6 +62,13 @@ Examples:
   enseal updatekeys secrets/app.yaml   show the key changes .sops.yaml asks for, then confirm
   enseal updatekeys -y -r              apply them to every file of the repository";
 
+/// `enseal man --help`.
+pub(crate) const MAN: &str = "\
+Examples:
+  enseal man | man -l -                 enseal(1)
+  enseal man encrypt | man -l -         enseal-encrypt(1)
+  enseal man --out-dir ~/.local/share/man/man1   every page, for man(1) to find";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +105,9 @@ mod tests {
 
     #[test]
     fn every_example_is_a_command_line_enseal_accepts() {
-        let all = [TOP, ENCRYPT, DECRYPT, EDIT, SET, UNSET, ROTATE, UPDATEKEYS];
+        let all = [
+            TOP, ENCRYPT, DECRYPT, EDIT, SET, UNSET, ROTATE, UPDATEKEYS, MAN,
+        ];
         let mut checked = 0;
         for text in all {
             for line in text.lines().filter(|l| l.starts_with("  ")) {

@@ -100,7 +100,7 @@ pub(crate) enum LowCommand {
     Git(GitCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionCmd),
-    /// Print the man page (roff) on standard output.
+    /// Print a man page (roff), or write them all with --out-dir.
     Man(ManCmd),
     /// Check files against .sops.yaml without any private key (CI, pre-commit).
     Check(CheckCmd),
@@ -745,8 +745,17 @@ Examples:
 
 /// `enseal man`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  enseal man > enseal.1 && man -l enseal.1")]
-pub(crate) struct ManCmd {}
+#[command(after_help = examples::MAN)]
+pub(crate) struct ManCmd {
+    /// The command whose page to print (e.g. `encrypt`, `groups add`);
+    /// none: enseal(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Write every page (enseal.1, enseal-encrypt.1, …) into this directory
+    /// instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<std::path::PathBuf>,
+}
 
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -7,8 +7,8 @@
 use super::{
     ChangeKeyArgs, CheckCmd, CompletionShell, DecryptCmd, EditCmd, EncryptCmd, ExecEnvCmd,
     ExecFileCmd, GitCmd, GroupsCmd, InitCmd, IoArgs, KeyArgs, KeyServiceArgs, KeyserviceCmd,
-    LowArgs, LowCommand, OrderArg, PublishCmd, ReadArgs, RotateCmd, RuleArgs, SetCmd, TypeArgs,
-    UnsetCmd, UpdatekeysCmd,
+    LowArgs, LowCommand, ManCmd, OrderArg, PublishCmd, ReadArgs, RotateCmd, RuleArgs, SetCmd,
+    TypeArgs, UnsetCmd, UpdatekeysCmd,
 };
 use crate::error::{exit, Error, Result};
 use crate::keys::service::Address;
@@ -69,7 +69,7 @@ pub(crate) enum Command {
     /// `completion SHELL`.
     Completion(CompletionShell),
     /// `man`.
-    Man,
+    Man(ManCmd),
     /// `check`.
     Check(CheckCmd),
     /// `init`.
@@ -329,7 +329,7 @@ fn subcommand(command: LowCommand, globals: &Globals) -> Result<Command> {
         LowCommand::Groups { command } => Command::Groups(command),
         LowCommand::Git(cmd) => Command::Git(cmd),
         LowCommand::Completion(cmd) => Command::Completion(cmd.shell),
-        LowCommand::Man(_) => Command::Man,
+        LowCommand::Man(cmd) => Command::Man(cmd),
         LowCommand::Check(cmd) => Command::Check(cmd),
         LowCommand::Init(cmd) => Command::Init(cmd),
         LowCommand::Keyservice(cmd) => Command::Keyservice(cmd),
