@@ -178,6 +178,17 @@ impl One<'_> {
         }
     }
 
+    /// Refuses an AWS destination in a build without the `aws` feature,
+    /// before the file is read.
+    fn aws_available(&self) -> Result<()> {
+        crate::publish::aws::available().map_err(|e| Error::Advice {
+            code: 1,
+            message: format!("{}: {e}", self.shown),
+            hint: "install an enseal built with the default features, or use sops for this rule"
+                .into(),
+        })
+    }
+
     /// A failed AWS call, naming the file.
     fn aws_failed(&self, e: String) -> Error {
         Error::Advice {
@@ -218,6 +229,7 @@ fn publish_s3(
     s3: &crate::publish::s3::S3Destination,
 ) -> Result<()> {
     // The bucket and key are checked before the file is even decrypted.
+    one.aws_available()?;
     s3.check(one.name).map_err(|e| one.refused(rule, e))?;
     let contents = encrypted_contents(one, rule)?;
     if !one.confirmed()? {
@@ -285,6 +297,7 @@ fn publish_secrets_manager(
 ) -> Result<()> {
     use crate::publish::secretsmanager::SecretValue;
     use zeroize::Zeroizing;
+    one.aws_available()?;
     let secret = sm.check(one.name).map_err(|e| one.refused(rule, e))?;
     let (source, decrypted) = one.decrypt()?;
     let value = if source.in_kind == crate::format::FormatKind::Binary {

@@ -5,7 +5,6 @@
 //! those of the KMS keys (`crate::keys::kms::sdk`).
 
 /// The error when enseal was built without the `aws` feature.
-#[cfg_attr(feature = "aws", allow(dead_code))]
 pub(crate) const NO_AWS: &str =
     "enseal was built without AWS support (rebuild with the cargo feature `aws`, on by default)";
 
@@ -13,6 +12,15 @@ pub(crate) const NO_AWS: &str =
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub(crate) const NO_REGION: &str =
     "no AWS region is configured (set AWS_REGION, or region in the AWS profile)";
+
+/// `Err(NO_AWS)` when enseal was built without the `aws` feature.
+pub fn available() -> Result<(), &'static str> {
+    if cfg!(feature = "aws") {
+        Ok(())
+    } else {
+        Err(NO_AWS)
+    }
+}
 
 /// Checks an `aws_region` from `.sops.yaml`: lowercase letters and digits
 /// in words joined by `-` (`eu-west-1`). It becomes part of the endpoint's
@@ -46,6 +54,17 @@ pub(crate) fn endpoint_override(config: &aws_config::SdkConfig, service: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn availability_follows_the_feature() {
+        assert_eq!(available().is_ok(), cfg!(feature = "aws"));
+        #[cfg(not(feature = "aws"))]
+        {
+            let s3 = crate::publish::s3::S3Destination::new("bucket", "");
+            let err = s3.upload(b"x", "f").unwrap_err();
+            assert!(err.contains("without AWS support"), "{err}");
+        }
+    }
 
     #[test]
     fn regions_are_one_dns_label() {
