@@ -2,7 +2,8 @@
 //! and read back through the HTTP API, the same data as the reference sops
 //! writes, the "already up to date" case, the recursive walk, and the
 //! errors (no destination, two destinations, no terminal without --yes,
-//! S3, an address the allowlist refuses).
+//! GCS, an address the allowlist refuses). S3 and AWS Secrets Manager:
+//! tests/publish_aws.rs.
 //!
 //! Needs `ENSEAL_TEST_VAULT_ADDR` and `ENSEAL_TEST_VAULT_TOKEN`
 //! (`eval "$(scripts/test-servers env)"`). Missing: a failure in CI, a
@@ -320,15 +321,14 @@ fn a_rule_without_destination_is_refused_as_sops_does() {
 }
 
 #[test]
-fn s3_destinations_are_refused_as_not_supported_yet() {
-    // GCS destinations are published: tests/publish_gcs.rs.
-    let sb = sandbox("  - s3_bucket: b\n");
+fn secrets_manager_with_another_destination_is_two_destinations() {
+    let sb = sandbox("  - vault_path: app/\n    secretsmanager_prefix: \"\"\n");
     encrypted(&sb, "db.yaml");
     let out = publish(&sb, None, &["--yes", "db.yaml"]);
     assert_eq!(out.code, Some(1), "{}", out.err());
     assert!(
         out.err()
-            .contains("publishing to S3 is not supported by enseal yet"),
+            .contains("more than one destinations were found in a single destination rule"),
         "{}",
         out.err()
     );

@@ -1,6 +1,5 @@
-//! `publish` to a destination that stores the encrypted file (Google Cloud
-//! Storage; sops does the same for S3): what is uploaded, and the GCS
-//! upload itself.
+//! `publish` to a destination that stores the encrypted file (S3 and Google
+//! Cloud Storage): what is uploaded, and the GCS upload itself.
 //!
 //! What is uploaded, as sops 3.13 `publish` decides it: when the rule's
 //! `recreation_rule` names no key, the file's bytes as they are on disk
@@ -22,7 +21,6 @@ use crate::keys::{self, changes};
 
 /// The bytes to upload for `shown` (the file as given): the file itself,
 /// or the file re-encrypted for the rule's `recreation_rule`.
-#[cfg_attr(not(feature = "gcp"), allow(dead_code))]
 pub(super) fn encrypted_contents(
     args: &Publish,
     context: &ConfigContext,

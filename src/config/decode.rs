@@ -586,6 +586,11 @@ impl Decoder<'_> {
             gcs_bucket: self.string(map, "gcs_bucket", &at)?,
             gcs_prefix: self.string(map, "gcs_prefix", &at)?,
             vault_path: self.string(map, "vault_path", &at)?,
+            secretsmanager_prefix: match map.and_then(|m| m.get("secretsmanager_prefix")) {
+                Some(_) => Some(self.string(map, "secretsmanager_prefix", &at)?),
+                None => None,
+            },
+            aws_region: self.string(map, "aws_region", &at)?,
             vault_address: self.string(map, "vault_address", &at)?,
             vault_kv_mount_name: self.string(map, "vault_kv_mount_name", &at)?,
             vault_kv_version: self.int(map, "vault_kv_version", &at)?.unwrap_or(0),

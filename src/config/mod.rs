@@ -198,6 +198,12 @@ pub struct DestinationRule {
     pub gcs_prefix: String,
     /// `vault_path`.
     pub vault_path: String,
+    /// `secretsmanager_prefix` (enseal extension): present, even empty or
+    /// null, selects the AWS Secrets Manager destination.
+    pub secretsmanager_prefix: Option<String>,
+    /// `aws_region` (enseal extension, for Secrets Manager; empty: the AWS
+    /// environment's region).
+    pub aws_region: String,
     /// `vault_address` (empty: the Vault client default).
     pub vault_address: String,
     /// `vault_kv_mount_name` (empty: `secret/`).
@@ -350,7 +356,8 @@ impl Config {
         let kinds = [&rule.s3_bucket, &rule.gcs_bucket, &rule.vault_path]
             .iter()
             .filter(|s| !s.is_empty())
-            .count();
+            .count()
+            + usize::from(rule.secretsmanager_prefix.is_some());
         if kinds > 1 {
             return Err(ConfigError::MultipleDestinations {
                 path: self.path.clone(),

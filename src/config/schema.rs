@@ -130,6 +130,8 @@ static DESTINATION_RULE: Object = Object {
         ("gcs_bucket", Shape::Leaf),
         ("gcs_prefix", Shape::Leaf),
         ("vault_path", Shape::Leaf),
+        ("secretsmanager_prefix", Shape::Leaf),
+        ("aws_region", Shape::Leaf),
         ("vault_address", Shape::Leaf),
         ("vault_kv_mount_name", Shape::Leaf),
         ("vault_kv_version", Shape::Leaf),
@@ -278,7 +280,7 @@ mod tests {
 
     #[test]
     fn known_keys_of_every_kind_pass() {
-        let yaml = "creation_rules:\n  - path_regex: x\n    kms: a\n    aws_profile: p\n    age: a\n    pgp: p\n    gcp_kms: g\n    hckms: [h]\n    azure_keyvault: z\n    hc_vault_transit_uri: v\n    shamir_threshold: 2\n    encrypted_regex: r\n    mac_only_encrypted: true\n    key_groups:\n      - merge:\n          - age: [a]\n        kms: [{arn: a, role: r, context: {a: b}, aws_profile: p}]\n        gcp_kms: [{resource_id: r}]\n        hckms: [{key_id: k}]\n        azure_keyvault: [{vaultUrl: u, key: k, version: v}]\n        hc_vault: [v]\n        pgp: [p]\ndestination_rules:\n  - path_regex: x\n    s3_bucket: b\n    s3_prefix: p\n    vault_path: v\n    vault_address: a\n    vault_kv_mount_name: m\n    vault_kv_version: 2\n    omit_extensions: true\n    recreation_rule: {age: a}\nstores:\n  yaml: {indent: 2, preserve_format: true}\n  json: {indent: 2}\n  json_binary: {indent: 2}\n  dotenv: {preserve_format: true}\n  ini: {}\n";
+        let yaml = "creation_rules:\n  - path_regex: x\n    kms: a\n    aws_profile: p\n    age: a\n    pgp: p\n    gcp_kms: g\n    hckms: [h]\n    azure_keyvault: z\n    hc_vault_transit_uri: v\n    shamir_threshold: 2\n    encrypted_regex: r\n    mac_only_encrypted: true\n    key_groups:\n      - merge:\n          - age: [a]\n        kms: [{arn: a, role: r, context: {a: b}, aws_profile: p}]\n        gcp_kms: [{resource_id: r}]\n        hckms: [{key_id: k}]\n        azure_keyvault: [{vaultUrl: u, key: k, version: v}]\n        hc_vault: [v]\n        pgp: [p]\ndestination_rules:\n  - path_regex: x\n    s3_bucket: b\n    s3_prefix: p\n    vault_path: v\n    vault_address: a\n    vault_kv_mount_name: m\n    vault_kv_version: 2\n    omit_extensions: true\n    recreation_rule: {age: a}\n  - secretsmanager_prefix: p/\n    aws_region: eu-west-1\nstores:\n  yaml: {indent: 2, preserve_format: true}\n  json: {indent: 2}\n  json_binary: {indent: 2}\n  dotenv: {preserve_format: true}\n  ini: {}\n";
         assert!(unknown(yaml).is_empty(), "{:?}", unknown(yaml));
     }
 }

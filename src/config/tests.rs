@@ -787,6 +787,31 @@ fn destination_rules() {
             c.destination_for("both/x").unwrap_err().to_string(),
             "error loading config: more than one destinations were found in a single destination rule, you can only use one per rule (config file /proj/.sops.yaml, destination_rules[1])"
         );
+    let sm = config(
+        r#"{"destination_rules": [
+                {"path_regex": "^a", "secretsmanager_prefix": "app/", "aws_region": "eu-west-1"},
+                {"path_regex": "^b", "secretsmanager_prefix": null},
+                {"path_regex": "^c", "secretsmanager_prefix": "", "vault_path": "v"},
+                {"path_regex": "^d", "vault_path": "v"}
+            ]}"#,
+    );
+    let a = sm.destination_for("a").unwrap();
+    assert_eq!(
+        (a.secretsmanager_prefix.as_deref(), a.aws_region.as_str()),
+        (Some("app/"), "eu-west-1")
+    );
+    assert_eq!(
+        sm.destination_for("b")
+            .unwrap()
+            .secretsmanager_prefix
+            .as_deref(),
+        Some("")
+    );
+    assert!(matches!(
+        sm.destination_for("c"),
+        Err(ConfigError::MultipleDestinations { .. })
+    ));
+    assert_eq!(sm.destination_for("d").unwrap().secretsmanager_prefix, None);
     let none = config(r#"{"destination_rules": [{"path_regex": "^x"}]}"#);
     assert_eq!(
             none.destination_for("y").unwrap_err().to_string(),

@@ -32,7 +32,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 #[cfg(feature = "aws")]
-mod sdk;
+pub(crate) mod sdk;
 
 /// AWS's limit on the length of a role session name.
 #[cfg_attr(not(feature = "aws"), allow(dead_code))] // used by `sdk`
@@ -166,7 +166,7 @@ fn is_partition(partition: &str) -> bool {
 
 /// Lowercase letters and digits in words joined by single `-`: a region
 /// name such as `us-east-1`, which is one DNS label (no `.`).
-fn is_dashed_words(text: &str) -> bool {
+pub(crate) fn is_dashed_words(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 63
         && text.split('-').all(|w| {

@@ -2,12 +2,15 @@
 //! `destination_rules` of `.sops.yaml`, and the destination name of a file.
 //! No terminal I/O: the command (`cli::publish`) asks and prints.
 //!
-//! Vault / OpenBao KV (v1 and v2) and Google Cloud Storage (cargo feature
-//! `gcp`) are implemented; S3 destinations are recognised and refused
-//! ([`Destination::unsupported`]).
+//! Implemented: Vault / OpenBao KV (v1 and v2), S3 ([`s3`]), AWS Secrets
+//! Manager ([`secretsmanager`], an enseal extension) and Google Cloud
+//! Storage ([`gcs`], cargo feature `gcp`).
 
+pub mod aws;
 #[cfg(feature = "gcp")]
 pub mod gcs;
+pub mod s3;
+pub mod secretsmanager;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
@@ -20,13 +23,10 @@ use crate::tree::{Item, Map, Value};
 pub enum Destination {
     /// A Vault KV secret.
     Vault(vault::VaultDestination),
-    /// An S3 bucket (not supported yet).
-    S3 {
-        /// `s3_bucket`.
-        bucket: String,
-        /// `s3_prefix`.
-        prefix: String,
-    },
+    /// An S3 bucket: `s3_bucket`, `s3_prefix`.
+    S3(s3::S3Destination),
+    /// An AWS Secrets Manager secret: `secretsmanager_prefix`, `aws_region`.
+    SecretsManager(secretsmanager::SecretsManagerDestination),
     /// A Google Cloud Storage bucket ([`gcs`]; not supported without the
     /// cargo feature `gcp`).
     Gcs {
@@ -42,10 +42,15 @@ impl Destination {
     /// destinations is refused earlier, by `Config::destination_for`.
     pub fn of_rule(rule: &DestinationRule) -> Option<Destination> {
         if !rule.s3_bucket.is_empty() {
-            return Some(Destination::S3 {
-                bucket: rule.s3_bucket.clone(),
-                prefix: rule.s3_prefix.clone(),
-            });
+            return Some(Destination::S3(s3::S3Destination::new(
+                &rule.s3_bucket,
+                &rule.s3_prefix,
+            )));
+        }
+        if let Some(prefix) = &rule.secretsmanager_prefix {
+            return Some(Destination::SecretsManager(
+                secretsmanager::SecretsManagerDestination::new(prefix, &rule.aws_region),
+            ));
         }
         if !rule.gcs_bucket.is_empty() {
             return Some(Destination::Gcs {
@@ -64,13 +69,11 @@ impl Destination {
         None
     }
 
-    /// The name of a destination enseal cannot publish to yet (`S3`;
-    /// `GCS` in a build without the feature `gcp`), `None` for a supported
-    /// one.
+    /// The name of a destination this build cannot publish to (`GCS`
+    /// without the cargo feature `gcp`), `None` for a supported one.
     pub fn unsupported(&self) -> Option<&'static str> {
         match self {
-            Destination::Vault(_) => None,
-            Destination::S3 { .. } => Some("S3"),
+            Destination::Vault(_) | Destination::S3(_) | Destination::SecretsManager(_) => None,
             Destination::Gcs { .. } if cfg!(feature = "gcp") => None,
             Destination::Gcs { .. } => Some("GCS"),
         }
@@ -80,7 +83,8 @@ impl Destination {
     pub fn path(&self, name: &str) -> String {
         match self {
             Destination::Vault(v) => v.display_url(name),
-            Destination::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}{name}"),
+            Destination::S3(d) => d.path(name),
+            Destination::SecretsManager(d) => d.path(name),
             Destination::Gcs { bucket, prefix } => format!("gcs://{bucket}/{prefix}{name}"),
         }
     }
@@ -251,14 +255,19 @@ mod tests {
     fn rules_name_their_destination() {
         let config = crate::config::parse(
             Path::new(".sops.yaml"),
-            b"destination_rules:\n- s3_bucket: b\n  s3_prefix: p/\n- vault_path: x\n",
+            b"destination_rules:\n- s3_bucket: b\n  s3_prefix: p/\n- vault_path: x\n- secretsmanager_prefix: ''\n- gcs_bucket: g\n",
         )
         .unwrap();
         let s3 = Destination::of_rule(&config.destination_rules[0]).unwrap();
-        assert_eq!(s3.unsupported(), Some("S3"));
+        assert_eq!(s3.unsupported(), None);
         assert_eq!(s3.path("f.json"), "s3://b/p/f.json");
         let vault = Destination::of_rule(&config.destination_rules[1]).unwrap();
         assert_eq!(vault.unsupported(), None);
+        let sm = Destination::of_rule(&config.destination_rules[2]).unwrap();
+        assert_eq!(sm.unsupported(), None);
+        assert_eq!(sm.path("f"), "AWS Secrets Manager secret f");
+        let gcs = Destination::of_rule(&config.destination_rules[3]).unwrap();
+        assert_eq!(gcs.path("f"), "gcs://g/f");
     }
 
     #[test]

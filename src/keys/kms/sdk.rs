@@ -1,6 +1,8 @@
 //! The AWS SDK side of the kms backend (cargo feature `aws`): one
 //! current-thread tokio runtime, created on first use, runs the config
-//! loading, the optional STS AssumeRole and the KMS call.
+//! loading, the optional STS AssumeRole and the KMS call. `publish` to S3
+//! and Secrets Manager uses the same runtime ([`run`]), base config
+//! ([`base_config`]) and error wording ([`describe_error`]).
 //!
 //! Every call is bounded: connect and read timeouts, a per-attempt and a
 //! per-operation timeout, at most [`MAX_ATTEMPTS`] attempts, and a final
@@ -48,7 +50,7 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
 }
 
 /// Runs `fut` on the runtime, failing after [`OVERALL_TIMEOUT`].
-fn run<T>(fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+pub(crate) fn run<T>(fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     runtime()?.block_on(async {
         match tokio::time::timeout(OVERALL_TIMEOUT, fut).await {
             Ok(result) => result,
@@ -57,9 +59,13 @@ fn run<T>(fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     })
 }
 
-/// Loads the SDK config for `key`: region from the ARN, the standard
-/// credential chain (with `aws_profile`), then the assumed role if any.
-async fn config_for(key: &KmsKey) -> Result<SdkConfig, String> {
+/// The SDK config every AWS call of enseal starts from: the bounded HTTP
+/// client (rustls on ring) and timeouts, the retry limit, the standard
+/// credential chain (with the shared-config `profile` when not empty), and
+/// `region` when given (else the chain's: `AWS_REGION`, the profile…).
+/// Endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`)
+/// come from the user's environment, as the SDK reads them.
+pub(crate) async fn base_config(region: Option<&str>, profile: &str) -> SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -70,14 +76,22 @@ async fn config_for(key: &KmsKey) -> Result<SdkConfig, String> {
         .operation_timeout(OPERATION_TIMEOUT)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(key.region.clone()))
         .http_client(http)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-    if !key.profile.is_empty() {
-        loader = loader.profile_name(&key.profile);
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_string()));
     }
-    let base = loader.load().await;
+    if !profile.is_empty() {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
+/// Loads the SDK config for `key`: region from the ARN, the standard
+/// credential chain (with `aws_profile`), then the assumed role if any.
+async fn config_for(key: &KmsKey) -> Result<SdkConfig, String> {
+    let base = base_config(Some(&key.region), &key.profile).await;
     if key.role.is_empty() {
         return Ok(base);
     }
@@ -140,10 +154,25 @@ pub(super) fn decrypt(key: &KmsKey, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, S
     })
 }
 
+/// One line describing an SDK error of a kms key's call, naming the role
+/// when loading the assumed role's credentials failed.
+fn describe<E, R>(key: &KmsKey, err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let text = describe_error(err);
+    if !key.role.is_empty() && text.contains("loading credentials") {
+        format!("failed to assume role '{}': {text}", key.role)
+    } else {
+        text
+    }
+}
+
 /// One line describing an SDK error: the service's error code and message
 /// (`AccessDeniedException: …`, `InvalidCiphertextException`), or the
 /// transport cause (connection refused, timeout, missing credentials).
-fn describe<E, R>(key: &KmsKey, err: &SdkError<E, R>) -> String
+pub(crate) fn describe_error<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
@@ -163,12 +192,7 @@ where
         ),
         _ => chain(err),
     };
-    let text = one_line(&text);
-    if !key.role.is_empty() && text.contains("loading credentials") {
-        format!("failed to assume role '{}': {text}", key.role)
-    } else {
-        text
-    }
+    one_line(&text)
 }
 
 /// An error and its sources, `: `-separated, each message once (the SDK's
