@@ -2,7 +2,7 @@
 //! SDK's environment provider reads it) and how a request is signed with
 //! them: the `SDK-HMAC-SHA256` scheme of Huawei's API gateway.
 
-use super::super::cloud_http::Env;
+use super::super::cloud_http::{self, Env, Origin};
 use ring::hmac;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -11,12 +11,13 @@ use zeroize::Zeroizing;
 pub(crate) const ALGORITHM: &str = "SDK-HMAC-SHA256";
 
 /// An access key pair, the optional security token of temporary
-/// credentials, and the project the KMS calls are made in.
+/// credentials, and the project the KMS calls are made in when the
+/// environment names it.
 pub(crate) struct Credentials {
     pub access_key: String,
     pub secret_key: Zeroizing<String>,
     pub security_token: Option<Zeroizing<String>>,
-    pub project_id: String,
+    pub project_id: Option<String>,
 }
 
 /// Reads `HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`,
@@ -42,18 +43,9 @@ pub(crate) fn from_env(env: &dyn Env) -> Result<Credentials, String> {
     }
     let project_id = env
         .var("HUAWEICLOUD_SDK_PROJECT_ID")
-        .map(|p| p.trim().to_string())
-        .ok_or_else(|| {
-            "HUAWEICLOUD_SDK_PROJECT_ID is not set: enseal needs the id of the project \
-             of the key's region (IAM console, My Credentials > Projects); it does not \
-             look it up"
-                .to_string()
-        })?;
-    // It goes into the URL path: letters and digits only.
-    if project_id.len() > 64 || !project_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "HUAWEICLOUD_SDK_PROJECT_ID {project_id:?} is not a project id (letters and digits)"
-        ));
+        .map(|p| p.trim().to_string());
+    if let Some(id) = &project_id {
+        check_project_id(id).map_err(|e| format!("HUAWEICLOUD_SDK_PROJECT_ID {e}"))?;
     }
     let security_token = match env.var("HUAWEICLOUD_SDK_SECURITY_TOKEN") {
         Some(t) if t.bytes().any(|b| b.is_ascii_control() || b == b' ') => {
@@ -68,6 +60,163 @@ pub(crate) fn from_env(env: &dyn Env) -> Result<Credentials, String> {
         security_token,
         project_id,
     })
+}
+
+/// A project id goes into the URL path: 1 to 64 letters and digits.
+fn check_project_id(id: &str) -> Result<(), String> {
+    if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(format!("{id:?} is not a project id (letters and digits)"))
+    }
+}
+
+/// Projects found for (access key, region) in this process.
+static PROJECTS: std::sync::Mutex<Vec<(String, String, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The project the KMS calls for `region` are made in:
+/// `HUAWEICLOUD_SDK_PROJECT_ID`, else the one project named `region` that
+/// IAM lists for these credentials (`GET {iam}/v3/projects?name={region}`,
+/// signed), as the Go SDK finds it. IAM is `HUAWEICLOUD_SDK_IAM_ENDPOINT`
+/// (the SDK's variable; https, or http to loopback), else
+/// `https://iam.{region}.myhuaweicloud.com` (`.eu` for `eu-west-101`);
+/// `region` is already checked.
+pub(crate) fn project_id(
+    env: &dyn Env,
+    agent: &cloud_http::Agent,
+    creds: &Credentials,
+    region: &str,
+) -> Result<String, String> {
+    if let Some(id) = &creds.project_id {
+        return Ok(id.clone());
+    }
+    let cached = PROJECTS.lock().ok().and_then(|p| {
+        p.iter()
+            .find(|(ak, r, _)| *ak == creds.access_key && r == region)
+            .map(|(_, _, id)| id.clone())
+    });
+    if let Some(id) = cached {
+        return Ok(id);
+    }
+    let iam = match env.var("HUAWEICLOUD_SDK_IAM_ENDPOINT") {
+        Some(raw) => {
+            let raw = raw.trim();
+            // The SDK takes a bare host name and adds https://.
+            let url = if raw.contains("://") {
+                raw.to_string()
+            } else {
+                format!("https://{raw}")
+            };
+            let origin = Origin::parse(&url)
+                .map_err(|e| format!("HUAWEICLOUD_SDK_IAM_ENDPOINT {raw:?}: {e}"))?;
+            if !origin.https && !origin.is_loopback() {
+                return Err(format!(
+                    "HUAWEICLOUD_SDK_IAM_ENDPOINT: refusing plain http to {:?}: only https, \
+                     or http to 127.0.0.1/localhost, is allowed",
+                    origin.host
+                ));
+            }
+            origin
+        }
+        None => Origin {
+            https: true,
+            host: format!("iam.{region}.{}", super::imp::domain(region)),
+            port: None,
+        },
+    };
+    let hint = "set HUAWEICLOUD_SDK_PROJECT_ID to the project id of the key's region";
+    let path = "/v3/projects";
+    let query = [("name", region)];
+    let json = signed_send(agent, creds, &iam, "GET", path, &query, None, "").map_err(|e| {
+        format!("looking up the project of region {region} in IAM failed: {e}; {hint}")
+    })?;
+    let ids: Vec<&str> = json
+        .get("projects")
+        .and_then(|p| p.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| p.get("id").and_then(|i| i.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = match ids.as_slice() {
+        [id] => id.to_string(),
+        [] => {
+            return Err(format!(
+                "IAM lists no project named {region} for these credentials; {hint}"
+            ))
+        }
+        many => {
+            return Err(format!(
+                "IAM lists several projects named {region} ({}); {hint}",
+                many.join(", ")
+            ))
+        }
+    };
+    check_project_id(&id).map_err(|e| format!("IAM answered a project id that {e}"))?;
+    if let Ok(mut p) = PROJECTS.lock() {
+        p.push((creds.access_key.clone(), region.to_string(), id.clone()));
+    }
+    Ok(id)
+}
+
+/// Sends one request signed with `creds`: the headers signed are `host`,
+/// `x-sdk-date`, `x-project-id` when `project` is given and
+/// `x-security-token` with temporary credentials. `query` values must need
+/// no escaping in the URL (region names, here).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn signed_send(
+    agent: &cloud_http::Agent,
+    creds: &Credentials,
+    base: &Origin,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    project: Option<&str>,
+    body: &str,
+) -> Result<serde_json::Value, String> {
+    let scheme = if base.https { "https" } else { "http" };
+    let authority = base.authority();
+    let mut url = format!("{scheme}://{authority}{path}");
+    for (i, (k, v)) in query.iter().enumerate() {
+        url.push(if i == 0 { '?' } else { '&' });
+        url.push_str(&format!("{}={}", escape(k), escape(v)));
+    }
+    let date = sdk_date(cloud_http::unix_now());
+    let mut signed: Vec<(&str, &str)> = vec![("host", &authority), ("x-sdk-date", &date)];
+    if let Some(project) = project {
+        signed.push(("x-project-id", project));
+    }
+    if let Some(token) = &creds.security_token {
+        signed.push(("x-security-token", token));
+    }
+    let auth = authorization(
+        &creds.access_key,
+        &creds.secret_key,
+        &date,
+        &Request {
+            method,
+            path,
+            query,
+            headers: &signed,
+            body: body.as_bytes(),
+        },
+    );
+    // ureq writes the Host header itself, from the same authority.
+    let mut headers: Vec<(&str, &str)> = vec![("X-Sdk-Date", &date), ("Authorization", &auth)];
+    if let Some(project) = project {
+        headers.push(("X-Project-Id", project));
+    }
+    if let Some(token) = &creds.security_token {
+        headers.push(("X-Security-Token", token));
+    }
+    let body = if method == "GET" {
+        cloud_http::Body::None
+    } else {
+        cloud_http::Body::Json(body)
+    };
+    cloud_http::send(agent, method, &url, &headers, body)?.json()
 }
 
 /// The time as `X-Sdk-Date` carries it: `YYYYMMDDTHHMMSSZ`, UTC.

@@ -1,7 +1,7 @@
 //! The KMS calls (`encrypt-data`, `decrypt-data`), the key id and the
 //! endpoint.
 
-use super::super::cloud_http::{self, field, Body, Env, Origin};
+use super::super::cloud_http::{self, field, Env, Origin};
 use super::credentials::{self, Credentials};
 use crate::tree::Map;
 use base64::engine::general_purpose::STANDARD;
@@ -35,7 +35,7 @@ pub(crate) fn wrap(env: &dyn Env, fields: &mut Map, secret: &[u8]) -> Result<(),
         Json::String(uuid),
         plain.as_str()
     ));
-    let json = call(env, &base, &creds, "encrypt-data", &body).map_err(fail)?;
+    let json = call(env, &base, &creds, &region, "encrypt-data", &body).map_err(fail)?;
     let cipher = json
         .get("cipher_text")
         .and_then(Json::as_str)
@@ -63,7 +63,7 @@ pub(crate) fn unwrap(env: &dyn Env, fields: &Map) -> Result<Zeroizing<Vec<u8>>, 
         "key_id": uuid,
     })
     .to_string();
-    let mut json = call(env, &base, &creds, "decrypt-data", &body).map_err(fail)?;
+    let mut json = call(env, &base, &creds, &region, "decrypt-data", &body).map_err(fail)?;
     let plain = match json.get_mut("plain_text") {
         Some(Json::String(s)) => Zeroizing::new(std::mem::take(s)),
         _ => return Err(fail("the response has no \"plain_text\"".into())),
@@ -90,14 +90,9 @@ pub(crate) fn endpoint(env: &dyn Env, region: &str) -> Result<Origin, String> {
         let first = e.split(',').next().unwrap_or("").to_string();
         (region_var.as_str(), first)
     } else {
-        let domain = if region == "eu-west-101" {
-            "myhuaweicloud.eu"
-        } else {
-            "myhuaweicloud.com"
-        };
         return Ok(Origin {
             https: true,
-            host: format!("kms.{region}.{domain}"),
+            host: format!("kms.{region}.{}", domain(region)),
             port: None,
         });
     };
@@ -112,48 +107,36 @@ pub(crate) fn endpoint(env: &dyn Env, region: &str) -> Result<Origin, String> {
     Ok(origin)
 }
 
+/// The domain of HuaweiCloud's service endpoints in `region`: the Go SDK
+/// has `myhuaweicloud.eu` for `eu-west-101`, `myhuaweicloud.com` elsewhere.
+pub(crate) fn domain(region: &str) -> &'static str {
+    if region == "eu-west-101" {
+        "myhuaweicloud.eu"
+    } else {
+        "myhuaweicloud.com"
+    }
+}
+
 /// `POST {endpoint}/v1.0/{project_id}/kms/{op}`, signed.
 fn call(
     env: &dyn Env,
     base: &Origin,
     creds: &Credentials,
+    region: &str,
     op: &str,
     body: &str,
 ) -> Result<Json, String> {
-    let path = format!("/v1.0/{}/kms/{op}", creds.project_id);
-    let scheme = if base.https { "https" } else { "http" };
-    let authority = base.authority();
-    let url = format!("{scheme}://{authority}{path}");
-    let date = credentials::sdk_date(cloud_http::unix_now());
-    let mut signed: Vec<(&str, &str)> = vec![
-        ("host", &authority),
-        ("x-project-id", &creds.project_id),
-        ("x-sdk-date", &date),
-    ];
-    if let Some(token) = &creds.security_token {
-        signed.push(("x-security-token", token));
-    }
-    let auth = credentials::authorization(
-        &creds.access_key,
-        &creds.secret_key,
-        &date,
-        &credentials::Request {
-            method: "POST",
-            path: &path,
-            query: &[],
-            headers: &signed,
-            body: body.as_bytes(),
-        },
-    );
-    // ureq writes the Host header itself, from the same authority.
-    let mut headers: Vec<(&str, &str)> = vec![
-        ("X-Project-Id", &creds.project_id),
-        ("X-Sdk-Date", &date),
-        ("Authorization", &auth),
-    ];
-    if let Some(token) = &creds.security_token {
-        headers.push(("X-Security-Token", token));
-    }
     let agent = cloud_http::agent(env);
-    cloud_http::send(&agent, "POST", &url, &headers, Body::Json(body))?.json()
+    let project = credentials::project_id(env, &agent, creds, region)?;
+    let path = format!("/v1.0/{project}/kms/{op}");
+    credentials::signed_send(
+        &agent,
+        creds,
+        base,
+        "POST",
+        &path,
+        &[],
+        Some(&project),
+        body,
+    )
 }

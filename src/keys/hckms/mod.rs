@@ -17,16 +17,20 @@
 //!
 //! Credentials come from the environment, as the Go SDK's environment
 //! provider reads them: `HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`,
-//! `HUAWEICLOUD_SDK_PROJECT_ID` (required: enseal does not ask IAM for the
-//! project of the region) and, for temporary credentials,
-//! `HUAWEICLOUD_SDK_SECURITY_TOKEN`.
+//! `HUAWEICLOUD_SDK_PROJECT_ID` and, for temporary credentials,
+//! `HUAWEICLOUD_SDK_SECURITY_TOKEN`. Without a project id, the project
+//! named after the key's region is asked of IAM (signed `GET
+//! /v3/projects?name={region}` at `https://iam.{region}.myhuaweicloud.com`
+//! or `HUAWEICLOUD_SDK_IAM_ENDPOINT`), as the Go SDK does.
 //!
 //! Trust boundary: the endpoint and the credentials come from the user's
 //! environment; a file contributes the region and the key uuid. The region
 //! must look like a HuaweiCloud region id (`xx-name-1`: lower-case letters
-//! and a number, see [`imp::region`]) before it is put in a host name, so a
-//! crafted key id cannot send a signed request to another host; the uuid
-//! only goes into the JSON body.
+//! and a number, see [`check_region`]) before it is put in a host name or
+//! a query, so a crafted key id cannot send a signed request to another
+//! host; the uuid only goes into the JSON body. A project id (from the
+//! environment or IAM) must be letters and digits before it goes into the
+//! path.
 
 use crate::tree::Map;
 use zeroize::Zeroizing;

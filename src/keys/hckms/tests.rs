@@ -248,16 +248,6 @@ fn credentials_are_required_and_never_echoed() {
         .err()
         .unwrap();
     assert!(missing.contains("HUAWEICLOUD_SDK_SK"), "{missing}");
-    let no_project = credentials::from_env(&env(&[
-        ("HUAWEICLOUD_SDK_AK", AK),
-        ("HUAWEICLOUD_SDK_SK", SK),
-    ]))
-    .err()
-    .unwrap();
-    assert!(
-        no_project.contains("HUAWEICLOUD_SDK_PROJECT_ID is not set"),
-        "{no_project}"
-    );
     let bad_ak = credentials::from_env(&env(&[
         ("HUAWEICLOUD_SDK_AK", "AK\r\nX-Evil: 1"),
         ("HUAWEICLOUD_SDK_SK", SK),
@@ -274,7 +264,7 @@ fn credentials_are_required_and_never_echoed() {
     .err()
     .unwrap();
     assert!(bad_project.contains("not a project id"), "{bad_project}");
-    for err in [&missing, &no_project, &bad_ak, &bad_project] {
+    for err in [&missing, &bad_ak, &bad_project] {
         assert!(!err.contains(SK) && !err.contains(AK), "{err}");
     }
 }
@@ -314,15 +304,26 @@ fn kms_answer(req: &Request, counter: &AtomicU32, token: Option<&str>) -> (u16, 
         .split(';')
         .map(|n| (n, req.header(n).unwrap_or("<missing>")))
         .collect();
-    for needed in ["host", "x-project-id", "x-sdk-date"] {
-        if !names.split(';').any(|n| n == needed) {
+    let iam = req.target.starts_with("/v3/projects");
+    let needed: &[&str] = if iam {
+        &["host", "x-sdk-date"]
+    } else {
+        &["host", "x-project-id", "x-sdk-date"]
+    };
+    for needed in needed {
+        if !names.split(';').any(|n| n == *needed) {
             return denied("a required header is not signed");
         }
     }
     if token.is_some() && req.header("x-security-token") != token {
         return denied("bad security token");
     }
-    let path = req.target.split('?').next().unwrap();
+    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+    let query: Vec<(&str, &str)> = query
+        .split('&')
+        .filter(|q| !q.is_empty())
+        .map(|q| q.split_once('=').unwrap_or((q, "")))
+        .collect();
     let expected = authorization(
         AK,
         SK,
@@ -330,13 +331,27 @@ fn kms_answer(req: &Request, counter: &AtomicU32, token: Option<&str>) -> (u16, 
         &credentials::Request {
             method: &req.method,
             path,
-            query: &[],
+            query: &query,
             headers: &headers,
             body: req.body.as_bytes(),
         },
     );
     if expected != auth {
         return denied("verify aksk signature fail");
+    }
+    if iam {
+        // Projects named after regions: one for la-south-2, none for
+        // af-south-1, two for cn-north-4.
+        let ids: &[&str] = match query.as_slice() {
+            [("name", "la-south-2")] => &[PROJECT],
+            [("name", "cn-north-4")] => &["p1", "p2"],
+            _ => &[],
+        };
+        let projects: Vec<_> = ids
+            .iter()
+            .map(|id| json!({"id": id, "name": "x"}))
+            .collect();
+        return (200, json!({"projects": projects}).to_string());
     }
     if req.header("x-project-id") != Some(PROJECT) {
         return denied("project mismatch");
@@ -571,4 +586,58 @@ fn missing_response_fields_are_errors() {
     assert!(err.ends_with("the response has no \"plain_text\""), "{err}");
     let err = imp::unwrap(&env, &key_fields(&format!("tr-west-1:{UUID}"))).unwrap_err();
     assert!(err.contains("no encrypted data key"), "{err}");
+}
+
+/// Without `HUAWEICLOUD_SDK_PROJECT_ID` the project named after the region
+/// is asked of IAM (signed, once per process), as the Go SDK does.
+#[test]
+fn the_project_is_looked_up_in_iam() {
+    let server = start_kms(None);
+    let mut pairs = kms_env(&server.url);
+    pairs.retain(|(k, _)| *k != "HUAWEICLOUD_SDK_PROJECT_ID");
+    pairs.push(("HUAWEICLOUD_SDK_IAM_ENDPOINT", server.url.clone()));
+    let env = to_env(&pairs);
+    let mut fields = key_fields(&format!("la-south-2:{UUID}"));
+    imp::wrap(&env, &mut fields, &[5u8; 32]).unwrap();
+    assert_eq!(*imp::unwrap(&env, &fields).unwrap(), [5u8; 32]);
+    let reqs = server.requests();
+    let targets: Vec<&str> = reqs.iter().map(|r| r.target.as_str()).collect();
+    let encrypt = format!("/v1.0/{PROJECT}/kms/encrypt-data");
+    let decrypt = format!("/v1.0/{PROJECT}/kms/decrypt-data");
+    assert_eq!(
+        targets,
+        [
+            "/v3/projects?name=la-south-2",
+            encrypt.as_str(),
+            decrypt.as_str()
+        ]
+    );
+    assert_eq!(reqs[0].method, "GET");
+    assert_eq!(reqs[0].header("x-project-id"), None);
+    assert!(reqs[0]
+        .header("authorization")
+        .unwrap()
+        .contains("SignedHeaders=host;x-sdk-date,"));
+
+    for (region, why) in [
+        ("af-south-1", "IAM lists no project named af-south-1"),
+        (
+            "cn-north-4",
+            "IAM lists several projects named cn-north-4 (p1, p2)",
+        ),
+    ] {
+        let mut fields = key_fields(&format!("{region}:{UUID}"));
+        let err = imp::wrap(&env, &mut fields, &[5u8; 32]).unwrap_err();
+        assert!(err.contains(why), "{err}");
+        assert!(err.contains("set HUAWEICLOUD_SDK_PROJECT_ID"), "{err}");
+    }
+    let mut bad = pairs.clone();
+    bad.retain(|(k, _)| *k != "HUAWEICLOUD_SDK_IAM_ENDPOINT");
+    bad.push((
+        "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+        "http://iam.example.com".into(),
+    ));
+    let mut fields = key_fields(&format!("sa-brazil-1:{UUID}"));
+    let err = imp::wrap(&to_env(&bad), &mut fields, &[5u8; 32]).unwrap_err();
+    assert!(err.contains("refusing plain http"), "{err}");
 }
