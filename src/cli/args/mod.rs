@@ -467,7 +467,7 @@ pub(crate) struct KeyArgs {
         value_name = "URIS"
     )]
     pub hc_vault_transit: Option<String>,
-    /// HuaweiCloud KMS key ids (`region:key-uuid`, comma-separated).
+    /// Comma-separated HuaweiCloud KMS key ids (REGION:KEY-UUID).
     #[arg(
         long,
         env = "SOPS_HUAWEICLOUD_KMS_IDS",
@@ -622,7 +622,7 @@ pub(crate) struct ChangeKeyArgs {
     /// GCP KMS resource ids to remove.
     #[arg(long, value_name = "IDS")]
     pub rm_gcp_kms: Option<String>,
-    /// HuaweiCloud KMS key ids (`region:key-uuid`) to add (to the first key group).
+    /// HuaweiCloud KMS key ids (REGION:KEY-UUID) to add (to the first key group).
     #[arg(long, value_name = "IDS")]
     pub add_hckms: Option<String>,
     /// HuaweiCloud KMS key ids to remove.
@@ -684,7 +684,7 @@ pub(crate) struct AddArgs {
     /// GCP KMS resource ids (repeatable).
     #[arg(long)]
     pub gcp_kms: Vec<String>,
-    /// HuaweiCloud KMS key ids, `region:key-uuid` (repeatable).
+    /// HuaweiCloud KMS key ids, REGION:KEY-UUID (repeatable).
     #[arg(long)]
     pub hckms: Vec<String>,
     /// Azure Key Vault key URLs (repeatable).
