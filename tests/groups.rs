@@ -171,7 +171,7 @@ fn error_paths() {
     check(
         &["groups", "add", "-i", "-f", f, "--hckms", "region:uuid"],
         1,
-        "not supported",
+        "not a HuaweiCloud region id",
     );
     check(
         &[

@@ -130,8 +130,12 @@ fn error_paths() {
         .args(["rotate", "-i", "--add-hckms", "region:uuid"])
         .arg(&file));
     assert_eq!(out.code, Some(1));
-    assert!(out.err().contains("hckms"), "{}", out.err());
-    assert!(out.err().contains("not supported"), "{}", out.err());
+    assert!(out.err().contains("region:uuid"), "{}", out.err());
+    assert!(
+        out.err().contains("not a HuaweiCloud region id"),
+        "{}",
+        out.err()
+    );
 
     let out = run(e().args(["rotate", "--add-age", ks.r(1), "missing.yaml"]));
     assert_eq!(out.code, Some(49));
@@ -167,27 +171,33 @@ fn error_paths() {
         "file changed by a failed rotate"
     );
 
-    // A file that also has a key enseal cannot wrap for: refused clearly.
+    // A file with an hckms key whose region is no region id (it would
+    // become a host name): rotating is refused before any request, and
+    // the key can still be removed by its key id.
     let text = String::from_utf8(before.clone()).unwrap().replacen(
         "sops:\n",
-        "sops:\n    hckms:\n        - key_id: tr-west-1:abc\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQID\n",
+        "sops:\n    hckms:\n        - key_id: evil.example/x:abc\n          created_at: \"2026-01-01T00:00:00Z\"\n          enc: AQID\n",
         1,
     );
-    let kms = sb.write("kms.yaml", &text);
-    assert_eq!(decrypt_with(&sb, &ks.all, &kms).ok().out(), PLAIN);
-    let out = run(e().args(["rotate", "-i"]).arg(&kms));
-    assert_eq!(out.code, Some(1));
-    assert!(out.err().contains("hckms tr-west-1:abc"), "{}", out.err());
-    assert_eq!(std::fs::read_to_string(&kms).unwrap(), text);
-    // Removing it by its ARN lets the rotation go on.
+    let hck = sb.write("hck.yaml", &text);
+    assert_eq!(decrypt_with(&sb, &ks.all, &hck).ok().out(), PLAIN);
+    let out = run(e().args(["rotate", "-i"]).arg(&hck));
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.err().contains("\"evil.example/x:abc\"")
+            && out.err().contains("not a HuaweiCloud region id"),
+        "{}",
+        out.err()
+    );
+    assert_eq!(std::fs::read_to_string(&hck).unwrap(), text);
     run(e()
         .args(["rotate", "-i", "--rm-hckms"])
-        .arg(" tr-west-1:abc ")
-        .arg(&kms))
+        .arg(" evil.example/x:abc ")
+        .arg(&hck))
     .ok();
-    let rotated = std::fs::read_to_string(&kms).unwrap();
+    let rotated = std::fs::read_to_string(&hck).unwrap();
     assert!(!rotated.contains("hckms"), "{rotated}");
-    assert_eq!(decrypt_with(&sb, &ks.all, &kms).ok().out(), PLAIN);
+    assert_eq!(decrypt_with(&sb, &ks.all, &hck).ok().out(), PLAIN);
 }
 
 #[test]

@@ -69,15 +69,14 @@ pub(crate) fn run(cmd: &GroupsCmd, config_path: Option<&str>) -> Result<()> {
 }
 
 /// The keys of the group to add (each flag repeatable, each value a comma
-/// list), in sops' order: pgp, kms, gcp_kms, azure_kv, hc_vault, age.
+/// list), in sops' order: pgp, kms, gcp_kms, hckms, azure_kv, hc_vault,
+/// age. (sops 3.13 accepts `--hckms` here but leaves those keys out of the
+/// group; enseal adds them.)
 fn new_group(args: &AddArgs) -> Result<KeyGroup> {
     let failed = |e: String| Error::Key(format!("Failed to add key: {e}"));
     let context = kms_context(args.encryption_context.as_deref())?;
     let profile = args.aws_profile.as_deref().unwrap_or("");
     let mut group = Vec::new();
-    for list in &args.hckms {
-        keys::hckms_keys(list).map_err(failed)?;
-    }
     for list in &args.pgp {
         group.extend(keys::pgp_keys(list));
     }
@@ -86,6 +85,9 @@ fn new_group(args: &AddArgs) -> Result<KeyGroup> {
     }
     for list in &args.gcp_kms {
         group.extend(keys::gcp_kms_keys(list));
+    }
+    for list in &args.hckms {
+        group.extend(keys::hckms_keys(list).map_err(failed)?);
     }
     for list in &args.azure_kv {
         group.extend(keys::azure_kv_keys(list).map_err(failed)?);

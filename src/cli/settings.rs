@@ -197,7 +197,7 @@ fn rule_from_flags(rules: &RuleArgs) -> Result<Option<EncryptionRule>> {
 }
 
 /// The master keys given by flags (possibly none), in sops' order: kms,
-/// gcp_kms, hckms (refused), azure_kv, hc_vault, age, pgp.
+/// gcp_kms, hckms, azure_kv, hc_vault, age, pgp.
 fn master_keys(keys: &KeyArgs) -> Result<Vec<MasterKey>> {
     let context = kms_context(keys.encryption_context.as_deref())?;
     let list = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -287,9 +287,9 @@ impl ChangeKeyArgs {
             .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
     }
 
-    /// The keys to add (in sops' order: kms, gcp_kms, azure_kv, hc_vault,
-    /// age, pgp) and the string forms of the keys to remove (ARN,
-    /// fingerprint, resource id, key URL, recipient, key id).
+    /// The keys to add (in sops' order: kms, gcp_kms, hckms, azure_kv,
+    /// hc_vault, age, pgp) and the string forms of the keys to remove (ARN,
+    /// fingerprint, resource id, key id, key URL, recipient).
     pub fn parse(&self, kms: &KmsOptions) -> Result<(Vec<MasterKey>, Vec<String>)> {
         let list = |v: &Option<String>| v.clone().unwrap_or_default();
         let context = kms_context(kms.context)?;
@@ -301,6 +301,9 @@ impl ChangeKeyArgs {
                 &self.add_gcp_kms,
                 &self.rm_gcp_kms,
             )));
+            if add {
+                out.extend(keys::hckms_keys(&list(&self.add_hckms)).map_err(Error::Key)?);
+            }
             out.extend(
                 keys::azure_kv_keys(&pick(&self.add_azure_kv, &self.rm_azure_kv))
                     .map_err(Error::Key)?,
@@ -318,10 +321,10 @@ impl ChangeKeyArgs {
             out.extend(keys::pgp_keys(&pick(&self.add_pgp, &self.rm_pgp)));
             Ok(out)
         };
-        keys::hckms_keys(&list(&self.add_hckms)).map_err(Error::Key)?;
         let add = keys_of(true)?;
         let mut remove: Vec<String> = keys_of(false)?.iter().map(changes::key_string).collect();
-        // HuaweiCloud keys can be removed (by key id), not added.
+        // HuaweiCloud keys are removed by key id, unchecked, so that a key
+        // with a region enseal would not call can still be taken out.
         remove.extend(
             list(&self.rm_hckms)
                 .split(',')

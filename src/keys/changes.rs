@@ -431,15 +431,15 @@ mod tests {
     #[test]
     fn rewrap_refuses_other_keys_and_empty_groups() {
         let key = DataKey::generate().unwrap();
-        let mut hckms = Map::new();
-        hckms.push("key_id", Value::Str("region:uuid".into()));
-        let hckms = MasterKey::Service(ServiceKey {
-            type_id: "hckms".into(),
-            fields: hckms,
+        let mut future = Map::new();
+        future.push("key_id", Value::Str("region:uuid".into()));
+        let future = MasterKey::Service(ServiceKey {
+            type_id: "future_kms".into(),
+            fields: future,
         });
-        let mut groups = vec![vec![age(), hckms]];
+        let mut groups = vec![vec![age(), future]];
         let err = rewrap(&mut groups, 0, &key).unwrap_err();
-        assert!(err.contains("hckms region:uuid"), "{err}");
+        assert!(err.contains("future_kms region:uuid"), "{err}");
         let mut groups = vec![vec![age()], vec![]];
         assert!(rewrap(&mut groups, 0, &key)
             .unwrap_err()

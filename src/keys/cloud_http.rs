@@ -1,5 +1,5 @@
-//! Small blocking HTTPS client shared by the GCP KMS and Azure Key Vault
-//! backends: bounded timeouts, no redirects, one-line errors that carry the
+//! Small blocking HTTPS client shared by the GCP KMS, Azure Key Vault and
+//! HuaweiCloud KMS backends: bounded timeouts, no redirects, one-line errors that carry the
 //! HTTP status and the service's own message, and an environment lookup that
 //! tests can replace.
 
@@ -202,7 +202,9 @@ fn transport_error(err: ureq::Error) -> String {
 
 /// `HTTP <status>: <message>`, the message taken from the usual error
 /// shapes (Google `{"error":{"message"}}`, Azure `{"error":{"code","message"}}`,
-/// OAuth `{"error","error_description"}`), else the start of the body.
+/// OAuth `{"error","error_description"}`, HuaweiCloud `{"error_code",
+/// "error_msg"}` and `{"error":{"error_code","error_msg"}}`), else the start
+/// of the body.
 pub(crate) fn service_error(status: u16, body: &str) -> String {
     let message = serde_json::from_str::<Json>(body)
         .ok()
@@ -220,13 +222,22 @@ pub(crate) fn service_error(status: u16, body: &str) -> String {
 }
 
 fn json_error_message(json: &Json) -> Option<String> {
-    let error = json.get("error")?;
+    let error = match json.get("error") {
+        Some(error) => error,
+        // HuaweiCloud's API gateway.
+        None if json.get("error_msg").is_some() => json,
+        None => return None,
+    };
     match error {
         Json::Object(o) => {
-            let message = o.get("message").and_then(Json::as_str);
+            let message = o
+                .get("message")
+                .or_else(|| o.get("error_msg"))
+                .and_then(Json::as_str);
             let code = o
                 .get("status")
                 .or_else(|| o.get("code"))
+                .or_else(|| o.get("error_code"))
                 .and_then(|c| c.as_str().map(str::to_string));
             match (code, message) {
                 (Some(c), Some(m)) => Some(format!("{c}: {m}")),
@@ -525,6 +536,16 @@ mod tests {
         assert_eq!(
             service_error(401, oauth),
             "HTTP 401: invalid_client: AADSTS7000215: Invalid client secret."
+        );
+        let huawei = r#"{"error_msg":"Incorrect IAM authentication information: verify aksk signature fail","error_code":"APIGW.0301","request_id":"r"}"#;
+        assert_eq!(
+            service_error(401, huawei),
+            "HTTP 401: APIGW.0301: Incorrect IAM authentication information: verify aksk signature fail"
+        );
+        let kms = r#"{"error":{"error_code":"KMS.0205","error_msg":"The key does not exist."}}"#;
+        assert_eq!(
+            service_error(400, kms),
+            "HTTP 400: KMS.0205: The key does not exist."
         );
         assert_eq!(service_error(500, "oops\nbad"), "HTTP 500: oops bad");
         assert_eq!(service_error(502, ""), "HTTP 502");

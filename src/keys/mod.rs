@@ -4,11 +4,13 @@
 pub mod age;
 pub mod azkv;
 pub mod changes;
-/// HTTP helpers shared by the GCP KMS and Azure Key Vault backends.
-#[cfg(any(feature = "gcp", feature = "azure"))]
+/// HTTP helpers shared by the GCP KMS, Azure Key Vault and HuaweiCloud KMS
+/// backends.
+#[cfg(any(feature = "gcp", feature = "azure", feature = "huawei"))]
 pub(crate) mod cloud_http;
 pub mod gcpkms;
 pub mod groups;
+pub mod hckms;
 pub mod kms;
 pub mod pgp;
 pub mod service;
@@ -29,9 +31,9 @@ pub enum MasterKey {
     /// An age recipient.
     Age(age::AgeKey),
     /// A key held by a key service (AWS KMS, PGP through gpg, Vault transit,
-    /// GCP KMS, Azure Key Vault, or a type enseal cannot use such as
-    /// HuaweiCloud KMS): its metadata fields, kept verbatim so that rewriting
-    /// a file never loses them. The backend modules read and fill the fields.
+    /// GCP KMS, Azure Key Vault, HuaweiCloud KMS, or a type enseal does not
+    /// know): its metadata fields, kept verbatim so that rewriting a file
+    /// never loses them. The backend modules read and fill the fields.
     Service(ServiceKey),
 }
 
@@ -80,7 +82,7 @@ impl MasterKey {
             MasterKey::Age(_) => true,
             MasterKey::Service(o) => matches!(
                 o.type_id.as_str(),
-                "kms" | "pgp" | "hc_vault" | "gcp_kms" | "azure_kv"
+                "kms" | "pgp" | "hc_vault" | "gcp_kms" | "azure_kv" | "hckms"
             ),
         }
     }
@@ -170,6 +172,7 @@ impl MasterKey {
                     "hc_vault" => vault::wrap(&mut o.fields, secret),
                     "gcp_kms" => gcpkms::wrap(&mut o.fields, secret),
                     "azure_kv" => azkv::wrap(&mut o.fields, secret),
+                    "hckms" => hckms::wrap(&mut o.fields, secret),
                     other => Err(unsupported(other)),
                 };
                 // sops' wording, naming the key for every backend.
@@ -230,6 +233,7 @@ impl MasterKey {
                 "hc_vault" => vault::unwrap(&o.fields),
                 "gcp_kms" => gcpkms::unwrap(&o.fields),
                 "azure_kv" => azkv::unwrap(&o.fields),
+                "hckms" => hckms::unwrap(&o.fields),
                 other => Err(unsupported(other)),
             },
         }
@@ -323,9 +327,8 @@ impl KeyContext {
 /// All age recipients are checked first (as sops does when it loads the
 /// rule), so an invalid or empty one is reported even in a group that also
 /// holds keys of another type; an empty entry gives sops' message
-/// `failed to parse input, unknown recipient type: ""`. Vault URIs are
-/// parsed next; HuaweiCloud KMS keys (`hckms`) are refused, enseal has no
-/// backend for them.
+/// `failed to parse input, unknown recipient type: ""`. Vault URIs and
+/// HuaweiCloud KMS key ids are checked next.
 pub fn from_specs(
     groups: &[KeyGroupSpec],
     kms_context: &[(String, String)],
@@ -333,9 +336,6 @@ pub fn from_specs(
     let age_groups = check_age_specs(groups)?;
     let mut out = Vec::with_capacity(groups.len());
     for (spec, ages) in groups.iter().zip(age_groups) {
-        if let Some(id) = spec.hckms.first() {
-            return Err(hckms_refused(id));
-        }
         let mut group: KeyGroup = Vec::with_capacity(spec.len());
         group.extend(spec.pgp.iter().map(|fp| ServiceKey::pgp(fp).into()));
         group.extend(ages.into_iter().map(MasterKey::Age));
@@ -344,6 +344,9 @@ pub fn from_specs(
             ServiceKey::kms(&k.arn, &k.role, context, &k.aws_profile).into()
         }));
         group.extend(spec.gcp_kms.iter().map(|id| ServiceKey::gcp_kms(id).into()));
+        for id in &spec.hckms {
+            group.push(ServiceKey::hckms(id)?.into());
+        }
         group.extend(spec.azure_kv.iter().map(|k| ServiceKey::azure_kv(k).into()));
         for uri in &spec.hc_vault {
             group.push(ServiceKey::hc_vault(uri)?.into());
@@ -351,13 +354,6 @@ pub fn from_specs(
         out.push(group);
     }
     Ok(out)
-}
-
-/// The error for HuaweiCloud KMS keys, which enseal cannot use.
-pub fn hckms_refused(key_id: &str) -> String {
-    format!(
-        "HuaweiCloud KMS key {key_id:?}: hckms keys are not supported by enseal (use age, pgp, kms, gcp_kms, azure_kv or hc_vault keys)"
-    )
 }
 
 impl From<ServiceKey> for MasterKey {
@@ -434,6 +430,22 @@ impl ServiceKey {
         )
     }
 
+    /// A HuaweiCloud KMS key by `region:key-uuid` id (trimmed; checked as
+    /// sops checks it, and its region as enseal puts it in a host name):
+    /// `key_id`, `created_at`, `enc`.
+    pub fn hckms(key_id: &str) -> Result<ServiceKey, String> {
+        let key_id = key_id.trim();
+        hckms::check_key_id(key_id)?;
+        Ok(ServiceKey::new(
+            "hckms",
+            vec![
+                ("key_id", Value::Str(key_id.to_string())),
+                ("created_at", Value::Str(String::new())),
+                ("enc", Value::Str(String::new())),
+            ],
+        ))
+    }
+
     /// An Azure Key Vault key: `vault_url`, `name`, `version` (empty: the
     /// backend looks up the latest version when wrapping), `created_at`,
     /// `enc`.
@@ -502,6 +514,7 @@ impl ServiceKey {
                 ("enc", true),
             ],
             "gcp_kms" => &[("resource_id", true), ("created_at", true), ("enc", true)],
+            "hckms" => &[("key_id", true), ("created_at", true), ("enc", true)],
             "azure_kv" => &[
                 ("vault_url", true),
                 ("name", true),
@@ -677,12 +690,12 @@ pub fn vault_keys(list: &str) -> Result<Vec<MasterKey>, String> {
         .collect()
 }
 
-/// Refuses a non-empty comma list of HuaweiCloud KMS key ids.
+/// HuaweiCloud KMS keys from a comma list of `region:key-uuid` ids
+/// (items trimmed, empty items skipped, as sops does).
 pub fn hckms_keys(list: &str) -> Result<Vec<MasterKey>, String> {
-    match trimmed_items(list).next() {
-        Some(id) => Err(hckms_refused(id)),
-        None => Ok(Vec::new()),
-    }
+    trimmed_items(list)
+        .map(|id| ServiceKey::hckms(id).map(MasterKey::from))
+        .collect()
 }
 
 /// Parses the age recipients of every group (one list per group), failing
@@ -780,6 +793,10 @@ mod tests {
             ["resource_id", "created_at", "enc"]
         );
         assert_eq!(
+            field_names(&ServiceKey::hckms("tr-west-1:u").unwrap()),
+            ["key_id", "created_at", "enc"]
+        );
+        assert_eq!(
             field_names(&ServiceKey::azure_kv(&AzureKvSpec::default())),
             ["vault_url", "name", "version", "created_at", "enc"]
         );
@@ -863,7 +880,14 @@ mod tests {
         assert_eq!(changes::key_string(&v[0]), "http://h:1/v1/a/b/keys/k");
         assert!(vault_keys("nope").is_err());
         assert!(hckms_keys("").unwrap().is_empty());
-        assert!(hckms_keys("r:u").unwrap_err().contains("not supported"));
+        let h = hckms_keys(" tr-west-1:k1 ,, ap-southeast-3:k2").unwrap();
+        assert_eq!(
+            h.iter().map(changes::key_string).collect::<Vec<_>>(),
+            ["tr-west-1:k1", "ap-southeast-3:k2"]
+        );
+        for bad in ["r:u", "nocolon", ":u", "tr-west-1:", "evil.com/x-1:u"] {
+            assert!(hckms_keys(bad).unwrap_err().contains(bad), "{bad}");
+        }
     }
 
     #[test]
@@ -882,7 +906,7 @@ mod tests {
     }
 
     #[test]
-    fn specs_of_every_type_become_keys_and_hckms_is_refused() {
+    fn specs_of_every_type_become_keys() {
         let spec = KeyGroupSpec {
             age: vec![recipient()],
             pgp: vec!["ABCDEF".into()],
@@ -904,14 +928,14 @@ mod tests {
                 version: "1".into(),
             }],
             hc_vault: vec!["http://h/v1/transit/keys/k".into()],
-            hckms: vec![],
+            hckms: vec!["tr-west-1:0d0466b0-e727-4d9c-b35d-f84bb474a37f".into()],
         };
         let ctx = vec![("k".to_string(), "v".to_string())];
         let groups = from_specs(std::slice::from_ref(&spec), &ctx).unwrap();
         let types: Vec<&str> = groups[0].iter().map(MasterKey::type_id).collect();
         assert_eq!(
             types,
-            ["pgp", "age", "kms", "kms", "gcp_kms", "azure_kv", "hc_vault"]
+            ["pgp", "age", "kms", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"]
         );
         // The flag context applies to flat `kms` entries only.
         let has_context = |k: &MasterKey| match k {
@@ -928,10 +952,11 @@ mod tests {
             .unwrap_err()
             .contains("\"nope\""));
         let hckms = KeyGroupSpec {
-            hckms: vec!["r:u".into()],
+            hckms: vec!["evil.example/x:u".into()],
             ..Default::default()
         };
-        assert!(from_specs(&[hckms], &[]).unwrap_err().contains("hckms"));
+        let err = from_specs(&[hckms], &[]).unwrap_err();
+        assert!(err.contains("not a HuaweiCloud region id"), "{err}");
     }
 
     #[test]
@@ -965,6 +990,9 @@ mod tests {
             .into(),
             ServiceKey::kms("arn:aws:kms:us-east-1:1:key/k2", "", &[], "prof").into(),
             ServiceKey::gcp_kms("projects/p/locations/l/keyRings/r/cryptoKeys/k").into(),
+            ServiceKey::hckms("tr-west-1:0d0466b0-e727-4d9c-b35d-f84bb474a37f")
+                .unwrap()
+                .into(),
             ServiceKey::azure_kv(&AzureKvSpec {
                 vault_url: "https://v.vault.azure.net".into(),
                 name: "k".into(),

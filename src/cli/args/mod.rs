@@ -467,8 +467,13 @@ pub(crate) struct KeyArgs {
         value_name = "URIS"
     )]
     pub hc_vault_transit: Option<String>,
-    /// HuaweiCloud KMS key ids (not supported by enseal).
-    #[arg(long, env = "SOPS_HUAWEICLOUD_KMS_IDS", hide_env_values = true)]
+    /// Comma-separated HuaweiCloud KMS key ids (REGION:KEY-UUID).
+    #[arg(
+        long,
+        env = "SOPS_HUAWEICLOUD_KMS_IDS",
+        hide_env_values = true,
+        value_name = "IDS"
+    )]
     pub hckms: Option<String>,
     /// Shamir threshold for several key groups.
     #[arg(long, value_name = "N")]
@@ -617,7 +622,7 @@ pub(crate) struct ChangeKeyArgs {
     /// GCP KMS resource ids to remove.
     #[arg(long, value_name = "IDS")]
     pub rm_gcp_kms: Option<String>,
-    /// HuaweiCloud KMS key ids to add (refused: not supported by enseal).
+    /// HuaweiCloud KMS key ids (REGION:KEY-UUID) to add (to the first key group).
     #[arg(long, value_name = "IDS")]
     pub add_hckms: Option<String>,
     /// HuaweiCloud KMS key ids to remove.
@@ -679,7 +684,7 @@ pub(crate) struct AddArgs {
     /// GCP KMS resource ids (repeatable).
     #[arg(long)]
     pub gcp_kms: Vec<String>,
-    /// HuaweiCloud KMS key ids (refused: not supported by enseal).
+    /// HuaweiCloud KMS key ids, REGION:KEY-UUID (repeatable).
     #[arg(long)]
     pub hckms: Vec<String>,
     /// Azure Key Vault key URLs (repeatable).

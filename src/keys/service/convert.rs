@@ -73,8 +73,6 @@ fn wrap(kind: KeyType) -> proto::Key {
 pub enum KeyError {
     /// The request has no key (gRPC status NOT_FOUND, as sops answers).
     Missing,
-    /// A key type enseal has no backend for (UNIMPLEMENTED).
-    Unsupported(String),
     /// A key that fails the checks a file's key gets (INVALID_ARGUMENT).
     Invalid(String),
 }
@@ -119,9 +117,7 @@ pub fn from_message(key: Option<&proto::Key>, enc: String) -> Result<MasterKey, 
                 ("key_name", s(&k.key_name)),
             ],
         ),
-        KeyType::HckmsKey(k) => {
-            return Err(KeyError::Unsupported(crate::keys::hckms_refused(&k.key_id)))
-        }
+        KeyType::HckmsKey(k) => ("hckms", vec![("key_id", s(&k.key_id))]),
     };
     let mut fields: Map = map_of(fields);
     fields.push("enc", Value::Str(enc));
@@ -161,6 +157,9 @@ mod tests {
             })
             .into(),
             ServiceKey::hc_vault_parts("https://vault.example", "transit", "k").into(),
+            ServiceKey::hckms("tr-west-1:0d0466b0-e727-4d9c-b35d-f84bb474a37f")
+                .unwrap()
+                .into(),
         ];
         for key in keys {
             let back = round_trip(key.clone());
@@ -198,12 +197,15 @@ mod tests {
             from_message(Some(&bad_age), String::new()),
             Err(KeyError::Invalid(_))
         ));
+        // An hckms key's id is checked by the backend before any request
+        // (its region goes into a host name), not here.
         let hckms = wrap(KeyType::HckmsKey(proto::HckmsKey {
-            key_id: "r:u".into(),
+            key_id: "evil.example/x:u".into(),
         }));
-        let Err(KeyError::Unsupported(why)) = from_message(Some(&hckms), String::new()) else {
-            panic!()
-        };
-        assert!(why.contains("not supported"), "{why}");
+        let key = from_message(Some(&hckms), String::new()).unwrap();
+        let err = key
+            .unwrap_local(&mut crate::keys::KeyContext::new())
+            .unwrap_err();
+        assert!(err.contains("not a HuaweiCloud region id"), "{err}");
     }
 }

@@ -297,7 +297,6 @@ fn request_key(key: Option<&proto::Key>, enc: String) -> Result<MasterKey, Statu
     from_message(key, enc).map_err(|e| match e {
         // sops' status and text for a request without a key.
         KeyError::Missing => Status::not_found("Must provide a key"),
-        KeyError::Unsupported(why) => Status::unimplemented(why),
         KeyError::Invalid(why) => Status::invalid_argument(why),
     })
 }
@@ -475,12 +474,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(not_utf8.code(), tonic::Code::InvalidArgument);
+        // An hckms key whose region is not a region id: refused before
+        // any request is signed or sent.
         let hckms = proto::Key {
             key_type: Some(proto::key::KeyType::HckmsKey(proto::HckmsKey {
-                key_id: "r:u".into(),
+                key_id: "attacker.example/x:u".into(),
             })),
         };
-        let unsupported = run_job(
+        let refused = run_job(
             Job::Decrypt(DecryptRequest {
                 key: Some(hckms),
                 ciphertext: b"x".to_vec(),
@@ -488,6 +489,11 @@ mod tests {
             &mut context,
         )
         .unwrap_err();
-        assert_eq!(unsupported.code(), tonic::Code::Unimplemented);
+        assert_eq!(refused.code(), tonic::Code::Unknown);
+        assert!(
+            refused.message().contains("not a HuaweiCloud region id"),
+            "{}",
+            refused.message()
+        );
     }
 }
