@@ -39,6 +39,14 @@ static CANCELLED_BY: AtomicI32 = AtomicI32::new(0);
 /// Removes the temporary directory (and the temporary file of a write of
 /// the result under way) and exits with 128 + `signal`.
 fn cancel(signal: i32) -> ! {
+    // The signal thread and the main thread (after the editor) may both
+    // get here: one cleans up and exits, the other waits for that.
+    static CANCELLING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if CANCELLING.swap(true, Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
     if let Ok(slot) = CLEANUP.lock() {
         if let Some(dir) = slot.as_ref() {
             let _ = std::fs::remove_dir_all(dir);
