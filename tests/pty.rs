@@ -11,6 +11,7 @@ mod common;
 
 use common::*;
 use nix::sys::signal::Signal;
+use nix::sys::termios::LocalFlags;
 use nix::sys::wait::WaitStatus;
 use rexpect::reader::Options;
 use rexpect::session::PtySession;
@@ -52,6 +53,11 @@ fn key(p: &mut PtySession, keys: &str) {
 
 /// Reads the screen to the end, then waits (bounded) for enseal to exit.
 fn finish(mut p: PtySession) -> (String, WaitStatus) {
+    finish_keep(&mut p)
+}
+
+/// [`finish`], keeping the terminal open for a look at its modes.
+fn finish_keep(p: &mut PtySession) -> (String, WaitStatus) {
     let rest = p
         .exp_eof()
         .unwrap_or_else(|e| panic!("waiting for enseal to end: {e}"));
@@ -387,7 +393,11 @@ fn edit_parse_error_enter_reopens_ctrl_c_cancels() {
     p.send_control('c').unwrap();
     let (screen, status) = finish(p);
     assert_eq!(exited(&status), Some(130), "{status:?}\n{screen}");
-    assert!(screen.contains("User canceled operation"), "{screen}");
+    assert_eq!(
+        screen.matches("User canceled operation").count(),
+        1,
+        "{screen}"
+    );
     eb.assert_untouched();
 
     std::fs::remove_file(&flag).unwrap();
@@ -422,11 +432,119 @@ fn ctrl_c_while_the_editor_runs_leaves_no_plaintext() {
     p.send_control('c').unwrap();
     let (screen, status) = finish(p);
     assert_eq!(exited(&status), Some(130), "{status:?}\n{screen}");
-    assert!(screen.contains("User canceled operation"), "{screen}");
+    assert_eq!(
+        screen.matches("User canceled operation").count(),
+        1,
+        "{screen}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the editor ran on"
     );
+    eb.assert_untouched();
+}
+
+/// The passphrase of [`protected_identity`].
+const PASSPHRASE: &str = "correct horse 42";
+
+/// Test key 1 encrypted with [`PASSPHRASE`] (scrypt work factor 10: fast).
+fn protected_identity(sb: &Sandbox) -> PathBuf {
+    use age::secrecy::SecretString;
+    use std::io::Write;
+    let mut recipient = age::scrypt::Recipient::new(SecretString::from(PASSPHRASE.to_string()));
+    recipient.set_work_factor(10);
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let mut armored = Vec::new();
+    let armor =
+        age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+            .unwrap();
+    let mut writer = encryptor.wrap_output(armor).unwrap();
+    writer
+        .write_all(&std::fs::read(key_file(1)).unwrap())
+        .unwrap();
+    writer.finish().unwrap().finish().unwrap();
+    let path = sb.root().join("protected.txt");
+    std::fs::write(&path, armored).unwrap();
+    path
+}
+
+/// `edit` started through `sh` with the terminal's echo on (as a shell
+/// leaves it), the identity protected by a passphrase.
+fn edit_with_passphrase(eb: &EditBox, editor: &Path) -> PtySession {
+    let mut cmd = Command::new("/bin/sh");
+    let inner = eb.command(editor);
+    cmd.env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env("SOPS_AGE_KEY_FILE", protected_identity(&eb.sb))
+        .current_dir(eb.sb.work())
+        .arg("-c")
+        .arg("stty echo && exec \"$0\" \"$@\"")
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    let mut p = spawn(cmd);
+    expect(
+        &mut p,
+        "Enter passphrase for identity 'SOPS_AGE_KEY_FILE': ",
+    );
+    p
+}
+
+/// The terminal's local modes after enseal ended.
+fn local_modes(p: &PtySession) -> LocalFlags {
+    let tty = p.process().get_file_handle().unwrap();
+    nix::sys::termios::tcgetattr(&tty).unwrap().local_flags
+}
+
+#[test]
+fn edit_asks_the_identity_passphrase_without_echo() {
+    let eb = EditBox::new();
+    let editor = write_script(&eb.sb, "set", "echo 'word: typed' > \"$1\"");
+    let mut p = edit_with_passphrase(&eb, &editor);
+    key(&mut p, &format!("{PASSPHRASE}\r"));
+    let (screen, status) = finish(p);
+    assert_eq!(exited(&status), Some(0), "{status:?}\n{screen}");
+    assert!(
+        !screen.contains("horse"),
+        "the passphrase was echoed: {screen:?}"
+    );
+    let out = run(eb
+        .sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .arg("decrypt")
+        .arg(&eb.file))
+    .ok();
+    assert_eq!(out.out(), "word: typed\n");
+}
+
+/// Ctrl+C at the passphrase prompt: enseal ends by SIGINT with nothing
+/// changed and the terminal's echo and line editing back on (rpassword
+/// alone raised SIGINT with them still off).
+#[test]
+fn ctrl_c_at_the_passphrase_prompt_gives_the_terminal_back() {
+    let eb = EditBox::new();
+    let editor = write_script(&eb.sb, "never", "echo 'word: never' > \"$1\"");
+    let mut p = edit_with_passphrase(&eb, &editor);
+    assert!(
+        !local_modes(&p).contains(LocalFlags::ECHO),
+        "the prompt reads without echo"
+    );
+    p.send_control('c').unwrap();
+    let (screen, status) = finish_keep(&mut p);
+    assert!(
+        matches!(status, WaitStatus::Signaled(_, Signal::SIGINT, _)),
+        "{status:?}\n{screen:?}"
+    );
+    let modes = local_modes(&p);
+    for flag in [LocalFlags::ECHO, LocalFlags::ICANON, LocalFlags::ISIG] {
+        assert!(modes.contains(flag), "{flag:?} left off: {modes:?}");
+    }
     eb.assert_untouched();
 }
 
