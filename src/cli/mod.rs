@@ -34,6 +34,7 @@ mod keyservice;
 mod man;
 mod modify;
 mod pipeline;
+mod prompt;
 mod publish;
 mod publish_encrypted;
 mod rotate;
