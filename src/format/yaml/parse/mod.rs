@@ -155,6 +155,9 @@ struct Builder<'a> {
     own: Vec<OwnComment>,
     last: Last,
     last_line: usize,
+    /// While a collection ends at a document marker (`---`, `...`): the
+    /// marker's line (see [`Builder::resolve_own`]).
+    marker_line: Option<usize>,
     check_keys: bool,
     doc: Option<Map>,
     doc_started: bool,
@@ -318,6 +321,7 @@ impl<'a> Builder<'a> {
             own: Vec::new(),
             last: Last::None,
             last_line: 0,
+            marker_line: None,
             check_keys: first_doc_checks,
             first_doc_checks,
             doc: None,
