@@ -159,8 +159,9 @@ fn reference_files_with_misplaced_comments_are_kept_with_a_warning() {
 }
 
 /// Comments at the end of a document (before `---`, `...` or the end of the
-/// input) after the last item of a sequence, where yaml.v3 places them by
-/// rules of its own: each case as sops writes it itself.
+/// input) after the last item of a sequence, and right after a `---` in a
+/// CR LF file, where yaml.v3 places them by rules of its own: each case as
+/// sops writes it itself.
 const DOCUMENT_END_CASES: &[&str] = &[
     "k5:\n- a\n# c\n",
     "k5:\n- a\n# c\n---\nk6: 1\n",
@@ -179,6 +180,15 @@ const DOCUMENT_END_CASES: &[&str] = &[
     "a:\n  k5:\n  - x\n  # c\n---\nk6: 1\n",
     "k5:\n  - a\n  # c\n---\nk6: 1\n",
     "k5:\n- a\n# c\n---\nk6: 1\n# e\n---\nk7:\n- b\n  # f\n---\nk8: 2\n",
+    // CR LF: the comment line right after `---` ends the previous document.
+    "a: 1\r\n---\r\n# c\r\nb: 2\r\n",
+    "a: 1\r\n---\r\n# c\r\n# d\r\nb: 2\r\n",
+    "a: 1\r\n---\r\n\r\n# c\r\nb: 2\r\n",
+    "---\r\n# c\r\nb: 2\r\n",
+    "a: 1\r\n---\r\n  # c\r\nb: 2\r\n",
+    "a:\r\n- x\r\n---\r\n# c\r\nb: 2\r\n",
+    "a:\r\n  b: 1\r\n---\r\n# c\r\nd: 2\r\n",
+    "a: 1\n---\n# c\nb: 2\n",
 ];
 
 #[test]
