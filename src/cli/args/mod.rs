@@ -781,6 +781,11 @@ pub(crate) struct CheckCmd {
     /// random-looking password/secret/token values).
     #[arg(long)]
     pub scan: bool,
+    /// With --scan: also scan every file version in the git history of the
+    /// repository (all branches and tags), so a secret committed and later
+    /// removed is found. Findings are named COMMIT:PATH.
+    #[arg(long, requires = "scan")]
+    pub history: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
