@@ -167,3 +167,34 @@ fn history_needs_a_repository_and_scan() {
     assert_ne!(out.code, Some(10));
     assert!(out.err().contains("--scan"), "{}", out.err());
 }
+
+#[test]
+fn a_secret_in_a_conflict_resolution_is_found() {
+    let (sb, _, _) = make_repo();
+    sb.write("app/notes.txt", "one\n");
+    commit_all(&sb, "notes");
+    git(&sb, &["checkout", "-q", "-b", "other"]);
+    sb.write("app/notes.txt", "two\n");
+    commit_all(&sb, "two");
+    git(&sb, &["checkout", "-q", "main"]);
+    sb.write("app/notes.txt", "three\n");
+    commit_all(&sb, "three");
+    // The merge conflicts; its resolution holds a key neither side had.
+    let out = run(git_cmd(&sb).args(["merge", "-q", "other"]));
+    assert_ne!(out.code, Some(0), "the merge should conflict");
+    let key = format!(
+        "{}-SECRET-KEY-1{}",
+        "AGE",
+        "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".repeat(2)
+    );
+    sb.write("app/notes.txt", format!("{}\n", &key[..74]));
+    let merge = commit_all(&sb, "merge other");
+    let out = run(sb.enseal().args(["check", "--scan", "--history"]));
+    assert_eq!(out.code, Some(10), "{}\n{}", out.out(), out.err());
+    let want = format!("{}:app/notes.txt:1: secret: ", &merge[..12]);
+    assert!(
+        out.out().lines().any(|l| l.starts_with(&want)),
+        "{}",
+        out.out()
+    );
+}

@@ -75,13 +75,21 @@ fn measure(corpus: &generator::Corpus) -> Measure {
 #[test]
 fn scanner_meets_recall_and_false_positive_targets() {
     let corpus = generator::generate(0x5EA1_2026, 30, 220, 3);
+    let started = std::time::Instant::now();
     let m = measure(&corpus);
+    let elapsed = started.elapsed();
     assert!(
         m.planted.len() >= 20,
         "only {} kinds planted",
         m.planted.len()
     );
-    println!("scanner corpus: {} files", corpus.files.len());
+    let bytes: usize = corpus.files.iter().map(|f| f.text.len()).sum();
+    println!(
+        "scanner corpus: {} files, {} bytes, scanned in {:.2?}",
+        corpus.files.len(),
+        bytes,
+        elapsed
+    );
     println!(
         "{:<34} {:>7} {:>7} {:>8}",
         "kind", "planted", "found", "recall"

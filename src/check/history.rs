@@ -66,6 +66,9 @@ fn blobs(dir: &Path) -> Result<Vec<(String, String, String)>, HistoryError> {
             "log",
             "--all",
             "--no-renames",
+            // Merges too (against their first parent): a conflict
+            // resolution can introduce a file version.
+            "--diff-merges=first-parent",
             "--raw",
             "--no-abbrev",
             "--no-ext-diff",

@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
 
 /// How a rule's match is confirmed.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -203,7 +203,13 @@ fn compiled() -> &'static Compiled {
     COMPILED.get_or_init(|| {
         let patterns: Vec<&str> = RULES.iter().map(|r| r.pattern).collect();
         Compiled {
-            set: RegexSet::new(&patterns).expect("scanner rules compile"),
+            // A larger lazy-DFA cache: the counted repetitions of the
+            // rules make many states, and a thrashing cache falls back
+            // to a slower engine.
+            set: RegexSetBuilder::new(&patterns)
+                .dfa_size_limit(32 << 20)
+                .build()
+                .expect("scanner rules compile"),
             each: patterns
                 .iter()
                 .map(|p| Regex::new(p).expect("scanner rule compiles"))
