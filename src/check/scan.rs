@@ -505,6 +505,21 @@ pub fn looks_random(value: &str) -> bool {
     {
         return false;
     }
+    // Resource paths (`projects/p-123/secrets/oauth/versions/4`): half
+    // their segments or more are lower-case words.
+    let segments: Vec<&str> = value.split('/').collect();
+    let wordy = segments
+        .iter()
+        .filter(|s| {
+            s.len() >= 3
+                && s.bytes().any(|b| b.is_ascii_lowercase())
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        })
+        .count();
+    if segments.len() >= 3 && wordy * 2 >= segments.len() {
+        return false;
+    }
     // Typed-in sequences (`1234`, `abcd`) are rare in generated values.
     let bytes = value.as_bytes();
     if bytes

@@ -699,6 +699,35 @@ fn clean_line(rng: &mut Rng, format: Format) -> String {
     if rng.chance(55) {
         return filler(rng, format);
     }
+    // Harder look-alikes: references, templates and labels under
+    // password and token names.
+    if rng.chance(20) {
+        let tricky: (&str, &str) = match rng.below(16) {
+            0 => ("password", "${{ secrets.DB_PASSWORD }}"),
+            1 => ("password", "$(DB_PASSWORD)"),
+            2 => ("password", "%{db_password}"),
+            3 => ("password", "********"),
+            4 => ("password_regex", "^(?=.*[A-Z])(?=.*[0-9]).{8,}$"),
+            5 => ("password", "Mot de passe"),
+            6 => ("password_label", "Password:"),
+            7 => ("password", "Must contain 1 upper-case letter & 1 digit!"),
+            8 => ("token_type", "Bearer"),
+            9 => ("token_ttl", "1h30m"),
+            10 => ("secret", "true"),
+            11 => ("pwd", "/home/deploy/app-2"),
+            12 => ("api_key_header", "X-Api-Key"),
+            13 => ("password", "vault:secret/data/db#password"),
+            14 => (
+                "secret",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbC123",
+            ),
+            _ => (
+                "client_secret",
+                "projects/my-project-123/secrets/oauth/versions/4",
+            ),
+        };
+        return assign(rng, format, tricky.0, tricky.1);
+    }
     assign(rng, format, &pair.0, &pair.1)
 }
 
@@ -743,6 +772,8 @@ fn filler(rng: &mut Rng, format: Format) -> String {
     };
     let code: &[&str] = match format {
         Format::Python => &[
+            "    password = getpass.getpass(\"Password: \")",
+            "    api_key = var.api_key",
             "def handler(event, context):",
             "    password = os.environ[\"DB_PASSWORD\"]",
             "    token = request.headers.get(\"Authorization\")",
@@ -765,6 +796,7 @@ fn filler(rng: &mut Rng, format: Format) -> String {
             "import { createHash } from 'crypto';",
         ],
         Format::Go => &[
+            "\tpassword := r.FormValue(\"password\")",
             "\ttoken := os.Getenv(\"GITHUB_TOKEN\")",
             "\tpassword := cfg.Database.Password",
             "\tif err != nil {",
