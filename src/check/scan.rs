@@ -408,6 +408,13 @@ fn assigned_value(rest: &str) -> Option<&str> {
         return Some(body);
     }
     let word = rest.split(char::is_whitespace).next().unwrap_or_default();
+    // A YAML or dotenv text inside a source string ends its line with an
+    // escape: `"user: bob\npassword: hunter2\nport: 1"`.
+    let word = ["\\n", "\\r", "\\t"]
+        .iter()
+        .filter_map(|e| word.find(e))
+        .min()
+        .map_or(word, |at| &word[..at]);
     let word = word.trim_end_matches([',', ';']);
     if word.contains(['"', '\'', '`', '(', '[', '{']) {
         return None;
@@ -645,6 +652,7 @@ mod tests {
         assert!(rules("password: hunter2").is_empty());
         assert!(rules("password = os.environ[\"DB_PASSWORD\"]").is_empty());
         assert!(rules("password: !vault |").is_empty());
+        assert!(rules(r#"let t = "user: bob\npassword: hunter2\nport: 1\n";"#).is_empty());
         let url = format!("postgres://app:{}@db:5432/app", "q8Vt2x;L0pZr");
         assert_eq!(rules(&url), ["connection-string-password"]);
         assert!(rules("postgres://app:${DB_PASSWORD}@db:5432/app").is_empty());
