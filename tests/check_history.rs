@@ -198,3 +198,25 @@ fn a_secret_in_a_conflict_resolution_is_found() {
         out.out()
     );
 }
+
+#[test]
+fn a_secret_kept_through_later_versions_is_reported_once() {
+    let (sb, _, _) = make_repo();
+    let token = format!("{}_{}", "ghp", "Rt5".repeat(12));
+    sb.write("app/ci.yaml", format!("token: {token}\n"));
+    let first = commit_all(&sb, "ci");
+    for n in 0..3 {
+        sb.write("app/ci.yaml", format!("token: {token}\nstep: {n}\n"));
+        commit_all(&sb, "more steps");
+    }
+    let out = run(sb.enseal().args(["check", "--scan", "--history"]));
+    assert_eq!(out.code, Some(10), "{}\n{}", out.out(), out.err());
+    let ci: Vec<String> = out
+        .out()
+        .lines()
+        .filter(|l| l.contains(":app/ci.yaml:"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ci.len(), 1, "{}", out.out());
+    assert!(ci[0].starts_with(&format!("{}:app/ci.yaml:1: ", &first[..12])));
+}

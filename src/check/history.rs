@@ -10,7 +10,8 @@
 //! and lazy fetches of a partial clone turned off: the repository is not
 //! trusted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -132,8 +133,11 @@ fn blobs(dir: &Path) -> Result<Vec<(String, String, String)>, HistoryError> {
         let first = err.lines().next().unwrap_or("failed").trim().to_string();
         return Err(HistoryError(format!("git log: {first}")));
     }
+    // Oldest first, so that a secret kept through several versions of a
+    // file is reported at the commit that introduced it.
     Ok(order
         .into_iter()
+        .rev()
         .filter_map(|blob| {
             let (commit, path) = found.remove(&blob)?;
             Some((blob, commit, path))
@@ -153,7 +157,9 @@ fn is_encrypted(bytes: &[u8]) -> bool {
         || memchr::memmem::find(bytes, b"\"sops\": {").is_some()
 }
 
-/// Scans every file version of the repository containing `dir`.
+/// Scans every file version of the repository containing `dir`. A line
+/// that stays the same through later versions of a file is reported once,
+/// at the oldest commit.
 pub fn scan_history(dir: &Path) -> Result<Vec<HistoryHit>, HistoryError> {
     let blobs = blobs(dir)?;
     if blobs.is_empty() {
@@ -178,6 +184,7 @@ pub fn scan_history(dir: &Path) -> Result<Vec<HistoryHit>, HistoryError> {
     });
     let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut hits = Vec::new();
+    let mut seen = HashSet::new();
     let mut header = String::new();
     for (blob, commit, path) in &blobs {
         header.clear();
@@ -208,11 +215,20 @@ pub fn scan_history(dir: &Path) -> Result<Vec<HistoryHit>, HistoryError> {
         if is_encrypted(&bytes) {
             continue;
         }
-        hits.extend(scan::scan(&bytes).into_iter().map(|hit| HistoryHit {
-            commit: commit.clone(),
-            path: path.clone(),
-            hit,
-        }));
+        let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        for hit in scan::scan(&bytes) {
+            // The same line in later versions of the file is the same
+            // finding: keep the first (a hash, never the text).
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (path.as_str(), hit.rule, lines.get(hit.line - 1)).hash(&mut hasher);
+            if seen.insert(hasher.finish()) {
+                hits.push(HistoryHit {
+                    commit: commit.clone(),
+                    path: path.clone(),
+                    hit,
+                });
+            }
+        }
     }
     drop(reader);
     let _ = writer.join();
