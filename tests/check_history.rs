@@ -121,6 +121,23 @@ fn the_repository_configuration_runs_nothing() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+    // A signed commit, so that verifying signatures would run gpg.program.
+    let signer = sb.root().join("sign.sh");
+    std::fs::write(
+        &signer,
+        "#!/bin/sh\ncat >/dev/null\necho '[GNUPG:] SIG_CREATED D 1 8 00 1700000000 ABCDEF' >&2\nprintf -- '-----BEGIN PGP SIGNATURE-----\\n\\niQEzBAABCAAdFiEE\\n-----END PGP SIGNATURE-----\\n'\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&signer, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    sb.write("app/signed.txt", "signed\n");
+    git(&sb, &["add", "-A"]);
+    let program = format!("gpg.program={}", signer.display());
+    git(&sb, &["-c", &program, "commit", "-q", "-S", "-m", "signed"]);
+    assert!(git(&sb, &["cat-file", "-p", "HEAD"]).contains("gpgsig"));
     let s = script.display().to_string();
     for (key, value) in [
         ("core.fsmonitor", s.as_str()),
