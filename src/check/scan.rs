@@ -674,4 +674,51 @@ mod tests {
         assert!(rules(&hostile).is_empty());
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
+
+    #[test]
+    fn arbitrary_text_never_panics() {
+        // Pieces that exercise quotes, escapes, multi-byte characters at
+        // window edges, URLs and assignments.
+        let pieces = [
+            "password=",
+            "\"",
+            "'",
+            "`",
+            "\\",
+            "\\n",
+            "é",
+            "🔑",
+            "AKIA",
+            " ",
+            "://",
+            ":",
+            "@",
+            "token: ",
+            "x",
+            "Q7",
+            "#",
+            "=",
+            "{",
+            "(",
+            "/",
+            "\t",
+            "dbPass",
+            "==",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..40 {
+            let len = if round % 8 == 0 { 9000 } else { 200 };
+            let mut text = String::new();
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            let lines = text.lines().count();
+            for hit in scan(text.as_bytes()) {
+                assert!(hit.line >= 1 && hit.line <= lines);
+            }
+        }
+    }
 }
