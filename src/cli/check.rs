@@ -114,7 +114,13 @@ fn has_metadata_marker(kind: FormatKind, bytes: &[u8]) -> bool {
     };
     match kind {
         FormatKind::Yaml => line_starts(b"sops:"),
-        FormatKind::Json | FormatKind::Binary => memchr::memmem::find(bytes, b"\"sops\"").is_some(),
+        // An encrypted JSON or binary file is a JSON object: source code or
+        // prose that mentions "sops" is not one.
+        FormatKind::Json | FormatKind::Binary => {
+            let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+            text.trim_ascii_start().starts_with(b"{")
+                && memchr::memmem::find(bytes, b"\"sops\"").is_some()
+        }
         FormatKind::Dotenv => line_starts(b"sops_"),
         FormatKind::Ini | FormatKind::Toml => line_starts(b"[sops]"),
     }
@@ -303,5 +309,13 @@ mod tests {
             b"[a]\nk=v\n[sops]\nmac=x\n"
         ));
         assert!(!has_metadata_marker(FormatKind::Ini, b"[a]\nk=[sops]\n"));
+        // Source code or prose that quotes "sops" is no JSON object.
+        let source = b"let k = \"sops\"; // {\"sops\": {}}\n";
+        assert!(!has_metadata_marker(FormatKind::Binary, source));
+        assert!(!has_metadata_marker(FormatKind::Json, b"[\"sops\"]"));
+        assert!(has_metadata_marker(
+            FormatKind::Json,
+            b"\xef\xbb\xbf \n{\"sops\": {}}"
+        ));
     }
 }
