@@ -781,6 +781,11 @@ pub(crate) struct CheckCmd {
     /// random-looking password/secret/token values).
     #[arg(long)]
     pub scan: bool,
+    /// Report encrypted values older than their limit in .sops.yaml's
+    /// `rotation:` (from git history; on by default when rules exist).
+    /// Without rules, an error.
+    #[arg(long)]
+    pub rotation: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
@@ -818,6 +823,9 @@ Findings (kind names are stable):
   secret           a likely secret in a plaintext file (--scan)
   unreadable       a file could not be read
   config           .sops.yaml holds a key sops ignores (a misspelling, mostly)
+  rotation         an encrypted value is older than its rotation: limit (git history)
+  rotation-unknown values have a rotation: limit but no known history (no git,
+                   a shallow clone, a file never committed)
 
 A missing .sops.yaml, or one without creation_rules, is an error: nothing
 would say which files must be encrypted. The last line (on stderr) sums up:
