@@ -31,6 +31,7 @@ mod init;
 mod io;
 mod key_advice;
 mod keyservice;
+mod log;
 mod man;
 mod modify;
 mod pipeline;
@@ -235,6 +236,7 @@ fn dispatch(hi: HiArgs) -> Result<()> {
         Command::Completion(shell) => completion::run_completion(shell),
         Command::Man(cmd) => man::run(&cmd.command, cmd.out_dir.as_deref()),
         Command::Check(cmd) => check::run(&cmd, config),
+        Command::Log(cmd) => log::run(&cmd, config),
         Command::Init(cmd) => init::run(&cmd),
         Command::Keyservice(cmd) => keyservice::run(&cmd),
         Command::Publish(args) => publish::run(&args, config),

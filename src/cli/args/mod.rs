@@ -104,6 +104,9 @@ pub(crate) enum LowCommand {
     Man(ManCmd),
     /// Check files against .sops.yaml without any private key (CI, pre-commit).
     Check(CheckCmd),
+    /// When each value of an encrypted file changed, and who changed it, from
+    /// git history (no key needed).
+    Log(LogCmd),
     /// Set up a repository: age identity, .sops.yaml, git drivers, pre-commit
     /// hook, and encrypt the plaintext secret files found.
     Init(InitCmd),
@@ -794,6 +797,23 @@ pub(crate) struct CheckCmd {
     /// target, node_modules and .gitignore'd paths.
     #[arg(value_name = "PATHS")]
     pub paths: Vec<String>,
+}
+
+/// `enseal log`.
+#[derive(Debug, Args)]
+#[command(after_help = examples::LOG)]
+pub(crate) struct LogCmd {
+    /// Walk the FILE arguments as directory trees (default: the directory of
+    /// .sops.yaml) and take every encrypted file a creation rule covers.
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// The file (with -r: files and directories), then optionally an index
+    /// path (`["db"]["password"]`): only the values at or below it.
+    #[arg(value_name = "FILE [KEYPATH]")]
+    pub args: Vec<String>,
 }
 
 /// `enseal init`.
