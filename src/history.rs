@@ -232,9 +232,24 @@ fn walk_value(value: &Value, path: &mut Vec<Component>, out: &mut Leaves) {
             out.insert(path.clone(), s.clone());
         }
         other => {
-            out.insert(path.clone(), format!("\0{other:?}"));
+            let text = match other {
+                Value::Int(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Time(t) => t.to_string(),
+                Value::Null => "null".into(),
+                Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                _ => format!("{other:?}"),
+            };
+            out.insert(path.clone(), format!("\0{text}"));
         }
     }
+}
+
+/// A leaf's text as a person reads it (a non-string scalar without the
+/// mark that keeps it apart from strings).
+pub fn shown_text(text: &str) -> &str {
+    text.strip_prefix('\0').unwrap_or(text)
 }
 
 /// Parses one version of a file named `name` (its format from the name).
@@ -245,8 +260,36 @@ pub fn parse_version(name: &str, bytes: &[u8], stores: &StoreOptions) -> Option<
     Some(leaves(&parsed.documents))
 }
 
+/// One version of a file as git holds it.
+#[derive(Debug, Clone)]
+pub struct RawVersion {
+    /// The commit.
+    pub commit: Commit,
+    /// The file's path (from the repository root) in that commit.
+    pub name: String,
+    /// Its bytes; `None` where the file is absent (deleted).
+    pub bytes: Option<Vec<u8>>,
+}
+
 /// Reads the history of `file` from git (see the module docs).
 pub fn read(file: &Path, stores: &StoreOptions) -> Result<FileHistory, Unknown> {
+    let mut versions = Vec::new();
+    for raw in read_raw(file)? {
+        match raw.bytes {
+            None => versions.push((raw.commit, None)),
+            Some(bytes) => {
+                if let Some(leaves) = parse_version(&raw.name, &bytes, stores) {
+                    versions.push((raw.commit, Some(leaves)));
+                }
+            }
+        }
+    }
+    Ok(FileHistory::from_versions(versions))
+}
+
+/// Every version of `file` in git, oldest first: one `git log --follow`
+/// and one `git cat-file --batch`.
+pub fn read_raw(file: &Path) -> Result<Vec<RawVersion>, Unknown> {
     let dir = match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -307,18 +350,17 @@ pub fn read(file: &Path, stores: &StoreOptions) -> Result<FileHistory, Unknown> 
     if blobs.len() != names.len() {
         return Err(Unknown("git cat-file answered too few versions".into()));
     }
-    let mut versions = Vec::with_capacity(entries.len());
-    for (((commit, _), blob), name) in entries.into_iter().rev().zip(blobs).zip(names) {
-        match blob {
-            None => versions.push((commit, None)),
-            Some(bytes) => {
-                if let Some(leaves) = parse_version(&name, &bytes, stores) {
-                    versions.push((commit, Some(leaves)));
-                }
-            }
-        }
-    }
-    Ok(FileHistory::from_versions(versions))
+    Ok(entries
+        .into_iter()
+        .rev()
+        .zip(blobs)
+        .zip(names)
+        .map(|(((commit, _), bytes), name)| RawVersion {
+            commit,
+            name,
+            bytes,
+        })
+        .collect())
 }
 
 /// `git` with options that keep a repository's config from running
@@ -348,6 +390,19 @@ fn git(dir: &Path) -> Command {
         .env("GIT_PAGER", "cat")
         .env_remove("GIT_EXTERNAL_DIFF")
         .stderr(Stdio::null());
+    // A git hook runs with GIT_DIR (often `.git`) exported, and without
+    // GIT_WORK_TREE git takes the working directory as the top of the work
+    // tree. git runs here in the file's directory: keep the meaning the
+    // variables have in this process (absolute paths, the work tree named).
+    if let (Ok(cwd), Some(git_dir)) = (std::env::current_dir(), std::env::var_os("GIT_DIR")) {
+        if !git_dir.is_empty() {
+            c.env("GIT_DIR", cwd.join(git_dir));
+            let work_tree = std::env::var_os("GIT_WORK_TREE")
+                .filter(|w| !w.is_empty())
+                .map_or_else(|| cwd.clone(), |w| cwd.join(w));
+            c.env("GIT_WORK_TREE", work_tree);
+        }
+    }
     c
 }
 

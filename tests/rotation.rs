@@ -166,3 +166,17 @@ fn a_bad_policy_is_a_config_error_naming_the_key() {
         out.err()
     );
 }
+
+#[test]
+fn a_relative_git_dir_from_a_hook_still_finds_the_history() {
+    let repo = db_history(POLICY);
+    let mut cmd = repo.enseal_nokey();
+    cmd.env("ENSEAL_NOW", "2026-07-01")
+        .env("GIT_DIR", ".git")
+        .args(["check", "secrets/db.yaml"]);
+    let out = run(&mut cmd).code_in(&[10]).out();
+    assert!(
+        out.contains("rotation: [\"db\"][\"password\"] last changed 2026-01-01 by alice"),
+        "{out}"
+    );
+}
