@@ -184,3 +184,58 @@ fn bad_arguments_are_usage_errors() {
     let out = log(&repo, &["a.yaml", "b.yaml"]).code_in(&[1, 2]);
     assert!(out.err().contains("use -r"), "{}", out.err());
 }
+
+#[test]
+fn decrypt_shows_old_and_new_values_to_a_key_holder_and_writes_nothing() {
+    let repo = db_history("");
+    let mut cmd = repo.enseal();
+    cmd.args(["log", "--decrypt", "secrets/db.yaml", "[\"api\"]"]);
+    let out = run(&mut cmd).ok().out();
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    let expected = [
+        "secrets/db.yaml",
+        "[\"api\"][\"key\"]",
+        "old: key-two",
+        "new: key-three",
+        "old: key-one",
+        "new: key-two",
+        "new: key-one",
+    ];
+    let kept: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("2026-"))
+        .collect();
+    assert_eq!(kept, expected, "{out}");
+    // JSON: old and new on each change; a removed value has its old one.
+    let mut cmd = repo.enseal();
+    cmd.args(["log", "--decrypt", "--format", "json", "secrets/db.yaml"]);
+    let v: serde_json::Value = serde_json::from_str(&run(&mut cmd).ok().out()).unwrap();
+    let user = v["files"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["key"] == "[\"db\"][\"user\"]")
+        .unwrap()
+        .clone();
+    assert_eq!(user["changes"][0]["change"], "removed");
+    assert_eq!(user["changes"][0]["old"], "app");
+    assert!(user["changes"][0]["new"].is_null());
+    assert_eq!(user["changes"][1]["new"], "app");
+    // Nothing was written to the work tree.
+    let status = repo
+        .git(&["status", "--porcelain"], "2026-07-01", "x")
+        .out();
+    assert!(status.is_empty(), "{status}");
+    // Without a key, each version says why it is not decrypted.
+    let mut cmd = repo.enseal_nokey();
+    cmd.args([
+        "log",
+        "--decrypt",
+        "secrets/db.yaml",
+        "[\"db\"][\"password\"]",
+    ]);
+    let out = run(&mut cmd).ok().out();
+    assert!(out.contains("(not decrypted: "), "{out}");
+    assert!(!out.contains("first-password"), "{out}");
+}

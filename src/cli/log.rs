@@ -7,9 +7,109 @@ use std::path::{Path, PathBuf};
 use super::args::{LogCmd, OutputFormat};
 use super::bulk;
 use super::io::ConfigContext;
+use super::pipeline;
+use crate::document::EncryptedDocument;
 use crate::error::{Error, Result};
-use crate::history::{self, display_path, FileHistory, Unknown};
+use crate::format::{FormatKind, StoreOptions};
+use crate::history::{self, display_path, shown_text, ChangeKind, FileHistory, Leaves, Unknown};
+use crate::keys::KeyContext;
+use crate::metadata::Metadata;
 use crate::tree_path::{self, Component};
+
+/// A file's history and, with `--decrypt`, each version's plaintext
+/// leaves (aligned with the history's commits) or why it did not decrypt.
+struct Trail {
+    history: FileHistory,
+    plain: Option<Vec<std::result::Result<Leaves, String>>>,
+}
+
+impl Drop for Trail {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for leaves in self.plain.iter_mut().flatten().flatten() {
+            for text in leaves.values_mut() {
+                text.zeroize();
+            }
+        }
+    }
+}
+
+/// Reads a file's history; with `keys`, decrypts every version in memory.
+fn read_trail(
+    path: &Path,
+    stores: &StoreOptions,
+    keys: Option<&mut KeyContext>,
+) -> std::result::Result<Trail, Unknown> {
+    let Some(keys) = keys else {
+        return history::read(path, stores).map(|history| Trail {
+            history,
+            plain: None,
+        });
+    };
+    let mut versions = Vec::new();
+    let mut plain = Vec::new();
+    for raw in history::read_raw(path)? {
+        let Some(bytes) = raw.bytes else {
+            versions.push((raw.commit, None));
+            plain.push(Ok(Leaves::new()));
+            continue;
+        };
+        let kind = FormatKind::from_path(&raw.name);
+        let Ok(parsed) = kind.store(stores).parse_encrypted(&bytes) else {
+            continue;
+        };
+        versions.push((raw.commit, Some(history::leaves(&parsed.documents))));
+        plain.push(decrypt_version(parsed, keys));
+    }
+    Ok(Trail {
+        history: FileHistory::from_versions(versions),
+        plain: Some(plain),
+    })
+}
+
+/// The plaintext leaves of one version (MAC verified), or the first line
+/// of why not.
+fn decrypt_version(
+    parsed: crate::format::EncryptedFile,
+    keys: &mut KeyContext,
+) -> std::result::Result<Leaves, String> {
+    let raw = parsed
+        .metadata
+        .ok_or_else(|| "no sops metadata in this version".to_string())?;
+    let metadata = Metadata::from_map(&raw).map_err(|e| format!("invalid sops metadata: {e}"))?;
+    let decrypted = EncryptedDocument::new(parsed.documents, metadata)
+        .decrypt(keys, false)
+        .map_err(|e| e.to_string().lines().next().unwrap_or("").to_string())?;
+    Ok(history::leaves(&decrypted.documents))
+}
+
+/// The old and new plaintexts of a change at commit `index` (old: the
+/// version before it).
+fn old_new(
+    plain: &[std::result::Result<Leaves, String>],
+    index: usize,
+    key: &[Component],
+    kind: ChangeKind,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let mut error = None;
+    let mut get = |i: usize| match &plain[i] {
+        Ok(leaves) => leaves.get(key).map(|t| shown_text(t).to_string()),
+        Err(e) => {
+            error.get_or_insert_with(|| e.clone());
+            None
+        }
+    };
+    let old = match kind {
+        ChangeKind::Added => None,
+        _ if index > 0 => get(index - 1),
+        _ => None,
+    };
+    let new = match kind {
+        ChangeKind::Removed => None,
+        _ => get(index),
+    };
+    (old, new, error)
+}
 
 /// Runs `log`.
 pub(crate) fn run(cmd: &LogCmd, config_path: Option<&str>) -> Result<()> {
@@ -39,13 +139,21 @@ pub(crate) fn run(cmd: &LogCmd, config_path: Option<&str>) -> Result<()> {
             });
         }
     }
-    let histories = bulk::run_parallel(
-        &files,
-        "log",
-        false,
-        || (),
-        |_, path, _| history::read(path, &stores),
-    );
+    let histories: Vec<std::result::Result<Trail, Unknown>> = if cmd.decrypt {
+        let mut keys = pipeline::key_context(None)?;
+        files
+            .iter()
+            .map(|path| read_trail(path, &stores, Some(&mut keys)))
+            .collect()
+    } else {
+        bulk::run_parallel(
+            &files,
+            "log",
+            false,
+            || (),
+            |_, path, _| read_trail(path, &stores, None),
+        )
+    };
     if !cmd.recursive {
         if let Err(unknown) = &histories[0] {
             return Err(Error::Advice {
@@ -115,12 +223,12 @@ fn values<'a>(
 
 fn human(
     file: &Path,
-    history: &std::result::Result<FileHistory, Unknown>,
+    trail: &std::result::Result<Trail, Unknown>,
     filter: Option<&[Component]>,
 ) -> String {
     let mut out = format!("{}\n", file.display());
-    let history = match history {
-        Ok(h) => h,
+    let (history, plain) = match trail {
+        Ok(t) => (&t.history, t.plain.as_deref()),
         Err(unknown) => {
             out.push_str(&format!("  history unknown: {unknown}\n"));
             return out;
@@ -140,6 +248,18 @@ fn human(
                 c.author,
                 c.email
             ));
+            if let Some(plain) = plain {
+                let (old, new, error) = old_new(plain, change.commit, path, change.kind);
+                if let Some(old) = old {
+                    out.push_str(&format!("      old: {old}\n"));
+                }
+                if let Some(new) = new {
+                    out.push_str(&format!("      new: {new}\n"));
+                }
+                if let Some(error) = error {
+                    out.push_str(&format!("      (not decrypted: {error})\n"));
+                }
+            }
         }
     }
     if !any {
@@ -150,12 +270,12 @@ fn human(
 
 fn json(
     file: &Path,
-    history: &std::result::Result<FileHistory, Unknown>,
+    trail: &std::result::Result<Trail, Unknown>,
     filter: Option<&[Component]>,
 ) -> serde_json::Value {
     let path = file.display().to_string();
-    let history = match history {
-        Ok(h) => h,
+    let (history, plain) = match trail {
+        Ok(t) => (&t.history, t.plain.as_deref()),
         Err(unknown) => {
             return serde_json::json!({ "path": path, "unknown": unknown.0, "values": [] })
         }
@@ -167,14 +287,21 @@ fn json(
                 .rev()
                 .map(|change| {
                     let c = &history.commits[change.commit];
-                    serde_json::json!({
+                    let mut entry = serde_json::json!({
                         "commit": c.hash,
                         "date": c.date(),
                         "time": c.time,
                         "author": c.author,
                         "email": c.email,
                         "change": change.kind.name(),
-                    })
+                    });
+                    if let (Some(plain), Some(object)) = (plain, entry.as_object_mut()) {
+                        let (old, new, error) = old_new(plain, change.commit, key, change.kind);
+                        object.insert("old".into(), old.into());
+                        object.insert("new".into(), new.into());
+                        object.insert("decrypt_error".into(), error.into());
+                    }
+                    entry
                 })
                 .collect();
             serde_json::json!({ "key": display_path(key), "changes": changes })

@@ -27,6 +27,7 @@ Examples:
   enseal log secrets/app.yaml                         every value's changes, newest first
   enseal log secrets/app.yaml '[\"db\"][\"password\"]'  one value (and those below it)
   enseal log -r --format json                         every encrypted file of the repository
+  enseal log --decrypt secrets/app.yaml               with old and new values (needs a key)
 
 No key is needed: a value's ENC[…] text changes exactly when its plaintext
 changes, so git history tells when (author date) and by whom. A shallow

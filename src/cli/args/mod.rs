@@ -807,6 +807,10 @@ pub(crate) struct LogCmd {
     /// .sops.yaml) and take every encrypted file a creation rule covers.
     #[arg(short = 'r', long = "recursive")]
     pub recursive: bool,
+    /// Also show each change's old and new values: every version in the
+    /// history is decrypted in memory (needs a key; nothing is written).
+    #[arg(long)]
+    pub decrypt: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
