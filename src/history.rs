@@ -297,16 +297,7 @@ pub fn read_raw(file: &Path) -> Result<Vec<RawVersion>, Unknown> {
     let name = file
         .file_name()
         .ok_or_else(|| Unknown("not a file".into()))?;
-    let shallow = run(dir, &["rev-parse", "--is-shallow-repository"])?;
-    match String::from_utf8_lossy(&shallow).trim() {
-        "false" => {}
-        "true" => {
-            return Err(Unknown(
-                "shallow clone: fetch the full history with `git fetch --unshallow`".into(),
-            ))
-        }
-        _ => return Err(Unknown("not in a git repository".into())),
-    }
+    repository_state(dir)?;
     let mut args: Vec<&std::ffi::OsStr> = [
         "log",
         "--follow",
@@ -361,6 +352,31 @@ pub fn read_raw(file: &Path) -> Result<Vec<RawVersion>, Unknown> {
             bytes,
         })
         .collect())
+}
+
+/// Whether `dir` is in a full (not shallow) repository, asked of git once
+/// per directory in a process (a repository walk has many files per
+/// directory).
+fn repository_state(dir: &Path) -> Result<(), Unknown> {
+    type Cache = std::sync::Mutex<HashMap<std::path::PathBuf, Result<(), Unknown>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(known) = cache.lock().ok().and_then(|c| c.get(dir).cloned()) {
+        return known;
+    }
+    let state = run(dir, &["rev-parse", "--is-shallow-repository"]).and_then(|out| {
+        match String::from_utf8_lossy(&out).trim() {
+            "false" => Ok(()),
+            "true" => Err(Unknown(
+                "shallow clone: fetch the full history with `git fetch --unshallow`".into(),
+            )),
+            _ => Err(Unknown("not in a git repository".into())),
+        }
+    });
+    if let Ok(mut c) = cache.lock() {
+        c.insert(dir.to_path_buf(), state.clone());
+    }
+    state
 }
 
 /// `git` with options that keep a repository's config from running
