@@ -180,3 +180,14 @@ fn a_relative_git_dir_from_a_hook_still_finds_the_history() {
         "{out}"
     );
 }
+
+#[test]
+fn the_pre_commit_hook_runs_check_with_rotation() {
+    let text = std::fs::read_to_string(crate_dir().join(".pre-commit-hooks.yaml")).unwrap();
+    let hook = text
+        .split("- id: ")
+        .find(|h| h.starts_with("enseal-rotation"))
+        .unwrap_or_else(|| panic!("no enseal-rotation hook in {text}"));
+    assert!(hook.contains("entry: enseal check --rotation"), "{hook}");
+    assert!(hook.contains("pass_filenames: false"), "{hook}");
+}
