@@ -466,6 +466,14 @@ fn parse_log(log: &[u8]) -> Result<Vec<(Commit, Option<String>)>, Unknown> {
             return Err(bad());
         }
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        // Names and emails come from an untrusted repository: no control
+        // character (a terminal escape sequence) reaches the output.
+        let printable = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect::<String>()
+        };
         let hash = text(fields[0]);
         if !(hash.len() == 40 || hash.len() == 64) || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad());
@@ -479,8 +487,8 @@ fn parse_log(log: &[u8]) -> Result<Vec<(Commit, Option<String>)>, Unknown> {
             Commit {
                 hash,
                 time,
-                author: text(fields[2]),
-                email: text(fields[3]),
+                author: printable(fields[2]),
+                email: printable(fields[3]),
             },
             name,
         ));
@@ -628,6 +636,10 @@ mod tests {
         assert_eq!(parsed[1].0.time, 50);
         assert_eq!(parsed[1].1.as_deref(), Some("old.yaml"));
         assert!(parse_log(b"\x01nothex\x001\x00a\x00b\x00").is_err());
+        let evil = format!("\x01{h1}\x001\x00a\x1b[2Jb\x00e\x07\x00");
+        let parsed = parse_log(evil.as_bytes()).unwrap();
+        assert_eq!(parsed[0].0.author, "a\u{fffd}[2Jb");
+        assert_eq!(parsed[0].0.email, "e\u{fffd}");
     }
 
     #[test]

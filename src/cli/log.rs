@@ -251,10 +251,10 @@ fn human(
             if let Some(plain) = plain {
                 let (old, new, error) = old_new(plain, change.commit, path, change.kind);
                 if let Some(old) = old {
-                    out.push_str(&format!("      old: {old}\n"));
+                    out.push_str(&format!("      old: {}\n", one_line(&old)));
                 }
                 if let Some(new) = new {
-                    out.push_str(&format!("      new: {new}\n"));
+                    out.push_str(&format!("      new: {}\n", one_line(&new)));
                 }
                 if let Some(error) = error {
                     out.push_str(&format!("      (not decrypted: {error})\n"));
@@ -266,6 +266,20 @@ fn human(
         out.push_str("  no values\n");
     }
     out
+}
+
+/// A value on one line: control characters (newlines, terminal escapes)
+/// escaped as in Rust strings (`\n`, `\u{1b}`), the rest as is.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn json(
@@ -308,4 +322,28 @@ fn json(
         })
         .collect();
     serde_json::json!({ "path": path, "unknown": null, "values": values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_shown_on_one_line_without_escapes() {
+        assert_eq!(one_line("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
+        assert_eq!(one_line("pässwörd #!"), "pässwörd #!");
+    }
+
+    #[test]
+    fn a_bracketed_argument_is_the_key_path() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (paths, filter) = split_args(&args(&["f.yaml", "[\"db\"][0]"])).unwrap();
+        assert_eq!(paths, ["f.yaml"]);
+        assert_eq!(
+            filter.unwrap(),
+            [Component::Key("db".into()), Component::Index(0)]
+        );
+        assert!(split_args(&args(&["[\"a\"]", "[\"b\"]"])).is_err());
+        assert!(split_args(&args(&["[db]"])).is_err());
+    }
 }
