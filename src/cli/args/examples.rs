@@ -25,7 +25,7 @@ Examples:
 pub(crate) const LOG: &str = "\
 Examples:
   enseal log secrets/app.yaml                         every value's changes, newest first
-  enseal log secrets/app.yaml '[\"db\"][\"password\"]'  one value (and those below it)
+  enseal log secrets/app.yaml '[\"db\"][\"password\"]'    one value (and those below it)
   enseal log -r --format json                         every encrypted file of the repository
   enseal log --decrypt secrets/app.yaml               with old and new values (needs a key)
 

@@ -768,10 +768,11 @@ pub(crate) struct ManCmd {
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum OutputFormat {
-    /// One line per finding: `path:line: kind: message`.
+    /// One line per finding: `path:line: kind: message` (check); a value's
+    /// changes, newest first (log).
     #[default]
     Human,
-    /// One JSON document (schema in docs/repository.md).
+    /// One JSON document (schemas in docs/repository.md, docs/audit.md).
     Json,
 }
 
