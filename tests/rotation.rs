@@ -191,3 +191,40 @@ fn the_pre_commit_hook_runs_check_with_rotation() {
     assert!(hook.contains("entry: enseal check --rotation"), "{hook}");
     assert!(hook.contains("pass_filenames: false"), "{hook}");
 }
+
+#[test]
+fn a_value_changed_on_a_merged_branch_dates_from_the_branch_commit() {
+    let repo = db_history(POLICY);
+    repo.git(&["checkout", "-q", "-b", "rotate-db"], "2026-06-05", "gina");
+    repo.set(
+        "secrets/db.yaml",
+        "[\"db\"][\"password\"]",
+        "\"branch-password\"",
+    );
+    repo.commit("2026-06-05", "gina");
+    repo.git(&["checkout", "-q", "main"], "2026-06-10", "hal");
+    repo.set("secrets/db.yaml", "[\"api\"][\"key\"]", "\"key-four\"");
+    repo.commit("2026-06-10", "hal");
+    // The merge conflicts on the metadata (no merge driver here): resolved
+    // by taking the branch's file and setting main's change again.
+    let mut merge = repo.git_cmd("2026-06-12", "hal");
+    merge.args(["merge", "-q", "--no-edit", "rotate-db"]);
+    run(&mut merge);
+    repo.git(
+        &["checkout", "--theirs", "secrets/db.yaml"],
+        "2026-06-12",
+        "hal",
+    );
+    repo.set("secrets/db.yaml", "[\"api\"][\"key\"]", "\"key-four\"");
+    repo.commit("2026-06-12", "hal");
+    let out = check(&repo, "2026-07-20", &["--format", "json"]).code_in(&[10]);
+    let v: serde_json::Value = serde_json::from_str(&out.out()).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{}", out.out());
+    // The password set on the branch on 2026-06-05 (45 days > 30d), though
+    // a commit on main after it still held the old one.
+    assert_eq!(findings[0]["key"], "[\"db\"][\"password\"]");
+    assert_eq!(findings[0]["last_changed"]["author"], "gina");
+    assert_eq!(findings[0]["last_changed"]["date"], "2026-06-05");
+    assert_eq!(findings[0]["age_days"], 45);
+}
