@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// sops' exit codes (cli.md §10).
+/// sops' exit codes (docs/spec/cli.md §10).
 pub mod exit {
     /// Generic error.
     pub const GENERIC: i32 = 1;

@@ -29,4 +29,5 @@ pub mod shown;
 mod stack_text;
 pub mod tree;
 pub mod tree_path;
+pub mod tty_guard;
 pub mod version;

@@ -1,5 +1,5 @@
 //! The sops metadata section: reading it from the raw tree a store hands
-//! over (weakly typed, as sops reads it) and writing it back (format.md §8).
+//! over (weakly typed, as sops reads it) and writing it back (docs/spec/format.md §8).
 
 use crate::crypto::EncryptionRule;
 use crate::keys::{KeyGroup, MasterKey, KEY_TYPES};

@@ -1,6 +1,6 @@
 //! The bad-input catalogue: hundreds of malformed or hostile inputs run
 //! through the real CLI. Every case must end with one of the exit codes
-//! cli.md §10 documents for it (never a panic, abort or crash, never a
+//! docs/spec/cli.md §10 documents for it (never a panic, abort or crash, never a
 //! hang: each run is bounded in time and address space), print a short
 //! error on stderr, and never echo a planted plaintext secret.
 //!

@@ -1,4 +1,4 @@
-//! `.sops.yaml` through the command line (config.md, cli.md §4.2, §4.4):
+//! `.sops.yaml` through the command line (config.md, docs/spec/cli.md §4.2, §4.4):
 //! discovery and `--config` / `SOPS_CONFIG`, creation-rule selection by
 //! path, keys from the config vs. from flags, key groups with a Shamir
 //! threshold, encryption rules and `stores:` indents from the config, and

@@ -266,7 +266,7 @@ fn key_errors_name_the_identities_found_the_recipients_and_one_fix() {
         "{}",
         out.err()
     );
-    // --verbose: sops' report of every key tried.
+    // --verbose: one line per key tried, then sops' report of every key.
     let out = with_key_file(
         &sb,
         Some(&other),
@@ -274,10 +274,15 @@ fn key_errors_name_the_identities_found_the_recipients_and_one_fix() {
         &["--verbose", "decrypt", "f.yaml"],
     )
     .code_in(&[128]);
+    let err = out.err();
+    let (tried, report): (Vec<&str>, Vec<&str>) =
+        err.lines().partition(|l| l.starts_with("[keys] "));
+    assert_eq!(tried.len(), 1, "{err}");
+    assert!(tried[0].starts_with("[keys] unwrap age "), "{err}");
+    assert!(tried[0].contains(" at local: failed ("), "{err}");
     assert!(
-        out.err().starts_with("Failed to get the data key required"),
-        "{}",
-        out.err()
+        report[0].starts_with("Failed to get the data key required"),
+        "{err}"
     );
     assert!(out.err().contains("Group 0: FAILED"), "{}", out.err());
     // Started as sops: sops' report, no hint off a terminal.

@@ -9,11 +9,13 @@
 
 mod common;
 
+use common::http_mock::{read_request, Request};
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::*;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -25,27 +27,6 @@ const PLAIN_JSON: &str = "{\n\t\"a\": 1,\n\t\"b\": \"secret\"\n}\n";
 // ---------------------------------------------------------------------------
 // A loopback mock of Cloud KMS, Azure AD and Key Vault
 // ---------------------------------------------------------------------------
-
-/// A request as the mock saw it.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
 
 /// The mock "KMS" cipher: reversible, bound to the key name.
 fn seal(key: &str, plaintext: &[u8]) -> Vec<u8> {
@@ -120,38 +101,6 @@ impl Mock {
     fn fail_with(&self, status: u16, body: &str) {
         *self.fail.lock().unwrap() = Some((status, body.to_string()));
     }
-}
-
-fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let len = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request {
-        method,
-        target,
-        headers,
-        body: String::from_utf8(body).ok()?,
-    })
 }
 
 fn unauthorized() -> (u16, String) {
@@ -365,9 +314,9 @@ fn azure_key_from_config_gets_its_version_and_round_trips() {
         .iter()
         .find(|r| r.target == "/tenant-x/oauth2/v2.0/token")
         .expect("a token request");
-    assert!(token.body.contains("grant_type=client_credentials"));
+    assert!(token.text().contains("grant_type=client_credentials"));
     assert!(token
-        .body
+        .text()
         .contains("scope=https%3A%2F%2Fvault.azure.net%2F.default"));
     let enc_req = reqs
         .iter()

@@ -11,40 +11,22 @@
 
 mod common;
 
+use common::http_mock::{read_request, Request};
+
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 const PLAIN: &str = "foo: 2\nbar: baz\nnested:\n    x: true\n";
 const TOKEN: &str = "ya29.test-token";
 
-/// One request as the lookalike saw it.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// What a Cloud Storage upload carries.
+trait Upload {
+    fn media(&self) -> Vec<u8>;
 }
 
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A query parameter, percent-decoded.
-    fn query(&self, name: &str) -> Option<String> {
-        let query = self.target.split_once('?')?.1;
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == name).then(|| percent_decode(v))
-        })
-    }
-
+impl Upload for Request {
     /// The uploaded file: the body of a media upload, or the media part of
     /// a multipart one (what the Go client sends).
     fn media(&self) -> Vec<u8> {
@@ -65,22 +47,6 @@ impl Request {
             .as_bytes()
             .to_vec()
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 type Handler = dyn Fn(&Request) -> (u16, String) + Send + Sync;
@@ -156,57 +122,6 @@ fn ok_answer(req: &Request) -> (u16, String) {
         "size": req.media().len().to_string(), "generation": "1",
     });
     (200, body.to_string())
-}
-
-fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let mut body = Vec::new();
-    if chunked {
-        // The Go client streams its multipart body in chunks.
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        let len = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        body.resize(len, 0);
-        reader.read_exact(&mut body).ok()?;
-    }
-    Some(Request {
-        method,
-        target,
-        headers,
-        body,
-    })
 }
 
 /// A sandbox with an age creation rule (key 1) and `destination_rules`.

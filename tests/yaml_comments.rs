@@ -157,3 +157,65 @@ fn reference_files_with_misplaced_comments_are_kept_with_a_warning() {
         by_us.err()
     );
 }
+
+/// Comments at the end of a document (before `---`, `...` or the end of the
+/// input) after the last item of a sequence, and right after a `---` in a
+/// CR LF file, where yaml.v3 places them by rules of its own: each case as
+/// sops writes it itself.
+const DOCUMENT_END_CASES: &[&str] = &[
+    "k5:\n- a\n# c\n",
+    "k5:\n- a\n# c\n---\nk6: 1\n",
+    "k5:\n- a\n  # c\n---\nk6: 1\n",
+    "k5:\n- a\n- b\n# c\n# d\n---\nk6: 1\n",
+    "k0: 1\nk5:\n- a\n# c\n---\nk6: 1\n",
+    "k5:\n- a\n# c\n...\n",
+    "k5:\n- [a]\n# c\n",
+    "k5:\n- [a]\n# c\n---\nk6: 1\n",
+    "k5:\n  - [a]\n  # c\n---\nk6: 1\n",
+    "k5:\n- {a: 1}\n# c\n---\nk6: 1\n",
+    "k5:\n- |\n  x\n# c\n---\nk6: 1\n",
+    "k5:\n- a\n# c\n\n# d\n---\nk6: 1\n",
+    "k5:\n- a: 1\n  # c\n---\nk6: 1\n",
+    "k5:\n- a: 1\n# c\n---\nk6: 1\n",
+    "a:\n  k5:\n  - x\n  # c\n---\nk6: 1\n",
+    "k5:\n  - a\n  # c\n---\nk6: 1\n",
+    "k5:\n- a\n# c\n---\nk6: 1\n# e\n---\nk7:\n- b\n  # f\n---\nk8: 2\n",
+    // CR LF: the comment line right after `---` ends the previous document.
+    "a: 1\r\n---\r\n# c\r\nb: 2\r\n",
+    "a: 1\r\n---\r\n# c\r\n# d\r\nb: 2\r\n",
+    "a: 1\r\n---\r\n\r\n# c\r\nb: 2\r\n",
+    "---\r\n# c\r\nb: 2\r\n",
+    "a: 1\r\n---\r\n  # c\r\nb: 2\r\n",
+    "a:\r\n- x\r\n---\r\n# c\r\nb: 2\r\n",
+    "a:\r\n  b: 1\r\n---\r\n# c\r\nd: 2\r\n",
+    "a: 1\n---\n# c\nb: 2\n",
+];
+
+#[test]
+fn comments_at_a_document_end_are_where_the_reference_puts_them() {
+    let Some(sops) = require_sops() else {
+        return;
+    };
+    for (i, plain) in DOCUMENT_END_CASES.iter().enumerate() {
+        let sb = Sandbox::new();
+        let name = format!("end{i}.yaml");
+        let ours = encrypt(&sb, sb.enseal(), &name, plain);
+        let theirs = encrypt(&sb, sb.sops(&sops), &name, plain);
+        let expected = decrypt(&sb, sb.sops(&sops), "theirs.enc.yaml", &theirs.stdout).out();
+        assert_eq!(
+            comment_lines(&expected).len(),
+            comment_lines(plain).len(),
+            "{plain:?}: the reference itself lost a comment"
+        );
+        let ours_by_ref = decrypt(&sb, sb.sops(&sops), "ours.enc.yaml", &ours.stdout).out();
+        assert_eq!(
+            ours_by_ref, expected,
+            "{plain:?}: enseal's file, decrypted by sops"
+        );
+        let theirs_by_us = decrypt(&sb, sb.enseal(), "theirs.enc.yaml", &theirs.stdout).out();
+        assert_eq!(
+            theirs_by_us, expected,
+            "{plain:?}: sops' file, decrypted by enseal"
+        );
+    }
+}

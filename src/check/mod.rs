@@ -3,6 +3,7 @@
 //! encrypted, master keys that drifted from `.sops.yaml`, missing or broken
 //! metadata, and (with [`scan`]) likely secrets in plaintext files.
 
+pub mod history;
 pub mod rotation;
 pub mod scan;
 

@@ -81,10 +81,13 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
         || (),
         |_, path, _| check_file(path, &context, cmd.scan, rotation.as_ref()),
     );
-    let findings: Vec<Finding> = config_findings
+    let mut findings: Vec<Finding> = config_findings
         .into_iter()
         .chain(results.into_iter().flatten())
         .collect();
+    if cmd.history {
+        findings.extend(history_findings(&context.cwd)?);
+    }
     match cmd.format {
         OutputFormat::Human => {
             let paint = |kind: &str| color::paint(color::Stream::Stdout, color::FINDING, kind);
@@ -288,6 +291,36 @@ fn plain_findings(name: &str, bytes: &[u8], coverage: Coverage, scan_plain: bool
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The findings of `--scan --history`: likely secrets in every file
+/// version of the git history, named `COMMIT:PATH` (short commit).
+fn history_findings(cwd: &Path) -> Result<Vec<Finding>> {
+    let hits = check::history::scan_history(cwd).map_err(|e| Error::Advice {
+        code: 1,
+        message: format!(
+            "enseal check --history: cannot read the git history of {}: {}",
+            cwd.display(),
+            e.0
+        ),
+        hint: "run it inside a git repository, with git installed".into(),
+    })?;
+    Ok(hits
+        .into_iter()
+        .map(|h| {
+            let short = &h.commit[..h.commit.len().min(12)];
+            finding(
+                &format!("{short}:{}", h.path),
+                Some(h.hit.line),
+                Kind::Secret,
+                Some(h.hit.rule.to_string()),
+                format!(
+                    "{} in the history (commit {short}; it stays readable there after removal: rotate it)",
+                    h.hit.description
+                ),
+            )
+        })
+        .collect())
 }
 
 /// A finding about the file `name`.

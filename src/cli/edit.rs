@@ -39,6 +39,14 @@ static CANCELLED_BY: AtomicI32 = AtomicI32::new(0);
 /// Removes the temporary directory (and the temporary file of a write of
 /// the result under way) and exits with 128 + `signal`.
 fn cancel(signal: i32) -> ! {
+    // The signal thread and the main thread (after the editor) may both
+    // get here: one cleans up and exits, the other waits for that.
+    static CANCELLING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if CANCELLING.swap(true, Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
     if let Ok(slot) = CLEANUP.lock() {
         if let Some(dir) = slot.as_ref() {
             let _ = std::fs::remove_dir_all(dir);
@@ -214,6 +222,9 @@ fn run_editor(words: &[String], file: &Path) -> Result<()> {
     EDITOR_PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
     let status = child.wait();
     EDITOR_PID.store(0, Ordering::SeqCst);
+    if let Ok(status) = &status {
+        await_own_signal(status);
+    }
     let signal = CANCELLED_BY.load(Ordering::SeqCst);
     if signal != 0 {
         cancel(signal);
@@ -223,6 +234,32 @@ fn run_editor(words: &[String], file: &Path) -> Result<()> {
         return Err(failed(status.to_string()));
     }
     Ok(())
+}
+
+/// Ctrl+C (or Ctrl+\\) on the terminal reaches the editor and enseal
+/// together: the editor may be reaped before the signal thread has seen
+/// enseal's copy. When the editor died of a signal enseal catches, wait a
+/// moment for that thread, so the edit ends as cancelled (128 + N, "User
+/// canceled operation") and not, by a race, as an editor failure (201).
+fn await_own_signal(status: &std::process::ExitStatus) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        let Some(signal) = status.signal() else {
+            return;
+        };
+        if !crate::hygiene::terminating_signals().contains(&signal) {
+            return;
+        }
+        let start = std::time::Instant::now();
+        while CANCELLED_BY.load(Ordering::SeqCst) == 0
+            && start.elapsed() < std::time::Duration::from_millis(500)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = status;
 }
 
 /// After a parse error: on a terminal (or with input on stdin, as sops reads

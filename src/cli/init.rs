@@ -499,10 +499,7 @@ fn confirm() -> Result<bool> {
             hint: "pass --yes to apply the plan, or --dry-run to only show it".into(),
         });
     }
-    dialoguer::Confirm::new()
-        .with_prompt("Apply this plan?")
-        .interact()
-        .map_err(|e| Error::Usage(format!("cannot ask for confirmation: {e}")))
+    super::prompt::confirm("Apply this plan?")
 }
 
 #[cfg(test)]

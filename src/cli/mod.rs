@@ -35,6 +35,7 @@ mod log;
 mod man;
 mod modify;
 mod pipeline;
+mod prompt;
 mod publish;
 mod publish_encrypted;
 mod rotate;

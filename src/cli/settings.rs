@@ -14,7 +14,7 @@ use crate::keys::age::parse_recipient_list;
 use crate::keys::{self, changes, KeyGroup, MasterKey};
 
 /// Keys, rule, threshold and MAC mode of a new file, from the flags and the
-/// creation rule of the config (cli.md §4.2).
+/// creation rule of the config (docs/spec/cli.md §4.2).
 pub(crate) fn new_file_settings(
     file: Option<&str>,
     io: &IoArgs,
@@ -43,7 +43,7 @@ pub(crate) fn new_file_settings(
 
 /// The creation rule of the config for the file (`--filename-override`, else
 /// the file path). A config with creation rules must have one that matches,
-/// even when every key comes from flags (cli.md §4.2). The rule's age
+/// even when every key comes from flags (docs/spec/cli.md §4.2). The rule's age
 /// recipients are checked here too, as sops does when loading it.
 fn creation_rule<'c>(
     context: &'c ConfigContext,

@@ -145,8 +145,5 @@ fn confirm() -> Result<bool> {
                 .into(),
         ));
     }
-    dialoguer::Confirm::new()
-        .with_prompt("Is this okay?")
-        .interact()
-        .map_err(|e| Error::Usage(format!("cannot ask for confirmation: {e}")))
+    super::prompt::confirm("Is this okay?")
 }

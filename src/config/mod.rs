@@ -148,7 +148,7 @@ fn at_suffix(at: &str) -> String {
 }
 
 /// Store options with the global `--indent` flag applied: when given, it
-/// replaces all three indents (cli.md §4.4).
+/// replaces all three indents (docs/spec/cli.md §4.4).
 pub fn apply_indent(options: StoreOptions, indent: Option<i64>) -> StoreOptions {
     match indent {
         Some(n) => StoreOptions {

@@ -78,7 +78,7 @@ pub enum OpenError {
 /// With [`Cipher::remembering`], every value it decrypts is remembered as
 /// (plaintext, additional data, type) → nonce; encrypting the same triple
 /// later reuses that nonce, so an unchanged value gets a byte-identical
-/// `ENC[…]` text (format.md §3.5). A nonce is only ever reused for the very
+/// `ENC[…]` text (docs/spec/format.md §3.5). A nonce is only ever reused for the very
 /// same plaintext and additional data, which reveals nothing new. The
 /// remembered plaintexts are wiped on drop.
 pub struct Cipher {
@@ -452,7 +452,7 @@ mod tests {
 
     #[test]
     fn decrypts_the_spec_worked_example() {
-        // format.md §11: a value sops 3.11 wrote, with its (public test) data key.
+        // docs/spec/format.md §11: a value sops 3.11 wrote, with its (public test) data key.
         let key_hex = "676f7695e51d1c2b48ab000f54fda237eb99d28ca4d36c2b61a99d0b02253906";
         let key_bytes: Vec<u8> = (0..32)
             .map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap())

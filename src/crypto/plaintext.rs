@@ -1,4 +1,4 @@
-//! The bytes a value is encrypted (and hashed) as, and back (format.md §3.3).
+//! The bytes a value is encrypted (and hashed) as, and back (docs/spec/format.md §3.3).
 
 use crate::gofmt;
 use crate::stack_text::StackText;

@@ -1,4 +1,4 @@
-//! Which values are encrypted (format.md §5).
+//! Which values are encrypted (docs/spec/format.md §5).
 
 use regex::Regex;
 

@@ -1,4 +1,4 @@
-//! The binary store (format.md §10.5): the whole plaintext is the string
+//! The binary store (docs/spec/format.md §10.5): the whole plaintext is the string
 //! value of the key `data`; the encrypted form is a JSON file.
 
 use super::json::{emit_document, parse_encrypted_json};

@@ -1,4 +1,4 @@
-//! The dotenv store (format.md §10.3).
+//! The dotenv store (docs/spec/format.md §10.3).
 //!
 //! Reading: the input is split on `\n` only; empty lines are skipped; a line
 //! starting with `#` is a comment; every other line is split at its first
@@ -185,7 +185,7 @@ fn write_items(out: &mut Vec<u8>, doc: &Map) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// A scalar as text in flat formats (format.md §10.6); `None` for mappings
+/// A scalar as text in flat formats (docs/spec/format.md §10.6); `None` for mappings
 /// and lists.
 pub(crate) fn scalar_text(value: &Value) -> Option<String> {
     Some(match value {

@@ -1,5 +1,5 @@
 //! Flattening of the nested metadata tree into `key = scalar` pairs for the
-//! flat formats (dotenv, INI), and back (format.md §9).
+//! flat formats (dotenv, INI), and back (docs/spec/format.md §9).
 //!
 //! `sops: {age: [{recipient: r}]}` with prefix `sops_` becomes
 //! `sops_age__list_0__map_recipient = r`.

@@ -35,6 +35,19 @@ impl Env for ProcessEnv {
 #[derive(Default, Clone)]
 pub(crate) struct MapEnv(pub HashMap<String, String>);
 
+#[allow(dead_code)]
+impl MapEnv {
+    /// The variables `pairs` (tests).
+    pub fn of(pairs: &[(&str, &str)]) -> MapEnv {
+        MapEnv(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
 impl Env for MapEnv {
     fn var(&self, name: &str) -> Option<String> {
         self.0.get(name).filter(|v| !v.is_empty()).cloned()

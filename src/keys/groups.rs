@@ -1,5 +1,5 @@
 //! Key groups: wrapping the data key for every master key (split with
-//! Shamir when there are several groups) and recovering it (format.md §7).
+//! Shamir when there are several groups) and recovering it (docs/spec/format.md §7).
 
 use super::shamir;
 use super::{KeyContext, MasterKey};

@@ -1,5 +1,5 @@
 //! Shamir secret sharing over GF(2^8) with the AES polynomial, byte-compatible
-//! with sops (format.md §7.3): the x-coordinate is the last byte of a share.
+//! with sops (docs/spec/format.md §7.3): the x-coordinate is the last byte of a share.
 
 use zeroize::Zeroizing;
 

@@ -80,7 +80,7 @@ impl KeyGroupSpec {
         self.hckms.extend(other.hckms);
     }
 
-    /// Drops later duplicates of the same type (config.md §3.3).
+    /// Drops later duplicates of the same type (docs/spec/config.md §3.3).
     pub(crate) fn dedup(&mut self) {
         fn keep_first<T: PartialEq + Clone>(list: &mut Vec<T>) {
             let mut seen: Vec<T> = Vec::with_capacity(list.len());

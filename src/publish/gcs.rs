@@ -281,15 +281,6 @@ mod tests {
     use crate::keys::cloud_http::MapEnv;
     use serde_json::json;
 
-    fn env(pairs: &[(&str, &str)]) -> MapEnv {
-        MapEnv(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     /// A GCS lookalike: accepts uploads with `Bearer tok`, else 401.
     fn gcs_answer(req: &Request) -> (u16, String) {
         if req.header("authorization") != Some("Bearer tok") {
@@ -317,7 +308,7 @@ mod tests {
     #[test]
     fn the_file_is_posted_as_the_prefixed_object_with_the_token() {
         let server = Mock::start(gcs_answer);
-        let env = env(&[
+        let env = MapEnv::of(&[
             ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
             ("ENSEAL_GCS_ENDPOINT", &server.url),
         ]);
@@ -346,7 +337,7 @@ mod tests {
             (200, "{}".into())
         });
         let host = server.url.strip_prefix("http://").unwrap().to_string();
-        let env = env(&[
+        let env = MapEnv::of(&[
             ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
             ("STORAGE_EMULATOR_HOST", &host),
             ("ENSEAL_GCS_ENDPOINT", "https://storage.example"),
@@ -382,7 +373,7 @@ mod tests {
             ("ENSEAL_GCS_ENDPOINT", "ftp://storage.example.com"),
             ("STORAGE_EMULATOR_HOST", "gcs.internal:4443"),
         ] {
-            let env = env(&[("GOOGLE_CREDENTIALS", &creds), (var, value)]);
+            let env = MapEnv::of(&[("GOOGLE_CREDENTIALS", &creds), (var, value)]);
             let err = dest.prepare_with(&env, "a.yaml").unwrap_err();
             assert!(
                 err.starts_with(&format!("{var} is refused")),
@@ -429,7 +420,7 @@ mod tests {
     #[test]
     fn invalid_buckets_and_object_names_are_refused_before_any_request() {
         let server = Mock::start(gcs_answer);
-        let env = env(&[
+        let env = MapEnv::of(&[
             ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
             ("ENSEAL_GCS_ENDPOINT", &server.url),
         ]);
@@ -464,7 +455,7 @@ mod tests {
                 )
             }
         });
-        let env = env(&[
+        let env = MapEnv::of(&[
             ("GOOGLE_OAUTH_ACCESS_TOKEN", "secret-token"),
             ("ENSEAL_GCS_ENDPOINT", &server.url),
         ]);
@@ -494,7 +485,7 @@ mod tests {
             assert!(!e.contains('\n') && !e.contains("secret-token"), "{e}");
         }
         let closed = mock::closed_port_url();
-        let env = self::env(&[
+        let env = MapEnv::of(&[
             ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
             ("ENSEAL_GCS_ENDPOINT", &closed),
         ]);
@@ -544,7 +535,7 @@ mod tests {
             "token_uri": format!("{}/token", server.url),
         })
         .to_string();
-        let env = env(&[
+        let env = MapEnv::of(&[
             ("GOOGLE_CREDENTIALS", &creds),
             ("ENSEAL_GCS_ENDPOINT", &server.url),
         ]);

@@ -12,6 +12,8 @@
 //! * Test keys: [`key_file`], [`recipient`]; fixture cases: [`cases`].
 #![allow(dead_code)]
 
+pub mod http_mock;
+
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

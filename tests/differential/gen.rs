@@ -94,16 +94,6 @@ pub fn render(format: Format, items: &[Item], layout: Layout) -> Vec<u8> {
             let docs = layout.documents.clamp(1, items.len().max(1));
             let per = items.len().div_ceil(docs).max(1);
             for (d, chunk) in items.chunks(per).enumerate() {
-                if d > 0 && !allowed("comment-before-document-marker") {
-                    // See EXCLUDED: no own-line comment right before `---`.
-                    while let Some(last) = out.trim_end_matches('\n').rsplit('\n').next() {
-                        if !last.trim_start().starts_with('#') {
-                            break;
-                        }
-                        let keep = out.trim_end_matches('\n').len() - last.len();
-                        out.truncate(keep);
-                    }
-                }
                 if d > 0 || layout.explicit_start {
                     out.push_str("---\n");
                 }

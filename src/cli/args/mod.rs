@@ -781,8 +781,9 @@ pub(crate) enum OutputFormat {
 #[command(after_help = CHECK_HELP)]
 pub(crate) struct CheckCmd {
     /// Also scan files that no creation rule (with a path_regex) covers for
-    /// likely secrets (AWS keys, private keys, GitHub/GitLab/Slack tokens,
-    /// random-looking password/secret/token values).
+    /// likely secrets (private keys, cloud and service tokens, passwords in
+    /// connection strings, password-like or random password/secret/token
+    /// values; see docs/scanner.md).
     #[arg(long)]
     pub scan: bool,
     /// Report encrypted values older than their limit in .sops.yaml's
@@ -790,6 +791,11 @@ pub(crate) struct CheckCmd {
     /// Without rules, an error.
     #[arg(long)]
     pub rotation: bool,
+    /// With --scan: also scan every file version in the git history of the
+    /// repository (all branches and tags), so a secret committed and later
+    /// removed is found. Findings are named COMMIT:PATH.
+    #[arg(long, requires = "scan")]
+    pub history: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,

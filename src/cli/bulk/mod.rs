@@ -704,10 +704,7 @@ fn confirm(count: usize) -> Result<bool> {
                 .into(),
         ));
     }
-    dialoguer::Confirm::new()
-        .with_prompt(format!("Apply these changes to {count} file(s)?"))
-        .interact()
-        .map_err(|e| Error::Usage(format!("cannot ask for confirmation: {e}")))
+    super::prompt::confirm(&format!("Apply these changes to {count} file(s)?"))
 }
 
 /// Compares a file's keys with its creation rule; with `keys`, also

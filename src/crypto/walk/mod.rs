@@ -1,5 +1,5 @@
 //! The tree walk that encrypts or decrypts every selected leaf and computes
-//! the MAC on the way (format.md §4–§6).
+//! the MAC on the way (docs/spec/format.md §4–§6).
 //!
 //! The walk visits documents, mappings, lists and comments in file order,
 //! decides which leaves are selected and hashes the plaintexts. Each leaf

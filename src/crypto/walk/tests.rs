@@ -37,7 +37,7 @@ fn walk(direction: Direction, selector: &Selector, mac_only: bool) -> Walk<'_> {
 
 #[test]
 fn mac_matches_spec_example() {
-    // format.md §11: SHA512("hunter2" ‖ "5432").
+    // docs/spec/format.md §11: SHA512("hunter2" ‖ "5432").
     let mut db = Map::new();
     db.push("password", Value::Str("hunter2".into()));
     db.push("port", Value::Int(5432));

@@ -1,4 +1,4 @@
-//! The INI store (format.md §10.4).
+//! The INI store (docs/spec/format.md §10.4).
 //!
 //! sops reads and writes INI with the Go library `gopkg.in/ini.v1` 1.67
 //! (non-unique sections allowed, pretty format). This module reproduces the

@@ -5,7 +5,7 @@ use super::super::FormatError;
 use crate::gofmt::{format_flat_float, format_g, format_json_float};
 use crate::tree::{Item, Timestamp, Value};
 
-/// sops's `ValToString` (format.md §10.6).
+/// sops's `ValToString` (docs/spec/format.md §10.6).
 pub(super) fn value_to_text(value: &Value) -> String {
     match value {
         Value::Str(s) => s.clone(),

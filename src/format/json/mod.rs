@@ -1,4 +1,4 @@
-//! The JSON store (format.md §10.2).
+//! The JSON store (docs/spec/format.md §10.2).
 //!
 //! Reading follows the reference exactly: the text is read as the token
 //! stream of Go's `encoding/json` `Decoder.Token`, walked the way sops

@@ -1,4 +1,4 @@
-//! Where age identities come from (cli.md §8.5), in the order sops uses:
+//! Where age identities come from (docs/spec/cli.md §8.5), in the order sops uses:
 //!
 //! 1. `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (an SSH private key),
 //! 2. `SOPS_AGE_SSH_PRIVATE_KEY_CMD` (a command printing one),

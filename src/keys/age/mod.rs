@@ -1,4 +1,4 @@
-//! age master keys (format.md §7.4, cli.md §8.1 and §8.5).
+//! age master keys (docs/spec/format.md §7.4, docs/spec/cli.md §8.1 and §8.5).
 //!
 //! Recipients: X25519 `age1…`, hybrid post-quantum `age1pq1…`, plugin
 //! `age1<name>1…` and SSH `ssh-ed25519 …` / `ssh-rsa …`. Identities: see

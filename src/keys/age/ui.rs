@@ -13,14 +13,17 @@ pub type Prompter = Arc<dyn Fn(&str) -> Result<SecretString, String> + Send + Sy
 /// Reads passphrases from `/dev/tty` without echo, writing the prompt there.
 pub fn terminal_prompter() -> Prompter {
     Arc::new(|prompt: &str| {
-        rpassword::prompt_password(prompt)
-            .map(SecretString::from)
-            .map_err(|e| {
-                format!(
-                    "standard input is not a terminal, and /dev/tty is not available: {}",
-                    io_error_text(&e)
-                )
-            })
+        // Ctrl+C at the prompt puts echo and line editing back first.
+        crate::tty_guard::guarded(crate::tty_guard::Restore::TerminalModes, || {
+            rpassword::prompt_password(prompt)
+        })
+        .map(SecretString::from)
+        .map_err(|e| {
+            format!(
+                "standard input is not a terminal, and /dev/tty is not available: {}",
+                io_error_text(&e)
+            )
+        })
     })
 }
 

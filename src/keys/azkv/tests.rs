@@ -6,15 +6,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 
-fn env(pairs: &[(&str, &str)]) -> MapEnv {
-    MapEnv(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
-}
-
 fn key_fields(vault: &str, name: &str, version: &str) -> Map {
     let mut m = Map::new();
     m.push("vault_url", Value::Str(vault.into()));
@@ -81,7 +72,7 @@ fn authority(url: &str) -> &str {
 }
 
 fn secret_env(server: &Mock) -> MapEnv {
-    env(&[
+    MapEnv::of(&[
         ("AZURE_TENANT_ID", "tenant-1"),
         ("AZURE_CLIENT_ID", "client-1"),
         ("AZURE_CLIENT_SECRET", "s3cret+/="),
@@ -186,7 +177,7 @@ fn workload_identity_sends_the_federated_token() {
         }
         vault_answer(r, "wi-token")
     });
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("AZURE_TENANT_ID", "tenant-2"),
         ("AZURE_CLIENT_ID", "client-2"),
         ("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap()),
@@ -220,13 +211,13 @@ fn managed_identity_only_when_enabled() {
         (imp::ALLOWED_HOSTS_VAR, authority(&server.url)),
     ];
     let mut fields = key_fields(&server.url, "k", "v");
-    let err = imp::wrap(&env(&base), &mut fields, &[1]).unwrap_err();
+    let err = imp::wrap(&MapEnv::of(&base), &mut fields, &[1]).unwrap_err();
     assert!(err.contains("no Azure credentials found"), "{err}");
     assert!(server.requests().is_empty(), "nothing was probed");
     let mut on = base.to_vec();
     on.push(("ENSEAL_AZURE_MANAGED_IDENTITY", "1"));
-    imp::wrap(&env(&on), &mut fields, &[1]).unwrap();
-    assert_eq!(*imp::unwrap(&env(&on), &fields).unwrap(), [1]);
+    imp::wrap(&MapEnv::of(&on), &mut fields, &[1]).unwrap();
+    assert_eq!(*imp::unwrap(&MapEnv::of(&on), &fields).unwrap(), [1]);
 }
 
 #[test]
@@ -302,14 +293,14 @@ fn errors_name_the_key_url_and_the_cause() {
 #[test]
 fn plain_http_vault_is_refused_off_loopback() {
     let err = imp::wrap(
-        &env(&[]),
+        &MapEnv::of(&[]),
         &mut key_fields("http://v.vault.azure.net", "k", "v"),
         &[1],
     )
     .unwrap_err();
     assert!(err.contains("refusing plain http"), "{err}");
     let err = imp::unwrap(
-        &env(&[]),
+        &MapEnv::of(&[]),
         &key_fields("https://v.vault.azure.net", "k", "v"),
     )
     .unwrap_err();
@@ -344,7 +335,7 @@ fn scopes_follow_the_cloud() {
             "https://managedhsm.usgovcloudapi.net",
         ),
     ] {
-        let got = imp::vault_scope(&env(&[]), url).unwrap();
+        let got = imp::vault_scope(&MapEnv::of(&[]), url).unwrap();
         assert_eq!(got.resource, scope, "{url}");
     }
 }
@@ -368,7 +359,7 @@ fn vaults_outside_key_vault_domains_are_refused() {
         ("http://127.0.0.1:8200", "127.0.0.1:8200"),
         ("http://localhost", "localhost"),
     ] {
-        let err = imp::vault_scope(&env(&[]), url).err().unwrap();
+        let err = imp::vault_scope(&MapEnv::of(&[]), url).err().unwrap();
         assert_eq!(
             err,
             format!("refusing to send an Azure token to {host:?}: it is not a Key Vault host (<vault>.vault.azure.net or another Azure cloud's Key Vault or Managed HSM domain, over https); to trust it, list it in ENSEAL_AZURE_KV_ALLOWED_HOSTS"),
@@ -385,14 +376,14 @@ fn vaults_outside_key_vault_domains_are_refused() {
         " https://v.vault.azure.net",
         "v.vault.azure.net",
     ] {
-        let err = imp::vault_scope(&env(&[]), url).err().unwrap();
+        let err = imp::vault_scope(&MapEnv::of(&[]), url).err().unwrap();
         assert!(
             err.starts_with(&format!("invalid Azure Key Vault URL {url:?}: ")),
             "{err}"
         );
     }
     // Plain http off loopback is refused even when listed.
-    let listed = env(&[(imp::ALLOWED_HOSTS_VAR, "v.vault.azure.net,kv.corp.example")]);
+    let listed = MapEnv::of(&[(imp::ALLOWED_HOSTS_VAR, "v.vault.azure.net,kv.corp.example")]);
     for url in ["http://v.vault.azure.net", "http://kv.corp.example"] {
         let err = imp::vault_scope(&listed, url).err().unwrap();
         assert!(err.starts_with("refusing plain http"), "{err}");
@@ -420,7 +411,7 @@ fn vaults_outside_key_vault_domains_are_refused() {
 
 #[test]
 fn allowed_hosts_opt_in() {
-    let list = env(&[(
+    let list = MapEnv::of(&[(
         imp::ALLOWED_HOSTS_VAR,
         " kv.corp.example , 127.0.0.1:8200,*.vault.local.azurestack.external,[::1]:9 ,",
     )]);
@@ -448,7 +439,7 @@ fn allowed_hosts_opt_in() {
         assert!(err.contains(imp::ALLOWED_HOSTS_VAR), "{url}: {err}");
     }
     // A listed Key Vault host keeps its cloud's audience.
-    let cn = env(&[(imp::ALLOWED_HOSTS_VAR, "127.0.0.1")]);
+    let cn = MapEnv::of(&[(imp::ALLOWED_HOSTS_VAR, "127.0.0.1")]);
     assert_eq!(
         imp::vault_scope(&cn, "https://v.vault.azure.cn")
             .unwrap()
@@ -463,7 +454,7 @@ fn allowed_hosts_opt_in() {
         "kv:0",
         "*",
     ] {
-        let err = imp::allowed_hosts(&env(&[(imp::ALLOWED_HOSTS_VAR, bad)]))
+        let err = imp::allowed_hosts(&MapEnv::of(&[(imp::ALLOWED_HOSTS_VAR, bad)]))
             .err()
             .unwrap();
         assert!(

@@ -8,15 +8,6 @@ use serde_json::json;
 
 const ID: &str = "projects/p1/locations/global/keyRings/ring/cryptoKeys/key1";
 
-fn env(pairs: &[(&str, &str)]) -> MapEnv {
-    MapEnv(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
-}
-
 fn key_fields(id: &str) -> Map {
     let mut m = Map::new();
     m.push("resource_id", Value::Str(id.into()));
@@ -62,7 +53,7 @@ fn kms_answer(req: &Request, token: &str) -> (u16, String) {
 #[test]
 fn static_token_round_trip_and_request_shape() {
     let server = Mock::start(|r| kms_answer(r, "static-tok"));
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("GOOGLE_OAUTH_ACCESS_TOKEN", "static-tok"),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
     ]);
@@ -169,7 +160,7 @@ fn service_account_jwt_is_signed_and_exchanged() {
         .to_string(),
     )
     .unwrap();
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("GOOGLE_APPLICATION_CREDENTIALS", creds.to_str().unwrap()),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
     ]);
@@ -220,7 +211,7 @@ fn google_credentials_json_wins_over_static_token() {
         "token_uri": format!("{}/oauth", server.url),
     })
     .to_string();
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("GOOGLE_CREDENTIALS", &creds),
         ("GOOGLE_OAUTH_ACCESS_TOKEN", "ignored"),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
@@ -248,7 +239,7 @@ fn google_credentials_may_be_a_file_path() {
         .to_string(),
     )
     .unwrap();
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("GOOGLE_CREDENTIALS", path.to_str().unwrap()),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
     ]);
@@ -292,13 +283,13 @@ fn metadata_server_only_when_asked() {
         ("SOPS_GCP_KMS_ENDPOINT", server.url.as_str()),
     ];
     let mut fields = key_fields(ID);
-    let err = imp::wrap(&env(&base), &mut fields, &[9; 32]).unwrap_err();
+    let err = imp::wrap(&MapEnv::of(&base), &mut fields, &[9; 32]).unwrap_err();
     assert!(err.contains("no Google credentials found"), "{err}");
     assert!(server.requests().is_empty(), "nothing was probed");
 
     let mut with_host = base.to_vec();
     with_host.push(("GCE_METADATA_HOST", &host));
-    imp::wrap(&env(&with_host), &mut fields, &[9; 32]).unwrap();
+    imp::wrap(&MapEnv::of(&with_host), &mut fields, &[9; 32]).unwrap();
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -320,7 +311,7 @@ fn gcloud_well_known_file_is_read() {
         .to_string(),
     )
     .unwrap();
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("HOME", home.path().to_str().unwrap()),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
     ]);
@@ -329,7 +320,7 @@ fn gcloud_well_known_file_is_read() {
 
 fn wrap_error(answer: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static) -> String {
     let server = Mock::start(answer);
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
         ("ENSEAL_CLOUD_TIMEOUT", "0.5"),
@@ -369,7 +360,7 @@ fn http_errors_name_the_key_and_the_cause() {
 
 #[test]
 fn connection_refused_and_bad_settings() {
-    let env1 = env(&[
+    let env1 = MapEnv::of(&[
         ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
         ("SOPS_GCP_KMS_ENDPOINT", &mock::closed_port_url()),
     ]);
@@ -378,7 +369,7 @@ fn connection_refused_and_bad_settings() {
         err.ends_with("connection refused") || err.ends_with("connection failed"),
         "{err}"
     );
-    let env2 = env(&[
+    let env2 = MapEnv::of(&[
         ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
         ("SOPS_GCP_KMS_ENDPOINT", "http://kms.example.com"),
     ]);
@@ -390,7 +381,7 @@ fn connection_refused_and_bad_settings() {
         err,
         "no valid resource ID found in \"projects/p/keyRings/r\""
     );
-    let env3 = env(&[("GOOGLE_CREDENTIALS", "{\"type\":\"external_account\"}")]);
+    let env3 = MapEnv::of(&[("GOOGLE_CREDENTIALS", "{\"type\":\"external_account\"}")]);
     let err = imp::wrap(&env3, &mut key_fields(ID), &[1]).unwrap_err();
     assert!(
         err.contains("\"external_account\" are not supported"),
@@ -401,7 +392,7 @@ fn connection_refused_and_bad_settings() {
 #[test]
 fn decrypt_with_the_wrong_key_reports_the_service_error() {
     let server = Mock::start(|r| kms_answer(r, "tok"));
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("GOOGLE_OAUTH_ACCESS_TOKEN", "tok"),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
     ]);
@@ -424,11 +415,11 @@ fn decrypt_with_the_wrong_key_reports_the_service_error() {
 #[test]
 fn endpoint_settings() {
     assert_eq!(
-        imp::endpoint(&env(&[])).unwrap(),
+        imp::endpoint(&MapEnv::of(&[])).unwrap(),
         "https://cloudkms.googleapis.com"
     );
     assert_eq!(
-        imp::endpoint(&env(&[(
+        imp::endpoint(&MapEnv::of(&[(
             "SOPS_GCP_KMS_ENDPOINT",
             "cloudkms.s3nsapis.fr:443"
         )]))
@@ -436,7 +427,11 @@ fn endpoint_settings() {
         "https://cloudkms.s3nsapis.fr:443"
     );
     assert_eq!(
-        imp::endpoint(&env(&[("SOPS_GCP_KMS_UNIVERSE_DOMAIN", "s3nsapis.fr")])).unwrap(),
+        imp::endpoint(&MapEnv::of(&[(
+            "SOPS_GCP_KMS_UNIVERSE_DOMAIN",
+            "s3nsapis.fr"
+        )]))
+        .unwrap(),
         "https://cloudkms.s3nsapis.fr"
     );
 }
@@ -454,7 +449,7 @@ fn crafted_resource_ids_are_refused_before_any_request() {
     let creds = json!({"type": "authorized_user", "client_id": "c", "client_secret": "s",
                        "refresh_token": "r", "token_uri": format!("{}/token", server.url)})
     .to_string();
-    let env = env(&[
+    let env = MapEnv::of(&[
         ("GOOGLE_CREDENTIALS", &creds),
         ("SOPS_GCP_KMS_ENDPOINT", &server.url),
     ]);

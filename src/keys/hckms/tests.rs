@@ -16,15 +16,6 @@ const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 const AK: &str = "TESTAK0123";
 const SK: &str = "test-secret-key/+=";
 
-fn env(pairs: &[(&str, &str)]) -> MapEnv {
-    MapEnv(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
-}
-
 fn key_fields(id: &str) -> Map {
     let mut m = Map::new();
     m.push("key_id", Value::Str(id.into()));
@@ -206,7 +197,7 @@ fn key_ids_split_like_sops() {
 
 #[test]
 fn endpoints_come_from_the_region_or_the_environment() {
-    let none = env(&[]);
+    let none = MapEnv::of(&[]);
     let e = imp::endpoint(&none, "tr-west-1").unwrap();
     assert_eq!(
         (e.https, e.authority()),
@@ -214,7 +205,7 @@ fn endpoints_come_from_the_region_or_the_environment() {
     );
     let e = imp::endpoint(&none, "eu-west-101").unwrap();
     assert_eq!(e.authority(), "kms.eu-west-101.myhuaweicloud.eu");
-    let sdk = env(&[(
+    let sdk = MapEnv::of(&[(
         "HUAWEICLOUD_SDK_REGION_KMS_TR_WEST_1",
         "https://kms.private.example:8443,https://other.example",
     )]);
@@ -227,7 +218,7 @@ fn endpoints_come_from_the_region_or_the_environment() {
         imp::endpoint(&sdk, "ap-southeast-3").unwrap().authority(),
         "kms.ap-southeast-3.myhuaweicloud.com"
     );
-    let ours = env(&[("ENSEAL_HCKMS_ENDPOINT", "http://127.0.0.1:9")]);
+    let ours = MapEnv::of(&[("ENSEAL_HCKMS_ENDPOINT", "http://127.0.0.1:9")]);
     let e = imp::endpoint(&ours, "ap-southeast-3").unwrap();
     assert_eq!((e.https, e.authority()), (false, "127.0.0.1:9".to_string()));
     for bad in [
@@ -237,18 +228,19 @@ fn endpoints_come_from_the_region_or_the_environment() {
         "kms.example.com",
         "ftp://kms.example.com",
     ] {
-        let err = imp::endpoint(&env(&[("ENSEAL_HCKMS_ENDPOINT", bad)]), "tr-west-1").unwrap_err();
+        let err =
+            imp::endpoint(&MapEnv::of(&[("ENSEAL_HCKMS_ENDPOINT", bad)]), "tr-west-1").unwrap_err();
         assert!(err.contains("ENSEAL_HCKMS_ENDPOINT"), "{bad}: {err}");
     }
 }
 
 #[test]
 fn credentials_are_required_and_never_echoed() {
-    let missing = credentials::from_env(&env(&[("HUAWEICLOUD_SDK_AK", AK)]))
+    let missing = credentials::from_env(&MapEnv::of(&[("HUAWEICLOUD_SDK_AK", AK)]))
         .err()
         .unwrap();
     assert!(missing.contains("HUAWEICLOUD_SDK_SK"), "{missing}");
-    let bad_ak = credentials::from_env(&env(&[
+    let bad_ak = credentials::from_env(&MapEnv::of(&[
         ("HUAWEICLOUD_SDK_AK", "AK\r\nX-Evil: 1"),
         ("HUAWEICLOUD_SDK_SK", SK),
         ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
@@ -256,7 +248,7 @@ fn credentials_are_required_and_never_echoed() {
     .err()
     .unwrap();
     assert!(!bad_ak.contains("X-Evil"), "{bad_ak}");
-    let bad_project = credentials::from_env(&env(&[
+    let bad_project = credentials::from_env(&MapEnv::of(&[
         ("HUAWEICLOUD_SDK_AK", AK),
         ("HUAWEICLOUD_SDK_SK", SK),
         ("HUAWEICLOUD_SDK_PROJECT_ID", "p/../x"),
@@ -564,7 +556,7 @@ fn region_injection_is_refused_before_any_request() {
 }
 
 fn env_without_endpoint() -> MapEnv {
-    env(&[
+    MapEnv::of(&[
         ("HUAWEICLOUD_SDK_AK", AK),
         ("HUAWEICLOUD_SDK_SK", SK),
         ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),

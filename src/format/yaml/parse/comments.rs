@@ -127,6 +127,37 @@ impl Builder<'_> {
         }
     }
 
+    /// True when this (collection end) position is a document marker
+    /// (`---` or `...` at column 0), not the end of the input.
+    pub(super) fn at_document_marker(&self, span: &Span) -> bool {
+        span.start.col() == 0
+            && span
+                .start
+                .byte_offset()
+                .and_then(|off| self.src.get(off..))
+                .is_some_and(|rest| rest.starts_with("---") || rest.starts_with("..."))
+    }
+
+    /// Whether yaml.v3 gives this block of own-line comments to the
+    /// document's mapping although it follows a sequence item: the block
+    /// ends right above a document marker, the sequence is an indentless
+    /// one (`k:` then `- item` at column 0) of the document's mapping, and
+    /// its last item is a scalar or a flow collection. Whatever the block's
+    /// column, sops then writes it at column 0 (at the end of the input it
+    /// stays in the sequence).
+    fn goes_to_document_before_marker(&self, last_line: usize) -> bool {
+        let [root, seq] = self.stack.as_slice() else {
+            return false;
+        };
+        self.marker_line == Some(last_line + 1)
+            && root.is_map
+            && !root.flow
+            && !seq.is_map
+            && !seq.flow
+            && seq.indent == root.indent
+            && matches!(self.last, Last::Entry(_))
+    }
+
     /// True when an anchor or tag stands between the last key and this
     /// inline comment.
     pub(super) fn value_props_before(&self, span: &Span) -> bool {
@@ -198,7 +229,10 @@ impl Builder<'_> {
                 // document's foot.
                 (None, Some(ind)) => (first && col >= ind) || (!adjacent && k + 1 < nblocks),
             };
-            if after_key || (direct_next && next.is_some_and(|(_, ncol)| col <= ncol)) {
+            if next.is_none() && k + 1 == nblocks && self.goes_to_document_before_marker(last_line)
+            {
+                self.place(0, comments.into_iter());
+            } else if after_key || (direct_next && next.is_some_and(|(_, ncol)| col <= ncol)) {
                 // The head of the next node.
                 self.pending_heads.extend(comments);
             } else if self.stack.is_empty() {

@@ -155,6 +155,12 @@ struct Builder<'a> {
     own: Vec<OwnComment>,
     last: Last,
     last_line: usize,
+    /// While a collection ends at a document marker (`---`, `...`): the
+    /// marker's line (see [`Builder::resolve_own`]).
+    marker_line: Option<usize>,
+    /// The line of a `---` that ends with CR LF and starts a later
+    /// document, until the next event (see [`Builder::event`]).
+    crlf_marker_line: Option<usize>,
     check_keys: bool,
     doc: Option<Map>,
     doc_started: bool,
@@ -318,6 +324,8 @@ impl<'a> Builder<'a> {
             own: Vec::new(),
             last: Last::None,
             last_line: 0,
+            marker_line: None,
+            crlf_marker_line: None,
             check_keys: first_doc_checks,
             first_doc_checks,
             doc: None,
@@ -341,12 +349,20 @@ impl<'a> Builder<'a> {
             self.skip_key_collection(&ev, span);
             return Ok(());
         }
+        let crlf_marker_line = self.crlf_marker_line.take();
         match ev {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::Comment(text, placement) => {
                 let text = text.into_owned();
                 if placement == Placement::Right {
                     self.inline_comment(text, span);
+                } else if crlf_marker_line.is_some_and(|l| l + 1 == span.start.line()) {
+                    // yaml.v3, in a CR LF file, gives the comment on the
+                    // line right after a `---` to the end of the previous
+                    // document (the lines after it stay in the new one).
+                    if let Some(previous) = self.docs.last_mut() {
+                        previous.0.push(Item::Comment(Comment::new(text)));
+                    }
                 } else {
                     self.own.push(OwnComment {
                         line: span.start.line(),
@@ -360,6 +376,15 @@ impl<'a> Builder<'a> {
                     return Err(FormatError::Parse(
                         "yaml: found incompatible YAML document".into(),
                     ));
+                }
+                let at = span.start.byte_offset().unwrap_or(usize::MAX);
+                let crlf_marker = span.start.col() == 0
+                    && self
+                        .src
+                        .get(at..)
+                        .is_some_and(|rest| rest.starts_with("---\r\n"));
+                if crlf_marker && !self.docs.is_empty() {
+                    self.crlf_marker_line = Some(span.start.line());
                 }
                 self.doc_started = true;
                 self.doc = None;

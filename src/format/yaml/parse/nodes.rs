@@ -30,7 +30,9 @@ impl Builder<'_> {
                 } else {
                     Some(start)
                 };
+                self.marker_line = self.at_document_marker(span).then_some(start.0);
                 self.resolve_own(next, false);
+                self.marker_line = None;
                 let Some(frame) = self.stack.pop() else {
                     return Ok(());
                 };

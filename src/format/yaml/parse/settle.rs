@@ -42,11 +42,14 @@ pub(crate) fn settle_trailing_comments(docs: Vec<Map>, indent: usize) -> Vec<Map
             None => return docs,
         }
     }
+    // Adopted only when the data is the same and no comment was lost on
+    // the way (the emitter may write a comment where yaml.v3, and so the
+    // reread, finds nothing to attach it to).
     let same = reread.len() == docs.len()
         && reread
             .iter()
             .zip(&docs)
-            .all(|(a, b)| same_map_without_comments(a, b));
+            .all(|(a, b)| same_map_without_comments(a, b) && map_comments(a) == map_comments(b));
     if same {
         reread
     } else {
@@ -91,6 +94,26 @@ fn value_has_unsettled_comments(v: &Value) -> bool {
             l.iter().any(value_has_unsettled_comments)
         }
         _ => false,
+    }
+}
+
+/// How many comments `map` holds, at any depth.
+fn map_comments(map: &Map) -> usize {
+    map.0
+        .iter()
+        .map(|i| match i {
+            Item::Comment(_) => 1,
+            Item::Entry(_, v) => value_comments(v),
+        })
+        .sum()
+}
+
+fn value_comments(v: &Value) -> usize {
+    match v {
+        Value::Comment(_) => 1,
+        Value::Map(m) => map_comments(m),
+        Value::List(l) => l.iter().map(value_comments).sum(),
+        _ => 0,
     }
 }
 
@@ -173,6 +196,26 @@ mod settle_tests {
                 Value::Comment(Comment::new(" one"))
             ]))
         );
+    }
+
+    #[test]
+    fn comments_are_never_lost_on_the_way() {
+        // The last item is a flow collection: the written comment has
+        // nothing to attach to when read back, so the documents stay as
+        // they were read (found by the differential harness's neighbour,
+        // `- [a]` then `# c` at the end of a document).
+        for src in [
+            "k5:\n- [a]\n# c\n",
+            "k5:\n- [a]\n# c\n---\nk6: 1\n",
+            "k5:\n  - [a]\n  # c\n---\nk6: 1\n",
+            "k5:\n- {a: 1}\n# c\n---\nk6: 1\n",
+        ] {
+            let parsed = parse_stream(src, true).unwrap();
+            let settled = settle_trailing_comments(parsed.clone(), 4);
+            let count = |docs: &[Map]| docs.iter().map(super::map_comments).sum::<usize>();
+            assert_eq!(count(&settled), 1, "{src}: {settled:?}");
+            assert_eq!(count(&parsed), 1, "{src}: {parsed:?}");
+        }
     }
 
     #[test]
