@@ -16,6 +16,7 @@ pub mod error;
 pub mod format;
 pub mod fsutil;
 pub mod gofmt;
+pub mod history;
 pub mod hygiene;
 pub mod keys;
 pub mod lock;

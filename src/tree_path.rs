@@ -3,7 +3,7 @@
 use crate::tree::{Item, Map, Value};
 
 /// One component of an index path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Component {
     /// A mapping key.
     Key(String),

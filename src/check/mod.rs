@@ -4,6 +4,7 @@
 //! metadata, and (with [`scan`]) likely secrets in plaintext files.
 
 pub mod history;
+pub mod rotation;
 pub mod scan;
 
 use crate::config::KeyGroupSpec;
@@ -30,11 +31,17 @@ pub enum Kind {
     Unreadable,
     /// `.sops.yaml` holds a key sops ignores (a misspelling, mostly).
     Config,
+    /// A value older than its `rotation:` limit (from git history).
+    Rotation,
+    /// Values a `rotation:` limit applies to whose history cannot be known
+    /// (no git, a shallow clone, a file never committed).
+    RotationUnknown,
 }
 
 impl Kind {
     /// The stable name used in output: `unencrypted`, `plaintext-value`,
-    /// `key-drift`, `metadata`, `secret`, `unreadable`, `config`.
+    /// `key-drift`, `metadata`, `secret`, `unreadable`, `config`,
+    /// `rotation`, `rotation-unknown`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Unencrypted => "unencrypted",
@@ -44,6 +51,8 @@ impl Kind {
             Kind::Secret => "secret",
             Kind::Unreadable => "unreadable",
             Kind::Config => "config",
+            Kind::Rotation => "rotation",
+            Kind::RotationUnknown => "rotation-unknown",
         }
     }
 }
@@ -61,6 +70,10 @@ pub struct Finding {
     pub rule: Option<String>,
     /// The explanation.
     pub message: String,
+    /// More fields for `--format json` (an object merged into the
+    /// finding's; `rotation` findings: `key`, `last_changed`, `age_days`,
+    /// `limit`, `limit_days`).
+    pub details: Option<serde_json::Value>,
 }
 
 impl Finding {
@@ -81,13 +94,21 @@ impl Finding {
 
     /// The finding as a JSON object (see [`json_report`]).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut out = serde_json::json!({
             "path": self.path,
             "line": self.line,
             "kind": self.kind.name(),
             "rule": self.rule,
             "message": self.message,
-        })
+        });
+        if let (Some(serde_json::Value::Object(extra)), Some(object)) =
+            (&self.details, out.as_object_mut())
+        {
+            for (k, v) in extra {
+                object.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        out
     }
 }
 
@@ -402,6 +423,7 @@ mod summary_tests {
             kind,
             rule: None,
             message: String::new(),
+            details: None,
         }
     }
 
@@ -511,6 +533,7 @@ mod tests {
             kind: Kind::PlaintextValue,
             rule: Some("[\"b\"]".into()),
             message: "m".into(),
+            details: None,
         };
         let v: serde_json::Value = serde_json::from_str(&json_report(&[f], 3)).unwrap();
         assert_eq!(v["version"], 1);

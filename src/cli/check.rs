@@ -8,7 +8,7 @@ use super::args::{CheckCmd, OutputFormat};
 use super::bulk::{self, Coverage};
 use super::color;
 use super::io::ConfigContext;
-use crate::check::{self, scan, Finding, Kind};
+use crate::check::{self, rotation, scan, Finding, Kind};
 use crate::error::{Error, Result};
 use crate::format::FormatKind;
 use crate::metadata::Metadata;
@@ -64,8 +64,10 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
             kind: Kind::Config,
             rule: Some(unknown.at.clone()),
             message: unknown.message(),
+            details: None,
         })
         .collect();
+    let rotation = rotation_policy(cmd, config, &config_shown)?;
     let roots = bulk::default_roots(&cmd.paths, &context);
     let files = bulk::walk(&roots)?;
     // An invalid creation rule is a config error, reported once.
@@ -77,7 +79,7 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
         "check",
         false,
         || (),
-        |_, path, _| check_file(path, &context, cmd.scan),
+        |_, path, _| check_file(path, &context, cmd.scan, rotation.as_ref()),
     );
     let mut findings: Vec<Finding> = config_findings
         .into_iter()
@@ -101,6 +103,51 @@ fn run_checks(cmd: &CheckCmd, config_path: Option<&str>) -> Result<()> {
         return Ok(());
     }
     Err(Error::Coded(EXIT_FINDINGS, summary))
+}
+
+/// The rotation policy and the time to measure ages at: `None` without
+/// `rotation:` rules (and without `--rotation`). `ENSEAL_NOW`
+/// (`YYYY-MM-DD` or Unix seconds) replaces the clock, for tests.
+fn rotation_policy(
+    cmd: &CheckCmd,
+    config: &crate::config::Config,
+    config_shown: &str,
+) -> Result<Option<(rotation::Policy, i64)>> {
+    let policy = match &config.rotation {
+        Some(value) => rotation::Policy::parse(value).map_err(|message| Error::Advice {
+            code: 1,
+            message: format!("enseal check: {config_shown}: {message}"),
+            hint: "see docs/rotation.md for the syntax of rotation:".into(),
+        })?,
+        None => rotation::Policy::default(),
+    };
+    if policy.is_empty() {
+        if cmd.rotation {
+            return Err(Error::Advice {
+                code: 1,
+                message: format!(
+                    "enseal check: --rotation, but {config_shown} has no rotation: rules"
+                ),
+                hint: "add e.g. `rotation: {default: 365d}` to .sops.yaml (see docs/rotation.md)"
+                    .into(),
+            });
+        }
+        return Ok(None);
+    }
+    let now = match std::env::var("ENSEAL_NOW") {
+        Ok(text) if !text.is_empty() => {
+            rotation::parse_now(&text).ok_or_else(|| Error::Advice {
+                code: 1,
+                message: "enseal check: ENSEAL_NOW is neither YYYY-MM-DD nor Unix seconds".into(),
+                hint: "unset ENSEAL_NOW (it is meant for tests)".into(),
+            })?
+        }
+        _ => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    };
+    Ok(Some((policy, now)))
 }
 
 /// True when the bytes hold what `kind`'s store writes for the metadata: a
@@ -127,7 +174,12 @@ fn has_metadata_marker(kind: FormatKind, bytes: &[u8]) -> bool {
 }
 
 /// The findings of one file.
-fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Finding> {
+fn check_file(
+    path: &Path,
+    context: &ConfigContext,
+    scan_plain: bool,
+    rotation: Option<&(rotation::Policy, i64)>,
+) -> Vec<Finding> {
     let name = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -186,6 +238,17 @@ fn check_file(path: &Path, context: &ConfigContext, scan_plain: bool) -> Vec<Fin
             format!(
                 "{shown} is not encrypted but the file's rule ({field}: {value:?}) says it must be (re-encrypt with `enseal edit`)"
             ),
+        ));
+    }
+    if let Some((policy, now)) = rotation {
+        out.extend(rotation::findings(
+            path,
+            &name,
+            &text,
+            &parsed.documents,
+            &stores,
+            policy,
+            *now,
         ));
     }
     if let (Coverage::Rule(_) | Coverage::CatchAll(_), Some(config)) = (coverage, &context.config) {
@@ -280,6 +343,7 @@ fn finding(
         kind,
         rule,
         message,
+        details: None,
     }
 }
 

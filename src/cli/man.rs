@@ -31,6 +31,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("SOPS_EDITOR, EDITOR", "the editor of edit (default vim, else nano, else vi)"),
     ("NO_COLOR", "no colour in hints and check findings; CLICOLOR_FORCE=1 forces colour"),
     ("ENSEAL_CLOUD_TIMEOUT", "seconds one GCP, Azure or HuaweiCloud request may take (default 30)"),
+    ("ENSEAL_NOW", "check: the day rotation ages are measured at (YYYY-MM-DD or Unix seconds), for tests"),
 ];
 
 /// sops' exit codes, as `(code, meaning)`.

@@ -5,10 +5,10 @@
 //! - [`args`]: the clap flags ([`args::LowArgs`]) and their resolution into
 //!   the command that runs ([`args::resolve::HiArgs`]);
 //! - the commands (`encrypt`, `decrypt`, `edit`, `modify`, `rotate`,
-//!   `groups`, `updatekeys`, `filestatus`, `exec-*`, `check`, `completion`,
+//!   `groups`, `updatekeys`, `filestatus`, `exec-*`, `check`, `log`, `completion`,
 //!   and `bulk` for many files; `git`), which never call each other
-//!   except `bulk`, which runs `rotate` per file, and `check`, which
-//!   walks files with `bulk`;
+//!   except `bulk`, which runs `rotate` per file, and `check` and `log`,
+//!   which walk files with `bulk`;
 //! - [`pipeline`] (open, decrypt, encrypt again, write a document),
 //!   [`settings`] (keys and rules of a new file) and [`io`] (input, stores,
 //!   output).
@@ -31,6 +31,7 @@ mod init;
 mod io;
 mod key_advice;
 mod keyservice;
+mod log;
 mod man;
 mod modify;
 mod pipeline;
@@ -236,6 +237,7 @@ fn dispatch(hi: HiArgs) -> Result<()> {
         Command::Completion(shell) => completion::run_completion(shell),
         Command::Man(cmd) => man::run(&cmd.command, cmd.out_dir.as_deref()),
         Command::Check(cmd) => check::run(&cmd, config),
+        Command::Log(cmd) => log::run(&cmd, config),
         Command::Init(cmd) => init::run(&cmd),
         Command::Keyservice(cmd) => keyservice::run(&cmd),
         Command::Publish(args) => publish::run(&args, config),

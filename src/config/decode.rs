@@ -48,6 +48,7 @@ impl Config {
             stores,
             preserve_format,
             unknown_keys: super::schema::unknown_keys(map),
+            rotation: map.get("rotation").cloned(),
         })
     }
 }

@@ -246,6 +246,9 @@ pub struct Config {
     /// Keys sops ignores (misspellings, mostly): commands warn about them,
     /// `enseal check` fails on them.
     pub unknown_keys: Vec<UnknownKey>,
+    /// `rotation:` (an enseal extension sops ignores), undecoded: `enseal
+    /// check` parses it (`check::rotation::Policy`).
+    pub rotation: Option<crate::tree::Value>,
 }
 
 /// Reads and decodes a config file (the first YAML document; an empty file

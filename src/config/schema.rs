@@ -58,6 +58,9 @@ static TOP: Object = Object {
         ("creation_rules", Shape::List(&CREATION_RULE)),
         ("destination_rules", Shape::List(&DESTINATION_RULE)),
         ("stores", Shape::Map(&STORES)),
+        // enseal's extension (sops ignores it): checked by `enseal check`
+        // when it parses the policy (src/check/rotation.rs).
+        ("rotation", Shape::Leaf),
     ],
 };
 
@@ -255,6 +258,16 @@ mod tests {
                 "unknown key creationRules (sops ignores it); did you mean creation_rules?",
                 "unknown key Stores (sops ignores it); did you mean stores?"
             ]
+        );
+    }
+
+    #[test]
+    fn the_rotation_extension_is_known() {
+        let yaml = "rotation:\n  default: 365d\n  '[\"db\"]': 30d\ncreation_rules: []\n";
+        assert!(unknown(yaml).is_empty(), "{:?}", unknown(yaml));
+        assert_eq!(
+            unknown("rotatoin: {}\n"),
+            ["unknown key rotatoin (sops ignores it); did you mean rotation?"]
         );
     }
 

@@ -21,6 +21,19 @@ Examples:
   enseal encrypt --encrypted-regex '^(data|stringData)$' -i k8s/secret.yaml
   cat .env | enseal encrypt --input-type dotenv --filename-override .env";
 
+/// `enseal log --help`.
+pub(crate) const LOG: &str = "\
+Examples:
+  enseal log secrets/app.yaml                         every value's changes, newest first
+  enseal log secrets/app.yaml '[\"db\"][\"password\"]'    one value (and those below it)
+  enseal log -r --format json                         every encrypted file of the repository
+  enseal log --decrypt secrets/app.yaml               with old and new values (needs a key)
+
+No key is needed: a value's ENC[…] text changes exactly when its plaintext
+changes, so git history tells when (author date) and by whom. A shallow
+clone, a file never committed or no git at all is an error (exit 1);
+with -r such files are listed with the reason.";
+
 /// `enseal decrypt --help`.
 pub(crate) const DECRYPT: &str = "\
 Examples:

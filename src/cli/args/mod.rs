@@ -104,6 +104,9 @@ pub(crate) enum LowCommand {
     Man(ManCmd),
     /// Check files against .sops.yaml without any private key (CI, pre-commit).
     Check(CheckCmd),
+    /// When each value of an encrypted file changed, and who changed it, from
+    /// git history (no key needed).
+    Log(LogCmd),
     /// Set up a repository: age identity, .sops.yaml, git drivers, pre-commit
     /// hook, and encrypt the plaintext secret files found.
     Init(InitCmd),
@@ -765,10 +768,11 @@ pub(crate) struct ManCmd {
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum OutputFormat {
-    /// One line per finding: `path:line: kind: message`.
+    /// One line per finding: `path:line: kind: message` (check); a value's
+    /// changes, newest first (log).
     #[default]
     Human,
-    /// One JSON document (schema in docs/repository.md).
+    /// One JSON document (schemas in docs/repository.md, docs/audit.md).
     Json,
 }
 
@@ -782,6 +786,11 @@ pub(crate) struct CheckCmd {
     /// values; see docs/scanner.md).
     #[arg(long)]
     pub scan: bool,
+    /// Report encrypted values older than their limit in .sops.yaml's
+    /// `rotation:` (from git history; on by default when rules exist).
+    /// Without rules, an error.
+    #[arg(long)]
+    pub rotation: bool,
     /// With --scan: also scan every file version in the git history of the
     /// repository (all branches and tags), so a secret committed and later
     /// removed is found. Findings are named COMMIT:PATH.
@@ -795,6 +804,27 @@ pub(crate) struct CheckCmd {
     /// target, node_modules and .gitignore'd paths.
     #[arg(value_name = "PATHS")]
     pub paths: Vec<String>,
+}
+
+/// `enseal log`.
+#[derive(Debug, Args)]
+#[command(after_help = examples::LOG)]
+pub(crate) struct LogCmd {
+    /// Walk the FILE arguments as directory trees (default: the directory of
+    /// .sops.yaml) and take every encrypted file a creation rule covers.
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+    /// Also show each change's old and new values: every version in the
+    /// history is decrypted in memory (needs a key; nothing is written).
+    #[arg(long)]
+    pub decrypt: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// The file (with -r: files and directories), then optionally an index
+    /// path (`["db"]["password"]`): only the values at or below it.
+    #[arg(value_name = "FILE [KEYPATH]")]
+    pub args: Vec<String>,
 }
 
 /// `enseal init`.
@@ -824,6 +854,9 @@ Findings (kind names are stable):
   secret           a likely secret in a plaintext file (--scan)
   unreadable       a file could not be read
   config           .sops.yaml holds a key sops ignores (a misspelling, mostly)
+  rotation         an encrypted value is older than its rotation: limit (git history)
+  rotation-unknown values have a rotation: limit but no known history (no git,
+                   a shallow clone, a file never committed)
 
 A missing .sops.yaml, or one without creation_rules, is an error: nothing
 would say which files must be encrypted. The last line (on stderr) sums up:

@@ -7,8 +7,8 @@
 use super::{
     ChangeKeyArgs, CheckCmd, CompletionShell, DecryptCmd, EditCmd, EncryptCmd, ExecEnvCmd,
     ExecFileCmd, GitCmd, GroupsCmd, InitCmd, IoArgs, KeyArgs, KeyServiceArgs, KeyserviceCmd,
-    LowArgs, LowCommand, ManCmd, OrderArg, PublishCmd, ReadArgs, RotateCmd, RuleArgs, SetCmd,
-    TypeArgs, UnsetCmd, UpdatekeysCmd,
+    LogCmd, LowArgs, LowCommand, ManCmd, OrderArg, PublishCmd, ReadArgs, RotateCmd, RuleArgs,
+    SetCmd, TypeArgs, UnsetCmd, UpdatekeysCmd,
 };
 use crate::error::{exit, Error, Result};
 use crate::keys::service::Address;
@@ -72,6 +72,8 @@ pub(crate) enum Command {
     Man(ManCmd),
     /// `check`.
     Check(CheckCmd),
+    /// `log`.
+    Log(LogCmd),
     /// `init`.
     Init(InitCmd),
     /// `keyservice`.
@@ -331,6 +333,7 @@ fn subcommand(command: LowCommand, globals: &Globals) -> Result<Command> {
         LowCommand::Completion(cmd) => Command::Completion(cmd.shell),
         LowCommand::Man(cmd) => Command::Man(cmd),
         LowCommand::Check(cmd) => Command::Check(cmd),
+        LowCommand::Log(cmd) => Command::Log(cmd),
         LowCommand::Init(cmd) => Command::Init(cmd),
         LowCommand::Keyservice(cmd) => Command::Keyservice(cmd),
         LowCommand::Publish(cmd) => publish(cmd, globals)?,
