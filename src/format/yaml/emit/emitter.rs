@@ -699,10 +699,13 @@ impl Emitter {
             // sops) even in a sequence item, whose content sits 2 columns
             // right of its `-`, so sops cannot read that file back (`did
             // not find expected '-' indicator`). enseal writes the real
-            // distance: a deliberate difference that both tools read.
+            // distance: a deliberate difference that both tools read. A
+            // text of line breaks only has no line the indicator places:
+            // yaml.v3's indicator reads back, and is written as it is.
             let parent = self.indents.last().copied().unwrap_or(-1).max(0);
             let distance = self.indent - parent;
-            let hint_value = if (1..=9).contains(&distance) {
+            let only_breaks = value.chars().all(is_break_char);
+            let hint_value = if !only_breaks && (1..=9).contains(&distance) {
                 distance
             } else {
                 self.best_indent
