@@ -195,6 +195,13 @@ impl Builder<'_> {
         }
         let nblocks = blocks.len();
         let after_key = matches!(self.last, Last::Key) && next.is_some();
+        // The input ends in this comment, without a line break: yaml.v3
+        // then gives the block right below the content to the innermost
+        // collection, when it is a block mapping, whatever its column.
+        let no_final_break = next.is_none()
+            && self.marker_line.is_none()
+            && !self.src.ends_with(['\n', '\r'])
+            && self.stack.last().is_some_and(|f| f.is_map && !f.flow);
         let starts: Vec<usize> = blocks.iter().map(|b| b[0].line).collect();
         let mut prev_end = self.last_line;
         for (k, block) in blocks.into_iter().enumerate() {
@@ -227,7 +234,9 @@ impl Builder<'_> {
                 }
                 // At the end of the document only the last block is the
                 // document's foot.
-                (None, Some(ind)) => (first && col >= ind) || (!adjacent && k + 1 < nblocks),
+                (None, Some(ind)) => {
+                    (first && (col >= ind || no_final_break)) || (!adjacent && k + 1 < nblocks)
+                }
             };
             if next.is_none() && k + 1 == nblocks && self.goes_to_document_before_marker(last_line)
             {
