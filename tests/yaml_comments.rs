@@ -201,6 +201,15 @@ const DOCUMENT_END_CASES: &[&str] = &[
     "a:\n  b: 1\n# c\n---\nz: 1\n# d",
     "k:\n- a\n# c",
     "k9:\n  - '\t'\n# c",
+    // CR LF: the comment line right below an indentless sequence's last
+    // item, before the next key, is the sequence's foot.
+    "k20:\r\n- a\r\n# x\r\nk21: b\r\n",
+    "k20:\r\n- a\r\n# x\r\n# y\r\nk21: b\r\n",
+    "k20:\r\n- a: 1\r\n# x\r\nk21: b\r\n",
+    "k20:\r\n- a\r\n- b\r\n# x\r\nk21: b\r\n",
+    "a:\r\n  k20:\r\n  - a\r\n  # x\r\n  k21: b\r\n",
+    "k20:\r\n  - a\r\n# x\r\nk21: b\r\n",
+    "k20:\r\n- a\r\n\r\n# x\r\nk21: b\r\n",
     "a:\n  - x\n# c",
 ];
 

@@ -158,6 +158,32 @@ impl Builder<'_> {
             && matches!(self.last, Last::Entry(_))
     }
 
+    /// Whether the first comment line of `blocks` is the foot of an
+    /// indentless sequence in a CR LF file (see [`Builder::resolve_own`]):
+    /// it is right below the sequence's last item, a scalar, at most at the
+    /// sequence's column, and the next token is a key of the mapping
+    /// holding the sequence.
+    fn crlf_sequence_foot(&self, next: Option<(usize, usize)>, blocks: &[Vec<OwnComment>]) -> bool {
+        let (Some((_, ncol)), Some(first)) = (next, blocks.first().and_then(|b| b.first())) else {
+            return false;
+        };
+        let n = self.stack.len();
+        if !self.crlf || n < 2 {
+            return false;
+        }
+        let (map, seq) = (&self.stack[n - 2], &self.stack[n - 1]);
+        map.is_map
+            && !map.flow
+            && !seq.is_map
+            && !seq.flow
+            && seq.indent == map.indent
+            && ncol == map.indent
+            && first.col <= seq.indent
+            && self.last_line > 0
+            && first.line == self.last_line + 1
+            && matches!(self.last, Last::Entry(_))
+    }
+
     /// True when an anchor or tag stands between the last key and this
     /// inline comment.
     pub(super) fn value_props_before(&self, span: &Span) -> bool {
@@ -192,6 +218,14 @@ impl Builder<'_> {
             } else if let Some(b) = blocks.last_mut() {
                 b.push(c);
             }
+        }
+        // In a CR LF file, the comment line right below the last (scalar)
+        // item of an indentless sequence, before the next key, is the
+        // sequence's foot for yaml.v3; the lines after it head the key.
+        let crlf_foot = self.crlf_sequence_foot(next, &blocks);
+        if crlf_foot && blocks[0].len() > 1 {
+            let rest = blocks[0].split_off(1);
+            blocks.insert(1, rest);
         }
         let nblocks = blocks.len();
         let after_key = matches!(self.last, Last::Key) && next.is_some();
@@ -241,6 +275,9 @@ impl Builder<'_> {
             if next.is_none() && k + 1 == nblocks && self.goes_to_document_before_marker(last_line)
             {
                 self.place(0, comments.into_iter());
+            } else if k == 0 && crlf_foot {
+                let top = self.stack.len() - 1;
+                self.place(top, comments.into_iter());
             } else if after_key || (direct_next && next.is_some_and(|(_, ncol)| col <= ncol)) {
                 // The head of the next node.
                 self.pending_heads.extend(comments);

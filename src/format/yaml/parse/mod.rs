@@ -161,6 +161,8 @@ struct Builder<'a> {
     /// The line of a `---` that ends with CR LF and starts a later
     /// document, until the next event (see [`Builder::event`]).
     crlf_marker_line: Option<usize>,
+    /// The input's first line ends with CR LF (see [`Builder::resolve_own`]).
+    crlf: bool,
     check_keys: bool,
     doc: Option<Map>,
     doc_started: bool,
@@ -326,6 +328,7 @@ impl<'a> Builder<'a> {
             last_line: 0,
             marker_line: None,
             crlf_marker_line: None,
+            crlf: src.find('\n').is_some_and(|at| src[..at].ends_with('\r')),
             check_keys: first_doc_checks,
             first_doc_checks,
             doc: None,
