@@ -51,30 +51,12 @@ impl age::Callbacks for UiCallbacks {
 
     fn confirm(&self, message: &str, yes_string: &str, no_string: Option<&str>) -> Option<bool> {
         let no = no_string.unwrap_or("no");
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .ok()?;
-        let mut writer = &tty;
-        write!(writer, "{message} [{yes_string}/{no}]: ").ok()?;
-        writer.flush().ok()?;
-        let mut line = String::new();
-        std::io::BufReader::new(&tty).read_line(&mut line).ok()?;
+        let line = ask_tty(&format!("{message} [{yes_string}/{no}]: "))?;
         Some(line.trim() == yes_string || line.trim().eq_ignore_ascii_case("y"))
     }
 
     fn request_public_string(&self, description: &str) -> Option<String> {
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .ok()?;
-        let mut writer = &tty;
-        write!(writer, "{description} ").ok()?;
-        writer.flush().ok()?;
-        let mut line = String::new();
-        std::io::BufReader::new(&tty).read_line(&mut line).ok()?;
+        let line = ask_tty(&format!("{description} "))?;
         Some(line.trim_end_matches(['\r', '\n']).to_string())
     }
 
@@ -121,4 +103,20 @@ pub(crate) fn io_error_text(e: &std::io::Error) -> String {
             }
         }
     }
+}
+
+/// Writes `prompt` to the controlling terminal and reads one line from it
+/// (`None` without a terminal).
+fn ask_tty(prompt: &str) -> Option<String> {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let mut writer = &tty;
+    write!(writer, "{prompt}").ok()?;
+    writer.flush().ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut line).ok()?;
+    Some(line)
 }
