@@ -410,14 +410,7 @@ pub(crate) fn token() -> Result<Zeroizing<String>, String> {
 fn call(key: &Key, operation: &str, body: &str) -> Result<Zeroizing<String>, String> {
     check_destination(key)?;
     let token = token()?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(tls_config()?)
-        .timeout_connect(Some(CONNECT_TIMEOUT.min(request_timeout())))
-        .timeout_global(Some(request_timeout()))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
+    let agent = agent()?;
     let mut request = agent
         .post(key.url(operation))
         .header("X-Vault-Token", token.as_str())
@@ -470,6 +463,20 @@ pub(crate) fn error_answer(status: u16, text: &str) -> String {
 /// TLS settings from the Vault client's variables, which sops honours too:
 /// `VAULT_CACERT` (a PEM file of CA certificates to trust instead of the
 /// bundled Mozilla roots) and `VAULT_SKIP_VERIFY` (true: no verification).
+/// The HTTP client of every Vault request (transit keys, `publish`):
+/// Vault's TLS settings, bounded timeouts, statuses returned rather than
+/// turned into errors, no redirects (the token never follows one).
+pub(crate) fn agent() -> Result<ureq::Agent, String> {
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls_config()?)
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(request_timeout())))
+        .timeout_global(Some(request_timeout()))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into())
+}
+
 pub(crate) fn tls_config() -> Result<ureq::tls::TlsConfig, String> {
     use ureq::tls::{PemItem, RootCerts, TlsConfig};
     let mut builder = TlsConfig::builder();

@@ -14,10 +14,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::keys::vault::{
-    check_address_with, request_timeout, tls_config, token, transport_error, Allowlist,
-    CONNECT_TIMEOUT,
-};
+use crate::keys::vault::{check_address_with, token, transport_error, Allowlist};
 
 /// The Vault client's address when neither the rule nor `VAULT_ADDR` gives
 /// one.
@@ -201,15 +198,10 @@ struct Client<'t> {
 
 impl<'t> Client<'t> {
     fn new(token: &'t str) -> Result<Client<'t>, String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls_config()?)
-            .timeout_connect(Some(CONNECT_TIMEOUT.min(request_timeout())))
-            .timeout_global(Some(request_timeout()))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .into();
-        Ok(Client { agent, token })
+        Ok(Client {
+            agent: crate::keys::vault::agent()?,
+            token,
+        })
     }
 
     fn headers<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
