@@ -237,3 +237,23 @@ fn a_secret_kept_through_later_versions_is_reported_once() {
     assert_eq!(ci.len(), 1, "{}", out.out());
     assert!(ci[0].starts_with(&format!("{}:app/ci.yaml:1: ", &first[..12])));
 }
+
+/// The `enseal-scan-history` pre-commit hook runs exactly this command,
+/// without file names: the removed secret of the repository above fails it.
+#[test]
+fn the_pre_commit_hook_scans_the_history() {
+    let text = std::fs::read_to_string(crate_dir().join(".pre-commit-hooks.yaml")).unwrap();
+    let hook = text
+        .split("- id: ")
+        .find(|h| h.starts_with("enseal-scan-history"))
+        .unwrap_or_else(|| panic!("no enseal-scan-history hook in {text}"));
+    assert!(hook.contains("pass_filenames: false"), "{hook}");
+    let entry = hook
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("entry: enseal "))
+        .unwrap_or_else(|| panic!("no entry in {hook}"));
+    let (sb, _, _) = make_repo();
+    let out = run(sb.enseal().args(entry.split_whitespace()));
+    assert_eq!(out.code, Some(10), "{}\n{}", out.out(), out.err());
+    assert_eq!(out.out().lines().count(), 2, "{}", out.out());
+}
