@@ -452,7 +452,8 @@ fn yaml_value_of_kind(rng: &mut Rng, kind: &str, depth: usize, indent: usize, id
         "empty-value" => "\n".to_string(),
         "non-string-key" => format!(
             "\n{pad}{}: v\n",
-            rng.pick(&["true", "1", "1.5", "null", "[a]", "? x"])
+            // "": the key left out (`: v`), which yaml.v3 refuses.
+            rng.pick(&["true", "1", "1.5", "null", "[a]", "? x", ""])
         ),
         _ => " x\n".to_string(),
     }
@@ -610,7 +611,14 @@ fn flow(rng: &mut Rng, depth: usize) -> String {
                 _ => double_quoted(rng),
             }
         };
-        parts.push(if mapping { format!("f{j}: {v}") } else { v });
+        parts.push(if mapping {
+            format!("f{j}: {v}")
+        } else if rng.percent(3) {
+            // A pair with its key left out (`[: v]`), which yaml.v3 refuses.
+            format!(": {v}")
+        } else {
+            v
+        });
     }
     if mapping {
         format!("{{{}}}", parts.join(", "))

@@ -505,6 +505,48 @@ mod block_scalar_end_tests {
         // An escaped backslash before a slash is fine.
         assert_eq!(value_of_k("k: \"\\\\/\"\n"), Value::Str("\\/".into()));
     }
+
+    /// Messages and lines checked against sops 3.11.0 (exit 2 each).
+    #[test]
+    fn a_left_out_key_is_refused_as_yaml_v3_does() {
+        use crate::format::FormatError;
+        for (src, want) in [
+            (": x\n", "yaml: did not find expected key"),
+            ("a: 1\n: x\n", "yaml: line 1: did not find expected key"),
+            (
+                "a:\n  b: 1\n  : x\n",
+                "yaml: line 1: did not find expected key",
+            ),
+            (
+                "a: 1\nb:\n  - c: 1\n    : x\n",
+                "yaml: line 2: did not find expected key",
+            ),
+            ("{: x}\n", "yaml: did not find expected node content"),
+            (
+                "a: 1\nb: [1, : x]\n",
+                "yaml: line 1: did not find expected node content",
+            ),
+            (
+                "a: 1\nb:\n  c: {b: 1,\n   : x}\n",
+                "yaml: line 3: did not find expected node content",
+            ),
+        ] {
+            match parse_stream(src, true) {
+                Err(FormatError::Parse(m)) => assert_eq!(m, want, "{src:?}"),
+                other => panic!("{src:?}: {other:?}"),
+            }
+        }
+        // After `?` the key is explicit: yaml.v3 reads a null key, which
+        // the walk refuses (exit 23), and an empty value is fine.
+        for src in ["? \n: x\n", "a: 1\n?\n: x\n", "{? : x}\n"] {
+            assert!(
+                matches!(parse_stream(src, true), Err(FormatError::Unwalkable(_))),
+                "{src:?}"
+            );
+        }
+        assert!(parse_stream("k: 1\n? a\n:\n", true).is_ok());
+        assert!(parse_stream("k: {a, b: }\n", true).is_ok());
+    }
 }
 
 #[cfg(test)]

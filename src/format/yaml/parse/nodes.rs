@@ -197,6 +197,14 @@ impl Builder<'_> {
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     self.check_block_tabs(span)?;
                 }
+                // granit reads a left-out node as `~` with an empty span.
+                if *style == ScalarStyle::Plain
+                    && span.start.byte_offset() == span.end.byte_offset()
+                    && *anchor == 0
+                    && tag.is_none()
+                {
+                    self.check_implicit_empty_key(span)?;
+                }
                 // sops decodes only a plaintext file's first document (and
                 // an encrypted file's metadata) whole: see OnDecodeError.
                 let on_error =
@@ -422,6 +430,41 @@ impl Builder<'_> {
             ))),
             None => Ok(()),
         }
+    }
+
+    /// Refuses a mapping entry whose key is left out before its `:` (`: x`,
+    /// `{: x}`) as yaml.v3 does: YAML 1.2 reads an empty key there, yaml.v3
+    /// (YAML 1.1) only after an explicit `?`. The messages and the line are
+    /// yaml.v3's (decode.go names the 0-based line of the context mark, else
+    /// of the problem mark, and no line when both are on the first).
+    pub(super) fn check_implicit_empty_key(&self, span: &Span) -> Result<(), FormatError> {
+        let Some(top) = self.stack.last() else {
+            return Ok(());
+        };
+        if !top.is_map || top.pending_key.is_some() {
+            return Ok(());
+        }
+        let at = span.start.byte_offset().unwrap_or(usize::MAX);
+        if self.src.as_bytes().get(at) != Some(&b':') {
+            return Ok(());
+        }
+        // `? ` then `:`: an explicit empty key, which yaml.v3 reads.
+        let before = self.src[..at].trim_end_matches(|c: char| c.is_whitespace());
+        if before.ends_with('?') {
+            return Ok(());
+        }
+        let colon_line = v3_rules::line_of(self.src, at) - 1;
+        let (context, problem) = if top.flow {
+            (colon_line, "did not find expected node content")
+        } else {
+            (top.line.saturating_sub(1), "did not find expected key")
+        };
+        let line = if context != 0 { context } else { colon_line };
+        Err(FormatError::Parse(if line == 0 {
+            format!("yaml: {problem}")
+        } else {
+            format!("yaml: line {line}: {problem}")
+        }))
     }
 
     /// True when the double-quoted scalar at `span` holds a `\/` escape:
