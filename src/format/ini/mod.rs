@@ -33,7 +33,7 @@ use super::{EncryptedFile, FormatError, Store};
 use crate::tree::{Map, Value};
 use read::{parse_ini, section_to_metadata, sections_to_tree};
 use text::{go_json, value_to_text};
-use write::{tree_to_sections, write_ini, OutSection};
+use write::{tree_to_sections, write_ini, OutSection, Quoting};
 
 /// The name of the implicit first section.
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -87,7 +87,9 @@ impl Store for IniStore {
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
         let sections = tree_to_sections(documents).map_err(marshal_error)?;
-        Ok(write_ini(&sections).map_err(marshal_error)?.into_bytes())
+        Ok(write_ini(&sections, Quoting::AsGoIni)
+            .map_err(marshal_error)?
+            .into_bytes())
     }
 
     fn emit_encrypted(&self, documents: &[Map], metadata: &Map) -> Result<Vec<u8>, FormatError> {
@@ -105,7 +107,9 @@ impl Store for IniStore {
             meta.set_key(key, text).map_err(marshal_error)?;
         }
         sections.push(meta);
-        Ok(write_ini(&sections).map_err(marshal_error)?.into_bytes())
+        Ok(write_ini(&sections, Quoting::ReadsBack)
+            .map_err(marshal_error)?
+            .into_bytes())
     }
 
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, FormatError> {

@@ -93,7 +93,8 @@ impl<'a> Parser<'a> {
 
     /// Reads the rest of a value opened by `quote` and not closed on its
     /// first line: everything up to the last `quote` of the first line
-    /// that has one. A comment after the closing quote is kept.
+    /// that has one and does not end in a backslash. A comment after the
+    /// closing quote is kept.
     pub(super) fn read_multilines(
         &mut self,
         mut value: String,
@@ -107,7 +108,11 @@ impl<'a> Parser<'a> {
             + 1;
         loop {
             let next = self.read_line();
-            if let Some(pos) = next.rfind(quote) {
+            // A line that ends in a backslash (before trailing blanks)
+            // never closes the value: sops 3.11 reads it whole, quote and
+            // all (measured: `k = `a` / `b`c\` / `d`e` reads "a\nb`c\\\nd").
+            let continued = next.trim_end().ends_with('\\');
+            if let Some(pos) = next.rfind(quote).filter(|_| !continued) {
                 value.push_str(&next[..pos]);
                 if let Some(comment) = clean_comment(&next[pos..]) {
                     self.comment.push_str(comment.trim());

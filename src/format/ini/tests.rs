@@ -281,7 +281,11 @@ fn values_are_quoted_so_that_go_ini_reads_them_back() {
         ("\"\"\"\nx", "`\"\"\"\nx`"),
     ];
     for &(value, written) in cases {
-        assert_eq!(quote_value(value).as_deref(), Some(written), "{value:?}");
+        assert_eq!(
+            quote_value(value, Quoting::AsGoIni).as_deref(),
+            Some(written),
+            "{value:?}"
+        );
         let text = format!("[s]\nk = {written}\nnext = 1\n");
         let docs = IniStore.parse_plain(text.as_bytes()).unwrap();
         let Some(Value::Map(s)) = docs[0].get("s") else {
@@ -291,7 +295,80 @@ fn values_are_quoted_so_that_go_ini_reads_them_back() {
         assert_eq!(s.get("next"), Some(&Value::Str("1".into())), "{text:?}");
     }
     // No quoting reads back both quotes before the last line.
-    assert_eq!(quote_value("a`\nb\"\"\"\nc"), None);
+    assert_eq!(quote_value("a`\nb\"\"\"\nc", Quoting::AsGoIni), None);
+}
+
+/// Values of several lines read as sops 3.11 reads them (each case
+/// measured with the reference): a line that ends in a backslash does not
+/// close the value, whatever quote it holds.
+#[test]
+fn a_line_ending_in_a_backslash_does_not_close_a_quoted_value() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("[s]\nk = `a\nb\\\nc`\n", Some("a\nb\\\nc")),
+        ("[s]\nk = `a\nb`c\\\n`\n", Some("a\nb`c\\\n")),
+        ("[s]\nk = `a\nb`c \\\nd`e\nn = 1\n", Some("a\nb`c \\\nd")),
+        (
+            "[s]\nk = \"\"\"a\nb\"\"\"c\\\nd\"\"\"e\nn = 1\n",
+            Some("a\nb\"\"\"c\\\nd"),
+        ),
+        // No later quote: the value is never closed.
+        ("[s]\nk = `a\nb`c\\\nn = 1\n", None),
+        ("[s]\nk = `a\nb`c\\   \nn = 1\n", None),
+    ];
+    for &(text, want) in cases {
+        let read = IniStore.parse_plain(text.as_bytes());
+        match want {
+            Some(want) => {
+                let docs = read.unwrap();
+                let Some(Value::Map(s)) = docs[0].get("s") else {
+                    panic!("no section in {text:?}");
+                };
+                assert_eq!(s.get("k"), Some(&Value::Str(want.into())), "{text:?}");
+            }
+            None => assert!(read.is_err(), "{text:?}"),
+        }
+    }
+}
+
+/// In an encrypted file every clear-text value must read back as it
+/// is (the MAC covers it): values of one line that go-ini reads otherwise
+/// are quoted there, and left as go-ini writes them in decrypted output.
+#[test]
+fn encrypted_files_quote_values_go_ini_would_misread() {
+    let cases: &[(&str, &str)] = &[
+        // A final backslash continues the line (DIFF_SEED=0x18ef03354fc502b2).
+        ("\u{e9}_\\", "`\u{e9}_\\`"),
+        ("a \\", "`a \\`"),
+        // Surrounding quotes are taken off.
+        ("\"x\"", "`\"x\"`"),
+        ("'x'", "`'x'`"),
+        // A backquote: go-ini's own `"""` reads back.
+        ("`x\\", "\"\"\"`x\\\"\"\""),
+        // Read back as written: unchanged.
+        ("a\\b", "a\\b"),
+        ("it's", "it's"),
+        (
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]",
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]",
+        ),
+    ];
+    for &(value, written) in cases {
+        assert_eq!(
+            quote_value(value, Quoting::ReadsBack).as_deref(),
+            Some(written),
+            "{value:?}"
+        );
+        assert!(reads_back(written, value), "{written:?}");
+        if written != go_ini_quoted(value) {
+            assert!(!reads_back(&go_ini_quoted(value), value), "{value:?}");
+        }
+        // Decrypted output stays as the reference writes it.
+        assert_eq!(
+            quote_value(value, Quoting::AsGoIni),
+            Some(go_ini_quoted(value)),
+            "{value:?}"
+        );
+    }
 }
 
 /// The case the differential harness found: a clear-text value read

@@ -145,16 +145,39 @@ pub(super) fn quote_key(name: &str) -> String {
 /// before the last holds one too: then `None` (no quoting reads back; INI
 /// input never has such a value, another format may).
 ///
-/// Values of one line are written as go-ini writes them even where it
-/// reads them back otherwise (`"x"`, `a\`): the reference's output for
-/// those is pinned by the INI goldens.
-pub(super) fn quote_value(value: &str) -> Option<String> {
+/// With [`Quoting::AsGoIni`] (decrypted output), values of one line are
+/// written as go-ini writes them even where it reads them back otherwise
+/// (`"x"`, `a\`): the reference's output for those is pinned by the INI
+/// goldens. With [`Quoting::ReadsBack`] (encrypted files, whose MAC
+/// covers every clear-text value) such a value is written between
+/// backquotes or `"""` instead: sops 3.11 writes `k = a\` there, reads the
+/// next line into the value and fails its own MAC check.
+pub(super) fn quote_value(value: &str, quoting: Quoting) -> Option<String> {
     let go_ini = go_ini_quoted(value);
-    if !value.contains('\n') || reads_back(&go_ini, value) {
+    let one_line_as_go_ini = match quoting {
+        Quoting::AsGoIni => true,
+        // Only these characters make go-ini read a line otherwise.
+        Quoting::ReadsBack => !value.contains(['\\', '"', '\'', '`']),
+    };
+    if (!value.contains('\n') && one_line_as_go_ini) || reads_back(&go_ini, value) {
         return Some(go_ini);
     }
-    let backquoted = format!("`{value}`");
-    reads_back(&backquoted, value).then_some(backquoted)
+    [
+        format!("`{value}`"),
+        format!("{MULTI_LINE_QUOTE}{value}{MULTI_LINE_QUOTE}"),
+    ]
+    .into_iter()
+    .find(|quoted| reads_back(quoted, value))
+}
+
+/// How [`quote_value`] writes a value of one line that go-ini would not
+/// read back as it writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Quoting {
+    /// As go-ini writes it: the reference's decrypted output, byte for byte.
+    AsGoIni,
+    /// Quoted so that go-ini reads it back: encrypted files.
+    ReadsBack,
 }
 
 /// go-ini's choice of quotes for a value.
@@ -192,7 +215,7 @@ pub(super) const MULTI_LINE_QUOTE: &str = "\"\"\"";
 
 /// go-ini's pretty writer (quoting values so that go-ini reads them back,
 /// see [`quote_value`]).
-pub(super) fn write_ini(sections: &[OutSection]) -> Result<String, String> {
+pub(super) fn write_ini(sections: &[OutSection], quoting: Quoting) -> Result<String, String> {
     let mut out = String::new();
     let last = sections.len().saturating_sub(1);
     for (i, section) in sections.iter().enumerate() {
@@ -215,7 +238,7 @@ pub(super) fn write_ini(sections: &[OutSection]) -> Result<String, String> {
             out.push_str(name);
             out.extend(std::iter::repeat_n(' ', align - name.len()));
             out.push_str(" = ");
-            let value = quote_value(&key.value).ok_or_else(|| {
+            let value = quote_value(&key.value, quoting).ok_or_else(|| {
                 format!(
                     "Error encoding key: the value of {} in section [{}] has lines before its \
                      last holding both `\"\"\"` and a backquote: go-ini cannot read it back in \
