@@ -73,18 +73,7 @@ pub struct Exclusion {
 }
 
 /// Constructs excluded from generation (see [`Exclusion`]).
-pub const EXCLUDED: &[Exclusion] = &[Exclusion {
-    construct: "unicode-line-breaks",
-    minimal_input: "k: \"a\u{2028}b\"  (a raw LS; U+2029 alike); and \
-                        `k_unencrypted: \"y\\Lz\"`, which the reference writes as the \
-                        single-quoted `'y<LS>    z'` and reads back as `y<LS>z`",
-    why: "yaml.v3 (YAML 1.1) treats raw LS and PS as line breaks that it keeps in values \
-              (a folded LS stays LS, not a space; the indentation after it is dropped). \
-              granit-parser reads them as content. Raw NEL is matched (yaml/v3_rules.rs \
-              `nel_as_line_break`: yaml.v3 stores it as LF, exactly as CR LF); LS and PS need \
-              a yaml.v3 fold of each scalar that holds one (quoted, plain, literal, folded), \
-              not written yet.",
-}];
+pub const EXCLUDED: &[Exclusion] = &[];
 
 /// The document formats under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -105,10 +105,10 @@ proptest! {
 // infinities in YAML only, as sops, since JSON cannot hold them), unicode
 // and multi-line strings, strings that look like other YAML scalars,
 // empty maps and lists at every depth, and `_unencrypted` subtrees (clear
-// text inside encrypted files). What is left out, and why, is listed at
-// `YAML_EXCLUDED_CHARS`; each exclusion has
-// a test that fails once its finding is fixed. `generators_cover_issue_16`
-// fails if the generators stop producing any of the above.
+// text inside encrypted files). Nothing is left out: raw LS and PS, the
+// last exclusion, read back since yaml/line_separators.rs (regression tests
+// `yaml_line_separator_*`). `generators_cover_issue_16` fails if the
+// generators stop producing any of the above.
 // ---------------------------------------------------------------------
 
 /// The store a document is generated for: each gets only what it can hold.
@@ -124,30 +124,6 @@ impl Kind {
             Kind::Yaml => FormatKind::Yaml,
             Kind::Json => FormatKind::Json,
         }
-    }
-}
-
-/// Characters left out of generated YAML documents, each because of a
-/// finding that is not fixed here (the code is being changed elsewhere).
-///
-/// LS and PS (U+2028, U+2029): the YAML writer treats them as line
-/// breaks, as yaml.v3 does (it writes them raw and indents the next line),
-/// while enseal's YAML reader reads them as ordinary characters, so the
-/// indentation becomes part of the value: `{"\u2028a": ""}` is written
-/// `? '\u2028         a'` and read back as `"\u2028         a"`. The same
-/// construct is excluded from the differential harness
-/// (`unicode-line-breaks` in tests/differential.rs). NEL (U+0085) is read as
-/// a line break as yaml.v3 does (format/yaml/v3_rules.rs) and generated.
-/// Minimal cases: `yaml_line_separator_in_key_is_still_excluded`,
-/// `yaml_line_separator_after_newline_is_still_excluded`.
-const YAML_EXCLUDED_CHARS: &[char] = &['\u{2028}', '\u{2029}'];
-
-/// `text` without what [`YAML_EXCLUDED_CHARS`] leaves out of `kind`.
-fn allowed(kind: Kind, text: String) -> String {
-    if kind == Kind::Yaml && text.contains(YAML_EXCLUDED_CHARS) {
-        text.replace(YAML_EXCLUDED_CHARS, "")
-    } else {
-        text
     }
 }
 
@@ -339,7 +315,8 @@ fn string_value(kind: Kind) -> impl Strategy<Value = String> {
         )
             .prop_map(|(lead, lines, brk, tail)| format!("{lead}{}{tail}", lines.join(brk))),
     ];
-    text.prop_map(move |t| allowed(kind, t))
+    let _ = kind;
+    text.boxed()
 }
 
 /// Keys: simple identifiers, keys whose orders disagree (bytes vs UTF-16:
@@ -664,33 +641,43 @@ fn nested(outer: &str, key: &str, value: Value) -> Map {
     doc
 }
 
-/// Asserts that `doc` still does not survive the YAML round trip: the
-/// finding behind an exclusion is still there. When this fails, the finding
-/// is fixed: drop the exclusion and make this an ordinary regression test.
-fn assert_still_excluded(doc: &Map, exclusion: &str) {
-    let plain = plain_round_trip(Kind::Yaml, doc);
-    let encrypted = encrypted_round_trip(Kind::Yaml, doc);
-    let survives = |r: &Result<(String, Map), TestCaseError>| matches!(r, Ok((_, back)) if same_map(back, doc));
-    assert!(
-        !survives(&plain) || !survives(&encrypted),
-        "{doc:?} now survives both YAML round trips: remove it from {exclusion}"
-    );
+/// Asserts that `doc` survives both YAML round trips (a finding that once
+/// made a generator leave something out).
+fn assert_survives(doc: &Map) {
+    for (name, round_trip) in [
+        ("plain", plain_round_trip(Kind::Yaml, doc)),
+        ("encrypted", encrypted_round_trip(Kind::Yaml, doc)),
+    ] {
+        match round_trip {
+            Ok((_, back)) => assert!(
+                same_map(&back, doc),
+                "{name}: {doc:?} read back as {back:?}"
+            ),
+            Err(e) => panic!("{name}: {doc:?}: {e}"),
+        }
+    }
 }
 
-/// Found by `plain_document_round_trip` and `document_round_trip`; excluded
-/// by [`YAML_EXCLUDED_CHARS`].
+/// Found by `plain_document_round_trip` and `document_round_trip` while
+/// enseal read raw LS and PS as content (yaml.v3 writes them as breaks).
 #[test]
-fn yaml_line_separator_in_key_is_still_excluded() {
+fn yaml_line_separator_in_key_reads_back() {
     let doc = nested("a", "\u{2028}a", Value::Str(String::new()));
-    assert_still_excluded(&doc, "YAML_EXCLUDED_CHARS");
+    assert_survives(&doc);
 }
 
-/// Found by `plain_document_round_trip`; excluded by [`YAML_EXCLUDED_CHARS`].
+/// Found by `plain_document_round_trip` (see above).
 #[test]
-fn yaml_line_separator_after_newline_is_still_excluded() {
+fn yaml_line_separator_after_newline_reads_back() {
     let mut doc = Map::new();
     doc.push("a", Value::Str("\n\u{2028}".to_string()));
-    assert_still_excluded(&doc, "YAML_EXCLUDED_CHARS");
+    assert_survives(&doc);
+    let mut doc = Map::new();
+    doc.push(
+        "b",
+        Value::Str("x \u{2029}\n\u{2028}  y\u{2028}".to_string()),
+    );
+    assert_survives(&doc);
 }
 
 /// What one generated value shows, for [`generators_cover_issue_16`].

@@ -11,6 +11,7 @@
 //! the caller raises [`FormatError::NoDocument`] when it needs a document.
 
 mod emit;
+mod line_separators;
 mod parse;
 mod resolve;
 mod scan;

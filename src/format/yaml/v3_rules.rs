@@ -7,9 +7,8 @@
 //!   spaces are expected is an error for yaml.v3 (YAML 1.2 reads it as
 //!   content or as the end of the block).
 //!
-//! Not matched yet: raw LS and PS (U+2028, U+2029), which yaml.v3 also
-//! reads as line breaks but keeps in values (see tests/differential.rs
-//! `EXCLUDED`, `unicode-line-breaks`).
+//! Raw LS and PS (U+2028, U+2029), which yaml.v3 also reads as line breaks
+//! but keeps in values, are read in `line_separators.rs`.
 
 use std::borrow::Cow;
 

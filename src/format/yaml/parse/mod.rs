@@ -34,6 +34,7 @@ mod limits;
 mod nodes;
 mod settle;
 
+use super::line_separators;
 use super::v3_rules;
 
 pub(crate) use limits::copy_budget;
@@ -138,6 +139,9 @@ struct OwnComment {
 
 struct Builder<'a> {
     src: &'a str,
+    /// Where `src` holds a stand-in for a raw LS or PS (see
+    /// [`line_separators`]); empty for almost every input.
+    separators: &'a [(usize, char)],
     stack: Vec<Frame>,
     /// Anchored values by anchor id.
     anchors: HashMap<usize, Anchored>,
@@ -268,11 +272,18 @@ fn parse_stream_in(
     // straight into the builder; anything it does not handle, and any
     // error, goes to granit-parser from the start (same events, see
     // scan.rs), which also words the error messages.
-    if let Some(docs) = parse_fast_in(src, first_doc_checks, metadata_only) {
-        return Ok(docs);
+    // Raw LS and PS: granit-parser reads a stand-in text (see
+    // line_separators.rs); the fast scanner never sees them.
+    let stand_in = line_separators::stand_in(src);
+    if stand_in.is_none() {
+        if let Some(docs) = parse_fast_in(src, first_doc_checks, metadata_only) {
+            return Ok(docs);
+        }
     }
+    let src = stand_in.as_ref().map_or(src, |s| s.text.as_str());
     let mut b = Builder::new(src, first_doc_checks);
     b.metadata_only = metadata_only;
+    b.separators = stand_in.as_ref().map_or(&[], |s| s.at.as_slice());
     for r in Parser::new_from_str(src) {
         let (ev, span) = r.map_err(|e| {
             (
@@ -316,6 +327,7 @@ impl<'a> Builder<'a> {
     fn new(src: &'a str, first_doc_checks: bool) -> Builder<'a> {
         Builder {
             src,
+            separators: &[],
             stack: Vec::new(),
             anchors: HashMap::new(),
             copied_bytes: 0,
@@ -356,7 +368,15 @@ impl<'a> Builder<'a> {
         match ev {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::Comment(text, placement) => {
-                let text = text.into_owned();
+                let mut text = text.into_owned();
+                // A comment that a raw LS or PS ends: not the stand-in's space.
+                if text.ends_with(' ') {
+                    if let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) {
+                        if line_separators::StandIn::holds(self.separators, s, e + 2) {
+                            text.pop();
+                        }
+                    }
+                }
                 if placement == Placement::Right {
                     self.inline_comment(text, span);
                 } else if crlf_marker_line.is_some_and(|l| l + 1 == span.start.line()) {

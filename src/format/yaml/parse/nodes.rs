@@ -6,6 +6,7 @@ use granit_parser::{Event, ScalarStyle, Span};
 use super::limits::{
     duplicate_key_errors, go_type, scalar_kind, value_bytes, value_depth, MAX_TREE_DEPTH,
 };
+use super::line_separators::{self, BlockHeader, StandIn};
 use super::v3_rules;
 use super::{
     err_at, go_quote, scalar_tag, unwalkable_at, Anchored, Builder, DupError, Frame, Last,
@@ -190,7 +191,11 @@ impl Builder<'_> {
                 self.resolve_own(Some(self.token_pos(span)), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
-                let raw: &str = self.block_scalar_text(text, *style, span);
+                let separated = self.separated_scalar(*style, span);
+                let raw: &str = match &separated {
+                    Some(value) => value,
+                    None => self.block_scalar_text(text, *style, span),
+                };
                 if *style == ScalarStyle::DoubleQuoted && self.has_slash_escape(span) {
                     return Err(err_at(span, "yaml: found unknown escape character"));
                 }
@@ -380,6 +385,64 @@ impl Builder<'_> {
         } else {
             text
         }
+    }
+
+    /// The value of the scalar at `span` as yaml.v3 reads it when its text
+    /// holds a raw LS or PS (see [`line_separators`]); `None` otherwise
+    /// (granit-parser's value stands).
+    pub(super) fn separated_scalar(&self, style: ScalarStyle, span: &Span) -> Option<String> {
+        if self.separators.is_empty() {
+            return None;
+        }
+        let start = span.start.byte_offset()?;
+        let end = span.end.byte_offset()?;
+        if !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+            if !StandIn::holds(self.separators, start, end) {
+                return None;
+            }
+            let text = StandIn::original(self.src, self.separators, start, end);
+            return line_separators::flow_scalar(&text, style);
+        }
+        // granit's span starts at the header or at the content after it.
+        let header_at = if self.src[start..].starts_with(['|', '>']) {
+            start
+        } else {
+            v3_rules::block_header_before(self.src, start)?
+        };
+        let header = BlockHeader::parse(&self.src[header_at..])?;
+        // The body: from the line after the header to the end of the
+        // scalar's last line (and the blank lines after it).
+        let after = |at: usize| -> usize {
+            let rest = &self.src[at..];
+            match rest.find(['\n', '\r']) {
+                Some(i) if rest[i..].starts_with("\r\n") => at + i + 2,
+                Some(i) => at + i + 1,
+                None => self.src.len(),
+            }
+        };
+        let body_start = after(header_at);
+        let mut body_end = if end > body_start {
+            after(end.saturating_sub(1).max(body_start))
+        } else {
+            body_start
+        };
+        loop {
+            let next = after(body_end);
+            if next == body_end
+                || !self.src[body_end..next]
+                    .trim_matches([' ', '\r', '\n'])
+                    .is_empty()
+            {
+                break;
+            }
+            body_end = next;
+        }
+        if body_start >= body_end || !StandIn::holds(self.separators, body_start, body_end) {
+            return None;
+        }
+        let body = StandIn::original(self.src, self.separators, body_start, body_end);
+        let parent = self.stack.last().filter(|f| !f.flow).map(|f| f.indent);
+        Some(line_separators::block_scalar(&body, header, parent))
     }
 
     /// Skips the events of a collection used as a mapping key (see
