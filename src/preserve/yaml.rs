@@ -10,8 +10,8 @@
 use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
 
 use super::{
-    append_at_end, metadata_range, refused, scalar_text, CommentSlot, Layout, PreserveError, Scan,
-    Slot, Style,
+    append_at_end, metadata_range, refused, scalar_text, written_by, CommentSlot, Layout,
+    PreserveError, Scan, Slot, Style,
 };
 use crate::format::{Store, StoreOptions};
 use crate::tree::{Map, Value};
@@ -352,11 +352,7 @@ impl Layout for YamlLayout {
         metadata: &Map,
     ) -> Result<Vec<(usize, String)>, PreserveError> {
         let store = crate::format::yaml::YamlStore::new(&StoreOptions::default());
-        let block = store
-            .emit_encrypted(&[Map::new()], metadata)
-            .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
-        let block =
-            String::from_utf8(block).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let block = written_by(&store, &[Map::new()], metadata)?;
         Ok(scan
             .inserts
             .iter()
