@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod http_mock;
+pub mod rng;
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
