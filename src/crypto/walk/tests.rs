@@ -7,13 +7,22 @@ use super::batch::{
 use super::*;
 use crate::crypto::{DataKey, EncryptionRule};
 
-fn sample() -> Map {
+/// The document of the spec's MAC example (docs/spec/format.md §11): a
+/// comment, then `db` with a password and a port.
+fn spec_example() -> Map {
     let mut db = Map::new();
     db.push("password", Value::Str("hunter2".into()));
     db.push("port", Value::Int(5432));
     let mut doc = Map::new();
     doc.0.push(Item::Comment(Comment::new(" db settings")));
     doc.push("db", Value::Map(db));
+    doc
+}
+
+/// The spec example with a list (a comment, a null), an empty string and
+/// an unencrypted value.
+fn sample() -> Map {
+    let mut doc = spec_example();
     doc.push(
         "list",
         Value::List(vec![
@@ -38,12 +47,7 @@ fn walk(direction: Direction, selector: &Selector, mac_only: bool) -> Walk<'_> {
 #[test]
 fn mac_matches_spec_example() {
     // docs/spec/format.md §11: SHA512("hunter2" ‖ "5432").
-    let mut db = Map::new();
-    db.push("password", Value::Str("hunter2".into()));
-    db.push("port", Value::Int(5432));
-    let mut doc = Map::new();
-    doc.0.push(Item::Comment(Comment::new(" db settings")));
-    doc.push("db", Value::Map(db));
+    let doc = spec_example();
     let key = DataKey::generate().unwrap();
     let mut cipher = Cipher::new(&key);
     let selector = Selector::new(&EncryptionRule::default());
