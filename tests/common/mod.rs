@@ -10,6 +10,8 @@
 //!   variables are passed through; no `SOPS_*`, no `XDG_*`).
 //! * [`run`] / [`run_stdin`]: run a command with a timeout and capture output.
 //! * Test keys: [`key_file`], [`recipient`]; fixture cases: [`cases`].
+//! * [`rng`]: the seeded generator of the generated tests; [`http_mock`]:
+//!   the request side of the loopback HTTP lookalikes.
 #![allow(dead_code)]
 
 pub mod http_mock;
