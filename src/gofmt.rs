@@ -166,27 +166,14 @@ pub fn parse_float(s: &str) -> Option<f64> {
 /// `\xNN`, printable text kept. Used for names in messages, as sops prints
 /// them.
 pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::quoted::double_quoted(s, |c| match c {
+        '\u{7}' => Some("\\a".into()),
+        '\u{8}' => Some("\\b".into()),
+        '\u{c}' => Some("\\f".into()),
+        '\u{b}' => Some("\\v".into()),
+        c if crate::quoted::is_control(c) => Some(format!("\\x{:02x}", c as u32).into()),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -132,14 +132,7 @@ impl FileHistory {
                     Some(_) => None,
                 };
                 if let Some(kind) = kind {
-                    history
-                        .changes
-                        .entry(path.clone())
-                        .or_default()
-                        .push(Change {
-                            commit: index,
-                            kind,
-                        });
+                    history.record(path, index, kind);
                 }
                 history
                     .first_seen
@@ -148,19 +141,20 @@ impl FileHistory {
             }
             for path in before.keys() {
                 if !now.contains_key(path) {
-                    history
-                        .changes
-                        .entry(path.clone())
-                        .or_default()
-                        .push(Change {
-                            commit: index,
-                            kind: ChangeKind::Removed,
-                        });
+                    history.record(path, index, ChangeKind::Removed);
                 }
             }
             previous = Some(now);
         }
         history
+    }
+
+    /// Notes that the value at `path` changed (`kind`) in commit `commit`.
+    fn record(&mut self, path: &[Component], commit: usize, kind: ChangeKind) {
+        self.changes
+            .entry(path.to_vec())
+            .or_default()
+            .push(Change { commit, kind });
     }
 
     /// The first commit where the value at `path` had the text `text`: when

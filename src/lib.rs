@@ -25,6 +25,7 @@ pub mod metadata;
 pub mod parallel;
 pub mod preserve;
 pub mod publish;
+mod quoted;
 pub mod shown;
 mod stack_text;
 pub mod tree;

@@ -3,6 +3,7 @@
 //! and overall, and false positives per 10,000 clean lines. Run with
 //! `cargo test --test scanner_corpus -- --nocapture` to see the numbers.
 
+mod common;
 #[path = "scanner_corpus/generator.rs"]
 mod generator;
 

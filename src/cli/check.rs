@@ -183,15 +183,7 @@ fn check_file(
     let name = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => {
-            return vec![finding(
-                &name,
-                None,
-                Kind::Unreadable,
-                None,
-                format!("cannot read: {e}"),
-            )];
-        }
+        Err(e) => return unreadable(&name, format!("cannot read: {e}")),
     };
     let coverage = bulk::coverage(context, path).unwrap_or(Coverage::None);
     let kind = FormatKind::from_path(&name);
@@ -203,13 +195,7 @@ fn check_file(
         match kind.store(&stores).parse_encrypted(&bytes) {
             Ok(parsed) => Some(parsed),
             Err(e) => {
-                return vec![finding(
-                    &name,
-                    None,
-                    Kind::Unreadable,
-                    None,
-                    format!("cannot be read, so it was not checked: {e}"),
-                )]
+                return unreadable(&name, format!("cannot be read, so it was not checked: {e}"))
             }
         }
     } else {
@@ -329,6 +315,12 @@ fn history_findings(cwd: &Path) -> Result<Vec<Finding>> {
         .collect())
 }
 
+/// The one finding of a file that could not be read or parsed: `message`
+/// says which, and that it was not checked.
+fn unreadable(name: &str, message: String) -> Vec<Finding> {
+    vec![finding(name, None, Kind::Unreadable, None, message)]
+}
+
 /// A finding about the file `name`.
 fn finding(
     name: &str,
@@ -353,33 +345,34 @@ mod tests {
 
     #[test]
     fn the_word_sops_alone_is_no_metadata_marker() {
-        let attributes = b"# generated from .sops.yaml\n*.enc.yaml diff=enseal\n";
-        assert!(!has_metadata_marker(FormatKind::Binary, attributes));
-        assert!(!has_metadata_marker(FormatKind::Yaml, b"x: sops\n"));
-        assert!(has_metadata_marker(
-            FormatKind::Yaml,
-            b"a: 1\nsops:\n    mac: x\n"
-        ));
-        assert!(has_metadata_marker(
-            FormatKind::Binary,
-            b"{\"data\": \"x\", \"sops\": {}}"
-        ));
-        assert!(has_metadata_marker(
-            FormatKind::Dotenv,
-            b"A=1\nsops_mac=x\n"
-        ));
-        assert!(has_metadata_marker(
-            FormatKind::Ini,
-            b"[a]\nk=v\n[sops]\nmac=x\n"
-        ));
-        assert!(!has_metadata_marker(FormatKind::Ini, b"[a]\nk=[sops]\n"));
-        // Source code or prose that quotes "sops" is no JSON object.
-        let source = b"let k = \"sops\"; // {\"sops\": {}}\n";
-        assert!(!has_metadata_marker(FormatKind::Binary, source));
-        assert!(!has_metadata_marker(FormatKind::Json, b"[\"sops\"]"));
-        assert!(has_metadata_marker(
-            FormatKind::Json,
-            b"\xef\xbb\xbf \n{\"sops\": {}}"
-        ));
+        let cases: [(FormatKind, &[u8], bool); 10] = [
+            (
+                FormatKind::Binary,
+                b"# generated from .sops.yaml\n*.enc.yaml diff=enseal\n",
+                false,
+            ),
+            (FormatKind::Yaml, b"x: sops\n", false),
+            (FormatKind::Yaml, b"a: 1\nsops:\n    mac: x\n", true),
+            (FormatKind::Binary, b"{\"data\": \"x\", \"sops\": {}}", true),
+            (FormatKind::Dotenv, b"A=1\nsops_mac=x\n", true),
+            (FormatKind::Ini, b"[a]\nk=v\n[sops]\nmac=x\n", true),
+            (FormatKind::Ini, b"[a]\nk=[sops]\n", false),
+            // Source code or prose that quotes "sops" is no JSON object.
+            (
+                FormatKind::Binary,
+                b"let k = \"sops\"; // {\"sops\": {}}\n",
+                false,
+            ),
+            (FormatKind::Json, b"[\"sops\"]", false),
+            (FormatKind::Json, b"\xef\xbb\xbf \n{\"sops\": {}}", true),
+        ];
+        for (kind, text, marked) in cases {
+            assert_eq!(
+                has_metadata_marker(kind, text),
+                marked,
+                "{kind:?}: {}",
+                String::from_utf8_lossy(text)
+            );
+        }
     }
 }

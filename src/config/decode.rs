@@ -245,6 +245,21 @@ impl Decoder<'_> {
         }
     }
 
+    /// A Go slice field: absent or null, it is empty (the zero value);
+    /// else `decode` gets its value and its path.
+    fn slice<'v, T>(
+        map: Option<&'v Map>,
+        field: &str,
+        at: &str,
+        decode: impl FnOnce(&'v Value, &str) -> Result<Vec<T>, ConfigError>,
+    ) -> Result<Vec<T>, ConfigError> {
+        let at = join(at, field);
+        match map.and_then(|m| m.get(field)) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(value) => decode(value, &at),
+        }
+    }
+
     /// A Go `[]string` field.
     fn string_list(
         &self,
@@ -252,14 +267,12 @@ impl Decoder<'_> {
         field: &str,
         at: &str,
     ) -> Result<Vec<String>, ConfigError> {
-        let at = join(at, field);
-        match map.and_then(|m| m.get(field)) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::List(items)) => list_items(items)
-                .map(|v| scalar_text(v).ok_or_else(|| self.type_error(&at, v, "string")))
+        Self::slice(map, field, at, |value, at| match value {
+            Value::List(items) => list_items(items)
+                .map(|v| scalar_text(v).ok_or_else(|| self.type_error(at, v, "string")))
                 .collect(),
-            Some(v) => Err(self.type_error(&at, v, "[]string")),
-        }
+            v => Err(self.type_error(at, v, "[]string")),
+        })
     }
 
     /// A Go `[]struct` field: the mappings of the list (null items are empty).
@@ -270,10 +283,8 @@ impl Decoder<'_> {
         at: &str,
         go_target: &str,
     ) -> Result<Vec<(String, Option<&'v Map>)>, ConfigError> {
-        let at = join(at, field);
-        match map.and_then(|m| m.get(field)) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::List(items)) => list_items(items)
+        Self::slice(map, field, at, |value, at| match value {
+            Value::List(items) => list_items(items)
                 .enumerate()
                 .map(|(i, v)| {
                     let at = format!("{at}[{i}]");
@@ -281,8 +292,8 @@ impl Decoder<'_> {
                     Ok((at, m))
                 })
                 .collect(),
-            Some(v) => Err(self.type_error(&at, v, &format!("[]{go_target}"))),
-        }
+            v => Err(self.type_error(at, v, &format!("[]{go_target}"))),
+        })
     }
 
     /// A per-rule key field (`interface{}` in sops): a comma-separated
@@ -295,20 +306,18 @@ impl Decoder<'_> {
         field: &str,
         at: &str,
     ) -> Result<Vec<String>, ConfigError> {
-        let at = join(at, field);
-        match map.and_then(|m| m.get(field)) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Str(s)) => Ok(s
+        Self::slice(map, field, at, |value, at| match value {
+            Value::Str(s) => Ok(s
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect()),
-            Some(Value::List(items)) => list_items(items)
+            Value::List(items) => list_items(items)
                 .map(|v| match v {
                     Value::Str(s) => Ok(s.clone()),
                     other => Err(self.invalid_key(
-                        &at,
+                        at,
                         format!(
                             "invalid {field} key configuration: expected string in list, got {}",
                             go_type(other)
@@ -316,14 +325,14 @@ impl Decoder<'_> {
                     )),
                 })
                 .collect(),
-            Some(other) => Err(self.invalid_key(
-                &at,
+            other => Err(self.invalid_key(
+                at,
                 format!(
                     "invalid {field} key configuration: expected string, []string, or nil, got {}",
                     go_type(other)
                 ),
             )),
-        }
+        })
     }
 
     fn creation_rule(

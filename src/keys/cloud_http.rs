@@ -633,73 +633,24 @@ mod tests {
     }
 }
 
+/// The request side of the loopback lookalikes (one request read from a
+/// connection, and what tests ask of it): the integration tests' own file,
+/// `tests/common/http_mock.rs`, so that unit and integration tests read
+/// requests alike.
+#[cfg(test)]
+#[path = "../../tests/common/http_mock.rs"]
+pub(crate) mod http_request;
+
 /// A loopback HTTP server for tests: answers with a handler, records every
 /// request.
 #[cfg(test)]
 pub(crate) mod mock {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     use std::net::TcpListener;
     use std::sync::{Arc, Mutex};
 
-    /// A request as the mock saw it.
-    #[derive(Debug, Clone)]
-    pub(crate) struct Request {
-        pub method: String,
-        /// Path and query.
-        pub target: String,
-        /// Header names lower-cased.
-        pub headers: Vec<(String, String)>,
-        pub body: String,
-    }
-
-    impl Request {
-        pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        }
-
-        /// The body as a URL-encoded form.
-        pub fn form(&self) -> Vec<(String, String)> {
-            self.body
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (unescape(k), unescape(v))
-                })
-                .collect()
-        }
-
-        pub fn form_value(&self, name: &str) -> Option<String> {
-            self.form()
-                .into_iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v)
-        }
-
-        pub fn json(&self) -> serde_json::Value {
-            serde_json::from_str(&self.body).expect("request body is JSON")
-        }
-    }
-
-    fn unescape(s: &str) -> String {
-        let bytes = s.replace('+', " ").into_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' && i + 2 < bytes.len() {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(hex, 16).unwrap());
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).unwrap()
-    }
+    use super::http_request::read_request;
+    pub(crate) use super::http_request::Request;
 
     type Handler = dyn Fn(&Request) -> (u16, String) + Send + Sync;
 
@@ -743,39 +694,6 @@ pub(crate) mod mock {
         pub fn requests(&self) -> Vec<Request> {
             self.requests.lock().unwrap().clone()
         }
-    }
-
-    fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
-        let mut reader = BufReader::new(stream.try_clone().ok()?);
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let mut parts = line.split_whitespace();
-        let method = parts.next()?.to_string();
-        let target = parts.next()?.to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).ok()?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (k, v) = h.split_once(':')?;
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-        let len = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).ok()?;
-        Some(Request {
-            method,
-            target,
-            headers,
-            body: String::from_utf8(body).ok()?,
-        })
     }
 
     /// A port nothing listens on.

@@ -4,8 +4,7 @@
 //! quotes are inside the ciphertext, as in the normal mode). Comments are
 //! the lines starting with `#`.
 
-use super::{append_at_end, metadata_range, Layout, PreserveError, Scan, Slot, Style};
-use crate::format::Store;
+use super::{append_at_end, metadata_range, written_by, Layout, PreserveError, Scan, Slot, Style};
 use crate::tree::{Map, Value};
 
 pub(crate) struct DotenvLayout;
@@ -83,11 +82,7 @@ impl Layout for DotenvLayout {
         _scan: &Scan,
         metadata: &Map,
     ) -> Result<Vec<(usize, String)>, PreserveError> {
-        let out = crate::format::dotenv::DotenvStore
-            .emit_encrypted(&[Map::new()], metadata)
-            .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
-        let block =
-            String::from_utf8(out).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let block = written_by(&crate::format::dotenv::DotenvStore, &[Map::new()], metadata)?;
         Ok(vec![(text.len(), append_at_end(text, text.len(), &block))])
     }
 }

@@ -10,9 +10,9 @@
 use std::ops::Range;
 
 use super::{
-    append_at_end, metadata_range, refused, CommentSlot, Layout, PreserveError, Scan, Slot, Style,
+    append_at_end, metadata_range, refused, written_by, CommentSlot, Layout, PreserveError, Scan,
+    Slot, Style,
 };
-use crate::format::Store;
 use crate::tree::{Map, Value};
 
 pub(crate) struct IniLayout;
@@ -198,10 +198,7 @@ impl Layout for IniLayout {
         _scan: &Scan,
         metadata: &Map,
     ) -> Result<Vec<(usize, String)>, PreserveError> {
-        let out = crate::format::ini::IniStore
-            .emit_encrypted(&[Map::new()], metadata)
-            .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
-        let out = String::from_utf8(out).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let out = written_by(&crate::format::ini::IniStore, &[Map::new()], metadata)?;
         let block = out
             .find("[sops]")
             .map(|p| &out[p..])

@@ -4,8 +4,8 @@
 //! encoder (and serde_json) would write; numbers must be written as the
 //! reference prints them. Anything else is refused by the round-trip check.
 
-use super::{refused, scalar_text, Layout, PreserveError, Scan, Slot, Style};
-use crate::format::{Store, StoreOptions};
+use super::{refused, scalar_text, written_by, Layout, PreserveError, Scan, Slot, Style};
+use crate::format::StoreOptions;
 use crate::tree::{Map, Value};
 
 pub(crate) struct JsonLayout;
@@ -212,10 +212,7 @@ impl Layout for JsonLayout {
         let store = crate::format::json::JsonStore::new(&StoreOptions::default());
         let mut doc = Map::new();
         doc.push("x", Value::Null);
-        let out = store
-            .emit_encrypted(&[doc], metadata)
-            .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
-        let out = String::from_utf8(out).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let out = written_by(&store, &[doc], metadata)?;
         // `{\n\t"x": null,\n\t"sops": {…}\n}\n` → `\n\t"sops": {…}`.
         let member = out
             .find("\"sops\"")

@@ -32,7 +32,7 @@ mod yaml;
 
 use std::ops::Range;
 
-use crate::format::{FormatKind, StoreOptions};
+use crate::format::{FormatKind, Store, StoreOptions};
 use crate::tree::{Item, Map, Value};
 
 /// Why a file cannot be written (or read back) in format-preserving mode.
@@ -274,6 +274,48 @@ fn apply(text: &str, mut edits: Vec<(Range<usize>, String)>) -> Result<String, P
     Ok(out)
 }
 
+/// The text of a file given to this mode: UTF-8, else refused with the
+/// offset of the first byte that is not.
+fn utf8_text(text: &[u8]) -> Result<&str, PreserveError> {
+    std::str::from_utf8(text).map_err(|e| {
+        PreserveError::Unsupported(format!(
+            "the file is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// Scans `text` (`encrypted`: it holds metadata) and pairs the leaves and
+/// comments of `from` (the trees `text` holds) with those of `to` (the
+/// trees to write): one pair per value the scan found, else [`unmatched`].
+fn scan_and_pair<'a>(
+    layout: &dyn Layout,
+    text: &str,
+    encrypted: bool,
+    from: &'a [Map],
+    to: &'a [Map],
+) -> Result<(Scan, Pairs<'a>), PreserveError> {
+    let scan = layout.scan(text, encrypted)?;
+    let pairs = pair_docs(from, to).ok_or_else(unmatched)?;
+    if pairs.leaves.len() != scan.values.len() {
+        return Err(unmatched());
+    }
+    Ok((scan, pairs))
+}
+
+/// The text `store` writes for `documents` and `metadata`: a layout takes
+/// its metadata lines from it.
+pub(crate) fn written_by(
+    store: &dyn Store,
+    documents: &[Map],
+    metadata: &Map,
+) -> Result<String, PreserveError> {
+    let out = store
+        .emit_encrypted(documents, metadata)
+        .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| PreserveError::Unsupported(e.to_string()))
+}
+
 fn unmatched() -> PreserveError {
     PreserveError::Unsupported(
         "the values of the file could not be matched with its layout (a construct the sops data model reads differently, such as duplicate INI keys)".into(),
@@ -293,22 +335,13 @@ pub fn encrypt(
     metadata: &Map,
 ) -> Result<Vec<u8>, PreserveError> {
     let layout = layout(kind)?;
-    let text = std::str::from_utf8(text).map_err(|e| {
-        PreserveError::Unsupported(format!(
-            "the file is not valid UTF-8 (byte {})",
-            e.valid_up_to()
-        ))
-    })?;
+    let text = utf8_text(text)?;
     if text.starts_with('\u{feff}') {
         return Err(PreserveError::Unsupported(
             "a byte-order mark at the start of the file cannot be kept; remove it".into(),
         ));
     }
-    let scan = layout.scan(text, false)?;
-    let pairs = pair_docs(plain, encrypted).ok_or_else(unmatched)?;
-    if pairs.leaves.len() != scan.values.len() {
-        return Err(unmatched());
-    }
+    let (scan, pairs) = scan_and_pair(layout.as_ref(), text, false, plain, encrypted)?;
     let mut edits = Vec::new();
     for (slot, (p, e)) in scan.values.iter().zip(&pairs.leaves) {
         if p == e {
@@ -448,17 +481,8 @@ pub fn decrypt(
     plain: &[Map],
 ) -> Result<Vec<u8>, PreserveError> {
     let layout = layout(kind)?;
-    let text = std::str::from_utf8(text).map_err(|e| {
-        PreserveError::Unsupported(format!(
-            "the file is not valid UTF-8 (byte {})",
-            e.valid_up_to()
-        ))
-    })?;
-    let scan = layout.scan(text, true)?;
-    let pairs = pair_docs(encrypted, plain).ok_or_else(unmatched)?;
-    if pairs.leaves.len() != scan.values.len() {
-        return Err(unmatched());
-    }
+    let text = utf8_text(text)?;
+    let (scan, pairs) = scan_and_pair(layout.as_ref(), text, true, encrypted, plain)?;
     let mut edits = Vec::new();
     for (slot, (e, p)) in scan.values.iter().zip(&pairs.leaves) {
         if p == e {

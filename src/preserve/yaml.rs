@@ -10,8 +10,8 @@
 use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
 
 use super::{
-    append_at_end, metadata_range, refused, scalar_text, CommentSlot, Layout, PreserveError, Scan,
-    Slot, Style,
+    append_at_end, metadata_range, refused, scalar_text, written_by, CommentSlot, Layout,
+    PreserveError, Scan, Slot, Style,
 };
 use crate::format::{Store, StoreOptions};
 use crate::tree::{Map, Value};
@@ -352,11 +352,7 @@ impl Layout for YamlLayout {
         metadata: &Map,
     ) -> Result<Vec<(usize, String)>, PreserveError> {
         let store = crate::format::yaml::YamlStore::new(&StoreOptions::default());
-        let block = store
-            .emit_encrypted(&[Map::new()], metadata)
-            .map_err(|e| PreserveError::Unsupported(e.to_string()))?;
-        let block =
-            String::from_utf8(block).map_err(|e| PreserveError::Unsupported(e.to_string()))?;
+        let block = written_by(&store, &[Map::new()], metadata)?;
         Ok(scan
             .inserts
             .iter()
@@ -396,22 +392,9 @@ fn plain_is_string(s: &str, flow: bool) -> bool {
 
 /// A double-quoted YAML scalar with the escapes a writer would choose.
 fn double_quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02X}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::quoted::double_quoted(s, |c| match c {
+        '\0' => Some("\\0".into()),
+        c if crate::quoted::is_control(c) => Some(format!("\\x{:02X}", c as u32).into()),
+        _ => None,
+    })
 }

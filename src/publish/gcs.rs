@@ -297,12 +297,7 @@ mod tests {
 
     /// The `name` query parameter of a request target, decoded.
     fn object_of(req: &Request) -> String {
-        let query = req.target.split_once('?').unwrap().1;
-        let as_form = Request {
-            body: query.to_string(),
-            ..req.clone()
-        };
-        as_form.form_value("name").unwrap()
+        req.query("name").unwrap()
     }
 
     #[test]
@@ -327,7 +322,7 @@ mod tests {
         assert_eq!(object_of(req), "team/prod/sub dir/db#1?.yaml");
         assert_eq!(req.header("authorization"), Some("Bearer tok"));
         assert_eq!(req.header("content-type"), Some(CONTENT_TYPE));
-        assert_eq!(req.body, "sops: encrypted\n");
+        assert_eq!(req.text(), "sops: encrypted\n");
     }
 
     #[test]

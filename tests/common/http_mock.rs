@@ -1,6 +1,7 @@
 //! The request side of the loopback HTTP lookalikes the cloud tests run
 //! (Cloud KMS, Azure, HuaweiCloud KMS, Cloud Storage): one request read
-//! from a connection, and what the tests ask of it.
+//! from a connection, and what the tests ask of it. The unit tests' mock
+//! server (`src/keys/cloud_http.rs`) includes this file too.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -32,6 +33,26 @@ impl Request {
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    /// The body as a URL-encoded form, percent-decoded.
+    pub fn form(&self) -> Vec<(String, String)> {
+        self.text()
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect()
+    }
+
+    /// The first value of a form field.
+    pub fn form_value(&self, name: &str) -> Option<String> {
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// A query parameter, percent-decoded.

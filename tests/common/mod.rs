@@ -10,9 +10,12 @@
 //!   variables are passed through; no `SOPS_*`, no `XDG_*`).
 //! * [`run`] / [`run_stdin`]: run a command with a timeout and capture output.
 //! * Test keys: [`key_file`], [`recipient`]; fixture cases: [`cases`].
+//! * [`rng`]: the seeded generator of the generated tests; [`http_mock`]:
+//!   the request side of the loopback HTTP lookalikes.
 #![allow(dead_code)]
 
 pub mod http_mock;
+pub mod rng;
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};

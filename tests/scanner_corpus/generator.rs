@@ -8,45 +8,7 @@
 //! Token prefixes are assembled at run time so that this file does not
 //! itself hold scanner matches.
 
-/// A deterministic generator (splitmix64).
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    pub fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    pub fn pick(&mut self, items: &[&'static str]) -> &'static str {
-        items[self.below(items.len())]
-    }
-
-    /// A string of `min` to `min + extra - 1` characters.
-    pub fn string_var(&mut self, alphabet: &str, min: usize, extra: usize) -> String {
-        let len = min + self.below(extra);
-        self.string(alphabet, len)
-    }
-
-    pub fn string(&mut self, alphabet: &str, len: usize) -> String {
-        let chars: Vec<char> = alphabet.chars().collect();
-        (0..len).map(|_| chars[self.below(chars.len())]).collect()
-    }
-}
+use super::common::rng::Rng;
 
 const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
@@ -193,9 +155,9 @@ fn assign(rng: &mut Rng, format: Format, name: &str, value: &str) -> String {
                 .is_some_and(|c| c.is_ascii_alphanumeric())
                 && !value.contains(": ")
                 && !value.contains(" #");
-            if plain && rng.chance(50) {
+            if plain && rng.percent(50) {
                 format!("  {key}: {value}")
-            } else if rng.chance(50) && !value.contains('\'') {
+            } else if rng.percent(50) && !value.contains('\'') {
                 format!("  {key}: '{value}'")
             } else {
                 format!("  {key}: \"{value}\"")
@@ -203,7 +165,7 @@ fn assign(rng: &mut Rng, format: Format, name: &str, value: &str) -> String {
         }
         Format::Json => format!("  \"{key}\": \"{value}\","),
         Format::Dotenv => {
-            if rng.chance(50) {
+            if rng.percent(50) {
                 format!("{key}={value}")
             } else {
                 format!("{key}=\"{value}\"")
@@ -213,21 +175,21 @@ fn assign(rng: &mut Rng, format: Format, name: &str, value: &str) -> String {
         Format::Toml => format!("{key} = \"{value}\""),
         Format::Python => format!("{} = \"{value}\"", key.to_ascii_uppercase()),
         Format::JavaScript => {
-            if rng.chance(50) {
+            if rng.percent(50) {
                 format!("const {key} = '{value}';")
             } else {
                 format!("  {key}: \"{value}\",")
             }
         }
         Format::Go => {
-            if rng.chance(50) {
+            if rng.percent(50) {
                 format!("\t{key} := \"{value}\"")
             } else {
                 format!("\tconst {key} = \"{value}\"")
             }
         }
         Format::Shell => {
-            if rng.chance(50) {
+            if rng.percent(50) {
                 format!("export {key}='{value}'")
             } else {
                 format!("{key}=\"{value}\"")
@@ -306,7 +268,7 @@ fn password(rng: &mut Rng) -> String {
         p[0] = rng.string(LOWER, 1).chars().next().unwrap();
     }
     let mut s: String = p.into_iter().collect();
-    if rng.chance(25) {
+    if rng.percent(25) {
         s.push('!');
     }
     s
@@ -345,7 +307,7 @@ fn planted(rng: &mut Rng, kind: &str) -> Secret {
         "azure-storage-connection-string" => {
             let account = format!("st{}", rng.string(LOWER, 8));
             let key = format!("{}==", rng.string(B64, 86));
-            let value = if rng.chance(70) {
+            let value = if rng.percent(70) {
                 format!(
                     "DefaultEndpointsProtocol=https;AccountName={account};AccountKey={key};EndpointSuffix=core.windows.net"
                 )
@@ -365,7 +327,7 @@ fn planted(rng: &mut Rng, kind: &str) -> Secret {
             format!("{}==", rng.string(B64, 86)),
         ),
         "github-token" => {
-            let value = if rng.chance(80) {
+            let value = if rng.percent(80) {
                 let p = rng.pick(&["p", "o", "u", "s", "r"]);
                 format!("gh{p}_{}", rng.string(ALNUM, 36))
             } else {
@@ -469,7 +431,7 @@ fn planted(rng: &mut Rng, kind: &str) -> Secret {
             ]);
             let user = rng.pick(&["app", "admin", "svc_orders", "root"]);
             let host = rng.pick(&["db.internal", "10.0.3.12", "pg.prod.example.net"]);
-            let pass = if rng.chance(50) {
+            let pass = if rng.percent(50) {
                 password(rng)
                     .replace(['@', '/', ':', '#', '?'], "")
                     .replace('%', "%25")
@@ -485,14 +447,14 @@ fn planted(rng: &mut Rng, kind: &str) -> Secret {
             rng.pick(&["amqp_url", "broker_url", "celery_broker"]),
             format!(
                 "amqp{}://{}:{}@rabbit.internal:5672/vhost",
-                if rng.chance(50) { "s" } else { "" },
+                if rng.percent(50) { "s" } else { "" },
                 rng.pick(&["guest_worker", "app", "celery"]),
                 rng.string(ALNUM, 20)
             ),
         ),
         "redis-url" => {
             let pass = rng.string(ALNUM, 24);
-            let value = if rng.chance(50) {
+            let value = if rng.percent(50) {
                 format!("redis://:{pass}@cache.internal:6379/0")
             } else {
                 format!("rediss://default:{pass}@cache.internal:6380")
@@ -696,12 +658,12 @@ fn clean_line(rng: &mut Rng, format: Format) -> String {
         ),
     };
     // Half the lines are plain configuration or code.
-    if rng.chance(55) {
+    if rng.percent(55) {
         return filler(rng, format);
     }
     // Harder look-alikes: references, templates and labels under
     // password and token names.
-    if rng.chance(20) {
+    if rng.percent(20) {
         let tricky: (&str, &str) = match rng.below(16) {
             0 => ("password", "${{ secrets.DB_PASSWORD }}"),
             1 => ("password", "$(DB_PASSWORD)"),
@@ -818,7 +780,7 @@ fn filler(rng: &mut Rng, format: Format) -> String {
         ],
         _ => &[],
     };
-    if !code.is_empty() && rng.chance(50) {
+    if !code.is_empty() && rng.percent(50) {
         return rng.pick(code).to_string();
     }
     let comment = match format {
@@ -828,7 +790,7 @@ fn filler(rng: &mut Rng, format: Format) -> String {
         _ => Some("#"),
     };
     if let Some(c) = comment {
-        if rng.chance(15) {
+        if rng.percent(15) {
             return format!(
                 "{c} {}",
                 rng.pick(&[

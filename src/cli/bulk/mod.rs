@@ -14,8 +14,9 @@ use super::args::IoArgs;
 use super::io::{kinds, store_options, ConfigContext};
 use super::pipeline::{key_context, load_encrypted, located};
 use crate::config::Config;
+use crate::document::EncryptedDocument;
 use crate::error::{Error, Result};
-use crate::format::{FormatKind, Layouts, StoreOptions};
+use crate::format::{FormatKind, Layouts, Store, StoreOptions};
 use crate::keys::{changes, KeyContext};
 
 mod walk;
@@ -191,6 +192,42 @@ where
         .collect()
 }
 
+/// [`run_parallel`] with a progress bar, for jobs that open files: each
+/// thread gets its own [`KeyContext`] for the `--decryption-order` `order`
+/// (which the command checked before: a bad one gives the default here).
+fn run_with_keys<T, F>(files: &[PathBuf], label: &str, order: Option<&str>, job: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(&mut KeyContext, &Path, &Note) -> T + Sync,
+{
+    run_parallel(
+        files,
+        label,
+        true,
+        || key_context(order).unwrap_or_default(),
+        job,
+    )
+}
+
+/// Parses `bytes` (the file `name`) as an encrypted file of `in_kind`; with
+/// it, the store that writes it as `out_kind`, keeping the layout it read
+/// (TOML).
+fn open_encrypted(
+    in_kind: FormatKind,
+    out_kind: FormatKind,
+    options: &StoreOptions,
+    bytes: &[u8],
+    name: &str,
+) -> Result<(EncryptedDocument, Box<dyn Store>)> {
+    let layouts = Layouts::default();
+    let encrypted = load_encrypted(
+        in_kind.store_sharing(options, &layouts).as_ref(),
+        bytes,
+        name,
+    )?;
+    Ok((encrypted, out_kind.store_sharing(options, &layouts)))
+}
+
 /// Prints lines to stderr without breaking the progress bar.
 pub(crate) struct Note {
     bar: indicatif::ProgressBar,
@@ -345,11 +382,10 @@ pub(crate) fn decrypt(options: &DecryptOptions) -> Result<()> {
         }
         store_options(io, stream_kind, stores, false)?;
     }
-    let results = run_parallel(
+    let results = run_with_keys(
         &files,
         "decrypt",
-        true,
-        || key_context(options.decryption_order).unwrap_or_default(),
+        options.decryption_order,
         |keys, path, note| {
             let result = decrypt_one(
                 path,
@@ -415,20 +451,14 @@ fn decrypt_one(
         stream_kind
     };
     let store_opts = store_options(options.io, out_kind, stores, false)?;
-    let layouts = Layouts::default();
-    let encrypted = load_encrypted(
-        in_kind.store_sharing(&store_opts, &layouts).as_ref(),
-        &bytes,
-        &name,
-    )?;
+    let (encrypted, out_store) = open_encrypted(in_kind, out_kind, &store_opts, &bytes, &name)?;
     let decrypted = encrypted
         .decrypt(keys, options.ignore_mac)
         .map_err(located(&name))?;
     for warning in &decrypted.warnings {
         note.line(&format!("warning: {name}: {warning}"));
     }
-    let plain = out_kind
-        .store_sharing(&store_opts, &layouts)
+    let plain = out_store
         .emit_plain(&decrypted.documents)
         .map_err(|e| Error::Dump(e.to_string()).in_file(&name))?;
     match to_dir {
@@ -513,11 +543,10 @@ pub(crate) fn rotate(options: &RotateOptions) -> Result<()> {
         ..options.io.clone()
     };
     let stores = context.stores();
-    let outcomes = run_parallel(
+    let outcomes = run_with_keys(
         &files,
         "rotate",
-        true,
-        || key_context(options.decryption_order).unwrap_or_default(),
+        options.decryption_order,
         |keys, path, note| {
             let name = path.display().to_string();
             let result = if options.dry_run {
@@ -673,11 +702,10 @@ pub(crate) fn updatekeys(options: &UpdateOptions) -> Result<()> {
         eprintln!("no file changed");
         return Ok(());
     }
-    let applied = run_parallel(
+    let applied = run_with_keys(
         &to_apply,
         "updatekeys",
-        true,
-        || key_context(options.decryption_order).unwrap_or_default(),
+        options.decryption_order,
         |keys, path, note| match plan_update(path, config, &context, options.input_type, Some(keys))
         {
             Ok(_) => Outcome::Done,
@@ -735,12 +763,7 @@ fn plan_update(
     };
     let (in_kind, out_kind) = kinds(&io, &name);
     let store_opts = store_options(&io, out_kind, context.stores(), true)?;
-    let layouts = Layouts::default();
-    let encrypted = load_encrypted(
-        in_kind.store_sharing(&store_opts, &layouts).as_ref(),
-        &bytes,
-        &name,
-    )?;
+    let (encrypted, out_store) = open_encrypted(in_kind, out_kind, &store_opts, &bytes, &name)?;
     let metadata = &encrypted.metadata;
     let diffs = changes::diff_groups(&metadata.key_groups, &new_groups);
     let threshold = changes::updated_threshold(metadata.shamir_threshold, new_groups.len());
@@ -751,7 +774,6 @@ fn plan_update(
     let Some(keys) = keys else {
         return Ok(Plan { diff: Some(diff) });
     };
-    let out_store = out_kind.store_sharing(&store_opts, &layouts);
     let out = super::pipeline::apply_key_groups(
         encrypted,
         new_groups,

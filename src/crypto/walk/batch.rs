@@ -165,13 +165,11 @@ impl<'t> Batch<'t> {
 
 impl Walk<'_> {
     /// The walk that defers every leaf into batches, then runs them.
-    pub(super) fn batched(
+    pub(super) fn batched<'t>(
         &self,
-        documents: &mut [Map],
-        cipher: &mut Cipher,
-        hasher: Sha512,
+        documents: &'t mut [Map],
+        mut state: State<'_, 't>,
     ) -> Result<WalkOutcome, WalkError> {
-        let mut state = State::new(cipher, hasher, None);
         let mut batches = self.collect(documents, &mut state)?;
         let retired = run_batches(&mut batches, self, &mut state)?;
         Ok(WalkOutcome {
@@ -239,12 +237,10 @@ impl Walk<'_> {
         items: &'t mut [Item],
         state: &mut State<'_, 't>,
     ) -> Result<Batch<'t>, WalkError> {
-        let mut batch = Batch::default();
-        batch.open_container(&[]);
-        state.batch = Some(batch);
-        state.comments.push(Vec::new());
+        state.batch = Some(Batch::default());
+        state.enter(&[]);
         self.walk_items(items, &mut Vec::new(), state)?;
-        state.comments.pop();
+        state.leave();
         Ok(state.batch.take().unwrap_or_default())
     }
 }

@@ -96,6 +96,23 @@ impl<'c, 't> State<'c, 't> {
             batch,
         }
     }
+
+    /// Enters a document, mapping or list at `path`: a new level of the
+    /// comment stack and, in a batched walk, a new open collection.
+    fn enter(&mut self, path: &[&'t str]) {
+        self.comments.push(Vec::new());
+        if let Some(batch) = self.batch.as_mut() {
+            batch.open_container(path);
+        }
+    }
+
+    /// Leaves what [`State::enter`] entered last.
+    fn leave(&mut self) {
+        if let Some(batch) = self.batch.as_mut() {
+            batch.close_container();
+        }
+        self.comments.pop();
+    }
 }
 
 /// The note when a selected comment of an encrypted file is plain.
@@ -116,20 +133,20 @@ impl Walk<'_> {
         // Values are encrypted or decrypted after the walk, in a batch that
         // large files share between threads. A cipher that remembers
         // nonces (edit, rotate, set) needs them in order, one by one.
-        if cipher.is_remembering() {
-            return self.one_by_one(documents, cipher, hasher);
+        let remembering = cipher.is_remembering();
+        let state = State::new(cipher, hasher, None);
+        if remembering {
+            return self.one_by_one(documents, state);
         }
-        self.batched(documents, cipher, hasher)
+        self.batched(documents, state)
     }
 
     /// The walk that encrypts or decrypts each leaf as it reaches it.
-    fn one_by_one(
+    fn one_by_one<'t>(
         &self,
-        documents: &mut [Map],
-        cipher: &mut Cipher,
-        hasher: Sha512,
+        documents: &'t mut [Map],
+        mut state: State<'_, 't>,
     ) -> Result<WalkOutcome, WalkError> {
-        let mut state = State::new(cipher, hasher, None);
         self.walk_documents(documents, &mut state)?;
         Ok(finish(state))
     }
@@ -141,15 +158,9 @@ impl Walk<'_> {
     ) -> Result<(), WalkError> {
         for document in documents.iter_mut() {
             let mut path = Vec::new();
-            state.comments.push(Vec::new());
-            if let Some(batch) = state.batch.as_mut() {
-                batch.open_container(&path);
-            }
+            state.enter(&path);
             self.walk_items(&mut document.0, &mut path, state)?;
-            if let Some(batch) = state.batch.as_mut() {
-                batch.close_container();
-            }
-            state.comments.pop();
+            state.leave();
         }
         Ok(())
     }
@@ -209,19 +220,13 @@ impl Walk<'_> {
     ) -> Result<(), WalkError> {
         match value {
             Value::Map(_) | Value::List(_) => {
-                state.comments.push(Vec::new());
-                if let Some(batch) = state.batch.as_mut() {
-                    batch.open_container(path);
-                }
+                state.enter(path);
                 match value {
                     Value::Map(map) => self.walk_items(&mut map.0, path, state)?,
                     Value::List(items) => self.walk_list(items, path, state)?,
                     _ => {}
                 }
-                if let Some(batch) = state.batch.as_mut() {
-                    batch.close_container();
-                }
-                state.comments.pop();
+                state.leave();
             }
             Value::Null => {}
             Value::Comment(_) => {}

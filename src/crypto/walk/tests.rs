@@ -7,13 +7,22 @@ use super::batch::{
 use super::*;
 use crate::crypto::{DataKey, EncryptionRule};
 
-fn sample() -> Map {
+/// The document of the spec's MAC example (docs/spec/format.md §11): a
+/// comment, then `db` with a password and a port.
+fn spec_example() -> Map {
     let mut db = Map::new();
     db.push("password", Value::Str("hunter2".into()));
     db.push("port", Value::Int(5432));
     let mut doc = Map::new();
     doc.0.push(Item::Comment(Comment::new(" db settings")));
     doc.push("db", Value::Map(db));
+    doc
+}
+
+/// The spec example with a list (a comment, a null), an empty string and
+/// an unencrypted value.
+fn sample() -> Map {
+    let mut doc = spec_example();
     doc.push(
         "list",
         Value::List(vec![
@@ -38,12 +47,7 @@ fn walk(direction: Direction, selector: &Selector, mac_only: bool) -> Walk<'_> {
 #[test]
 fn mac_matches_spec_example() {
     // docs/spec/format.md §11: SHA512("hunter2" ‖ "5432").
-    let mut db = Map::new();
-    db.push("password", Value::Str("hunter2".into()));
-    db.push("port", Value::Int(5432));
-    let mut doc = Map::new();
-    doc.0.push(Item::Comment(Comment::new(" db settings")));
-    doc.push("db", Value::Map(db));
+    let doc = spec_example();
     let key = DataKey::generate().unwrap();
     let mut cipher = Cipher::new(&key);
     let selector = Selector::new(&EncryptionRule::default());
@@ -170,6 +174,47 @@ fn large() -> Map {
     doc
 }
 
+/// A walk run two ways on copies of the same documents: in a batch (a
+/// cipher that remembers nothing) and one leaf at a time (a remembering
+/// cipher).
+struct BothWays<'a> {
+    selector: &'a Selector,
+    key: &'a DataKey,
+    mac_only: bool,
+}
+
+impl BothWays<'_> {
+    /// Walks `batched` in a batch and `single` one leaf at a time: the
+    /// outcomes in that order.
+    fn run(
+        &self,
+        direction: Direction,
+        batched: &mut [Map],
+        single: &mut [Map],
+    ) -> (
+        Result<WalkOutcome, WalkError>,
+        Result<WalkOutcome, WalkError>,
+    ) {
+        let walk = walk(direction, self.selector, self.mac_only);
+        let mut cipher = Cipher::new(self.key);
+        assert!(!cipher.is_remembering());
+        let by_batch = walk.run(batched, &mut cipher);
+        let by_leaf = walk.run(single, &mut Cipher::remembering(self.key));
+        (by_batch, by_leaf)
+    }
+
+    /// [`BothWays::run`], where both walks succeed.
+    fn ok(
+        &self,
+        direction: Direction,
+        batched: &mut [Map],
+        single: &mut [Map],
+    ) -> (WalkOutcome, WalkOutcome) {
+        let (by_batch, by_leaf) = self.run(direction, batched, single);
+        (by_batch.unwrap(), by_leaf.unwrap())
+    }
+}
+
 #[test]
 fn two_thread_batch_matches_one_by_one_walk() {
     for mac_only in [false, true] {
@@ -179,23 +224,16 @@ fn two_thread_batch_matches_one_by_one_walk() {
         // Batched (two threads) and one by one (a remembering cipher).
         let mut batched = vec![original.clone()];
         let mut single = vec![original.clone()];
-        let mut cipher = Cipher::new(&key);
-        assert!(!cipher.is_remembering());
-        let enc_batched = walk(Direction::Encrypt, &selector, mac_only)
-            .run(&mut batched, &mut cipher)
-            .unwrap();
-        let enc_single = walk(Direction::Encrypt, &selector, mac_only)
-            .run(&mut single, &mut Cipher::remembering(&key))
-            .unwrap();
+        let both = BothWays {
+            selector: &selector,
+            key: &key,
+            mac_only,
+        };
+        let (enc_batched, enc_single) = both.ok(Direction::Encrypt, &mut batched, &mut single);
         assert_eq!(enc_batched.mac, enc_single.mac);
         assert_ne!(batched, single, "fresh nonces differ");
         // Each decrypts the other's output.
-        let dec_batched = walk(Direction::Decrypt, &selector, mac_only)
-            .run(&mut single, &mut Cipher::new(&key))
-            .unwrap();
-        let dec_single = walk(Direction::Decrypt, &selector, mac_only)
-            .run(&mut batched, &mut Cipher::remembering(&key))
-            .unwrap();
+        let (dec_batched, dec_single) = both.ok(Direction::Decrypt, &mut single, &mut batched);
         assert_eq!(dec_batched.mac, enc_single.mac);
         assert_eq!(dec_single.mac, enc_single.mac);
         assert_eq!(single[0], original);
@@ -217,12 +255,12 @@ fn split_walk_matches_one_by_one_with_top_level_comments_and_warnings() {
     assert!(matches!(original.0[k - 1], Item::Entry(..)));
     let mut batched = vec![original.clone()];
     let mut single = vec![original.clone()];
-    let enc_batched = walk(Direction::Encrypt, &selector, false)
-        .run(&mut batched, &mut Cipher::new(&key))
-        .unwrap();
-    let enc_single = walk(Direction::Encrypt, &selector, false)
-        .run(&mut single, &mut Cipher::remembering(&key))
-        .unwrap();
+    let both = BothWays {
+        selector: &selector,
+        key: &key,
+        mac_only: false,
+    };
+    let (enc_batched, enc_single) = both.ok(Direction::Encrypt, &mut batched, &mut single);
     assert_eq!(enc_batched.mac, enc_single.mac);
     // Plain comments in both halves of an encrypted file: the same
     // warnings either way.
@@ -232,12 +270,7 @@ fn split_walk_matches_one_by_one_with_top_level_comments_and_warnings() {
             doc.0.insert(at, Item::Comment(Comment::new(" plain")));
         }
     }
-    let dec_batched = walk(Direction::Decrypt, &selector, false)
-        .run(&mut batched, &mut Cipher::new(&key))
-        .unwrap();
-    let dec_single = walk(Direction::Decrypt, &selector, false)
-        .run(&mut single, &mut Cipher::remembering(&key))
-        .unwrap();
+    let (dec_batched, dec_single) = both.ok(Direction::Decrypt, &mut batched, &mut single);
     assert_eq!(dec_batched.warnings, dec_single.warnings);
     assert_eq!(dec_batched.warnings, [POSSIBLY_UNENCRYPTED_COMMENT]);
     assert_eq!(dec_batched.mac, enc_single.mac);
@@ -356,6 +389,11 @@ fn batch_errors_match_the_one_by_one_walk() {
         Value::Str(sealed(" note", "db:x:", "comment")),
     ];
     let selector = Selector::new(&EncryptionRule::default());
+    let both = BothWays {
+        selector: &selector,
+        key: &key,
+        mac_only: false,
+    };
     for (i, bad) in cases.into_iter().enumerate() {
         let mut db = Map::new();
         db.push("ok", Value::Str(sealed("fine", "db:ok:", "str")));
@@ -366,12 +404,9 @@ fn batch_errors_match_the_one_by_one_walk() {
         doc.push("db", Value::Map(db));
         let original = vec![doc];
         let mut batched = original.clone();
-        let batch_err = walk(Direction::Decrypt, &selector, false)
-            .run(&mut batched, &mut Cipher::new(&key))
-            .unwrap_err();
-        let single_err = walk(Direction::Decrypt, &selector, false)
-            .run(&mut original.clone(), &mut Cipher::remembering(&key))
-            .unwrap_err();
+        let (batch_err, single_err) =
+            both.run(Direction::Decrypt, &mut batched, &mut original.clone());
+        let (batch_err, single_err) = (batch_err.unwrap_err(), single_err.unwrap_err());
         assert_eq!(batch_err, single_err, "case {i}");
         let message = batch_err.to_string();
         assert!(

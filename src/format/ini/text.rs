@@ -149,22 +149,11 @@ pub(super) fn go_json(value: &Value, out: &mut String) -> Result<(), FormatError
 /// A JSON string as Go's `encoding/json` writes it (`<`, `>`, `&`,
 /// U+2028 and U+2029 escaped).
 pub(super) fn go_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::quoted::push_double_quoted(out, s, |c| match c {
+        '\u{8}' => Some("\\b".into()),
+        '\u{c}' => Some("\\f".into()),
+        '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => Some(format!("\\u{:04x}", c as u32).into()),
+        c if (c as u32) < 0x20 => Some(format!("\\u{:04x}", c as u32).into()),
+        _ => None,
+    });
 }

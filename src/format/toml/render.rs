@@ -4,25 +4,12 @@ use super::*;
 
 /// A basic string with enseal's canonical escapes.
 pub(super) fn basic(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04X}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::quoted::double_quoted(s, |c| match c {
+        '\u{8}' => Some("\\b".into()),
+        '\u{c}' => Some("\\f".into()),
+        c if crate::quoted::is_control(c) => Some(format!("\\u{:04X}", c as u32).into()),
+        _ => None,
+    })
 }
 
 pub(super) fn literal_ok(s: &str, multiline: bool) -> bool {

@@ -20,33 +20,21 @@ pub(crate) fn access_token(
     let tenant = env.var("AZURE_TENANT_ID");
     let client = env.var("AZURE_CLIENT_ID");
     if let (Some(tenant), Some(client)) = (&tenant, &client) {
+        // The application's own token grant, with its proof in `proof`.
+        let grant = |proof: &[(&str, &str)]| token_grant(env, agent, tenant, client, scope, proof);
         if let Some(secret) = env.var("AZURE_CLIENT_SECRET") {
             let secret = Zeroizing::new(secret);
-            return token_grant(
-                env,
-                agent,
-                tenant,
-                client,
-                scope,
-                &[("client_secret", secret.as_str())],
-            );
+            return grant(&[("client_secret", secret.as_str())]);
         }
         if let Some(path) = env.var("AZURE_FEDERATED_TOKEN_FILE") {
             let assertion = cloud_http::read_credential_file("AZURE_FEDERATED_TOKEN_FILE", &path)?;
-            return token_grant(
-                env,
-                agent,
-                tenant,
-                client,
-                scope,
-                &[
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", assertion.trim()),
-                ],
-            );
+            return grant(&[
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.trim()),
+            ]);
         }
         if env.var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
             return Err(

@@ -238,8 +238,7 @@ impl Emitter {
                 self.states.push(State::DocEnd);
                 self.process_head_comment();
                 self.emit_node(events, i, true, false, false, false);
-                self.process_line_comment();
-                self.process_foot_comment();
+                self.process_line_and_foot_comments();
             }
             State::DocEnd => {
                 self.foot_indent = 0;
@@ -344,9 +343,7 @@ impl Emitter {
 
     fn emit_flow_sequence_item(&mut self, events: &[Event], i: usize, first: bool, trail: bool) {
         if first {
-            self.write_indicator("[", true, true, false);
-            self.increase_indent(true, false);
-            self.flow_level += 1;
+            self.open_flow("[");
         }
         if events[i].kind == EvKind::SeqEnd {
             self.flow_level -= 1;
@@ -354,12 +351,34 @@ impl Emitter {
             if self.column == 0 {
                 self.write_indent();
             }
-            self.write_indicator("]", false, false, false);
-            self.process_line_comment();
-            self.process_foot_comment();
-            self.pop_state();
+            self.close_flow("]");
             return;
         }
+        self.start_flow_entry(first, trail);
+        self.emit_flow_entry(events, i, State::FlowSeqItem, State::FlowSeqTrail);
+    }
+
+    /// Opens a flow collection: its `[` or `{`, one more indentation and
+    /// flow level.
+    fn open_flow(&mut self, indicator: &str) {
+        self.write_indicator(indicator, true, true, false);
+        self.increase_indent(true, false);
+        self.flow_level += 1;
+    }
+
+    /// Closes a flow collection (its flow level and indentation already
+    /// dropped): its `]` or `}`, the comments after it, and back to the
+    /// state that holds it.
+    fn close_flow(&mut self, indicator: &str) {
+        self.write_indicator(indicator, false, false, false);
+        self.process_line_and_foot_comments();
+        self.pop_state();
+    }
+
+    /// Starts an entry of a flow collection: the `,` after the entry before
+    /// (unless a trail state wrote it already), the entry's head comment,
+    /// and the indentation when at the start of a line.
+    fn start_flow_entry(&mut self, first: bool, trail: bool) {
         if !first && !trail {
             self.write_indicator(",", false, false, false);
         }
@@ -367,15 +386,28 @@ impl Emitter {
         if self.column == 0 {
             self.write_indent();
         }
+    }
+
+    /// Emits the node of a flow entry (a sequence item or a mapping value),
+    /// then the state `next`; with comments waiting after it, the `,` is
+    /// written before them and the state is `trail` instead (which then
+    /// writes no second `,`).
+    fn emit_flow_entry(&mut self, events: &[Event], i: usize, next: State, trail: State) {
         if self.comments_pending() {
-            self.states.push(State::FlowSeqTrail);
+            self.states.push(trail);
         } else {
-            self.states.push(State::FlowSeqItem);
+            self.states.push(next);
         }
-        self.emit_node(events, i, false, true, false, false);
+        let seq = next == State::FlowSeqItem;
+        self.emit_node(events, i, false, seq, !seq, false);
         if self.comments_pending() {
             self.write_indicator(",", false, false, false);
         }
+        self.process_line_and_foot_comments();
+    }
+
+    /// The line comment, then the foot comment, of what was just written.
+    fn process_line_and_foot_comments(&mut self) {
         self.process_line_comment();
         self.process_foot_comment();
     }
@@ -390,9 +422,7 @@ impl Emitter {
 
     fn emit_flow_mapping_key(&mut self, events: &[Event], i: usize, first: bool, trail: bool) {
         if first {
-            self.write_indicator("{", true, true, false);
-            self.increase_indent(true, false);
-            self.flow_level += 1;
+            self.open_flow("{");
         }
         if events[i].kind == EvKind::MapEnd {
             if (!self.head_comment.is_empty()
@@ -406,26 +436,37 @@ impl Emitter {
             self.process_head_comment();
             self.flow_level -= 1;
             self.pop_indent();
-            self.write_indicator("}", false, false, false);
-            self.process_line_comment();
-            self.process_foot_comment();
-            self.pop_state();
+            self.close_flow("}");
             return;
         }
-        if !first && !trail {
-            self.write_indicator(",", false, false, false);
-        }
-        self.process_head_comment();
-        if self.column == 0 {
-            self.write_indent();
-        }
+        self.start_flow_entry(first, trail);
+        self.emit_mapping_key(
+            events,
+            i,
+            State::FlowMapSimpleValue,
+            State::FlowMapValue,
+            false,
+        );
+    }
+
+    /// Emits a mapping key: as a simple key (`key:`) where it can be one,
+    /// then the state `simple`; else as a complex key (`? key`), then the
+    /// state `complex`. `block`: the `?` may stand as indentation.
+    fn emit_mapping_key(
+        &mut self,
+        events: &[Event],
+        i: usize,
+        simple: State,
+        complex: State,
+        block: bool,
+    ) {
         if self.check_simple_key(events, i) {
-            self.states.push(State::FlowMapSimpleValue);
+            self.states.push(simple);
             self.emit_node(events, i, false, false, true, true);
             return;
         }
-        self.write_indicator("?", true, false, false);
-        self.states.push(State::FlowMapValue);
+        self.write_indicator("?", true, false, block);
+        self.states.push(complex);
         self.emit_node(events, i, false, false, true, false);
     }
 
@@ -435,17 +476,7 @@ impl Emitter {
         } else {
             self.write_indicator(":", true, false, false);
         }
-        if self.comments_pending() {
-            self.states.push(State::FlowMapTrail);
-        } else {
-            self.states.push(State::FlowMapKey);
-        }
-        self.emit_node(events, i, false, false, true, false);
-        if self.comments_pending() {
-            self.write_indicator(",", false, false, false);
-        }
-        self.process_line_comment();
-        self.process_foot_comment();
+        self.emit_flow_entry(events, i, State::FlowMapKey, State::FlowMapTrail);
     }
 
     fn emit_block_sequence_item(&mut self, events: &[Event], i: usize, first: bool) {
@@ -462,8 +493,7 @@ impl Emitter {
         self.write_indicator("-", true, false, true);
         self.states.push(State::BlockSeqItem);
         self.emit_node(events, i, false, true, false, false);
-        self.process_line_comment();
-        self.process_foot_comment();
+        self.process_line_and_foot_comments();
     }
 
     fn emit_block_mapping_key(&mut self, events: &[Event], i: usize, first: bool) {
@@ -480,14 +510,13 @@ impl Emitter {
         if !self.line_comment.is_empty() {
             self.key_line_comment = std::mem::take(&mut self.line_comment);
         }
-        if self.check_simple_key(events, i) {
-            self.states.push(State::BlockMapSimpleValue);
-            self.emit_node(events, i, false, false, true, true);
-            return;
-        }
-        self.write_indicator("?", true, false, true);
-        self.states.push(State::BlockMapValue);
-        self.emit_node(events, i, false, false, true, false);
+        self.emit_mapping_key(
+            events,
+            i,
+            State::BlockMapSimpleValue,
+            State::BlockMapValue,
+            true,
+        );
     }
 
     fn emit_block_mapping_value(&mut self, events: &[Event], i: usize, simple: bool) {
@@ -511,8 +540,7 @@ impl Emitter {
         }
         self.states.push(State::BlockMapKey);
         self.emit_node(events, i, false, false, true, false);
-        self.process_line_comment();
-        self.process_foot_comment();
+        self.process_line_and_foot_comments();
     }
 
     fn emit_scalar(&mut self, ev: &Event) {
