@@ -11,9 +11,13 @@ const HELM: &str = "## Helm values\nreplicaCount: 2\n\nimage:\n  repository: ngi
 const COMPOSE_ENV: &str = "# docker-compose .env\nexport POSTGRES_PASSWORD=\"s3cr3t pass\"\nPOSTGRES_USER='admin'\n\nAPI_URL=https://example.org/?a=b\nEMPTY=\n";
 const INI: &str = "; app settings\n[database]\nhost   =  db.internal\nport = 5432\npassword = \"p;ss\"\n\n[cache]\n# ttl in seconds\nttl=300\n";
 const JSON: &str = "{ \"name\" : \"svc\",\n    \"port\":8080, \"ratio\": 0.5,\n  \"tags\": [ \"a\" , \"b\" ],\"nested\": {\"on\": true, \"none\": null}\n}\n";
+/// Inline comments after flow collections and on sequence items (sops
+/// moves them to the collection's start; they read back there).
+const WORKFLOW: &str = "name: CI\non: [push, pull_request]   # triggers\njobs:\n  test:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        rust: [stable, beta]  # channels\n        os:\n          - ubuntu-latest # main\n          - macos-latest\n    steps:\n      - uses: actions/checkout@v4 # pinned\n        with: {fetch-depth: 0}  # full history\n      - run: cargo test\n";
 
 fn corpus() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("ci.yaml", WORKFLOW),
         ("secret.yaml", K8S),
         ("values.yaml", HELM),
         ("compose.env", COMPOSE_ENV),

@@ -348,7 +348,7 @@ pub fn encrypt(
             return Err(refused(
                 text,
                 c.span.start,
-                "this comment cannot be encrypted in place (sops moves an inline comment after a YAML flow collection, and joins several INI comment lines, or a comment after an INI section header, into one)",
+                "this comment cannot be encrypted in place (the reference reads a comment on an empty YAML sequence item `- # text` at another place, and joins several INI comment lines, or a comment after an INI section header, into one); move it to a line of its own",
             ));
         }
         edits.push((c.span.clone(), format!("{}{e}", c.prefix)));
@@ -375,7 +375,8 @@ pub fn encrypt(
         .map(crate::metadata::Metadata::from_map)
         == Some(crate::metadata::Metadata::from_map(metadata));
     let expected: Vec<Map> = encrypted.iter().map(comments_as_comments).collect();
-    if read.documents != expected || !same_metadata {
+    let got: Vec<Map> = read.documents.iter().map(comments_as_comments).collect();
+    if got != expected || !same_metadata {
         #[cfg(test)]
         eprintln!(
             "read {:?}\nexpected {:?}\nout {out}",
@@ -415,7 +416,10 @@ fn map_entries(map: &Map, value: impl Fn(&Value) -> Value) -> Map {
 }
 
 /// The tree with sequence comments the normal mode turned into `ENC[…]`
-/// strings written back as comments (as they read from a file).
+/// strings written back as comments (as they read from a file), and every
+/// comment's `inline` flag cleared (a placement hint, not data: sops moves
+/// an inline comment of a sequence item to the sequence's start, where it
+/// reads back as a comment of its own line).
 fn comments_as_comments(map: &Map) -> Map {
     fn value(v: &Value) -> Value {
         match v {
@@ -427,6 +431,9 @@ fn comments_as_comments(map: &Map) -> Map {
                         Value::Str(s) if s.starts_with("ENC[") && s.ends_with(",type:comment]") => {
                             Value::Comment(crate::tree::Comment::new(s.clone()))
                         }
+                        Value::Comment(c) => {
+                            Value::Comment(crate::tree::Comment::new(c.text.clone()))
+                        }
                         other => value(other),
                     })
                     .collect(),
@@ -434,7 +441,14 @@ fn comments_as_comments(map: &Map) -> Map {
             other => other.clone(),
         }
     }
-    map_entries(map, value)
+    Map(map
+        .0
+        .iter()
+        .map(|item| match item {
+            Item::Entry(k, v) => Item::Entry(k.clone(), value(v)),
+            Item::Comment(c) => Item::Comment(crate::tree::Comment::new(c.text.clone())),
+        })
+        .collect())
 }
 
 /// Writes the decrypted file: `text` (an encrypted file) with every value

@@ -7,7 +7,7 @@
 //! indentation indicators and non-canonical spellings are refused by the
 //! round-trip check of the caller.
 
-use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
+use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::{
     append_at_end, metadata_range, refused, scalar_text, CommentSlot, Layout, PreserveError, Scan,
@@ -62,8 +62,6 @@ impl Layout for YamlLayout {
         // The top-level `sops` entry being skipped (encrypted scans).
         let mut sops: Option<SopsSkip> = None;
         let mut prev_end = 0usize;
-        // The last node event closed a flow collection.
-        let mut after_flow = false;
         // Open anchored or tagged collections: (anchor id, first slot, depth).
         let mut anchored: Vec<(usize, usize, usize)> = Vec::new();
         // Leaf count of each anchored node.
@@ -76,12 +74,6 @@ impl Layout for YamlLayout {
             })?;
             let start = at(&span, text);
             let stop = end(&span, text);
-            if !matches!(
-                ev,
-                Event::Comment(..) | Event::MappingEnd | Event::SequenceEnd
-            ) {
-                after_flow = false;
-            }
             if let Some(s) = sops.as_mut() {
                 s.max = s.max.max(stop);
             }
@@ -96,15 +88,22 @@ impl Layout for YamlLayout {
                     scan.inserts.push(p);
                 }
                 Event::DocumentEnd => {}
-                Event::Comment(body, placement) if sops.is_none() => {
+                Event::Comment(body, _) if sops.is_none() => {
                     // sops moves an inline comment after a flow collection
-                    // to the collection's start: it cannot stay in place.
-                    let moved = after_flow && placement == Placement::Right;
+                    // (or on a sequence item) to the collection's start; it
+                    // reads back there from its place in the text too, so
+                    // it is encrypted where it stands.
+                    // Except on an empty sequence item (`- # text`): the
+                    // reference reads that comment after the sequence, at
+                    // another path, and could not decrypt it there.
+                    let before = &text[line_start(text, start)..start];
+                    let empty_item = before.trim_start().starts_with('-')
+                        && before.trim_start()[1..].trim().is_empty();
                     scan.comments.push(CommentSlot {
                         span: start + 1..stop,
                         text: body.into_owned(),
                         prefix: String::new(),
-                        replaceable: !moved,
+                        replaceable: !empty_item,
                     });
                 }
                 Event::Comment(..) => {}
@@ -167,7 +166,6 @@ impl Layout for YamlLayout {
                     }
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
-                    after_flow = stack.last().is_some_and(|f| f.flow);
                     if let Some(&(id, first, depth)) = anchored.last() {
                         if depth == stack.len() {
                             anchored.pop();
