@@ -15,8 +15,12 @@ const JSON: &str = "{ \"name\" : \"svc\",\n    \"port\":8080, \"ratio\": 0.5,\n 
 /// moves them to the collection's start; they read back there).
 const WORKFLOW: &str = "name: CI\non: [push, pull_request]   # triggers\njobs:\n  test:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        rust: [stable, beta]  # channels\n        os:\n          - ubuntu-latest # main\n          - macos-latest\n    steps:\n      - uses: actions/checkout@v4 # pinned\n        with: {fetch-depth: 0}  # full history\n      - run: cargo test\n";
 
+/// Several comment lines before a key or section: one `ENC[…]` for all.
+const TOX: &str = "# Licensed under the MIT license\n# see LICENSE\n[tox]\nenvlist = py311\n\n[testenv]\n; the runner\n; and its flags\ncommands = pytest -q\n";
+
 fn corpus() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("tox.ini", TOX),
         ("ci.yaml", WORKFLOW),
         ("secret.yaml", K8S),
         ("values.yaml", HELM),

@@ -97,8 +97,8 @@ pub(crate) struct CommentSlot {
     pub text: String,
     /// Text kept in front of the replaced part (INI's `; `).
     pub prefix: String,
-    /// False when the comment cannot be replaced in place (several INI lines).
-    pub replaceable: bool,
+    /// Why the comment cannot be replaced in place, if it cannot.
+    pub stuck: Option<&'static str>,
 }
 
 /// What a scan of a text found.
@@ -344,12 +344,8 @@ pub fn encrypt(
         if p == e {
             continue;
         }
-        if !c.replaceable {
-            return Err(refused(
-                text,
-                c.span.start,
-                "this comment cannot be encrypted in place (the reference reads a comment on an empty YAML sequence item `- # text` at another place, and joins several INI comment lines, or a comment after an INI section header, into one); move it to a line of its own",
-            ));
+        if let Some(why) = c.stuck {
+            return Err(refused(text, c.span.start, why));
         }
         edits.push((c.span.clone(), format!("{}{e}", c.prefix)));
     }

@@ -151,9 +151,14 @@ fn ini_keeps_layout() {
     assert!(out.contains("host   =  \"ENC["), "{out}");
     assert!(out.contains("; ENC["), "{out}");
     assert!(out.ends_with('\n'));
-    let e = refusal(FormatKind::Ini, "; one\n; two\na = 1\n");
+    let e = refusal(FormatKind::Ini, "; one\n\n; two\na = 1\n");
     assert!(
-        e.starts_with("line 1, column 3: this comment cannot"),
+        e.starts_with("line 1, column 3: these comment lines cannot"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Ini, "[s]\na = 1\nb = 2\na = 3\n");
+    assert!(
+        e.starts_with("line 4, column 1: this key is repeated"),
         "{e}"
     );
     let e = refusal(FormatKind::Ini, "[s] ; c\na = 1\n");
@@ -461,4 +466,17 @@ fn yaml_inline_comment_after_a_flow_collection() {
         err.contains("line 1, column 8") && err.contains("drops"),
         "{err}"
     );
+}
+
+#[test]
+fn ini_several_comment_lines_become_one_ciphertext() {
+    for input in [
+        "; one\n; two\n# three\na = 1\n",
+        "[s]\n# Licensed under X\n#   see LICENSE\n#\nkey = v\n",
+        "; one\r\n; two\r\n[s]\r\na = 1\r\n",
+    ] {
+        let out = round_trip(FormatKind::Ini, input).unwrap();
+        assert!(!out.contains("two") && !out.contains("LICENSE"), "{out}");
+        assert_eq!(out.matches("type:comment]").count(), 1, "{out}");
+    }
 }

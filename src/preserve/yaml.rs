@@ -26,6 +26,8 @@ struct Frame {
 
 const HINT_ANCHOR: &str = "anchors, aliases and tags cannot be kept here (on a mapping key, or an alias whose anchor is not before it in the document)";
 
+const HINT_EMPTY_ITEM: &str = "this comment on an empty sequence item (`- # text`) cannot be encrypted in place: the reference reads it after the sequence, at another path, and could not decrypt it there; move it to a line of its own";
+
 const HINT_ROOT: &str = "the document must be a block mapping starting at column 1, for the sops metadata to be added as a top-level key";
 
 #[derive(Clone, Copy)]
@@ -103,7 +105,7 @@ impl Layout for YamlLayout {
                         span: start + 1..stop,
                         text: body.into_owned(),
                         prefix: String::new(),
-                        replaceable: !empty_item,
+                        stuck: empty_item.then_some(HINT_EMPTY_ITEM),
                     });
                 }
                 Event::Comment(..) => {}
