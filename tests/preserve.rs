@@ -349,7 +349,12 @@ fn anchors_on_values_in_clear_are_kept_and_the_reference_agrees() {
 #[test]
 fn files_the_reference_wrote_decrypt_in_their_own_layout() {
     let Some(sops) = require_sops() else { return };
-    for (name, text) in corpus().into_iter().filter(|(n, _)| *n != "values.yaml") {
+    // Not the files with comments in sequences, which the reference stores
+    // as `- ENC[…]` items (refused, see docs/preserve.md).
+    let corpus = corpus()
+        .into_iter()
+        .filter(|(n, _)| !matches!(*n, "values.yaml" | "ci.yaml"));
+    for (name, text) in corpus {
         let sb = Sandbox::new();
         let input = sb.write(name, text);
         let enc = run(sb
