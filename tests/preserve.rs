@@ -18,8 +18,12 @@ const WORKFLOW: &str = "name: CI\non: [push, pull_request]   # triggers\njobs:\n
 /// Several comment lines before a key or section: one `ENC[…]` for all.
 const TOX: &str = "# Licensed under the MIT license\n# see LICENSE\n[tox]\nenvlist = py311\n\n[testenv]\n; the runner\n; and its flags\ncommands = pytest -q\n";
 
+/// Local tags (sops reads through them: the value is a string).
+const TAGGED: &str = "arguments:\n  resource:\n    spec: !REF googlecloudsdk.command_lib.resources:location\n    port: !Ref 8080\ncommands:\n  test: !Command\n    run: [cargo, test]\n";
+
 fn corpus() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("command.yaml", TAGGED),
         ("tox.ini", TOX),
         ("ci.yaml", WORKFLOW),
         ("secret.yaml", K8S),

@@ -60,6 +60,9 @@ pub(crate) enum Style {
     YamlPlain,
     /// YAML plain scalar inside a flow collection.
     YamlFlowPlain,
+    /// YAML plain scalar in block context with a local tag (`!Ref x`):
+    /// always a string, the tag stays in front of the `ENC[…]`.
+    YamlTaggedPlain,
     /// YAML `'…'`.
     YamlSingle,
     /// YAML `"…"`.

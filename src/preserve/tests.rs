@@ -480,3 +480,23 @@ fn ini_several_comment_lines_become_one_ciphertext() {
         assert_eq!(out.matches("type:comment]").count(), 1, "{out}");
     }
 }
+
+#[test]
+fn yaml_local_tags_stay_in_front_of_the_ciphertext() {
+    let input = "spec: !REF googlecloudsdk.resources:location\nn: !Ref 123\ncmd: !Command\n  run: [cargo, test]\n  env: !Env {A: b}\nq: !Sub 'x ${y}'\n";
+    let out = round_trip(FormatKind::Yaml, input).unwrap();
+    assert!(out.starts_with("spec: !REF ENC[AES256_GCM,"), "{out}");
+    assert!(out.contains("\nn: !Ref ENC[AES256_GCM,"), "{out}");
+    assert!(
+        out.contains("type:str]\ncmd: !Command\n  run: [\"\\x45NC["),
+        "{out}"
+    );
+    assert!(out.contains("\nq: !Sub 'ENC["), "{out}");
+    assert!(
+        !out.contains("googlecloudsdk") && !out.contains("123\n"),
+        "{out}"
+    );
+    // Core schema tags change the type: still refused when encrypted.
+    let e = refusal(FormatKind::Yaml, "a: !!str 1\n");
+    assert!(e.contains("anchor or tag"), "{e}");
+}

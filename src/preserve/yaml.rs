@@ -163,7 +163,7 @@ impl Layout for YamlLayout {
                         flow,
                         expect_key: true,
                     });
-                    if anchor != 0 || tag.is_some() {
+                    if anchor != 0 || tag.as_ref().is_some_and(|t| !other_tag(t)) {
                         anchored.push((anchor, scan.values.len(), stack.len()));
                     }
                 }
@@ -189,7 +189,10 @@ impl Layout for YamlLayout {
                     }
                 }
                 Event::Scalar(ref value, style, anchor, ref tag) => {
-                    let keep = anchor != 0 || tag.is_some() || !anchored.is_empty();
+                    // A local tag (`!Ref x`) is read through by sops: the
+                    // value is a string, the tag stays in clear like a key.
+                    let local = tag.as_ref().is_some_and(|t| other_tag(t));
+                    let keep = anchor != 0 || (tag.is_some() && !local) || !anchored.is_empty();
                     let Some(top) = stack.last_mut() else {
                         if !value.is_empty() || style != ScalarStyle::Plain {
                             return Err(refused(text, start, HINT_ROOT));
@@ -228,6 +231,7 @@ impl Layout for YamlLayout {
                     }
                     let style = match style {
                         ScalarStyle::Plain if flow => Style::YamlFlowPlain,
+                        ScalarStyle::Plain if local => Style::YamlTaggedPlain,
                         ScalarStyle::Plain => Style::YamlPlain,
                         ScalarStyle::SingleQuoted => Style::YamlSingle,
                         ScalarStyle::DoubleQuoted => {
@@ -312,6 +316,24 @@ impl Layout for YamlLayout {
                     _ => Some(s),
                 }
             }
+            Style::YamlTaggedPlain => {
+                let s = value.as_str()?;
+                let plain = !s.is_empty()
+                    && s.trim() == s
+                    && !s.contains(['\n', '\r', '\t'])
+                    && !s.contains(": ")
+                    && !s.contains(" #")
+                    && !s.ends_with(':')
+                    && !s.starts_with([
+                        '"', '\'', '[', '{', '|', '>', '&', '*', '!', '%', '@', '`', '#', '-', '?',
+                        ',',
+                    ]);
+                Some(if plain {
+                    s.to_string()
+                } else {
+                    double_quoted(s)
+                })
+            }
             Style::YamlSingle => {
                 let s = value.as_str()?;
                 (!s.contains('\n')).then(|| format!("'{}'", s.replace('\'', "''")))
@@ -363,6 +385,11 @@ impl Layout for YamlLayout {
             .map(|&at| (at, append_at_end(text, at, &block)))
             .collect())
     }
+}
+
+/// A local or application tag (`!Ref`), which sops reads through.
+fn other_tag(tag: &granit_parser::Tag) -> bool {
+    crate::format::yaml::is_other_tag(tag.handle(), tag.suffix())
 }
 
 /// True when `s` written as a plain scalar reads back as the string `s`.
