@@ -11,9 +11,21 @@ const HELM: &str = "## Helm values\nreplicaCount: 2\n\nimage:\n  repository: ngi
 const COMPOSE_ENV: &str = "# docker-compose .env\nexport POSTGRES_PASSWORD=\"s3cr3t pass\"\nPOSTGRES_USER='admin'\n\nAPI_URL=https://example.org/?a=b\nEMPTY=\n";
 const INI: &str = "; app settings\n[database]\nhost   =  db.internal\nport = 5432\npassword = \"p;ss\"\n\n[cache]\n# ttl in seconds\nttl=300\n";
 const JSON: &str = "{ \"name\" : \"svc\",\n    \"port\":8080, \"ratio\": 0.5,\n  \"tags\": [ \"a\" , \"b\" ],\"nested\": {\"on\": true, \"none\": null}\n}\n";
+/// Inline comments after flow collections and on sequence items (sops
+/// moves them to the collection's start; they read back there).
+const WORKFLOW: &str = "name: CI\non: [push, pull_request]   # triggers\njobs:\n  test:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        rust: [stable, beta]  # channels\n        os:\n          - ubuntu-latest # main\n          - macos-latest\n    steps:\n      - uses: actions/checkout@v4 # pinned\n        with: {fetch-depth: 0}  # full history\n      - run: cargo test\n";
+
+/// Several comment lines before a key or section: one `ENC[…]` for all.
+const TOX: &str = "# Licensed under the MIT license\n# see LICENSE\n[tox]\nenvlist = py311\n\n[testenv]\n; the runner\n; and its flags\ncommands = pytest -q\n";
+
+/// Local tags (sops reads through them: the value is a string).
+const TAGGED: &str = "arguments:\n  resource:\n    spec: !REF googlecloudsdk.command_lib.resources:location\n    port: !Ref 8080\ncommands:\n  test: !Command\n    run: [cargo, test]\n";
 
 fn corpus() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("command.yaml", TAGGED),
+        ("tox.ini", TOX),
+        ("ci.yaml", WORKFLOW),
         ("secret.yaml", K8S),
         ("values.yaml", HELM),
         ("compose.env", COMPOSE_ENV),
@@ -341,7 +353,12 @@ fn anchors_on_values_in_clear_are_kept_and_the_reference_agrees() {
 #[test]
 fn files_the_reference_wrote_decrypt_in_their_own_layout() {
     let Some(sops) = require_sops() else { return };
-    for (name, text) in corpus().into_iter().filter(|(n, _)| *n != "values.yaml") {
+    // Not the files with comments in sequences, which the reference stores
+    // as `- ENC[…]` items (refused, see docs/preserve.md).
+    let corpus = corpus()
+        .into_iter()
+        .filter(|(n, _)| !matches!(*n, "values.yaml" | "ci.yaml"));
+    for (name, text) in corpus {
         let sb = Sandbox::new();
         let input = sb.write(name, text);
         let enc = run(sb

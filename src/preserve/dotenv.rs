@@ -29,7 +29,7 @@ impl Layout for DotenvLayout {
                     span: start + 1..start + line.len(),
                     text: body.to_string(),
                     prefix: String::new(),
-                    replaceable: true,
+                    stuck: None,
                 });
                 continue;
             }

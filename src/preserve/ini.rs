@@ -17,6 +17,12 @@ use crate::tree::{Map, Value};
 
 pub(crate) struct IniLayout;
 
+const HINT_JOINED: &str = "these comment lines cannot be encrypted in place: the INI reader joins them into one comment without the blank or indented lines between them, so the decrypted comment could not put those back; remove the blank lines between the comment lines (or the indentation)";
+
+const HINT_DUPLICATE: &str = "this key is repeated in its section: the INI reader (go-ini) keeps only the last value, at the first key's place, so the sops data model has no place for the earlier value, which could neither be encrypted nor kept in clear; merge the keys (or keep such a file, e.g. a systemd unit, in the normal layout)";
+
+const HINT_SECTION: &str = "a comment after an INI section header cannot be encrypted in place: the reader joins it with the comment lines above the header, and a `]` in its `ENC[…]` would end the section name; move it to a line of its own";
+
 /// sops's `stripCommentChar`: the stripped prefix and the text.
 fn split_comment(comment: &str) -> (&str, &str) {
     let rest = if comment.starts_with(';') {
@@ -52,11 +58,29 @@ impl Pending {
         let (prefix, _) = split_comment(piece);
         let lead = text[first.clone()].len() - text[first.clone()].trim_start().len();
         let start = first.start + lead + prefix.len();
+        if pieces.len() == 1 {
+            return Some(CommentSlot {
+                span: start..start + piece.len() - prefix.len(),
+                text: body.to_string(),
+                prefix: String::new(),
+                stuck: None,
+            });
+        }
+        // Several lines, which the reader joins into one comment: the
+        // `ENC[…]` of the joined text takes the place of all of them (from
+        // after the first marker to the end of the last line), and the
+        // joined text, markers and newlines included, puts them back. Only
+        // when those bytes are exactly the joined text (no blank line or
+        // indentation between the lines, which the reader drops).
+        let last = &pieces[pieces.len() - 1];
+        let end = last.start + text[last.clone()].trim_end().len();
+        let span = start..end.max(start);
+        let stuck = (text[span.clone()] != *body).then_some(HINT_JOINED);
         Some(CommentSlot {
-            span: start..start + piece.len() - prefix.len(),
+            span,
             text: body.to_string(),
             prefix: String::new(),
-            replaceable: pieces.len() == 1,
+            stuck,
         })
     }
 }
@@ -72,6 +96,8 @@ impl Layout for IniLayout {
         let mut pending = Pending::default();
         let mut pos = 0;
         let mut in_sops = false;
+        // The key names of the current section.
+        let mut seen = std::collections::HashSet::new();
         while pos < text.len() {
             let line_start = pos;
             let line_end = text[pos..].find('\n').map_or(text.len(), |p| pos + p + 1);
@@ -99,7 +125,9 @@ impl Layout for IniLayout {
                 let inline = line[close + 1..].contains(['#', ';']);
                 let comment = pending.take(text).map(|mut c| {
                     // `]` inside an `ENC[…]` would end the section name.
-                    c.replaceable &= !inline;
+                    if inline {
+                        c.stuck = Some(HINT_SECTION);
+                    }
                     c
                 });
                 if encrypted && name == "sops" {
@@ -115,12 +143,16 @@ impl Layout for IniLayout {
                     return Err(refused(text, at, "a section after [sops] cannot be kept"));
                 }
                 scan.comments.extend(comment);
+                seen.clear();
                 continue;
             }
             // A key line.
-            let (key_end, value_from) = key_offsets(line)
+            let (key, value_from) = key_offsets(line)
                 .ok_or_else(|| refused(text, at, "key-value delimiter not found"))?;
-            let _ = key_end;
+            let name = line[key].trim();
+            if !in_sops && name != "-" && !seen.insert(name.to_string()) {
+                return Err(refused(text, at, HINT_DUPLICATE));
+            }
             let value_text = &line[value_from..];
             let vlead = value_text.len() - value_text.trim_start().len();
             let v = &value_text[vlead..];
@@ -211,9 +243,9 @@ impl Layout for IniLayout {
     }
 }
 
-/// go-ini's key name reading: (end of the key, offset of the value).
-fn key_offsets(line: &str) -> Option<(usize, usize)> {
+/// go-ini's key name reading: (the key's text, offset of the value).
+fn key_offsets(line: &str) -> Option<(Range<usize>, usize)> {
     crate::format::ini::key_offsets(line)
         .ok()
-        .map(|(_, end, value_from)| (end, value_from))
+        .map(|(key, _, value_from)| (key, value_from))
 }

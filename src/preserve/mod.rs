@@ -60,6 +60,9 @@ pub(crate) enum Style {
     YamlPlain,
     /// YAML plain scalar inside a flow collection.
     YamlFlowPlain,
+    /// YAML plain scalar in block context with a local tag (`!Ref x`):
+    /// always a string, the tag stays in front of the `ENC[…]`.
+    YamlTaggedPlain,
     /// YAML `'…'`.
     YamlSingle,
     /// YAML `"…"`.
@@ -97,8 +100,8 @@ pub(crate) struct CommentSlot {
     pub text: String,
     /// Text kept in front of the replaced part (INI's `; `).
     pub prefix: String,
-    /// False when the comment cannot be replaced in place (several INI lines).
-    pub replaceable: bool,
+    /// Why the comment cannot be replaced in place, if it cannot.
+    pub stuck: Option<&'static str>,
 }
 
 /// What a scan of a text found.
@@ -377,12 +380,8 @@ pub fn encrypt(
         if p == e {
             continue;
         }
-        if !c.replaceable {
-            return Err(refused(
-                text,
-                c.span.start,
-                "this comment cannot be encrypted in place (sops moves an inline comment after a YAML flow collection, and joins several INI comment lines, or a comment after an INI section header, into one)",
-            ));
+        if let Some(why) = c.stuck {
+            return Err(refused(text, c.span.start, why));
         }
         edits.push((c.span.clone(), format!("{}{e}", c.prefix)));
     }
@@ -408,7 +407,8 @@ pub fn encrypt(
         .map(crate::metadata::Metadata::from_map)
         == Some(crate::metadata::Metadata::from_map(metadata));
     let expected: Vec<Map> = encrypted.iter().map(comments_as_comments).collect();
-    if read.documents != expected || !same_metadata {
+    let got: Vec<Map> = read.documents.iter().map(comments_as_comments).collect();
+    if got != expected || !same_metadata {
         #[cfg(test)]
         eprintln!(
             "read {:?}\nexpected {:?}\nout {out}",
@@ -448,7 +448,10 @@ fn map_entries(map: &Map, value: impl Fn(&Value) -> Value) -> Map {
 }
 
 /// The tree with sequence comments the normal mode turned into `ENC[…]`
-/// strings written back as comments (as they read from a file).
+/// strings written back as comments (as they read from a file), and every
+/// comment's `inline` flag cleared (a placement hint, not data: sops moves
+/// an inline comment of a sequence item to the sequence's start, where it
+/// reads back as a comment of its own line).
 fn comments_as_comments(map: &Map) -> Map {
     fn value(v: &Value) -> Value {
         match v {
@@ -460,6 +463,9 @@ fn comments_as_comments(map: &Map) -> Map {
                         Value::Str(s) if s.starts_with("ENC[") && s.ends_with(",type:comment]") => {
                             Value::Comment(crate::tree::Comment::new(s.clone()))
                         }
+                        Value::Comment(c) => {
+                            Value::Comment(crate::tree::Comment::new(c.text.clone()))
+                        }
                         other => value(other),
                     })
                     .collect(),
@@ -467,7 +473,14 @@ fn comments_as_comments(map: &Map) -> Map {
             other => other.clone(),
         }
     }
-    map_entries(map, value)
+    Map(map
+        .0
+        .iter()
+        .map(|item| match item {
+            Item::Entry(k, v) => Item::Entry(k.clone(), value(v)),
+            Item::Comment(c) => Item::Comment(crate::tree::Comment::new(c.text.clone())),
+        })
+        .collect())
 }
 
 /// Writes the decrypted file: `text` (an encrypted file) with every value

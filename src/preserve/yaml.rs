@@ -7,7 +7,7 @@
 //! indentation indicators and non-canonical spellings are refused by the
 //! round-trip check of the caller.
 
-use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
+use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use super::{
     append_at_end, metadata_range, refused, scalar_text, written_by, CommentSlot, Layout,
@@ -25,6 +25,8 @@ struct Frame {
 }
 
 const HINT_ANCHOR: &str = "anchors, aliases and tags cannot be kept here (on a mapping key, or an alias whose anchor is not before it in the document)";
+
+const HINT_EMPTY_ITEM: &str = "this comment on an empty sequence item (`- # text`) cannot be encrypted in place: the reference reads it after the sequence, at another path, and could not decrypt it there; move it to a line of its own";
 
 const HINT_ROOT: &str = "the document must be a block mapping starting at column 1, for the sops metadata to be added as a top-level key";
 
@@ -62,8 +64,6 @@ impl Layout for YamlLayout {
         // The top-level `sops` entry being skipped (encrypted scans).
         let mut sops: Option<SopsSkip> = None;
         let mut prev_end = 0usize;
-        // The last node event closed a flow collection.
-        let mut after_flow = false;
         // Open anchored or tagged collections: (anchor id, first slot, depth).
         let mut anchored: Vec<(usize, usize, usize)> = Vec::new();
         // Leaf count of each anchored node.
@@ -76,12 +76,6 @@ impl Layout for YamlLayout {
             })?;
             let start = at(&span, text);
             let stop = end(&span, text);
-            if !matches!(
-                ev,
-                Event::Comment(..) | Event::MappingEnd | Event::SequenceEnd
-            ) {
-                after_flow = false;
-            }
             if let Some(s) = sops.as_mut() {
                 s.max = s.max.max(stop);
             }
@@ -96,15 +90,22 @@ impl Layout for YamlLayout {
                     scan.inserts.push(p);
                 }
                 Event::DocumentEnd => {}
-                Event::Comment(body, placement) if sops.is_none() => {
+                Event::Comment(body, _) if sops.is_none() => {
                     // sops moves an inline comment after a flow collection
-                    // to the collection's start: it cannot stay in place.
-                    let moved = after_flow && placement == Placement::Right;
+                    // (or on a sequence item) to the collection's start; it
+                    // reads back there from its place in the text too, so
+                    // it is encrypted where it stands.
+                    // Except on an empty sequence item (`- # text`): the
+                    // reference reads that comment after the sequence, at
+                    // another path, and could not decrypt it there.
+                    let before = &text[line_start(text, start)..start];
+                    let empty_item = before.trim_start().starts_with('-')
+                        && before.trim_start()[1..].trim().is_empty();
                     scan.comments.push(CommentSlot {
                         span: start + 1..stop,
                         text: body.into_owned(),
                         prefix: String::new(),
-                        replaceable: !moved,
+                        stuck: empty_item.then_some(HINT_EMPTY_ITEM),
                     });
                 }
                 Event::Comment(..) => {}
@@ -162,12 +163,11 @@ impl Layout for YamlLayout {
                         flow,
                         expect_key: true,
                     });
-                    if anchor != 0 || tag.is_some() {
+                    if anchor != 0 || tag.as_ref().is_some_and(|t| !other_tag(t)) {
                         anchored.push((anchor, scan.values.len(), stack.len()));
                     }
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
-                    after_flow = stack.last().is_some_and(|f| f.flow);
                     if let Some(&(id, first, depth)) = anchored.last() {
                         if depth == stack.len() {
                             anchored.pop();
@@ -189,7 +189,10 @@ impl Layout for YamlLayout {
                     }
                 }
                 Event::Scalar(ref value, style, anchor, ref tag) => {
-                    let keep = anchor != 0 || tag.is_some() || !anchored.is_empty();
+                    // A local tag (`!Ref x`) is read through by sops: the
+                    // value is a string, the tag stays in clear like a key.
+                    let local = tag.as_ref().is_some_and(|t| other_tag(t));
+                    let keep = anchor != 0 || (tag.is_some() && !local) || !anchored.is_empty();
                     let Some(top) = stack.last_mut() else {
                         if !value.is_empty() || style != ScalarStyle::Plain {
                             return Err(refused(text, start, HINT_ROOT));
@@ -228,6 +231,7 @@ impl Layout for YamlLayout {
                     }
                     let style = match style {
                         ScalarStyle::Plain if flow => Style::YamlFlowPlain,
+                        ScalarStyle::Plain if local => Style::YamlTaggedPlain,
                         ScalarStyle::Plain => Style::YamlPlain,
                         ScalarStyle::SingleQuoted => Style::YamlSingle,
                         ScalarStyle::DoubleQuoted => {
@@ -312,6 +316,24 @@ impl Layout for YamlLayout {
                     _ => Some(s),
                 }
             }
+            Style::YamlTaggedPlain => {
+                let s = value.as_str()?;
+                let plain = !s.is_empty()
+                    && s.trim() == s
+                    && !s.contains(['\n', '\r', '\t'])
+                    && !s.contains(": ")
+                    && !s.contains(" #")
+                    && !s.ends_with(':')
+                    && !s.starts_with([
+                        '"', '\'', '[', '{', '|', '>', '&', '*', '!', '%', '@', '`', '#', '-', '?',
+                        ',',
+                    ]);
+                Some(if plain {
+                    s.to_string()
+                } else {
+                    double_quoted(s)
+                })
+            }
             Style::YamlSingle => {
                 let s = value.as_str()?;
                 (!s.contains('\n')).then(|| format!("'{}'", s.replace('\'', "''")))
@@ -359,6 +381,11 @@ impl Layout for YamlLayout {
             .map(|&at| (at, append_at_end(text, at, &block)))
             .collect())
     }
+}
+
+/// A local or application tag (`!Ref`), which sops reads through.
+fn other_tag(tag: &granit_parser::Tag) -> bool {
+    crate::format::yaml::is_other_tag(tag.handle(), tag.suffix())
 }
 
 /// True when `s` written as a plain scalar reads back as the string `s`.

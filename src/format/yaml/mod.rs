@@ -19,6 +19,16 @@ mod split;
 mod v3_rules;
 
 use super::{EncryptedFile, FormatError, Store, StoreOptions};
+
+/// True for a tag that is neither a core schema tag (`!!str`, …) nor the
+/// non-specific `!`: a local or application tag (`!Ref`, `!vault`), which
+/// sops reads through (the value stays a string, a collection as it is).
+pub(crate) fn is_other_tag(handle: &str, suffix: &str) -> bool {
+    matches!(
+        resolve::ScalarTag::from_parts(handle, suffix),
+        resolve::ScalarTag::Other
+    )
+}
 use crate::tree::{Item, Map, Value};
 
 /// The YAML store.
