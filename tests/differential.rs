@@ -358,11 +358,33 @@ fn compare(
     }
     let back = decrypt(sb, sb.sops(sops), &format!("got.enc.{ext}"), &enc.stdout);
     let back_text = String::from_utf8_lossy(&back.stdout).replace(RENAMED, CLEAR);
-    if back.code == Some(0) && back_text.as_bytes() == want {
+    let same = back_text.as_bytes() == want
+        || (format == Format::Ini && same_but_comment_markers(&back_text, want));
+    if back.code == Some(0) && same {
         Ok(())
     } else {
         Err(diff)
     }
+}
+
+/// Whether two INI texts differ only in the markers of comment lines. The
+/// reference's own round trip is not stable there: it reads the comment
+/// `;#+` (after a value) as `#+`, writes it `# +`, and writes that again
+/// as `; +`; so its reading of enseal's text can differ from its first
+/// output in a comment's marker alone (DIFF_SEED=0x5ea1d1ff20260016, ini
+/// batch 12).
+fn same_but_comment_markers(a: &str, b: &[u8]) -> bool {
+    let b = String::from_utf8_lossy(b);
+    let comment = |line: &str| -> Option<String> {
+        let t = line.trim_start();
+        t.starts_with(['#', ';'])
+            .then(|| t.trim_start_matches(['#', ';', ' ']).to_string())
+    };
+    let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    al.len() == bl.len()
+        && al.iter().zip(&bl).all(|(x, y)| {
+            x == y || matches!((comment(x), comment(y)), (Some(cx), Some(cy)) if cx == cy)
+        })
 }
 
 /// Whether `want` and `got` have the same lines except lines that differ

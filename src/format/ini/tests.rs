@@ -362,10 +362,16 @@ fn encrypted_files_quote_values_go_ini_would_misread() {
         if written != go_ini_quoted(value) {
             assert!(!reads_back(&go_ini_quoted(value), value), "{value:?}");
         }
-        // Decrypted output stays as the reference writes it.
+        // Decrypted output stays as the reference writes it, but for a
+        // final backslash, which would take in the next line.
+        let as_go_ini = if value.trim_end().ends_with('\\') {
+            written.to_string()
+        } else {
+            go_ini_quoted(value)
+        };
         assert_eq!(
             quote_value(value, Quoting::AsGoIni),
-            Some(go_ini_quoted(value)),
+            Some(as_go_ini),
             "{value:?}"
         );
     }

@@ -145,17 +145,21 @@ pub(super) fn quote_key(name: &str) -> String {
 /// before the last holds one too: then `None` (no quoting reads back; INI
 /// input never has such a value, another format may).
 ///
-/// With [`Quoting::AsGoIni`] (decrypted output), values of one line are
-/// written as go-ini writes them even where it reads them back otherwise
-/// (`"x"`, `a\`): the reference's output for those is pinned by the INI
-/// goldens. With [`Quoting::ReadsBack`] (encrypted files, whose MAC
-/// covers every clear-text value) such a value is written between
-/// backquotes or `"""` instead: sops 3.11 writes `k = a\` there, reads the
-/// next line into the value and fails its own MAC check.
+/// A value of one line that ends in a backslash is quoted too: go-ini
+/// would read the next line into it (sops 3.11 writes `k = a\` and, reading
+/// its output back, loses the next key into that value; in an encrypted
+/// file it then fails its own MAC check).
+///
+/// With [`Quoting::AsGoIni`] (decrypted output), other values of one line
+/// are written as go-ini writes them even where it reads them back
+/// otherwise (`"x"` reads back as `x`: only that value loses its quotes):
+/// the reference's output for those is pinned by the INI goldens. With
+/// [`Quoting::ReadsBack`] (encrypted files, whose MAC covers every
+/// clear-text value) such a value is written between backquotes or `"""`.
 pub(super) fn quote_value(value: &str, quoting: Quoting) -> Option<String> {
     let go_ini = go_ini_quoted(value);
     let one_line_as_go_ini = match quoting {
-        Quoting::AsGoIni => true,
+        Quoting::AsGoIni => !value.trim_end().ends_with('\\'),
         // Only these characters make go-ini read a line otherwise.
         Quoting::ReadsBack => !value.contains(['\\', '"', '\'', '`']),
     };

@@ -237,6 +237,11 @@ fn scalar_tag(tag: Option<&Tag>) -> ScalarTag {
     })
 }
 
+/// Whether `src` ends its first line with CR LF.
+fn is_crlf(src: &str) -> bool {
+    src.find('\n').is_some_and(|at| src[..at].ends_with('\r'))
+}
+
 /// Go's `%q` of a string, for names in messages.
 use crate::gofmt::quote as go_quote;
 
@@ -280,10 +285,15 @@ fn parse_stream_in(
             return Ok(docs);
         }
     }
+    let original = src;
     let src = stand_in.as_ref().map_or(src, |s| s.text.as_str());
     let mut b = Builder::new(src, first_doc_checks);
     b.metadata_only = metadata_only;
-    b.separators = stand_in.as_ref().map_or(&[], |s| s.at.as_slice());
+    if let Some(s) = &stand_in {
+        b.separators = s.at.as_slice();
+        // Line ends are the input's, not the stand-ins' CR LF.
+        b.crlf = is_crlf(original);
+    }
     for r in Parser::new_from_str(src) {
         let (ev, span) = r.map_err(|e| {
             (
@@ -340,7 +350,7 @@ impl<'a> Builder<'a> {
             last_line: 0,
             marker_line: None,
             crlf_marker_line: None,
-            crlf: src.find('\n').is_some_and(|at| src[..at].ends_with('\r')),
+            crlf: is_crlf(src),
             check_keys: first_doc_checks,
             first_doc_checks,
             doc: None,

@@ -412,20 +412,24 @@ impl Builder<'_> {
         let header = BlockHeader::parse(&self.src[header_at..])?;
         // The body: from the line after the header to the end of the
         // scalar's last line (and the blank lines after it).
+        // Past the line break at or after byte `at` (bytes: `at` may fall
+        // inside a character; a break byte never does).
+        let bytes = self.src.as_bytes();
         let after = |at: usize| -> usize {
-            let rest = &self.src[at..];
-            match rest.find(['\n', '\r']) {
-                Some(i) if rest[i..].starts_with("\r\n") => at + i + 2,
+            match memchr::memchr2(b'\n', b'\r', &bytes[at.min(bytes.len())..]) {
+                Some(i) if bytes[at + i] == b'\r' && bytes.get(at + i + 1) == Some(&b'\n') => {
+                    at + i + 2
+                }
                 Some(i) => at + i + 1,
-                None => self.src.len(),
+                None => bytes.len(),
             }
         };
         let body_start = after(header_at);
-        let mut body_end = if end > body_start {
-            after(end.saturating_sub(1).max(body_start))
-        } else {
-            body_start
-        };
+        let mut body_end = after(end.saturating_sub(1).max(body_start));
+        if end <= body_start {
+            body_end = body_start;
+        }
+        // The blank lines after it (trailing breaks of a `+` block).
         loop {
             let next = after(body_end);
             if next == body_end
