@@ -1,5 +1,5 @@
 //! Double-quoted strings, the one loop behind the string dialects enseal
-//! writes: Go's `strconv.Quote` ([`crate::gofmt::quote`]), Go's
+//! writes: Go's `strconv.Quote` (`gofmt::quote`), Go's
 //! `encoding/json` (INI values), YAML and TOML. All escape `"`, `\`, line
 //! feed, carriage return and tab alike; each brings the rest of its escape
 //! table as a function.

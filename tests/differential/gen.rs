@@ -339,6 +339,13 @@ fn yaml_item(rng: &mut Rng, i: usize) -> Item {
     out.push_str(&key);
     out.push(':');
     out.push_str(&yaml_value(rng, 0, 0, i));
+    // Tabs between tokens, where yaml.v3 takes some and refuses others
+    // (see src/format/yaml/tab_rules.rs); from their own stream, so that
+    // the other items of a seed's documents stay as they were.
+    let mut tabs = rng.fork(TAB_STREAM);
+    if allowed("tab-between-tokens") && tabs.percent(5) {
+        out = with_tab(&mut tabs, out);
+    }
     // yaml-raw-bom: a decided difference, not generated (see
     // `raw_bom_at_yaml_v3_reader_refill_is_read` in tests/differential.rs).
     out = out.replace('\u{FEFF}', "");
@@ -382,6 +389,36 @@ fn yaml_value(rng: &mut Rng, depth: usize, indent: usize, id: usize) -> String {
         );
     }
     value
+}
+
+/// Salt of the stream tab placements are drawn from.
+const TAB_STREAM: u64 = 0x7AB;
+
+/// `item` with a tab where yaml.v3 may or may not take one: after a key's
+/// `:`, after a sequence's `-`, after a line's indentation, on a blank or
+/// comment line after the item.
+fn with_tab(rng: &mut Rng, item: String) -> String {
+    match rng.below(5) {
+        0 => item.replacen(": ", ":\t", 1),
+        1 => item.replacen("- ", rng.pick(&["-\t", "- \t"]), 1),
+        2 => match item.find("\n  ") {
+            Some(at) => format!("{}\n  \t{}", &item[..at], &item[at + 3..]),
+            None => item.replacen(": ", ": \t", 1),
+        },
+        _ => {
+            let line = rng.pick(&[
+                "\t",
+                "  \t",
+                " \t# c",
+                "\t# c",
+                "  \t  ",
+                "# c\n\t# d",
+                "# c\n\t",
+            ]);
+            let sep = if item.ends_with('\n') { "" } else { "\n" };
+            format!("{item}{sep}{line}\n")
+        }
+    }
 }
 
 /// Salt of the stream tagged scalars are drawn from.

@@ -16,6 +16,7 @@ mod parse;
 mod resolve;
 mod scan;
 mod split;
+mod tab_rules;
 mod v3_rules;
 
 use super::{EncryptedFile, FormatError, Store, StoreOptions};

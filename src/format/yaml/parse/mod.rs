@@ -35,6 +35,7 @@ mod nodes;
 mod settle;
 
 use super::line_separators;
+use super::tab_rules::{self, ScalarAt};
 use super::v3_rules;
 
 pub(crate) use limits::copy_budget;
@@ -142,6 +143,9 @@ struct Builder<'a> {
     /// Where `src` holds a stand-in for a raw LS or PS (see
     /// [`line_separators`]); empty for almost every input.
     separators: &'a [(usize, char)],
+    /// The scalars read so far, kept only when `src` holds a tab (see
+    /// [`tab_rules`]).
+    tab_scalars: Option<Vec<ScalarAt>>,
     stack: Vec<Frame>,
     /// Anchored values by anchor id.
     anchors: HashMap<usize, Anchored>,
@@ -338,6 +342,7 @@ impl<'a> Builder<'a> {
         Builder {
             src,
             separators: &[],
+            tab_scalars: memchr::memchr(b'\t', src.as_bytes()).map(|_| Vec::new()),
             stack: Vec::new(),
             anchors: HashMap::new(),
             copied_bytes: 0,
@@ -489,6 +494,12 @@ impl<'a> Builder<'a> {
             // comments only) as end of file; an empty input is fine.
             return Err(FormatError::Parse("EOF".into()));
         }
+        // yaml.v3 refuses these tabs while scanning, before sops walks.
+        if let Some(scalars) = &self.tab_scalars {
+            if let Some(message) = tab_rules::first_error(self.src, scalars) {
+                return Err(FormatError::Parse(message));
+            }
+        }
         if let Some(unwalkable) = self.unwalkable {
             return Err(unwalkable);
         }
@@ -534,6 +545,51 @@ mod block_scalar_end_tests {
         );
         // An escaped backslash before a slash is fine.
         assert_eq!(value_of_k("k: \"\\\\/\"\n"), Value::Str("\\/".into()));
+    }
+
+    /// Messages and lines checked against sops 3.11.0 (exit 2 each; see
+    /// tab_rules.rs for the rules, testdata/differential/yaml/tab* for more).
+    #[test]
+    fn tabs_between_tokens_are_refused_as_yaml_v3_does() {
+        use crate::format::FormatError;
+        for (src, want) in [
+            (
+                "a: 1\nb: 2\nk: 1\n\t\nc: 2\n",
+                "yaml: line 3: found a tab character that violates indentation",
+            ),
+            (
+                "a: 1\nk:\n  \tv\n",
+                "yaml: line 3: found character that cannot start any token",
+            ),
+            (
+                "a:\n  b: x\n  \t\n",
+                "yaml: line 2: found a tab character that violates indentation",
+            ),
+            (
+                "k:\n  - \tv\n",
+                "yaml: line 2: found character that cannot start any token",
+            ),
+            (
+                "\tk: v\n",
+                "yaml: found character that cannot start any token",
+            ),
+        ] {
+            match parse_stream(src, true) {
+                Err(FormatError::Parse(m)) => assert_eq!(m, want, "{src:?}"),
+                other => panic!("{src:?}: {other:?}"),
+            }
+        }
+        // Where yaml.v3 takes a tab.
+        for src in [
+            "k:\tv\n",
+            "k: v \t# c\n",
+            "k: 1\n  \t# c\nb: 2\n",
+            "k: [a,\n\tb]\n",
+            "k: !!str\tv\n",
+            "k: \"v\"\n# c\n\t# d\nb: 1\n",
+        ] {
+            assert!(parse_stream(src, true).is_ok(), "{src:?}");
+        }
     }
 
     /// Messages and lines checked against sops 3.11.0 (exit 2 each).

@@ -7,6 +7,7 @@ use super::limits::{
     duplicate_key_errors, go_type, scalar_kind, value_bytes, value_depth, MAX_TREE_DEPTH,
 };
 use super::line_separators::{self, BlockHeader, StandIn};
+use super::tab_rules::ScalarAt;
 use super::v3_rules;
 use super::{
     err_at, go_quote, scalar_tag, unwalkable_at, Anchored, Builder, DupError, Frame, Last,
@@ -188,6 +189,22 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::Scalar(text, style, anchor, tag) => {
+                if let (Some(scalars), Some(start), Some(end)) = (
+                    self.tab_scalars.as_mut(),
+                    span.start.byte_offset(),
+                    span.end.byte_offset(),
+                ) {
+                    if end > start {
+                        let block_indent =
+                            self.stack.iter().rev().find(|f| !f.flow).map(|f| f.indent);
+                        scalars.push(ScalarAt {
+                            start,
+                            end,
+                            style: *style,
+                            block_indent,
+                        });
+                    }
+                }
                 self.resolve_own(Some(self.token_pos(span)), true);
                 let quoted = *style != ScalarStyle::Plain;
                 let stag = scalar_tag(tag.as_deref());
