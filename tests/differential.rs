@@ -548,10 +548,19 @@ fn intended_plaintext(
         &format!("renamed.enc.{ext}"),
         &enc.stdout,
     );
-    if dec.code != Some(0) || leaves_comment_encrypted(&dec.stdout) {
+    if dec.code != Some(0) {
         return Err(failed("reference round trip of the renamed document", &dec));
     }
-    Ok(String::from_utf8_lossy(&dec.stdout)
+    // Both of the reference's faults at once: its comments too are
+    // restored from the input (DIFF_SEED=0x7a11, yaml batch 32).
+    let out = if leaves_comment_encrypted(&dec.stdout) {
+        let renamed = text.replace(CLEAR, RENAMED);
+        restored_comments(&renamed, &dec.stdout)
+            .ok_or_else(|| failed("reference round trip of the renamed document", &dec))?
+    } else {
+        dec.stdout
+    };
+    Ok(String::from_utf8_lossy(&out)
         .replace(RENAMED, CLEAR)
         .into_bytes())
 }

@@ -184,6 +184,34 @@ impl Builder<'_> {
             && matches!(self.last, Last::Entry(_))
     }
 
+    /// Whether the first comment line follows the next item (see
+    /// [`Builder::resolve_own`]): a CR LF file, the innermost collection a
+    /// block mapping that is an item of a block sequence, the comment right
+    /// below it at or left of the dash, the next token that sequence's next
+    /// item.
+    fn crlf_next_item_foot(
+        &self,
+        next: Option<(usize, usize)>,
+        blocks: &[Vec<OwnComment>],
+    ) -> bool {
+        let n = self.stack.len();
+        let (Some((_, ncol)), Some(first), true) =
+            (next, blocks.first().and_then(|b| b.first()), n >= 2)
+        else {
+            return false;
+        };
+        let (seq, item) = (&self.stack[n - 2], &self.stack[n - 1]);
+        self.crlf
+            && !seq.is_map
+            && !seq.flow
+            && item.is_map
+            && !item.flow
+            && ncol == seq.indent
+            && first.col <= seq.indent
+            && self.last_line > 0
+            && first.line == self.last_line + 1
+    }
+
     /// True when an anchor or tag stands between the last key and this
     /// inline comment.
     pub(super) fn value_props_before(&self, span: &Span) -> bool {
@@ -201,22 +229,51 @@ impl Builder<'_> {
             return;
         }
         let own = std::mem::take(&mut self.own);
+        // yaml.v3's `parser.indent` while it reads the comments.
+        let block_indent = self
+            .stack
+            .iter()
+            .rev()
+            .find(|f| !f.flow)
+            .map_or(0, |f| f.indent);
         // Split into blocks: consecutive lines, same column.
         let mut blocks: Vec<Vec<OwnComment>> = Vec::new();
         for c in own {
-            // A new block starts after a blank line or when a line is
-            // dedented relative to the block's first line.
+            // A new block starts after a blank line, when a line is
+            // dedented relative to the block's first line, or (yaml.v3's
+            // scan_comments) when it is indented further but still left of
+            // the block indentation.
             let new_block = match (
                 blocks.last().and_then(|b| b.first()),
                 blocks.last().and_then(|b| b.last()),
             ) {
-                (Some(f), Some(p)) => c.line != p.line + 1 || c.col < f.col,
+                (Some(f), Some(p)) => {
+                    c.line != p.line + 1 || c.col < f.col || (c.col > f.col && c.col < block_indent)
+                }
                 _ => true,
             };
             if new_block {
                 blocks.push(vec![c]);
             } else if let Some(b) = blocks.last_mut() {
                 b.push(c);
+            }
+        }
+        // In a CR LF file, the comment line right below a mapping item of
+        // a block sequence, at the dash's column, follows the next item for
+        // yaml.v3 (its foot); the lines after it head that item.
+        // (The item holds it until it is in the sequence.)
+        if self.crlf_next_item_foot(next, &blocks) {
+            let rest = blocks[0].split_off(1);
+            let first = std::mem::replace(&mut blocks[0], rest);
+            if blocks[0].is_empty() {
+                blocks.remove(0);
+            }
+            if let Some(top) = self.stack.last_mut() {
+                top.after_next
+                    .extend(first.into_iter().map(|c| Comment::new(c.text)));
+            }
+            if blocks.is_empty() {
+                return;
             }
         }
         // In a CR LF file, the comment line right below the last (scalar)
@@ -269,7 +326,8 @@ impl Builder<'_> {
                 // At the end of the document only the last block is the
                 // document's foot.
                 (None, Some(ind)) => {
-                    (first && (col >= ind || no_final_break)) || (!adjacent && k + 1 < nblocks)
+                    (first && (col >= ind || no_final_break || dedent_follows))
+                        || (!adjacent && k + 1 < nblocks)
                 }
             };
             if next.is_none() && k + 1 == nblocks && self.goes_to_document_before_marker(last_line)

@@ -61,6 +61,9 @@ struct Frame {
     deferred: Vec<Comment>,
     /// Comments written after the last item when the frame closes.
     end_comments: Vec<Comment>,
+    /// Comments that follow the next item of this sequence (a CR LF quirk
+    /// of yaml.v3, see `Builder::crlf_next_item_foot`).
+    after_next: Vec<Comment>,
     /// Comments placed before this collection in its parent sequence.
     item_pre: Vec<Comment>,
     /// Where this mapping's key lines start in [`Builder::key_lines`].
@@ -90,6 +93,7 @@ impl Frame {
             pending_key: None,
             deferred: Vec::new(),
             end_comments: Vec::new(),
+            after_next: Vec::new(),
             item_pre: Vec::new(),
             key_lines_start: 0,
             line,

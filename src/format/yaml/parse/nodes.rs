@@ -35,7 +35,7 @@ impl Builder<'_> {
                 self.marker_line = self.at_document_marker(span).then_some(start.0);
                 self.resolve_own(next, false);
                 self.marker_line = None;
-                let Some(frame) = self.stack.pop() else {
+                let Some(mut frame) = self.stack.pop() else {
                     return Ok(());
                 };
                 if self.check_keys && frame.is_map {
@@ -63,6 +63,12 @@ impl Builder<'_> {
                 }
                 let flow = frame.flow;
                 let anchor = frame.anchor;
+                // Comments that follow the sequence's next item.
+                let after_next = if frame.is_map {
+                    std::mem::take(&mut frame.after_next)
+                } else {
+                    Vec::new()
+                };
                 let line = frame.line;
                 let is_empty_map =
                     frame.is_map && frame.items.is_empty() && frame.deferred.is_empty();
@@ -81,6 +87,7 @@ impl Builder<'_> {
                 } else {
                     let mut list = frame.list;
                     list.extend(frame.deferred.into_iter().map(Value::Comment));
+                    list.extend(frame.after_next.into_iter().map(Value::Comment));
                     list.extend(frame.end_comments.into_iter().map(Value::Comment));
                     Value::List(list)
                 };
@@ -107,6 +114,9 @@ impl Builder<'_> {
                     self.last = Last::None;
                 } else {
                     let pos = self.add_value(value, frame.item_pre, span, doc_index)?;
+                    if let Some(parent) = self.stack.last_mut().filter(|f| !f.is_map) {
+                        parent.after_next.extend(after_next);
+                    }
                     if let Some(parent) = self.stack.last_mut() {
                         parent.placeholder |= tainted;
                     }
@@ -170,6 +180,11 @@ impl Builder<'_> {
                     self.dash_col(span)
                 };
                 let mut frame = Frame::new(is_map, flow, indent, *anchor, start.0);
+                // A collection item takes the comments that follow it after
+                // its own first entry (yaml.v3's foot of that entry).
+                if let Some(parent) = self.stack.last_mut().filter(|f| !f.is_map) {
+                    frame.deferred = std::mem::take(&mut parent.after_next);
+                }
                 frame.key_lines_start = self.key_lines.len();
                 frame.metadata = self.at_metadata(doc_index);
                 if in_seq {
@@ -390,9 +405,11 @@ impl Builder<'_> {
     ) -> &'t str {
         // The input's last line: only a content line there lacks its break
         // (a blank last line keeps the break of the line before it).
+        // (A tab there is content: one left of the indentation is refused
+        // before, by check_block_tabs.)
         let last_line = self.src.rsplit(['\n', '\r']).next().unwrap_or("");
         if !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-            || last_line.trim_matches([' ', '\t']).is_empty()
+            || last_line.trim_matches(' ').is_empty()
         {
             return text;
         }
@@ -670,6 +687,8 @@ impl Builder<'_> {
             top.list.push(value);
             let deferred = std::mem::take(&mut top.deferred);
             top.list.extend(deferred.into_iter().map(Value::Comment));
+            let after_next = std::mem::take(&mut top.after_next);
+            top.list.extend(after_next.into_iter().map(Value::Comment));
         }
         let _ = span;
         Ok(pos)
