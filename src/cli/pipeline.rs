@@ -358,10 +358,21 @@ impl Kept<'_> {
         let text = zeroize::Zeroizing::new(
             crate::preserve::retext(self.kind, &text, self.plain, plain).map_err(error)?,
         );
+        // The documents as the new text reads (an inline comment of a
+        // removed entry now reads as a comment of its own line).
+        let read = self
+            .kind
+            .store(&StoreOptions::default())
+            .parse_plain(&text)
+            .map_err(|_| {
+                error(crate::preserve::PreserveError::Unsupported(
+                    "the changed text would not read back".into(),
+                ))
+            })?;
         crate::preserve::encrypt(
             self.kind,
             &text,
-            plain,
+            &read,
             &new.documents,
             &new.metadata.to_map(),
         )
