@@ -838,7 +838,8 @@ fn merge_keeps_a_preserved_layout() {
     repo(&sb);
     sb.write(
         ".sops.yaml",
-        SOPS_YAML.replace("RECIPIENT", &recipient(1)) + "stores:\n  yaml:\n    preserve_format: true\n",
+        SOPS_YAML.replace("RECIPIENT", &recipient(1))
+            + "stores:\n  yaml:\n    preserve_format: true\n",
     );
     let file = "kept.enc.yaml";
     let base = "# secrets\ndb:\n  user: admin   # login\n  password: 'base-pass'\napi_key:  base-key\n\nkeep: same\n";

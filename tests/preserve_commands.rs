@@ -16,7 +16,8 @@ use common::{key_file, recipient, require_sops, Sandbox};
 /// Comments, odd spacing and a key order sops would not choose.
 const YAML: &str = "# service settings\nname:   svc   # the name\nzeta: 1\ndb:\n   user: admin\n   # the password\n   password: \"p@ss\"\n   port:    5432\n\nlist: [a, b]   # two\nalpha: 'last'\n";
 const DOTENV: &str = "# app\nexport USER='admin'\nPASS=s3cret\n\nURL=https://x.example/?a=b\n";
-const INI: &str = "; settings\n[database]\nhost   =  db.internal\npassword = \"p;ss\"\n\n[cache]\nttl=300\n";
+const INI: &str =
+    "; settings\n[database]\nhost   =  db.internal\npassword = \"p;ss\"\n\n[cache]\nttl=300\n";
 const JSON: &str = "{ \"name\" : \"svc\",\n    \"port\":8080,\n  \"db\": {\"user\": \"admin\",   \"password\": \"p\"}\n}\n";
 
 fn run(cmd: &mut Command) -> Output {
@@ -72,7 +73,10 @@ fn check(sb: &Sandbox, file: &Path, expected: &str) {
     let ext = file.extension().unwrap().to_str().unwrap();
     let plain = sb.write(&format!("expected.{ext}"), expected);
     let normal = ok(
-        run(sb.enseal().args(["encrypt", "--age", &recipient(1)]).arg(&plain)),
+        run(sb
+            .enseal()
+            .args(["encrypt", "--age", &recipient(1)])
+            .arg(&plain)),
         "encrypt",
     );
     let normal = sb.write(&format!("normal.{ext}"), normal.stdout);
@@ -173,14 +177,23 @@ fn unset_removes_the_lines_of_the_entry() {
 #[test]
 fn the_config_store_setting_is_enough() {
     let sb = Sandbox::new();
-    sb.write(".sops.yaml", "stores:\n  dotenv:\n    preserve_format: true\n");
+    sb.write(
+        ".sops.yaml",
+        "stores:\n  dotenv:\n    preserve_format: true\n",
+    );
     let file = preserved(&sb, "a.env", DOTENV);
     ok(
-        run(keyed(&sb).arg("set").arg(&file).args([r#"["PASS"]"#, r#""n3w""#])),
+        run(keyed(&sb)
+            .arg("set")
+            .arg(&file)
+            .args([r#"["PASS"]"#, r#""n3w""#])),
         "set",
     );
     ok(
-        run(keyed(&sb).arg("set").arg(&file).args([r#"["NEW"]"#, r#""x y""#])),
+        run(keyed(&sb)
+            .arg("set")
+            .arg(&file)
+            .args([r#"["NEW"]"#, r#""x y""#])),
         "set new",
     );
     ok(
@@ -278,7 +291,15 @@ fn groups_add_and_delete_keep_the_layout() {
     let file = preserved(&sb, "g.ini", INI);
     ok(
         run(keyed(&sb)
-            .args(["groups", "add", "-i", "--preserve-format", "--age", &recipient(2), "-f"])
+            .args([
+                "groups",
+                "add",
+                "-i",
+                "--preserve-format",
+                "--age",
+                &recipient(2),
+                "-f",
+            ])
             .arg(&file)),
         "groups add",
     );

@@ -47,8 +47,8 @@ pub fn retext(
         .parse_plain(structured.as_bytes())
         .map_err(|_| cannot())?;
     let layout = layout(kind)?;
-    let (scan, pairs) = scan_and_pair(layout.as_ref(), &structured, false, &between, new)
-        .map_err(|_| cannot())?;
+    let (scan, pairs) =
+        scan_and_pair(layout.as_ref(), &structured, false, &between, new).map_err(|_| cannot())?;
     let mut edits = Vec::new();
     for (slot, (was, now)) in scan.values.iter().zip(&pairs.leaves) {
         if was == now {
@@ -77,7 +77,11 @@ pub fn retext(
     let read = store.parse_plain(out.as_bytes()).map_err(|_| cannot())?;
     // An inline comment may end on a line of its own (the flag is a
     // placement hint, not data).
-    let plainly = |docs: &[Map]| docs.iter().map(super::comments_as_comments).collect::<Vec<_>>();
+    let plainly = |docs: &[Map]| {
+        docs.iter()
+            .map(super::comments_as_comments)
+            .collect::<Vec<_>>()
+    };
     if plainly(&read) != plainly(new) {
         return Err(cannot());
     }
@@ -115,7 +119,12 @@ fn same_shape(a: &[Map], b: &[Map]) -> bool {
 
 /// The text with entries removed and added (YAML block mappings and
 /// dotenv); values of kept entries are left as they were.
-fn structure(kind: FormatKind, text: &str, old: &[Map], new: &[Map]) -> Result<String, PreserveError> {
+fn structure(
+    kind: FormatKind,
+    text: &str,
+    old: &[Map],
+    new: &[Map],
+) -> Result<String, PreserveError> {
     if old.len() != new.len() {
         return Err(cannot());
     }
@@ -228,7 +237,11 @@ struct Entry {
 }
 
 /// The entries at `indent` in `region`.
-fn yaml_entries(text: &str, region: Range<usize>, indent: usize) -> Result<Vec<Entry>, PreserveError> {
+fn yaml_entries(
+    text: &str,
+    region: Range<usize>,
+    indent: usize,
+) -> Result<Vec<Entry>, PreserveError> {
     let lines = lines_of(text, region);
     let mut entries: Vec<Entry> = Vec::new();
     for line in &lines {
@@ -277,9 +290,7 @@ fn yaml_key(content: &str) -> Option<(String, usize)> {
             return None;
         }
         let after = &content[close + 1..];
-        return after
-            .starts_with(':')
-            .then(|| (key.to_string(), close + 2));
+        return after.starts_with(':').then(|| (key.to_string(), close + 2));
     }
     let colon = content.find(": ").or_else(|| {
         let t = content.trim_end();
@@ -303,11 +314,13 @@ fn insertion_point(
     comments: usize,
 ) -> Result<usize, PreserveError> {
     let mut at = match after {
-        Some(key) => entries
-            .iter()
-            .find(|e| e.key == key)
-            .ok_or_else(cannot)?
-            .end,
+        Some(key) => {
+            entries
+                .iter()
+                .find(|e| e.key == key)
+                .ok_or_else(cannot)?
+                .end
+        }
         None => region.start,
     };
     let mut left = comments;
@@ -374,7 +387,11 @@ fn left_over(text: &str, entry: &Entry, indent: usize, comments: &[usize]) -> St
         Some(&c) => {
             // The span starts at or after the `#`.
             let hash = text[..=c.min(first_end - 1)].rfind('#').unwrap_or(c);
-            format!("{}{}\n", " ".repeat(indent), text[hash..first_end].trim_end())
+            format!(
+                "{}{}\n",
+                " ".repeat(indent),
+                text[hash..first_end].trim_end()
+            )
         }
         None => String::new(),
     }
@@ -534,7 +551,10 @@ mod tests {
             let Some(Value::Map(sub)) = m.get_mut("sub") else {
                 panic!()
             };
-            sub.push("y", Value::Map(Map(vec![Item::Entry("k".into(), Value::Int(2))])));
+            sub.push(
+                "y",
+                Value::Map(Map(vec![Item::Entry("k".into(), Value::Int(2))])),
+            );
         })
         .unwrap();
         assert_eq!(

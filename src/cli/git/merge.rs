@@ -114,12 +114,7 @@ pub(super) fn merge_driver(
         &theirs.metadata,
     );
     // What a kept layout is rebuilt from: ours as it is.
-    let ours_kept = preserve.then(|| {
-        (
-            ours.encrypted_documents().to_vec(),
-            ours.documents.clone(),
-        )
-    });
+    let ours_kept = preserve.then(|| (ours.encrypted_documents().to_vec(), ours.documents.clone()));
     let merged_plain = if preserve {
         merged.documents.clone()
     } else {
