@@ -225,16 +225,37 @@ fn ini_and_json_values_change_in_place() {
         "set json",
     );
     check(&sb, &json, &JSON.replace("\"p\"}", "\"q w\"}"));
-    // A new INI key cannot be placed yet: refused, the file unchanged.
-    let before = std::fs::read(&ini).unwrap();
+    // A new INI key, in its section's style; a key removed with its line.
+    ok(
+        run(keyed(&sb)
+            .args(["set", "--preserve-format"])
+            .arg(&ini)
+            .args([r#"["cache"]["size"]"#, r#""64""#])),
+        "set new ini key",
+    );
+    ok(
+        run(keyed(&sb)
+            .args(["unset", "--preserve-format"])
+            .arg(&ini)
+            .arg(r#"["database"]["host"]"#)),
+        "unset ini key",
+    );
+    check(
+        &sb,
+        &ini,
+        &INI.replace("host   =  db.internal\n", "")
+            .replace("ttl=300\n", "ttl=300\nsize=64\n"),
+    );
+    // A new JSON member cannot be placed yet: refused, the file unchanged.
+    let before = std::fs::read(&json).unwrap();
     let out = run(keyed(&sb)
         .args(["set", "--preserve-format"])
-        .arg(&ini)
-        .args([r#"["cache"]["new"]"#, r#""v""#]));
+        .arg(&json)
+        .args([r#"["new"]"#, r#""v""#]));
     assert_eq!(out.status.code(), Some(4), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("edit --preserve-format"), "{err}");
-    assert_eq!(std::fs::read(&ini).unwrap(), before);
+    assert_eq!(std::fs::read(&json).unwrap(), before);
 }
 
 #[test]

@@ -155,6 +155,7 @@ fn structure(
             }
         }
         FormatKind::Dotenv => dotenv_map(text, &old[0], &new[0], &mut edits)?,
+        FormatKind::Ini => ini_sections(text, &old[0], &new[0], &mut edits)?,
         _ => return Err(cannot()),
     }
     apply(text, edits)
@@ -517,6 +518,156 @@ fn dotenv_map(
     Ok(())
 }
 
+/// One INI section of the text: its name and the bytes after its header
+/// line up to the next header.
+struct Section {
+    name: String,
+    body: Range<usize>,
+}
+
+/// The sections of an INI text (the lines before the first header, the
+/// implicit `DEFAULT` section, are not one).
+fn ini_section_list(text: &str) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    for line in lines_of(text, 0..text.len()) {
+        let body = text[line.range.clone()].trim();
+        if let Some(name) = body.strip_prefix('[').and_then(|b| b.strip_suffix(']')) {
+            if let Some(last) = sections.last_mut() {
+                last.body.end = line.range.start;
+            }
+            sections.push(Section {
+                name: name.trim().to_string(),
+                body: line.range.end..text.len(),
+            });
+        }
+    }
+    sections
+}
+
+/// The `key = value` lines of an INI section body.
+fn ini_entries(text: &str, body: Range<usize>) -> Result<Vec<Entry>, PreserveError> {
+    let mut entries = Vec::new();
+    for line in lines_of(text, body) {
+        let content = text[line.range.clone()].trim();
+        if content.is_empty() || content.starts_with([';', '#']) {
+            continue;
+        }
+        let at = content.find(['=', ':']).ok_or_else(cannot)?;
+        let start = line.range.start
+            + (text[line.range.clone()].len() - text[line.range.clone()].trim_start().len());
+        entries.push(Entry {
+            key: content[..at].trim().to_string(),
+            start: line.range.start,
+            end: line.range.end,
+            // The separator with its spaces, as the file writes it.
+            rest: start + content[..at].trim_end().len()
+                ..start + at + 1 + (content[at + 1..].len() - content[at + 1..].trim_start().len()),
+        });
+    }
+    Ok(entries)
+}
+
+/// The value text of `value` as the INI store writes it.
+fn ini_value(key: &str, value: &Value) -> Result<String, PreserveError> {
+    let mut section = Map::new();
+    section.push(key, value.clone());
+    let mut doc = Map::new();
+    doc.push("s", Value::Map(section));
+    let store = FormatKind::Ini.store(&StoreOptions::default());
+    let emitted = store.emit_plain(&[doc]).map_err(|_| cannot())?;
+    let emitted = String::from_utf8(emitted).map_err(|_| cannot())?;
+    let line = emitted
+        .lines()
+        .find(|l| l.starts_with(key))
+        .ok_or_else(cannot)?;
+    Ok(line[key.len()..]
+        .trim_start()
+        .strip_prefix('=')
+        .ok_or_else(cannot)?
+        .trim_start()
+        .to_string())
+}
+
+fn ini_sections(
+    text: &str,
+    old: &Map,
+    new: &Map,
+    edits: &mut Vec<(Range<usize>, String)>,
+) -> Result<(), PreserveError> {
+    let sections = ini_section_list(text);
+    for (name, now) in new.entries() {
+        let was = old.get(name);
+        if was == Some(now) {
+            continue;
+        }
+        let (Value::Map(n), Some(Value::Map(o))) = (now, was) else {
+            if was.is_none() {
+                continue; // a new section: below
+            }
+            return Err(cannot());
+        };
+        let mut found = sections.iter().filter(|s| s.name == name);
+        let (Some(section), None) = (found.next(), found.next()) else {
+            return Err(cannot());
+        };
+        if name == "DEFAULT" {
+            return Err(cannot());
+        }
+        let entries = ini_entries(text, section.body.clone())?;
+        let keys: Vec<&str> = o.entries().map(|(k, _)| k).collect();
+        if entries.len() != keys.len() || entries.iter().zip(&keys).any(|(e, k)| e.key != *k) {
+            return Err(cannot());
+        }
+        for entry in &entries {
+            if n.get(&entry.key).is_none() {
+                edits.push((entry.start..entry.end, String::new()));
+            }
+        }
+        // The separator of the entry before, else of the section's last.
+        for (after, comments, key, value) in additions(o, n) {
+            let at = insertion_point(text, section.body.clone(), &entries, after, comments)?;
+            let like = after
+                .and_then(|a| entries.iter().find(|e| e.key == a))
+                .or(entries.last());
+            let separator = like.map_or(" = ", |e| &text[e.rest.clone()]);
+            let mut line = format!("{key}{separator}{}\n", ini_value(key, value)?);
+            if at > 0 && !text[..at].ends_with('\n') {
+                line.insert(0, '\n');
+            }
+            edits.push((at..at, line));
+        }
+    }
+    for (name, _) in old.entries() {
+        if new.get(name).is_none() {
+            return Err(cannot());
+        }
+    }
+    // New sections, at the end of the file, after a blank line.
+    let mut tail = String::new();
+    for (name, now) in new.entries() {
+        if old.get(name).is_some() {
+            continue;
+        }
+        let Value::Map(n) = now else {
+            return Err(cannot());
+        };
+        if !text.is_empty() || !tail.is_empty() {
+            tail.push('\n');
+        }
+        tail.push_str(&format!("[{name}]\n"));
+        for (key, value) in n.entries() {
+            tail.push_str(&format!("{key} = {}\n", ini_value(key, value)?));
+        }
+    }
+    if !tail.is_empty() {
+        if !text.is_empty() && !text.ends_with('\n') {
+            tail.insert(0, '\n');
+        }
+        edits.push((text.len()..text.len(), tail));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,14 +745,43 @@ mod tests {
     }
 
     #[test]
-    fn structure_changes_that_cannot_be_kept_are_refused() {
-        // INI and JSON keep values only: a new key is refused.
-        let ini = "[s]\nk = v\n";
-        let err = change(FormatKind::Ini, ini, |m| {
+    fn ini_keys_are_added_and_removed_in_the_section_style() {
+        let ini = "[s]\nk   =  v\nx=1\n\n[t]\n; about a\na = b\n";
+        let out = change(FormatKind::Ini, ini, |m| {
+            let Some(Value::Map(s)) = m.get_mut("s") else {
+                panic!()
+            };
+            s.remove("x");
+            s.push("n", Value::Str("w".into()));
+            m.push(
+                "u",
+                Value::Map(Map(vec![Item::Entry("p".into(), Value::Str("q".into()))])),
+            );
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            "[s]\nk   =  v\nn   =  w\n\n[t]\n; about a\na = b\n\n[u]\np = q\n"
+        );
+        // The reader puts a key's comment lines after it: a new key in a
+        // section with comments is refused rather than misplaced.
+        let commented = "[s]\n; about k\nk = v\n";
+        let err = change(FormatKind::Ini, commented, |m| {
             let Some(Value::Map(s)) = m.get_mut("s") else {
                 panic!()
             };
             s.push("n", Value::Str("w".into()));
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("edit --preserve-format"), "{err}");
+    }
+
+    #[test]
+    fn structure_changes_that_cannot_be_kept_are_refused() {
+        // JSON keeps values only: a new key is refused.
+        let json = "{\"k\": \"v\"}\n";
+        let err = change(FormatKind::Json, json, |m| {
+            m.push("n", Value::Str("w".into()));
         })
         .unwrap_err();
         assert!(err.to_string().contains("edit --preserve-format"), "{err}");
