@@ -871,3 +871,53 @@ fn merge_keeps_a_preserved_layout() {
     );
     assert_eq!(git(&sb, &["status", "--porcelain"]).ok().out(), "");
 }
+
+/// A merge that ours' layout cannot take (a member added to a JSON file)
+/// is written in the normal layout, with a warning: never lost.
+#[test]
+fn merge_outside_a_preserved_layout_falls_back_to_the_normal_one() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    repo(&sb);
+    sb.write(
+        ".sops.yaml",
+        SOPS_YAML.replace("RECIPIENT", &recipient(1))
+            + "stores:\n  json:\n    preserve_format: true\n",
+    );
+    let file = "kept.enc.json";
+    add_encrypted(&sb, file, "{ \"a\" : \"1\",  \"b\": \"2\" }\n");
+    commit_all(&sb, "secrets");
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    set(&sb, file, r#"["a"]"#, r#""theirs""#);
+    // A member added in the normal layout (a config without the setting).
+    sb.write(
+        "plain-config.yaml",
+        SOPS_YAML.replace("RECIPIENT", &recipient(1)),
+    );
+    run(enseal_k(&sb).args([
+        "--config",
+        "plain-config.yaml",
+        "set",
+        file,
+        r#"["c"]"#,
+        r#""new""#,
+    ]))
+    .ok();
+    std::fs::remove_file(sb.path("plain-config.yaml")).unwrap();
+    commit_all(&sb, "feature");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    set(&sb, file, r#"["b"]"#, r#""ours""#);
+    commit_all(&sb, "main");
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_eq!(merge.code, Some(0), "{}\n{}", merge.out(), merge.err());
+    assert!(
+        merge.err().contains("written in the normal layout"),
+        "{}",
+        merge.err()
+    );
+    let plain = sops_decrypt(&sb, &sops, file);
+    assert_eq!(
+        plain,
+        "{\n\t\"a\": \"theirs\",\n\t\"b\": \"ours\",\n\t\"c\": \"new\"\n}\n"
+    );
+}
