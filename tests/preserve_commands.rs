@@ -356,3 +356,33 @@ fn without_the_mode_the_normal_layout_is_written() {
     assert!(text.contains("\n#ENC["), "{text}");
     assert!(!text.contains("name:   ENC["), "{text}");
 }
+
+#[test]
+fn bulk_updatekeys_follows_the_config_setting() {
+    let sb = Sandbox::new();
+    // `-r`: the bulk path.
+    let dir = sb.path("d");
+    std::fs::create_dir(&dir).unwrap();
+    let a = dir.join("a.yaml");
+    let b = dir.join("b.env");
+    std::fs::rename(preserved(&sb, "a.yaml", YAML), &a).unwrap();
+    std::fs::rename(preserved(&sb, "b.env", DOTENV), &b).unwrap();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - age: {},{}\nstores:\n  yaml:\n    preserve_format: true\n  dotenv:\n    preserve_format: true\n",
+            recipient(1),
+            recipient(2)
+        ),
+    );
+    ok(
+        run(keyed(&sb).args(["updatekeys", "-y", "-r"]).arg(&dir)),
+        "updatekeys -r",
+    );
+    check(&sb, &a, YAML);
+    check(&sb, &b, DOTENV);
+    for file in [&a, &b] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains(&recipient(2)), "{text}");
+    }
+}
