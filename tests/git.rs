@@ -872,7 +872,7 @@ fn merge_keeps_a_preserved_layout() {
     assert_eq!(git(&sb, &["status", "--porcelain"]).ok().out(), "");
 }
 
-/// A merge that ours' layout cannot take (a member added to a JSON file)
+/// A merge that ours' layout cannot take (a JSON member holding an object)
 /// is written in the normal layout, with a warning: never lost.
 #[test]
 fn merge_outside_a_preserved_layout_falls_back_to_the_normal_one() {
@@ -900,7 +900,7 @@ fn merge_outside_a_preserved_layout_falls_back_to_the_normal_one() {
         "set",
         file,
         r#"["c"]"#,
-        r#""new""#,
+        r#"{"x": "new"}"#,
     ]))
     .ok();
     std::fs::remove_file(sb.path("plain-config.yaml")).unwrap();
@@ -918,6 +918,6 @@ fn merge_outside_a_preserved_layout_falls_back_to_the_normal_one() {
     let plain = sops_decrypt(&sb, &sops, file);
     assert_eq!(
         plain,
-        "{\n\t\"a\": \"theirs\",\n\t\"b\": \"ours\",\n\t\"c\": \"new\"\n}\n"
+        "{\n\t\"a\": \"theirs\",\n\t\"b\": \"ours\",\n\t\"c\": {\n\t\t\"x\": \"new\"\n\t}\n}\n"
     );
 }

@@ -246,12 +246,33 @@ fn ini_and_json_values_change_in_place() {
         &INI.replace("host   =  db.internal\n", "")
             .replace("ttl=300\n", "ttl=300\nsize=64\n"),
     );
-    // A new JSON member cannot be placed yet: refused, the file unchanged.
+    // A new JSON member, spaced like the one before it.
+    ok(
+        run(keyed(&sb)
+            .args(["set", "--preserve-format"])
+            .arg(&json)
+            .args([r#"["db"]["port"]"#, r#""5432""#])),
+        "set new json member",
+    );
+    ok(
+        run(keyed(&sb)
+            .args(["unset", "--preserve-format"])
+            .arg(&json)
+            .arg(r#"["port"]"#)),
+        "unset json member",
+    );
+    check(
+        &sb,
+        &json,
+        "{ \"name\" : \"svc\",\n  \"db\": {\"user\": \"admin\",   \"password\": \"q w\",   \"port\": \"5432\"}\n}\n",
+    );
+    // A new member holding an object cannot be placed yet: refused, the
+    // file unchanged.
     let before = std::fs::read(&json).unwrap();
     let out = run(keyed(&sb)
         .args(["set", "--preserve-format"])
         .arg(&json)
-        .args([r#"["new"]"#, r#""v""#]));
+        .args([r#"["new"]"#, r#"{"v": 1}"#]));
     assert_eq!(out.status.code(), Some(4), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("edit --preserve-format"), "{err}");

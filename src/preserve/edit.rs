@@ -3,11 +3,13 @@
 //! that did not change stays byte for byte.
 //!
 //! Two steps:
-//! 1. structure (YAML and dotenv): an entry the new tree no longer has is
-//!    cut out with its lines; an entry it gained is written after the entry
-//!    that precedes it in the new tree (after the comments that follow
-//!    that entry in the tree), in the normal store's style, indented like
-//!    its siblings (a nested mapping with the file's own indent step);
+//! 1. structure (YAML block mappings, dotenv, INI sections, JSON objects):
+//!    an entry the new tree no longer has is cut out with its lines (JSON:
+//!    with its comma); an entry it gained is written after the entry that
+//!    precedes it in the new tree (after the comments that follow that
+//!    entry in the tree), in the normal store's spelling, indented and
+//!    spaced like its siblings (a nested YAML mapping with the file's own
+//!    indent step);
 //! 2. values: every scalar that changed is written in place, in the style
 //!    of the value it replaces (quotes, block scalar…), as decryption in
 //!    this mode writes it.
@@ -117,8 +119,8 @@ fn same_shape(a: &[Map], b: &[Map]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| map(x, y))
 }
 
-/// The text with entries removed and added (YAML block mappings and
-/// dotenv); values of kept entries are left as they were.
+/// The text with entries removed and added; values of kept entries are
+/// left as they were.
 fn structure(
     kind: FormatKind,
     text: &str,
@@ -156,6 +158,11 @@ fn structure(
         }
         FormatKind::Dotenv => dotenv_map(text, &old[0], &new[0], &mut edits)?,
         FormatKind::Ini => ini_sections(text, &old[0], &new[0], &mut edits)?,
+        FormatKind::Json => {
+            let mut at = 0;
+            let root = json_value(text.as_bytes(), &mut at)?.ok_or_else(cannot)?;
+            json_map(text, &root, &old[0], &new[0], &mut edits)?;
+        }
         _ => return Err(cannot()),
     }
     apply(text, edits)
@@ -668,6 +675,206 @@ fn ini_sections(
     Ok(())
 }
 
+/// A JSON object of the text: where its braces are and its members.
+struct JsonObject {
+    open: usize,
+    close: usize,
+    members: Vec<JsonMember>,
+}
+
+/// One member: where its key starts and ends, where its value starts and
+/// ends, and the value when it is an object.
+struct JsonMember {
+    key: String,
+    key_start: usize,
+    key_end: usize,
+    value_start: usize,
+    value_end: usize,
+    object: Option<JsonObject>,
+}
+
+fn json_space(text: &[u8], at: &mut usize) {
+    while *at < text.len() && matches!(text[*at], b' ' | b'\t' | b'\n' | b'\r') {
+        *at += 1;
+    }
+}
+
+/// Skips one JSON value at `at`; `Some` with its layout when it is an
+/// object.
+fn json_value(text: &[u8], at: &mut usize) -> Result<Option<JsonObject>, PreserveError> {
+    json_space(text, at);
+    match text.get(*at).ok_or_else(cannot)? {
+        b'{' => {
+            let open = *at;
+            *at += 1;
+            let mut members = Vec::new();
+            loop {
+                json_space(text, at);
+                match text.get(*at).ok_or_else(cannot)? {
+                    b'}' => {
+                        let close = *at;
+                        *at += 1;
+                        return Ok(Some(JsonObject {
+                            open,
+                            close,
+                            members,
+                        }));
+                    }
+                    b',' => *at += 1,
+                    b'"' => {
+                        let key_start = *at;
+                        json_string(text, at)?;
+                        let key_end = *at;
+                        let key: String = serde_json::from_slice(&text[key_start..key_end])
+                            .map_err(|_| cannot())?;
+                        json_space(text, at);
+                        if text.get(*at) != Some(&b':') {
+                            return Err(cannot());
+                        }
+                        *at += 1;
+                        json_space(text, at);
+                        let value_start = *at;
+                        let object = json_value(text, at)?;
+                        members.push(JsonMember {
+                            key,
+                            key_start,
+                            key_end,
+                            value_start,
+                            value_end: *at,
+                            object,
+                        });
+                    }
+                    _ => return Err(cannot()),
+                }
+            }
+        }
+        b'[' => {
+            *at += 1;
+            loop {
+                json_space(text, at);
+                match text.get(*at).ok_or_else(cannot)? {
+                    b']' => {
+                        *at += 1;
+                        return Ok(None);
+                    }
+                    b',' => *at += 1,
+                    _ => {
+                        json_value(text, at)?;
+                    }
+                }
+            }
+        }
+        b'"' => json_string(text, at).map(|()| None),
+        _ => {
+            while *at < text.len()
+                && !matches!(text[*at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                *at += 1;
+            }
+            Ok(None)
+        }
+    }
+}
+
+fn json_string(text: &[u8], at: &mut usize) -> Result<(), PreserveError> {
+    *at += 1;
+    while *at < text.len() {
+        match text[*at] {
+            b'\\' => *at += 2,
+            b'"' => {
+                *at += 1;
+                return Ok(());
+            }
+            _ => *at += 1,
+        }
+    }
+    Err(cannot())
+}
+
+fn json_map(
+    text: &str,
+    object: &JsonObject,
+    old: &Map,
+    new: &Map,
+    edits: &mut Vec<(Range<usize>, String)>,
+) -> Result<(), PreserveError> {
+    let members = &object.members;
+    let keys: Vec<&str> = old.entries().map(|(k, _)| k).collect();
+    if members.len() != keys.len() || members.iter().zip(&keys).any(|(m, k)| m.key != *k) {
+        return Err(cannot());
+    }
+    let kept = members.iter().filter(|m| new.get(&m.key).is_some()).count();
+    for (i, member) in members.iter().enumerate() {
+        match (old.get(&member.key), new.get(&member.key)) {
+            // The object becomes empty: `{}` as the file wrote its braces.
+            (_, None) if kept == 0 && i == 0 => {
+                edits.push((object.open + 1..object.close, String::new()));
+            }
+            (_, None) if kept == 0 => {}
+            (_, None) => {
+                // With the separator before it (the members after it keep
+                // their own spacing), or after it when it is the first.
+                let range = match i {
+                    0 => member.key_start..members[1].key_start,
+                    _ => members[i - 1].value_end..member.value_end,
+                };
+                edits.push((range, String::new()));
+            }
+            (Some(Value::Map(o)), Some(Value::Map(n))) if o != n && !same_shape_map(o, n) => {
+                let child = member.object.as_ref().ok_or_else(cannot)?;
+                json_map(text, child, o, n, edits)?;
+            }
+            _ => {}
+        }
+    }
+    let store = FormatKind::Json.store(&StoreOptions::default());
+    for (after, _, key, value) in additions(old, new) {
+        if matches!(value, Value::Map(_) | Value::List(_)) {
+            return Err(cannot());
+        }
+        let rendered = store.emit_value(value).map_err(|_| cannot())?;
+        let rendered = String::from_utf8(rendered).map_err(|_| cannot())?;
+        let quoted = serde_json::to_string(key).map_err(|_| cannot())?;
+        // The spacing of the member before (or the first one).
+        let like = after
+            .and_then(|a| members.iter().position(|m| m.key == a))
+            .or((!members.is_empty()).then_some(0));
+        let (separator, gap) = match like {
+            Some(j) => {
+                let m = &members[j];
+                // The space between two members (after the comma), else
+                // after the opening brace.
+                let pair = if j > 0 {
+                    Some(j - 1)
+                } else {
+                    (members.len() > 1).then_some(0)
+                };
+                let gap = match pair {
+                    Some(p) => {
+                        let between = &text[members[p].value_end..members[p + 1].key_start];
+                        between.trim_start().trim_start_matches(',').to_string()
+                    }
+                    None => text[object.open + 1..m.key_start].to_string(),
+                };
+                (text[m.key_end..m.value_start].to_string(), gap)
+            }
+            None => (": ".to_string(), String::new()),
+        };
+        let member = format!("{quoted}{separator}{rendered}");
+        match after.and_then(|a| members.iter().find(|m| m.key == a)) {
+            Some(m) => edits.push((m.value_end..m.value_end, format!(",{gap}{member}"))),
+            None if members.is_empty() => {
+                edits.push((object.open + 1..object.open + 1, member));
+            }
+            None => {
+                let first = &members[0];
+                edits.push((first.key_start..first.key_start, format!("{member},{gap}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -734,6 +941,33 @@ mod tests {
     }
 
     #[test]
+    fn json_members_are_added_and_removed_in_the_object_style() {
+        let json = "{ \"a\" : 1,\n    \"b\":\"x\",\n    \"o\": {\"p\": true,  \"q\": null}\n}\n";
+        let out = change(FormatKind::Json, json, |m| {
+            m.remove("a");
+            m.push("n", Value::Str("w\"".into()));
+            let Some(Value::Map(o)) = m.get_mut("o") else {
+                panic!()
+            };
+            o.remove("q");
+            o.push("r", Value::Int(2));
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            "{ \"b\":\"x\",\n    \"o\": {\"p\": true,  \"r\": 2},\n    \"n\": \"w\\\"\"\n}\n"
+        );
+        let out = change(FormatKind::Json, "{\"a\": {\"b\": 1}}", |m| {
+            let Some(Value::Map(o)) = m.get_mut("a") else {
+                panic!()
+            };
+            o.remove("b");
+        })
+        .unwrap();
+        assert_eq!(out, "{\"a\": {}}");
+    }
+
+    #[test]
     fn dotenv_lines_are_added_and_removed() {
         let text = "# db\nexport USER='admin'\nPASS=x\n\nLAST=1";
         let out = change(FormatKind::Dotenv, text, |m| {
@@ -778,10 +1012,10 @@ mod tests {
 
     #[test]
     fn structure_changes_that_cannot_be_kept_are_refused() {
-        // JSON keeps values only: a new key is refused.
+        // A new JSON member that is an object or array.
         let json = "{\"k\": \"v\"}\n";
         let err = change(FormatKind::Json, json, |m| {
-            m.push("n", Value::Str("w".into()));
+            m.push("n", Value::Map(Map::new()));
         })
         .unwrap_err();
         assert!(err.to_string().contains("edit --preserve-format"), "{err}");
