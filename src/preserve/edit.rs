@@ -759,7 +759,11 @@ fn json_value(text: &[u8], at: &mut usize) -> Result<Option<JsonObject>, Preserv
                     }
                     b',' => *at += 1,
                     _ => {
+                        let from = *at;
                         json_value(text, at)?;
+                        if *at == from {
+                            return Err(cannot());
+                        }
                     }
                 }
             }
