@@ -36,7 +36,8 @@ pub fn retext(
         return Ok(text.as_bytes().to_vec());
     }
     let store = kind.store(&StoreOptions::default());
-    let structured = if same_shape(old, new) {
+    // The plaintext copies are wiped when dropped.
+    let structured = zeroize::Zeroizing::new(if same_shape(old, new) {
         text.to_string()
     } else {
         let shaped = structure(kind, text, old, new)?;
@@ -44,7 +45,7 @@ pub fn retext(
             return Err(cannot());
         }
         shaped
-    };
+    });
     let between = store
         .parse_plain(structured.as_bytes())
         .map_err(|_| cannot())?;
