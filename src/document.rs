@@ -234,6 +234,11 @@ impl std::fmt::Debug for Opened {
 }
 
 impl Opened {
+    /// The encrypted documents as read from the file.
+    pub fn encrypted_documents(&self) -> &[Map] {
+        &self.encrypted
+    }
+
     /// Encrypts `documents` with this file's data key, keys and rule. Values
     /// whose path, type and plaintext were in the decrypted file keep their
     /// ciphertext; `lastmodified` and the MAC are new. Returns `None` when

@@ -828,3 +828,96 @@ fn setup_names_this_binary_when_path_has_no_enseal() {
         .out();
     assert_eq!(textconv, "my-enseal git textconv\n");
 }
+
+/// A file kept in its own layout (`stores.yaml.preserve_format`): the
+/// merge driver writes the merge in ours' layout.
+#[test]
+fn merge_keeps_a_preserved_layout() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    repo(&sb);
+    sb.write(
+        ".sops.yaml",
+        SOPS_YAML.replace("RECIPIENT", &recipient(1))
+            + "stores:\n  yaml:\n    preserve_format: true\n",
+    );
+    let file = "kept.enc.yaml";
+    let base = "# secrets\ndb:\n  user: admin   # login\n  password: 'base-pass'\napi_key:  base-key\n\nkeep: same\n";
+    add_encrypted(&sb, file, base);
+    commit_all(&sb, "secrets");
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    set(&sb, file, r#"["db"]["password"]"#, r#""feature-pass""#);
+    set(&sb, file, r#"["added_theirs"]"#, r#""t-value""#);
+    commit_all(&sb, "feature");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    set(&sb, file, r#"["api_key"]"#, r#""main-key""#);
+    run(enseal_k(&sb).args(["unset", file, r#"["keep"]"#])).ok();
+    commit_all(&sb, "main");
+
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_eq!(merge.code, Some(0), "{}\n{}", merge.out(), merge.err());
+    assert!(!merge.err().contains("normal layout"), "{}", merge.err());
+    let dec = run(enseal_k(&sb).args(["decrypt", "--preserve-format", file])).ok();
+    assert_eq!(
+        dec.out(),
+        // A new key goes right after the entry before it (blank lines stay
+        // after it).
+        "# secrets\ndb:\n  user: admin   # login\n  password: 'feature-pass'\napi_key:  main-key\nadded_theirs: t-value\n\n"
+    );
+    let plain = sops_decrypt(&sb, &sops, file);
+    assert_eq!(
+        plain,
+        "# secrets\ndb:\n    # login\n    user: admin\n    password: feature-pass\napi_key: main-key\nadded_theirs: t-value\n"
+    );
+    assert_eq!(git(&sb, &["status", "--porcelain"]).ok().out(), "");
+}
+
+/// A merge that ours' layout cannot take (a JSON member holding an object)
+/// is written in the normal layout, with a warning: never lost.
+#[test]
+fn merge_outside_a_preserved_layout_falls_back_to_the_normal_one() {
+    let Some(sops) = require_sops() else { return };
+    let sb = Sandbox::new();
+    repo(&sb);
+    sb.write(
+        ".sops.yaml",
+        SOPS_YAML.replace("RECIPIENT", &recipient(1))
+            + "stores:\n  json:\n    preserve_format: true\n",
+    );
+    let file = "kept.enc.json";
+    add_encrypted(&sb, file, "{ \"a\" : \"1\",  \"b\": \"2\" }\n");
+    commit_all(&sb, "secrets");
+    git(&sb, &["checkout", "-q", "-b", "feature"]).ok();
+    set(&sb, file, r#"["a"]"#, r#""theirs""#);
+    // A member added in the normal layout (a config without the setting).
+    sb.write(
+        "plain-config.yaml",
+        SOPS_YAML.replace("RECIPIENT", &recipient(1)),
+    );
+    run(enseal_k(&sb).args([
+        "--config",
+        "plain-config.yaml",
+        "set",
+        file,
+        r#"["c"]"#,
+        r#"{"x": "new"}"#,
+    ]))
+    .ok();
+    std::fs::remove_file(sb.path("plain-config.yaml")).unwrap();
+    commit_all(&sb, "feature");
+    git(&sb, &["checkout", "-q", "main"]).ok();
+    set(&sb, file, r#"["b"]"#, r#""ours""#);
+    commit_all(&sb, "main");
+    let merge = git(&sb, &["merge", "--no-edit", "feature"]);
+    assert_eq!(merge.code, Some(0), "{}\n{}", merge.out(), merge.err());
+    assert!(
+        merge.err().contains("written in the normal layout"),
+        "{}",
+        merge.err()
+    );
+    let plain = sops_decrypt(&sb, &sops, file);
+    assert_eq!(
+        plain,
+        "{\n\t\"a\": \"theirs\",\n\t\"b\": \"ours\",\n\t\"c\": {\n\t\t\"x\": \"new\"\n\t}\n}\n"
+    );
+}

@@ -26,6 +26,7 @@ pub(crate) fn run(cmd: &GroupsCmd, config_path: Option<&str>) -> Result<()> {
                 args.file.as_deref(),
                 args.in_place,
                 args.shamir_secret_sharing_threshold,
+                args.preserve_format,
                 config_path,
                 |groups, _| {
                     groups.push(group);
@@ -46,6 +47,7 @@ pub(crate) fn run(cmd: &GroupsCmd, config_path: Option<&str>) -> Result<()> {
                 args.file.as_deref(),
                 args.in_place,
                 args.shamir_secret_sharing_threshold,
+                args.preserve_format,
                 config_path,
                 |groups, threshold| {
                     if index >= groups.len() {
@@ -119,6 +121,7 @@ fn change(
     file: Option<&str>,
     in_place: bool,
     threshold_flag: Option<usize>,
+    preserve_flag: bool,
     config_path: Option<&str>,
     edit: impl FnOnce(&mut Vec<KeyGroup>, usize) -> Result<()>,
 ) -> Result<()> {
@@ -130,7 +133,7 @@ fn change(
         ..Default::default()
     };
     let context = ConfigContext::load(config_path)?;
-    let source = Source::read(&context, Some(file), &io, false, true)?;
+    let source = Source::read(&context, Some(file), &io, preserve_flag, true)?;
     let name = source.name();
     let encrypted = source.load_encrypted()?;
     let metadata = &encrypted.metadata;
@@ -150,6 +153,9 @@ fn change(
         &mut keys,
         source.out_store.as_ref(),
         name,
+        source
+            .preserve
+            .then_some((source.in_kind, &source.input.bytes[..])),
     )?;
     source.write(&io, &bytes)
 }

@@ -310,13 +310,74 @@ pub(crate) fn preserve_rewrite(
     plain: &[crate::tree::Map],
     new: &EncryptedDocument,
 ) -> Result<Vec<u8>> {
-    let error = source.preserve_error(crate::error::exit::ERROR_DUMPING_TREE);
-    let kind = source.in_kind;
-    let text = zeroize::Zeroizing::new(
-        crate::preserve::decrypt(kind, &source.input.bytes, old, plain).map_err(&error)?,
-    );
-    crate::preserve::encrypt(kind, &text, plain, &new.documents, &new.metadata.to_map())
+    let kept = Kept {
+        kind: source.in_kind,
+        bytes: &source.input.bytes,
+        encrypted: old,
+        plain,
+    };
+    kept.rewrite(plain, new, &source.input.name)
+}
+
+/// An encrypted file whose layout is kept (format-preserving mode): its
+/// bytes, their parsed documents and their decryption. Every command that
+/// writes such a file again (`set`, `unset`, `rotate`, `updatekeys`,
+/// `groups`, the merge driver) goes through [`Kept::rewrite`].
+pub(crate) struct Kept<'a> {
+    /// The format.
+    pub kind: FormatKind,
+    /// The file as it is.
+    pub bytes: &'a [u8],
+    /// Its parsed (encrypted) documents.
+    pub encrypted: &'a [crate::tree::Map],
+    /// Their decryption.
+    pub plain: &'a [crate::tree::Map],
+}
+
+impl Kept<'_> {
+    /// The file holding `plain` (the new plaintext documents; the old ones
+    /// when only keys or the data key changed), encrypted as `new`, in the
+    /// file's layout: decrypted in place, changed in place
+    /// ([`crate::preserve::retext`]), encrypted in place. Every check of
+    /// `encrypt --preserve-format` applies; `name` names the file in errors.
+    pub fn rewrite(
+        &self,
+        plain: &[crate::tree::Map],
+        new: &EncryptedDocument,
+        name: &str,
+    ) -> Result<Vec<u8>> {
+        let error = |e: crate::preserve::PreserveError| Error::Preserve {
+            path: name.to_string(),
+            message: e.to_string(),
+            code: crate::error::exit::ERROR_DUMPING_TREE,
+        };
+        let text = zeroize::Zeroizing::new(
+            crate::preserve::decrypt(self.kind, self.bytes, self.encrypted, self.plain)
+                .map_err(error)?,
+        );
+        let text = zeroize::Zeroizing::new(
+            crate::preserve::retext(self.kind, &text, self.plain, plain).map_err(error)?,
+        );
+        // The documents as the new text reads (an inline comment of a
+        // removed entry now reads as a comment of its own line).
+        let read = self
+            .kind
+            .store(&StoreOptions::default())
+            .parse_plain(&text)
+            .map_err(|_| {
+                error(crate::preserve::PreserveError::Unsupported(
+                    "the changed text would not read back".into(),
+                ))
+            })?;
+        crate::preserve::encrypt(
+            self.kind,
+            &text,
+            &read,
+            &new.documents,
+            &new.metadata.to_map(),
+        )
         .map_err(error)
+    }
 }
 
 /// The bytes of `encrypted` with `new_groups` (and `threshold`) as its key
@@ -325,6 +386,10 @@ pub(crate) fn preserve_rewrite(
 /// the diff shows it): its holder has the data key, so every value is
 /// decrypted (MAC verified) and encrypted again under a new one (sops keeps
 /// the data key here).
+///
+/// With `preserve` (the file's format and bytes), the file keeps its
+/// layout: its values are decrypted (MAC verified) to rebuild it, and the
+/// unchanged ones keep their ciphertext.
 pub(crate) fn apply_key_groups(
     encrypted: EncryptedDocument,
     new_groups: Vec<KeyGroup>,
@@ -332,7 +397,11 @@ pub(crate) fn apply_key_groups(
     keys: &mut KeyContext,
     out_store: &dyn Store,
     name: &str,
+    preserve: Option<(FormatKind, &[u8])>,
 ) -> Result<Vec<u8>> {
+    if let Some((kind, bytes)) = preserve {
+        return apply_key_groups_kept(encrypted, new_groups, threshold, keys, kind, bytes, name);
+    }
     let mut groups = new_groups;
     // Check before asking for identities: a rule the data key cannot be
     // wrapped for fails without touching the file.
@@ -355,6 +424,49 @@ pub(crate) fn apply_key_groups(
     emit_encrypted(out_store, &encrypted).map_err(|e| e.in_file(name))
 }
 
+/// [`apply_key_groups`] of a file whose layout is kept.
+fn apply_key_groups_kept(
+    encrypted: EncryptedDocument,
+    new_groups: Vec<KeyGroup>,
+    threshold: usize,
+    keys: &mut KeyContext,
+    kind: FormatKind,
+    bytes: &[u8],
+    name: &str,
+) -> Result<Vec<u8>> {
+    let mut groups = new_groups;
+    changes::check_threshold(groups.len(), threshold).map_err(|e| Error::Key(e).in_file(name))?;
+    let removes = changes::removes_a_key(&encrypted.metadata.key_groups, &groups);
+    if removes {
+        changes::check_wrappable(&groups).map_err(|e| Error::Key(e).in_file(name))?;
+    }
+    let old_documents = encrypted.documents.clone();
+    let old_metadata = encrypted.metadata.clone();
+    let opened = encrypted.open(keys, false).map_err(located(name))?;
+    warn_all(name, &opened.warnings);
+    let plain = &opened.documents;
+    let kept = Kept {
+        kind,
+        bytes,
+        encrypted: &old_documents,
+        plain,
+    };
+    let new = if removes {
+        crate::document::encrypt_like(plain.clone(), groups, threshold, &old_metadata)
+            .map_err(|e| e.in_file(name))?
+    } else {
+        let mut metadata = old_metadata;
+        let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
+            .map_err(Error::RetrieveKey)?;
+        changes::rewrap(&mut groups, threshold, &data_key)
+            .map_err(|e| Error::GenerateDataKey(e).in_file(name))?;
+        metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
+        metadata.key_groups = groups;
+        EncryptedDocument::new(old_documents.clone(), metadata)
+    };
+    kept.rewrite(plain, &new, name)
+}
+
 /// An encrypted file opened for a change in place.
 pub(crate) struct OpenFile {
     /// The file.
@@ -367,6 +479,8 @@ pub(crate) struct OpenFile {
     pub out_store: Box<dyn Store>,
     /// The store edited plaintext is parsed with.
     pub in_store: Box<dyn Store>,
+    /// Format-preserving mode: the format whose layout is kept.
+    pub preserve: Option<FormatKind>,
     /// The lock on the file, held from the read to the write.
     lock: Option<crate::lock::FileLock>,
 }
@@ -382,6 +496,10 @@ pub(crate) struct LockedFile {
     pub in_store: Box<dyn Store>,
     /// The store it is written with.
     pub out_store: Box<dyn Store>,
+    /// Its bytes as read.
+    pub bytes: Vec<u8>,
+    /// Its input and output formats.
+    pub kinds: (FormatKind, FormatKind),
     lock: Option<crate::lock::FileLock>,
 }
 
@@ -401,6 +519,8 @@ pub(crate) fn lock_encrypted(file: &str, io: &IoArgs, stores: StoreOptions) -> R
         encrypted,
         in_store,
         out_store,
+        bytes: bytes.to_vec(),
+        kinds: (in_kind, out_kind),
         lock,
     })
 }
@@ -409,8 +529,11 @@ pub(crate) fn lock_encrypted(file: &str, io: &IoArgs, stores: StoreOptions) -> R
 /// dropped), then reads, decrypts and verifies it.
 pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Result<OpenFile> {
     let mut keys = key_context(args.decryption_order.as_deref())?;
-    let stores = ConfigContext::load(config)?.stores();
-    let locked = lock_encrypted(file, &args.io(), stores)?;
+    let context = ConfigContext::load(config)?;
+    let locked = lock_encrypted(file, &args.io(), context.stores())?;
+    let (in_kind, out_kind) = locked.kinds;
+    let preserve =
+        preserve_mode(args.preserve_format, &context, in_kind, out_kind)?.then_some(in_kind);
     let opened = locked
         .encrypted
         .open(&mut keys, args.ignore_mac)
@@ -422,6 +545,7 @@ pub(crate) fn open_file(file: &str, args: &OpenArgs, config: Option<&str>) -> Re
         opened,
         out_store: locked.out_store,
         in_store: locked.in_store,
+        preserve,
         lock: locked.lock,
     })
 }
@@ -488,23 +612,54 @@ impl OpenFile {
     /// changed (new `lastmodified` and MAC; unchanged values keep their
     /// ciphertext).
     pub fn save_always(&mut self, documents: Vec<crate::tree::Map>) -> Result<()> {
+        let plain = self.plain_copy(&documents);
         let encrypted = self
             .opened
             .reencrypt_always(documents)
             .map_err(|e| e.in_file(&self.name))?;
-        write_encrypted(&self.path, self.out_store.as_ref(), &encrypted)
+        self.write(&plain, &encrypted)
+    }
+
+    /// A copy of `documents` when the layout is kept (it needs them).
+    fn plain_copy(&self, documents: &[crate::tree::Map]) -> Vec<crate::tree::Map> {
+        if self.preserve.is_some() {
+            documents.to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Writes `encrypted` (the encryption of `plain`): in the file's own
+    /// layout in format-preserving mode, else the store's.
+    fn write(&self, plain: &[crate::tree::Map], encrypted: &EncryptedDocument) -> Result<()> {
+        let Some(kind) = self.preserve else {
+            return write_encrypted(&self.path, self.out_store.as_ref(), encrypted);
+        };
+        let bytes = self.read_raw().map_err(|source| Error::ReadInput {
+            path: self.name.clone(),
+            source,
+        })?;
+        let kept = Kept {
+            kind,
+            bytes: &bytes,
+            encrypted: self.opened.encrypted_documents(),
+            plain: &self.opened.documents,
+        };
+        let out = kept.rewrite(plain, encrypted, &self.name)?;
+        write_file(&self.path, &out)
     }
 
     /// Encrypts `documents` again and writes the file, unless nothing
     /// changed. Returns whether the file was written.
     pub fn save(&mut self, documents: Vec<crate::tree::Map>) -> Result<bool> {
+        let plain = self.plain_copy(&documents);
         match self
             .opened
             .reencrypt(documents)
             .map_err(|e| e.in_file(&self.name))?
         {
             Some(encrypted) => {
-                write_encrypted(&self.path, self.out_store.as_ref(), &encrypted)?;
+                self.write(&plain, &encrypted)?;
                 Ok(true)
             }
             None => Ok(false),

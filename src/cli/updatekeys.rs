@@ -96,6 +96,10 @@ fn update_file(
         return Ok(());
     }
     let removes = changes::removes_a_key(&metadata.key_groups, &new_groups);
+    let (in_kind, out_kind) = locked.kinds;
+    let preserve =
+        super::pipeline::preserve_mode(options.preserve_format, context, in_kind, out_kind)?
+            .then_some((in_kind, locked.bytes.as_slice()));
     let out = apply_key_groups(
         locked.encrypted,
         new_groups,
@@ -103,6 +107,7 @@ fn update_file(
         keys,
         locked.out_store.as_ref(),
         file,
+        preserve,
     )?;
     write_file(Path::new(file), &out)?;
     if removes {

@@ -26,11 +26,14 @@
 //! is stored outside the ciphertext.
 
 mod dotenv;
+mod edit;
 mod ini;
 mod json;
 mod yaml;
 
 use std::ops::Range;
+
+pub use edit::retext;
 
 use crate::format::{FormatKind, Store, StoreOptions};
 use crate::tree::{Item, Map, Value};

@@ -176,6 +176,10 @@ pub(crate) struct SetCmd {
     /// file is written anyway (new lastmodified and MAC), as in sops 3.13.
     #[arg(long)]
     pub idempotent: bool,
+    /// Keep the file's layout (a file written with `encrypt --preserve-format`;
+    /// also `stores.<format>.preserve_format: true`).
+    #[arg(long)]
+    pub preserve_format: bool,
     /// FILE INDEX VALUE.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -191,6 +195,10 @@ pub(crate) struct UnsetCmd {
     /// Exit 0 without writing when the key or index does not exist.
     #[arg(long)]
     pub idempotent: bool,
+    /// Keep the file's layout (a file written with `encrypt --preserve-format`;
+    /// also `stores.<format>.preserve_format: true`).
+    #[arg(long)]
+    pub preserve_format: bool,
     /// FILE INDEX.
     #[arg(value_name = "ARGS")]
     pub args: Vec<String>,
@@ -237,6 +245,10 @@ pub(crate) struct UpdatekeysCmd {
     /// Show the changes for every file and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Keep the file's layout (a file written with `encrypt --preserve-format`;
+    /// also `stores.<format>.preserve_format: true`).
+    #[arg(long)]
+    pub preserve_format: bool,
     /// The files to update.
     #[arg(value_name = "FILE")]
     pub files: Vec<String>,
@@ -699,6 +711,10 @@ pub(crate) struct AddArgs {
     /// AWS KMS encryption context for the --kms keys: `k1:v1,k2:v2`.
     #[arg(long)]
     pub encryption_context: Option<String>,
+    /// Keep the file's layout (a file written with `encrypt --preserve-format`;
+    /// also `stores.<format>.preserve_format: true`).
+    #[arg(long)]
+    pub preserve_format: bool,
     /// Refused: `groups add` takes no positional arguments.
     #[arg(hide = true)]
     pub extra: Vec<String>,
@@ -716,6 +732,10 @@ pub(crate) struct DeleteArgs {
     /// The Shamir threshold to record (0: keep the file's).
     #[arg(long, value_name = "N")]
     pub shamir_secret_sharing_threshold: Option<usize>,
+    /// Keep the file's layout (a file written with `encrypt --preserve-format`;
+    /// also `stores.<format>.preserve_format: true`).
+    #[arg(long)]
+    pub preserve_format: bool,
     /// The 0-based index of the group to delete.
     #[arg(value_name = "INDEX")]
     pub index: Vec<String>,

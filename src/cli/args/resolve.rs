@@ -138,6 +138,8 @@ pub(crate) struct OpenArgs {
     pub ignore_mac: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
+    /// `--preserve-format`: keep the file's layout.
+    pub preserve_format: bool,
 }
 
 impl OpenArgs {
@@ -232,6 +234,7 @@ pub(crate) struct Updatekeys {
     pub yes: bool,
     pub input_type: Option<String>,
     pub decryption_order: Option<String>,
+    pub preserve_format: bool,
 }
 
 /// The flags given before the subcommand that apply to it when it does not
@@ -263,6 +266,7 @@ impl Globals {
             indent: self.indent,
             ignore_mac: change.ignore_mac,
             decryption_order: self.order(change.order),
+            preserve_format: false,
         }
     }
 }
@@ -428,7 +432,10 @@ fn set(cmd: SetCmd, globals: &Globals) -> Result<Command> {
         file,
         path,
         value,
-        open: globals.open(cmd.change),
+        open: OpenArgs {
+            preserve_format: cmd.preserve_format,
+            ..globals.open(cmd.change)
+        },
         idempotent: cmd.idempotent,
     }))
 }
@@ -443,7 +450,10 @@ fn unset(cmd: UnsetCmd, globals: &Globals) -> Result<Command> {
     Ok(Command::Unset(Unset {
         file,
         path: parse_index(&index, "unset")?,
-        open: globals.open(cmd.change),
+        open: OpenArgs {
+            preserve_format: cmd.preserve_format,
+            ..globals.open(cmd.change)
+        },
         idempotent: cmd.idempotent,
     }))
 }
@@ -482,6 +492,7 @@ fn updatekeys(cmd: UpdatekeysCmd, globals: &Globals) -> Command {
         yes: cmd.yes,
         input_type: cmd.input.input_type,
         decryption_order: globals.order(cmd.order),
+        preserve_format: cmd.preserve_format,
     };
     if many {
         Command::UpdatekeysMany(args)
@@ -534,6 +545,7 @@ fn legacy_change(low: LowArgs) -> Result<Command> {
         indent: low.io.indent,
         ignore_mac: low.reading.ignore_mac,
         decryption_order: low.reading.order.decryption_order,
+        preserve_format: false,
     };
     if let Some(spec) = low.set {
         let (path, value) = legacy_set_spec(&spec)?;

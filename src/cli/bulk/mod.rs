@@ -774,6 +774,9 @@ fn plan_update(
     let Some(keys) = keys else {
         return Ok(Plan { diff: Some(diff) });
     };
+    // The layout is kept when the config asks for it (`stores:`).
+    let preserve = super::pipeline::preserve_mode(false, context, in_kind, out_kind)?
+        .then_some((in_kind, &bytes[..]));
     let out = super::pipeline::apply_key_groups(
         encrypted,
         new_groups,
@@ -781,6 +784,7 @@ fn plan_update(
         keys,
         out_store.as_ref(),
         &name,
+        preserve,
     )
     .map_err(|e| match e {
         Error::RetrieveKey(_) => e.in_file(&name),

@@ -59,7 +59,13 @@ pub(super) fn merge_driver(
         write(ours_path, &theirs_bytes)?;
         return Ok(0);
     }
-    let store = FormatKind::from_path(&name).store(&stores(config));
+    let kind = FormatKind::from_path(&name);
+    let store = kind.store(&stores(config));
+    // The layout of ours is kept when the config asks for it (`stores:`).
+    let preserve = crate::cli::io::ConfigContext::load(config)
+        .ok()
+        .and_then(|c| crate::cli::pipeline::preserve_mode(false, &c, kind, kind).ok())
+        .unwrap_or(false);
     let plain = |bytes: &[u8]| {
         store
             .parse_encrypted(bytes)
@@ -107,6 +113,13 @@ pub(super) fn merge_driver(
         &ours.metadata,
         &theirs.metadata,
     );
+    // What a kept layout is rebuilt from: ours as it is.
+    let ours_kept = preserve.then(|| (ours.encrypted_documents().to_vec(), ours.documents.clone()));
+    let merged_plain = if preserve {
+        merged.documents.clone()
+    } else {
+        Vec::new()
+    };
     let out = if plan.fresh_data_key {
         // Theirs changed the master keys or the data key: its data key was
         // made on another branch and is not adopted, and ours' may be held
@@ -133,9 +146,30 @@ pub(super) fn merge_driver(
         ours.metadata.mac_only_encrypted = plan.mac_only_encrypted;
         ours.reencrypt_always(merged.documents)?
     };
-    let bytes = store
-        .emit_encrypted(&out.documents, &out.metadata.to_map())
-        .map_err(|e| Error::Dump(e.to_string()))?;
+    let kept = ours_kept.and_then(|(encrypted, plain)| {
+        let kept = crate::cli::pipeline::Kept {
+            kind,
+            bytes: &ours_bytes,
+            encrypted: &encrypted,
+            plain: &plain,
+        };
+        // A merge that cannot be written in ours' layout is not lost: it
+        // is written in the normal layout, with a warning.
+        kept.rewrite(&merged_plain, &out, &name)
+            .map_err(|e| {
+                crate::cli::io::warn(format_args!(
+                    "{name}: the merge is written in the normal layout: {}",
+                    first_line(&e.to_string())
+                ))
+            })
+            .ok()
+    });
+    let bytes = match kept {
+        Some(bytes) => bytes,
+        None => store
+            .emit_encrypted(&out.documents, &out.metadata.to_map())
+            .map_err(|e| Error::Dump(e.to_string()))?,
+    };
     write(ours_path, &bytes)?;
     for conflict in &plan.conflicts {
         eprintln!("CONFLICT (metadata): {name}: {conflict}");
