@@ -201,7 +201,15 @@ impl Builder<'_> {
             return false;
         };
         let (seq, item) = (&self.stack[n - 2], &self.stack[n - 1]);
-        self.crlf
+        // The next token is the sequence's next item, not a key after it.
+        let next_item = self.next_at.is_some_and(|at| {
+            let b = self.src.as_bytes();
+            b.get(at) == Some(&b'-')
+                && b.get(at + 1)
+                    .is_none_or(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        });
+        next_item
+            && self.crlf
             && !seq.is_map
             && !seq.flow
             && item.is_map

@@ -147,6 +147,9 @@ struct Builder<'a> {
     /// Where `src` holds a stand-in for a raw LS or PS (see
     /// [`line_separators`]); empty for almost every input.
     separators: &'a [(usize, char)],
+    /// Where the token after a closing collection starts, while its
+    /// comments are placed.
+    next_at: Option<usize>,
     /// The scalars read so far, kept only when `src` holds a tab (see
     /// [`tab_rules`]).
     tab_scalars: Option<Vec<ScalarAt>>,
@@ -346,6 +349,7 @@ impl<'a> Builder<'a> {
         Builder {
             src,
             separators: &[],
+            next_at: None,
             tab_scalars: memchr::memchr(b'\t', src.as_bytes()).map(|_| Vec::new()),
             stack: Vec::new(),
             anchors: HashMap::new(),

@@ -33,7 +33,9 @@ impl Builder<'_> {
                     Some(start)
                 };
                 self.marker_line = self.at_document_marker(span).then_some(start.0);
+                self.next_at = span.start.byte_offset();
                 self.resolve_own(next, false);
+                self.next_at = None;
                 self.marker_line = None;
                 let Some(mut frame) = self.stack.pop() else {
                     return Ok(());
