@@ -344,6 +344,17 @@ pub fn encrypt(
             "a byte-order mark at the start of the file cannot be kept; remove it".into(),
         ));
     }
+    let original = text;
+    let augmented = carried_text(kind, text)?;
+    if let Some(a) = &augmented {
+        // The lines the data model cannot hold travel in encrypted
+        // comments: the caller must have read the text with them.
+        let store = kind.store(&StoreOptions::default());
+        if store.parse_plain(a.text.as_bytes()).ok().as_deref() != Some(plain) {
+            return Err(refused(text, a.first, a.reason));
+        }
+    }
+    let text = augmented.as_ref().map_or(text, |a| a.text.as_str());
     let (scan, pairs) = scan_and_pair(layout.as_ref(), text, false, plain, encrypted)?;
     let mut edits = Vec::new();
     for (slot, (p, e)) in scan.values.iter().zip(&pairs.leaves) {
@@ -378,6 +389,14 @@ pub fn encrypt(
         };
         used[i] = true;
         if p == e {
+            if kind == FormatKind::Ini && p.contains(&ini::CARRIER[2..]) {
+                // A carried line would stay in clear.
+                return Err(refused(
+                    text,
+                    c.span.start,
+                    "this comment carries a line the sops data model cannot hold, and the encryption rules leave comments in clear here, so it would be kept in clear",
+                ));
+            }
             continue;
         }
         if let Some(why) = c.stuck {
@@ -420,6 +439,7 @@ pub fn encrypt(
     }
     // Check 2: decryption in this mode gives the input back.
     let back = zeroize::Zeroizing::new(decrypt(kind, out.as_bytes(), &read.documents, plain)?);
+    let text = original;
     if back.as_slice() != text.as_bytes() {
         let at = back
             .iter()
@@ -433,6 +453,38 @@ pub fn encrypt(
         ));
     }
     Ok(out.into_bytes())
+}
+
+/// The text with the lines that the sops data model cannot hold turned
+/// into carrier comment lines (INI only), `None` when there are none.
+fn carried_text(kind: FormatKind, text: &str) -> Result<Option<ini::Augmented>, PreserveError> {
+    match kind {
+        FormatKind::Ini => ini::augment(text),
+        _ => Ok(None),
+    }
+}
+
+/// The documents to encrypt in format-preserving mode for the plaintext
+/// `text`, which the normal store read as `documents`: the same, except
+/// that the lines the sops data model cannot hold (an INI key's earlier
+/// lines when it is repeated, blank lines inside an INI comment) are read
+/// as comment lines, so that they are encrypted as a comment and
+/// [`encrypt`] can keep them. The reference decrypts such a file to the
+/// same values and shows those lines as a comment starting with
+/// `enseal-preserve:`; comments are not part of the MAC.
+pub fn carry(
+    kind: FormatKind,
+    text: &[u8],
+    documents: Vec<Map>,
+) -> Result<Vec<Map>, PreserveError> {
+    let text = utf8_text(text)?;
+    let Some(augmented) = carried_text(kind, text)? else {
+        return Ok(documents);
+    };
+    let store = kind.store(&StoreOptions::default());
+    store
+        .parse_plain(augmented.text.as_bytes())
+        .map_err(|_| refused(text, augmented.first, augmented.reason))
 }
 
 /// `map` with each entry's value replaced by `value(v)`, comments kept.
@@ -545,6 +597,10 @@ pub fn decrypt(
         return Err(PreserveError::Unsupported(
             "the decrypted text in this file's layout would not read back as the decrypted values (a value whose type or text this layout cannot express)".into(),
         ));
+    }
+    if kind == FormatKind::Ini && out.contains(ini::CARRIER) {
+        // Lines carried in encrypted comments go back to their place.
+        return Ok(ini::restore(&out).into_bytes());
     }
     Ok(out.into_bytes())
 }

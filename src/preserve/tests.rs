@@ -32,6 +32,7 @@ fn round_trip_with(
     settings.rule = rule;
     let store = kind.store(&StoreOptions::default());
     let plain = store.parse_plain(input.as_bytes()).expect("parses");
+    let plain = carry(kind, input.as_bytes(), plain)?;
     let enc = document::encrypt(plain.clone(), settings).unwrap();
     let out = encrypt(
         kind,
@@ -151,11 +152,6 @@ fn ini_keeps_layout() {
     assert!(out.contains("host   =  \"ENC["), "{out}");
     assert!(out.contains("; ENC["), "{out}");
     assert!(out.ends_with('\n'));
-    let e = refusal(FormatKind::Ini, "; one\n\n; two\na = 1\n");
-    assert!(
-        e.starts_with("line 1, column 3: these comment lines cannot"),
-        "{e}"
-    );
     let e = refusal(FormatKind::Ini, "[s]\na = 1\nb = 2\na = 3\n");
     assert!(
         e.starts_with("line 4, column 1: this key is repeated"),
@@ -499,4 +495,81 @@ fn yaml_local_tags_stay_in_front_of_the_ciphertext() {
     // Core schema tags change the type: still refused when encrypted.
     let e = refusal(FormatKind::Yaml, "a: !!str 1\n");
     assert!(e.contains("anchor or tag"), "{e}");
+}
+
+#[test]
+fn ini_repeated_keys_travel_in_an_encrypted_comment() {
+    for input in [
+        "[Unit]\nDescription=x\nDocumentation=man:a(1)\nDocumentation=man:b(5)\nAfter=y\n",
+        "[Service]\n# credentials\nLoadCredential=a\nLoadCredential=b\nLoadCredential=c\n",
+        "[metadata]\nclassifiers =\n    Programming Language :: Python\n    Programming Language :: Python :: 3\nname = x\n",
+        "[s]\r\nk=1\r\n\r\nk=2\r\n",
+    ] {
+        let out = round_trip(FormatKind::Ini, input).unwrap();
+        assert!(
+            !out.contains("man:a") && !out.contains("LoadCredential=a") && !out.contains("Python"),
+            "{out}"
+        );
+        assert!(!out.contains("enseal-preserve"), "{out}");
+        assert!(out.contains("type:comment]"), "{out}");
+    }
+}
+
+#[test]
+fn ini_blank_lines_inside_a_comment_travel_in_its_ciphertext() {
+    for input in [
+        "# Licensed under X\n\n# see LICENSE\n[tox]\nenvlist = py311\n",
+        "[s]\n; one\n\n\n; two\n  ; indented\nkey = v\n",
+    ] {
+        let out = round_trip(FormatKind::Ini, input).unwrap();
+        assert!(!out.contains("LICENSE") && !out.contains("two"), "{out}");
+        assert_eq!(out.matches("type:comment]").count(), 1, "{out}");
+    }
+}
+
+#[test]
+fn ini_repeated_keys_apart_and_carrier_lines_are_refused() {
+    let e = refusal(FormatKind::Ini, "[s]\na=1\nb=2\na=3\n");
+    assert!(
+        e.contains("line 4") && e.contains("another key between"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Ini, "; enseal-preserve: a=1\na=2\n");
+    assert!(e.contains("line 1") && e.contains("enseal-preserve"), "{e}");
+}
+
+#[test]
+fn ini_repeated_keys_need_the_carried_documents() {
+    // A caller that encrypts the documents the normal store read (without
+    // the carried lines) gets the refusal, not a file that loses a line.
+    let input = "[s]\nk=1\nk=2\n";
+    let (settings, _) = key();
+    let store = FormatKind::Ini.store(&StoreOptions::default());
+    let plain = store.parse_plain(input.as_bytes()).unwrap();
+    let enc = document::encrypt(plain.clone(), settings).unwrap();
+    let e = encrypt(
+        FormatKind::Ini,
+        input.as_bytes(),
+        &plain,
+        &enc.documents,
+        &enc.metadata.to_map(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("line 2") && e.contains("repeated"), "{e}");
+}
+
+#[test]
+fn ini_carrier_lines_are_restored_exactly() {
+    let text = "[s]\nk=1\n  k=2 \r\nk=3\n\n; a\n\n  \n;b\nx=1";
+    let a = ini::augment(text).unwrap().unwrap();
+    assert!(a.text.contains("; enseal-preserve: k=1\n"), "{}", a.text);
+    assert!(
+        a.text
+            .contains("; enseal-preserve:\n; enseal-preserve:   \n"),
+        "{}",
+        a.text
+    );
+    assert_eq!(ini::restore(&a.text), text);
+    assert!(ini::augment("[s]\na=1\n; c\n\nb=2\n").unwrap().is_none());
 }
