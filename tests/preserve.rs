@@ -494,7 +494,11 @@ fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
         .env("SOPS_AGE_KEY_FILE", key_file(1))
         .args(["decrypt", "--preserve-format"])
         .arg(&enc_path));
-    assert!(dec.status.success(), "{}", String::from_utf8_lossy(&dec.stderr));
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&dec.stdout), UNIT);
     let Some(sops) = &sops else { return };
     let input = sb.write("unit.ini", UNIT);
@@ -533,5 +537,8 @@ fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
             .map(|l| format!("{l}\n"))
             .collect()
     };
-    assert_eq!(no_comments(&shown), no_comments(&decrypt(&normal_path, false)));
+    assert_eq!(
+        no_comments(&shown),
+        no_comments(&decrypt(&normal_path, false))
+    );
 }

@@ -5,7 +5,9 @@
 //! `ENC[…]`). A comment is encrypted in place when it is one line (or one
 //! inline comment); the marker and spaces the reader strips (`; `) stay in
 //! front of the `ENC[…]`. Multi-line values (`"""`, `` ` ``, a trailing
-//! `\`) are refused.
+//! `\`) are refused. Lines the data model has no place for (a repeated
+//! key's earlier lines, blank lines inside a comment) travel inside the
+//! ciphertext of the comment they are joined to ([`augment`]).
 
 use std::ops::Range;
 

@@ -472,7 +472,11 @@ fn ini_several_comment_lines_become_one_ciphertext() {
         "; one\r\n; two\r\n[s]\r\na = 1\r\n",
     ] {
         let out = round_trip(FormatKind::Ini, input).unwrap();
-        assert!(!out.contains("two") && !out.contains("LICENSE"), "{out}");
+        // Texts with a space or `;`, which no base64 ciphertext holds.
+        assert!(
+            !out.contains("; two") && !out.contains("see LICENSE"),
+            "{out}"
+        );
         assert_eq!(out.matches("type:comment]").count(), 1, "{out}");
     }
 }
@@ -507,7 +511,9 @@ fn ini_repeated_keys_travel_in_an_encrypted_comment() {
     ] {
         let out = round_trip(FormatKind::Ini, input).unwrap();
         assert!(
-            !out.contains("man:a") && !out.contains("LoadCredential=a") && !out.contains("Python"),
+            !out.contains("man:a")
+                && !out.contains("LoadCredential=a")
+                && !out.contains("Language :: Python"),
             "{out}"
         );
         assert!(!out.contains("enseal-preserve"), "{out}");
@@ -522,7 +528,11 @@ fn ini_blank_lines_inside_a_comment_travel_in_its_ciphertext() {
         "[s]\n; one\n\n\n; two\n  ; indented\nkey = v\n",
     ] {
         let out = round_trip(FormatKind::Ini, input).unwrap();
-        assert!(!out.contains("LICENSE") && !out.contains("two"), "{out}");
+        // Texts with a space or `;`, which no base64 ciphertext holds.
+        assert!(
+            !out.contains("see LICENSE") && !out.contains("; two"),
+            "{out}"
+        );
         assert_eq!(out.matches("type:comment]").count(), 1, "{out}");
     }
 }
