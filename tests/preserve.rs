@@ -542,3 +542,73 @@ fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
         no_comments(&decrypt(&normal_path, false))
     );
 }
+
+/// Multi-line scalars in spellings the sops data model does not keep (a
+/// plain scalar over two lines, a literal block whose blank line holds
+/// spaces, a folded block).
+const MULTILINE: &str = "name: CI\njobs:\n  build:\n    steps:\n      - name: Build without std\n        run: cargo check --manifest-path tests/crate/Cargo.toml --target\n          x86_64 --no-default-features\n        if: matrix.target\n      - name: Release\n        run: |\n          echo \"tag: $TAG\"\n          \n          echo done\n    summary: >-\n      one two\n      three\n";
+
+#[test]
+fn carried_yaml_scalars_round_trip_and_the_reference_decrypts_them() {
+    let sops = require_sops();
+    let sb = Sandbox::new();
+    let out = preserve_encrypt_with_carry(enseal::format::FormatKind::Yaml, MULTILINE);
+    let enc_text = String::from_utf8(out.clone()).unwrap();
+    for secret in [
+        "--no-default-features",
+        "echo done",
+        "one two",
+        "enseal-preserve",
+    ] {
+        assert!(!enc_text.contains(secret), "{secret} in\n{enc_text}");
+    }
+    let enc_path = sb.write("enc.yaml", &out);
+    let dec = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["decrypt", "--preserve-format"])
+        .arg(&enc_path));
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), MULTILINE);
+    let Some(sops) = &sops else { return };
+    let input = sb.write("ci.yaml", MULTILINE);
+    let normal = run(sb
+        .enseal()
+        .args(["encrypt", "--age", &recipient(1)])
+        .arg(&input));
+    assert!(normal.status.success());
+    let normal_path = sb.write("normal.yaml", &normal.stdout);
+    let decrypt = |path: &std::path::Path, as_json: bool| {
+        let mut cmd = sb.sops(sops);
+        cmd.env("SOPS_AGE_KEY_FILE", key_file(1)).arg("decrypt");
+        if as_json {
+            cmd.args(["--output-type", "json"]);
+        }
+        let o = run(cmd.arg(path));
+        assert!(
+            o.status.success(),
+            "reference: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Same values, MAC verified.
+    assert_eq!(decrypt(&enc_path, true), decrypt(&normal_path, true));
+    // As YAML: the same text plus one comment per carried scalar.
+    let shown = decrypt(&enc_path, false);
+    let carriers: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.trim_start().starts_with("# enseal-preserve: "))
+        .collect();
+    assert_eq!(carriers.len(), 3, "{shown}");
+    let without: String = shown
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("# enseal-preserve: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(without, decrypt(&normal_path, false));
+}

@@ -389,7 +389,7 @@ pub fn encrypt(
         };
         used[i] = true;
         if p == e {
-            if kind == FormatKind::Ini && p.contains(&ini::CARRIER[2..]) {
+            if p.contains("enseal-preserve:") && carried_text(kind, original)?.is_some() {
                 // A carried line would stay in clear.
                 return Err(refused(
                     text,
@@ -460,6 +460,7 @@ pub fn encrypt(
 fn carried_text(kind: FormatKind, text: &str) -> Result<Option<ini::Augmented>, PreserveError> {
     match kind {
         FormatKind::Ini => ini::augment(text),
+        FormatKind::Yaml => yaml::augment(text),
         _ => Ok(None),
     }
 }
@@ -601,6 +602,14 @@ pub fn decrypt(
     if kind == FormatKind::Ini && out.contains(ini::CARRIER) {
         // Lines carried in encrypted comments go back to their place.
         return Ok(ini::restore(&out).into_bytes());
+    }
+    if kind == FormatKind::Yaml && out.contains(yaml::CARRIER) {
+        return yaml::restore(&out).map(String::into_bytes).ok_or_else(|| {
+            PreserveError::Unsupported(
+                "a comment starting with `enseal-preserve:` does not carry lines this mode wrote"
+                    .into(),
+            )
+        });
     }
     Ok(out.into_bytes())
 }

@@ -107,9 +107,16 @@ fn yaml_refusals_name_the_position() {
     );
     let e = refusal(FormatKind::Yaml, "&k a: 1\n");
     assert!(e.contains("mapping key"), "{e}");
-    let e = refusal(FormatKind::Yaml, "a: one\n  two\n");
+    // Multi-line scalars are carried in a comment, except as the first
+    // key of a sequence item or with a comment after them.
+    let e = refusal(FormatKind::Yaml, "a: one\n  two # c\n");
     assert!(
         e.starts_with("line 1, column 4: this value spans several lines"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Yaml, "s:\n  - a: one\n      two\n");
+    assert!(
+        e.starts_with("line 2, column 8: this value spans several lines"),
         "{e}"
     );
     let e = refusal(FormatKind::Yaml, "a: 0x10\n");
@@ -582,4 +589,22 @@ fn ini_carrier_lines_are_restored_exactly() {
     );
     assert_eq!(ini::restore(&a.text), text);
     assert!(ini::augment("[s]\na=1\n; c\n\nb=2\n").unwrap().is_none());
+}
+
+#[test]
+fn yaml_multi_line_scalars_travel_in_an_encrypted_comment() {
+    for input in [
+        "jobs:\n  a:\n    steps:\n      - name: Build\n        run: cargo check --target\n          x --features alloc\n        if: matrix.target\n",
+        "s:\n  - name: x\n    run: |\n      echo \"a\"\n      \n      echo b\n  - name: y\n",
+        "k: >-\n  one two\n  three\nq: \"./install.sh \\\n    --components=rustc\"\n",
+    ] {
+        let out = round_trip(FormatKind::Yaml, input).unwrap();
+        for secret in ["--features alloc", "echo b", "one two", "--components"] {
+            assert!(!out.contains(secret), "{secret}: {out}");
+        }
+        assert!(out.contains("#ENC[AES256_GCM,"), "{out}");
+        assert!(!out.contains("enseal-preserve"), "{out}");
+    }
+    let e = refusal(FormatKind::Yaml, "# enseal-preserve: \"x\"\nk: v\n");
+    assert!(e.contains("line 1") && e.contains("enseal-preserve"), "{e}");
 }
