@@ -21,7 +21,7 @@ pub(crate) struct IniLayout;
 
 const HINT_JOINED: &str = "these comment lines cannot be encrypted in place: the INI reader joins them into one comment without the blank or indented lines between them, so the decrypted comment could not put those back; remove the blank lines between the comment lines (or the indentation)";
 
-const HINT_DUPLICATE: &str = "this key is repeated in its section: the INI reader (go-ini) keeps only the last value, at the first key's place, so the sops data model has no place for the earlier value, which could neither be encrypted nor kept in clear; merge the keys (or keep such a file, e.g. a systemd unit, in the normal layout)";
+const HINT_DUPLICATE: &str = "this key is repeated in its section: the INI reader (go-ini) keeps only the last value, at the first key's place, so the sops data model has no place for the earlier value (this command cannot carry it in an encrypted comment); merge the keys (or keep such a file, e.g. a systemd unit, in the normal layout)";
 
 const HINT_SECTION: &str = "a comment after an INI section header cannot be encrypted in place: the reader joins it with the comment lines above the header, and a `]` in its `ENC[…]` would end the section name; move it to a line of its own";
 

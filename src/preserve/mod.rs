@@ -345,13 +345,30 @@ pub fn encrypt(
         ));
     }
     let original = text;
-    let augmented = carried_text(kind, text)?;
+    // The layout the data model cannot hold travels in encrypted comments
+    // when the caller read the text with them ([`carry`]); otherwise the
+    // constructs are refused below as they always were.
+    let store = kind.store(&StoreOptions::default());
+    let augmented = carried_text(kind, text)?
+        .filter(|a| store.parse_plain(a.text.as_bytes()).ok().as_deref() == Some(plain));
     if let Some(a) = &augmented {
-        // The lines the data model cannot hold travel in encrypted
-        // comments: the caller must have read the text with them.
-        let store = kind.store(&StoreOptions::default());
-        if store.parse_plain(a.text.as_bytes()).ok().as_deref() != Some(plain) {
-            return Err(refused(text, a.first, a.reason));
+        // A comment regex rule reads comments: a carrying comment could
+        // change which values are encrypted.
+        let rule = crate::metadata::Metadata::from_map(metadata)
+            .ok()
+            .and_then(|m| m.rule);
+        if matches!(
+            rule,
+            Some(
+                crate::crypto::EncryptionRule::UnencryptedCommentRegex(_)
+                    | crate::crypto::EncryptionRule::EncryptedCommentRegex(_)
+            )
+        ) {
+            return Err(refused(
+                text,
+                a.first,
+                format!("{} (it could travel in an encrypted comment, but not under a comment regex rule, which reads comments)", a.reason),
+            ));
         }
     }
     let text = augmented.as_ref().map_or(text, |a| a.text.as_str());
@@ -389,8 +406,15 @@ pub fn encrypt(
         };
         used[i] = true;
         if p == e {
-            if p.contains("enseal-preserve:") && carried_text(kind, original)?.is_some() {
-                // A carried line would stay in clear.
+            // A carried line would stay in clear: only when the value it
+            // belongs to (the next one) does too.
+            let next_encrypted = || {
+                scan.values
+                    .iter()
+                    .position(|v| v.span.start >= c.span.end)
+                    .is_none_or(|i| pairs.leaves[i].0 != pairs.leaves[i].1)
+            };
+            if augmented.is_some() && p.contains("enseal-preserve:") && next_encrypted() {
                 return Err(refused(
                     text,
                     c.span.start,

@@ -573,7 +573,7 @@ fn ini_repeated_keys_need_the_carried_documents() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("line 2") && e.contains("repeated"), "{e}");
+    assert!(e.contains("line 3") && e.contains("repeated"), "{e}");
 }
 
 #[test]
@@ -607,4 +607,29 @@ fn yaml_multi_line_scalars_travel_in_an_encrypted_comment() {
     }
     let e = refusal(FormatKind::Yaml, "# enseal-preserve: \"x\"\nk: v\n");
     assert!(e.contains("line 1") && e.contains("enseal-preserve"), "{e}");
+}
+
+#[test]
+fn carried_layout_under_rules() {
+    use crate::crypto::EncryptionRule;
+    // A multi-line value left in clear by the rule: its carrying comment
+    // (in clear too, at a path the rule does not encrypt) leaks nothing.
+    let input = "data:\n  key: secret\nnote: one\n  two\n";
+    let rule = EncryptionRule::EncryptedRegex("^data$".into());
+    let out = round_trip_with(FormatKind::Yaml, input, Some(rule)).unwrap();
+    assert!(!out.contains("secret"), "{out}");
+    // An encrypted value whose carrying comment the rule would leave in
+    // clear (the comment's path is the parent's): refused.
+    let input = "password_enc: one\n  two\n";
+    let rule = EncryptionRule::EncryptedSuffix("_enc".into());
+    let e = round_trip_with(FormatKind::Yaml, input, Some(rule))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("in clear"), "{e}");
+    // A comment regex rule reads comments: no carrying comment.
+    let rule = EncryptionRule::UnencryptedCommentRegex("^keep".into());
+    let e = round_trip_with(FormatKind::Ini, "[s]\nk=1\nk=2\n", Some(rule))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("comment regex"), "{e}");
 }
