@@ -24,6 +24,12 @@
 //! plain scalar inside a flow collection the escape `"\x45NC[…]"` (the
 //! string `ENC[…]` for every YAML reader). Nothing derived from a plaintext
 //! is stored outside the ciphertext.
+//!
+//! Layout the data model has no place for at all (a repeated INI key's
+//! earlier lines, blank lines inside an INI comment, the lines of a
+//! multi-line YAML scalar) travels inside the ciphertext of a comment: the
+//! plaintext is read with those lines as comments ([`carry`]), which sops
+//! encrypts and leaves out of the MAC, and decryption puts them back.
 
 mod dotenv;
 mod ini;

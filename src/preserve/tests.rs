@@ -597,6 +597,8 @@ fn yaml_multi_line_scalars_travel_in_an_encrypted_comment() {
         "jobs:\n  a:\n    steps:\n      - name: Build\n        run: cargo check --target\n          x --features alloc\n        if: matrix.target\n",
         "s:\n  - name: x\n    run: |\n      echo \"a\"\n      \n      echo b\n  - name: y\n",
         "k: >-\n  one two\n  three\nq: \"./install.sh \\\n    --components=rustc\"\n",
+        "a: x\n---\nk: one two\n  three\n",
+        "k: one two\r\n  x\r\nz: 1\r\n",
     ] {
         let out = round_trip(FormatKind::Yaml, input).unwrap();
         for secret in ["--features alloc", "echo b", "one two", "--components"] {
