@@ -448,3 +448,167 @@ fn encrypting_onto_the_previous_output_keeps_unchanged_ciphertexts() {
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert!(changed[0].1.starts_with("  replicas: ENC["), "{changed:?}");
 }
+
+/// A systemd unit with repeated keys and a license header with blank
+/// lines between its comment lines: the lines the sops data model cannot
+/// hold travel in encrypted comments.
+const UNIT: &str = "#  SPDX-License-Identifier: LGPL-2.1-or-later\n#\n\n#  This file is part of systemd.\n[Unit]\nDescription=Network (Pre)\nDocumentation=man:systemd.special(7)\nDocumentation=https://systemd.io/NETWORK_ONLINE\nRefuseManualStart=yes\n\n[Service]\n# credentials\nLoadCredential=passwd.hashed-password.root\nLoadCredential=passwd.shell.root\nExecStart=/usr/bin/true\n";
+
+/// The format-preserving encryption of `text` as the CLI does it once it
+/// reads the documents with `preserve::carry` (the library path).
+fn preserve_encrypt_with_carry(kind: enseal::format::FormatKind, text: &str) -> Vec<u8> {
+    use enseal::document::{self, EncryptSettings};
+    use enseal::format::StoreOptions;
+    use enseal::keys::{age::AgeKey, MasterKey};
+    let settings = EncryptSettings {
+        key_groups: vec![vec![MasterKey::Age(AgeKey::new(&recipient(1)).unwrap())]],
+        ..Default::default()
+    };
+    let store = kind.store(&StoreOptions::default());
+    let read = store.parse_plain(text.as_bytes()).expect("parses");
+    let plain = enseal::preserve::carry(kind, text.as_bytes(), read).expect("carries");
+    let enc = document::encrypt(plain.clone(), settings).expect("encrypts");
+    enseal::preserve::encrypt(
+        kind,
+        text.as_bytes(),
+        &plain,
+        &enc.documents,
+        &enc.metadata.to_map(),
+    )
+    .expect("preserve encrypts")
+}
+
+#[test]
+fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
+    let sops = require_sops();
+    let sb = Sandbox::new();
+    let out = preserve_encrypt_with_carry(enseal::format::FormatKind::Ini, UNIT);
+    let enc_text = String::from_utf8(out.clone()).unwrap();
+    for secret in ["man:systemd", "hashed-password", "SPDX", "enseal-preserve"] {
+        assert!(!enc_text.contains(secret), "{secret} in\n{enc_text}");
+    }
+    let enc_path = sb.write("enc.ini", &out);
+    // enseal's decrypt gives the bytes back (no CLI change needed there).
+    let dec = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["decrypt", "--preserve-format"])
+        .arg(&enc_path));
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), UNIT);
+    let Some(sops) = &sops else { return };
+    let input = sb.write("unit.ini", UNIT);
+    let normal = run(sb
+        .enseal()
+        .args(["encrypt", "--age", &recipient(1)])
+        .arg(&input));
+    assert!(normal.status.success());
+    let normal_path = sb.write("normal.ini", &normal.stdout);
+    let decrypt = |path: &std::path::Path, as_json: bool| {
+        let mut cmd = sb.sops(sops);
+        cmd.env("SOPS_AGE_KEY_FILE", key_file(1)).arg("decrypt");
+        if as_json {
+            cmd.args(["--output-type", "json"]);
+        }
+        let o = run(cmd.arg(path));
+        assert!(
+            o.status.success(),
+            "reference: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Same values, MAC verified (the reference exits non-zero otherwise).
+    assert_eq!(decrypt(&enc_path, true), decrypt(&normal_path, true));
+    // As INI: the carried lines are comment lines, and the comment above
+    // the repeated key (which go-ini drops) is kept.
+    let shown = decrypt(&enc_path, false);
+    assert!(
+        shown.contains("; enseal-preserve: Documentation=man:systemd.special(7)\n"),
+        "{shown}"
+    );
+    let no_comments = |t: &str| -> String {
+        t.lines()
+            .filter(|l| !l.trim_start().starts_with([';', '#']))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    assert_eq!(
+        no_comments(&shown),
+        no_comments(&decrypt(&normal_path, false))
+    );
+}
+
+/// Multi-line scalars in spellings the sops data model does not keep (a
+/// plain scalar over two lines, a literal block whose blank line holds
+/// spaces, a folded block).
+const MULTILINE: &str = "name: CI\njobs:\n  build:\n    steps:\n      - name: Build without std\n        run: cargo check --manifest-path tests/crate/Cargo.toml --target\n          x86_64 --no-default-features\n        if: matrix.target\n      - name: Release\n        run: |\n          echo \"tag: $TAG\"\n          \n          echo done\n    summary: >-\n      one two\n      three\n";
+
+#[test]
+fn carried_yaml_scalars_round_trip_and_the_reference_decrypts_them() {
+    let sops = require_sops();
+    let sb = Sandbox::new();
+    let out = preserve_encrypt_with_carry(enseal::format::FormatKind::Yaml, MULTILINE);
+    let enc_text = String::from_utf8(out.clone()).unwrap();
+    for secret in [
+        "--no-default-features",
+        "echo done",
+        "one two",
+        "enseal-preserve",
+    ] {
+        assert!(!enc_text.contains(secret), "{secret} in\n{enc_text}");
+    }
+    let enc_path = sb.write("enc.yaml", &out);
+    let dec = run(sb
+        .enseal()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args(["decrypt", "--preserve-format"])
+        .arg(&enc_path));
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), MULTILINE);
+    let Some(sops) = &sops else { return };
+    let input = sb.write("ci.yaml", MULTILINE);
+    let normal = run(sb
+        .enseal()
+        .args(["encrypt", "--age", &recipient(1)])
+        .arg(&input));
+    assert!(normal.status.success());
+    let normal_path = sb.write("normal.yaml", &normal.stdout);
+    let decrypt = |path: &std::path::Path, as_json: bool| {
+        let mut cmd = sb.sops(sops);
+        cmd.env("SOPS_AGE_KEY_FILE", key_file(1)).arg("decrypt");
+        if as_json {
+            cmd.args(["--output-type", "json"]);
+        }
+        let o = run(cmd.arg(path));
+        assert!(
+            o.status.success(),
+            "reference: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Same values, MAC verified.
+    assert_eq!(decrypt(&enc_path, true), decrypt(&normal_path, true));
+    // As YAML: the same text plus one comment per carried scalar.
+    let shown = decrypt(&enc_path, false);
+    let carriers: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.trim_start().starts_with("# enseal-preserve: "))
+        .collect();
+    assert_eq!(carriers.len(), 3, "{shown}");
+    let without: String = shown
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("# enseal-preserve: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(without, decrypt(&normal_path, false));
+}

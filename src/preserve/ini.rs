@@ -5,7 +5,9 @@
 //! `ENC[…]`). A comment is encrypted in place when it is one line (or one
 //! inline comment); the marker and spaces the reader strips (`; `) stay in
 //! front of the `ENC[…]`. Multi-line values (`"""`, `` ` ``, a trailing
-//! `\`) are refused.
+//! `\`) are refused. Lines the data model has no place for (a repeated
+//! key's earlier lines, blank lines inside a comment) travel inside the
+//! ciphertext of the comment they are joined to ([`augment`]).
 
 use std::ops::Range;
 
@@ -19,9 +21,173 @@ pub(crate) struct IniLayout;
 
 const HINT_JOINED: &str = "these comment lines cannot be encrypted in place: the INI reader joins them into one comment without the blank or indented lines between them, so the decrypted comment could not put those back; remove the blank lines between the comment lines (or the indentation)";
 
-const HINT_DUPLICATE: &str = "this key is repeated in its section: the INI reader (go-ini) keeps only the last value, at the first key's place, so the sops data model has no place for the earlier value, which could neither be encrypted nor kept in clear; merge the keys (or keep such a file, e.g. a systemd unit, in the normal layout)";
+const HINT_DUPLICATE: &str = "this key is repeated in its section: the INI reader (go-ini) keeps only the last value, at the first key's place, so the sops data model has no place for the earlier value (this command cannot carry it in an encrypted comment); merge the keys (or keep such a file, e.g. a systemd unit, in the normal layout)";
 
 const HINT_SECTION: &str = "a comment after an INI section header cannot be encrypted in place: the reader joins it with the comment lines above the header, and a `]` in its `ENC[…]` would end the section name; move it to a line of its own";
+
+/// The start of a line that carries, inside an encrypted comment, a line
+/// of the file that the sops data model cannot hold (see [`augment`]).
+pub(crate) const CARRIER: &str = "; enseal-preserve:";
+
+/// The plaintext text with the lines the sops data model cannot hold turned
+/// into carrier comment lines, which the INI reader joins into the comment
+/// of the next key or section (so they are encrypted with it, and the
+/// reference shows them as comment lines):
+/// - the earlier lines of a key repeated in its section, when no other key
+///   stands between (go-ini keeps the last value at the first key's place:
+///   with the earlier lines turned into comments, the key stays at its
+///   place in the tree, and the value read is the same);
+/// - blank and indented lines between comment lines (the reader joins the
+///   comment lines without them).
+///
+/// A carried line is `CARRIER` followed by a space and the line (just
+/// `CARRIER` for an empty line); [`restore`] gives the lines back.
+pub(crate) struct Augmented {
+    /// The text with carrier lines.
+    pub text: String,
+    /// Where the first carried line is in the original text.
+    pub first: usize,
+    /// Why that line has to be carried (the refusal when it cannot be).
+    pub reason: &'static str,
+}
+
+const HINT_APART: &str = "this key is repeated in its section with another key between: the INI reader (go-ini) keeps only the last value, at the first key's place, so the earlier line cannot travel in an encrypted comment without moving the key in the sops tree; put the repeated lines next to each other or merge them";
+
+const HINT_CARRIER: &str = "a comment line starting with `enseal-preserve:` is how this mode carries layout in encrypted comments, so such a line cannot be kept; reword it";
+
+#[derive(Clone, PartialEq)]
+enum LineKind {
+    Blank,
+    Comment { indented: bool },
+    Section,
+    Key(String),
+}
+
+/// See [`Augmented`]. `None`: nothing to carry.
+pub(crate) fn augment(text: &str) -> Result<Option<Augmented>, PreserveError> {
+    let mut lines = Vec::new();
+    let mut pos = 0;
+    while pos < text.len() {
+        let end = text[pos..].find('\n').map_or(text.len(), |p| pos + p + 1);
+        let raw = &text[pos..end];
+        if raw.starts_with(CARRIER) {
+            return Err(refused(text, pos, HINT_CARRIER));
+        }
+        let line = raw.trim_start();
+        let kind = if line.trim().is_empty() {
+            LineKind::Blank
+        } else if line.starts_with(['#', ';']) {
+            LineKind::Comment {
+                indented: line.len() != raw.len(),
+            }
+        } else if line.starts_with('[') {
+            LineKind::Section
+        } else {
+            let name = key_offsets(line).map_or(String::new(), |(k, _)| line[k].trim().to_string());
+            LineKind::Key(name)
+        };
+        lines.push((pos..end, kind));
+        pos = end;
+    }
+    let mut carried: Vec<Option<&'static str>> = vec![None; lines.len()];
+    // Repeated keys.
+    let mut seen = std::collections::HashMap::new();
+    let mut last_key = None;
+    for (i, (range, kind)) in lines.iter().enumerate() {
+        match kind {
+            LineKind::Section => {
+                seen.clear();
+                last_key = None;
+            }
+            LineKind::Key(name) => {
+                if !name.is_empty() && name != "-" {
+                    if let Some(&j) = seen.get(name.as_str()) {
+                        if last_key != Some(j) {
+                            return Err(refused(text, range.start, HINT_APART));
+                        }
+                        carried[j] = Some(HINT_DUPLICATE);
+                    }
+                    seen.insert(name.as_str(), i);
+                }
+                last_key = Some(i);
+            }
+            _ => {}
+        }
+    }
+    // Blank and indented lines between the comment lines of one comment.
+    let mut group: Vec<usize> = Vec::new();
+    for i in 0..lines.len() {
+        let commentish = carried[i].is_some() || matches!(lines[i].1, LineKind::Comment { .. });
+        if commentish || lines[i].1 == LineKind::Blank {
+            group.push(i);
+            continue;
+        }
+        let is_comment =
+            |j: &usize| carried[*j].is_some() || matches!(lines[*j].1, LineKind::Comment { .. });
+        if let (Some(&first), Some(&last)) = (
+            group.iter().find(|j| is_comment(j)),
+            group.iter().rev().find(|j| is_comment(j)),
+        ) {
+            for &j in &group {
+                if j <= first || j > last || carried[j].is_some() {
+                    continue;
+                }
+                match lines[j].1 {
+                    LineKind::Blank | LineKind::Comment { indented: true } => {
+                        carried[j] = Some(HINT_JOINED);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        group.clear();
+    }
+    let Some(first_line) = carried.iter().position(Option::is_some) else {
+        return Ok(None);
+    };
+    let mut out = String::with_capacity(text.len() + 64);
+    for ((range, _), carry) in lines.iter().zip(&carried) {
+        let raw = &text[range.clone()];
+        if carry.is_none() {
+            out.push_str(raw);
+            continue;
+        }
+        let (content, newline) = match raw.strip_suffix('\n') {
+            Some(c) => (c, "\n"),
+            None => (raw, ""),
+        };
+        out.push_str(CARRIER);
+        if !content.is_empty() {
+            out.push(' ');
+            out.push_str(content);
+        }
+        out.push_str(newline);
+    }
+    Ok(Some(Augmented {
+        text: out,
+        first: lines[first_line].0.start,
+        reason: carried[first_line].unwrap_or(HINT_DUPLICATE),
+    }))
+}
+
+/// The inverse of [`augment`]: every carrier line replaced by the line it
+/// carries.
+pub(crate) fn restore(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let Some(rest) = line.strip_prefix(CARRIER) else {
+            out.push_str(line);
+            continue;
+        };
+        if let Some(carried) = rest.strip_prefix(' ') {
+            out.push_str(carried);
+        } else {
+            // An empty line: only its line break.
+            out.push_str(rest);
+        }
+    }
+    out
+}
 
 /// sops's `stripCommentChar`: the stripped prefix and the text.
 fn split_comment(comment: &str) -> (&str, &str) {

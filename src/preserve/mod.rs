@@ -24,6 +24,12 @@
 //! plain scalar inside a flow collection the escape `"\x45NC[…]"` (the
 //! string `ENC[…]` for every YAML reader). Nothing derived from a plaintext
 //! is stored outside the ciphertext.
+//!
+//! Layout the data model has no place for at all (a repeated INI key's
+//! earlier lines, blank lines inside an INI comment, the lines of a
+//! multi-line YAML scalar) travels inside the ciphertext of a comment: the
+//! plaintext is read with those lines as comments ([`carry`]), which sops
+//! encrypts and leaves out of the MAC, and decryption puts them back.
 
 mod dotenv;
 mod edit;
@@ -347,6 +353,34 @@ pub fn encrypt(
             "a byte-order mark at the start of the file cannot be kept; remove it".into(),
         ));
     }
+    let original = text;
+    // The layout the data model cannot hold travels in encrypted comments
+    // when the caller read the text with them ([`carry`]); otherwise the
+    // constructs are refused below as they always were.
+    let store = kind.store(&StoreOptions::default());
+    let augmented = carried_text(kind, text)?
+        .filter(|a| store.parse_plain(a.text.as_bytes()).ok().as_deref() == Some(plain));
+    if let Some(a) = &augmented {
+        // A comment regex rule reads comments: a carrying comment could
+        // change which values are encrypted.
+        let rule = crate::metadata::Metadata::from_map(metadata)
+            .ok()
+            .and_then(|m| m.rule);
+        if matches!(
+            rule,
+            Some(
+                crate::crypto::EncryptionRule::UnencryptedCommentRegex(_)
+                    | crate::crypto::EncryptionRule::EncryptedCommentRegex(_)
+            )
+        ) {
+            return Err(refused(
+                text,
+                a.first,
+                format!("{} (it could travel in an encrypted comment, but not under a comment regex rule, which reads comments)", a.reason),
+            ));
+        }
+    }
+    let text = augmented.as_ref().map_or(text, |a| a.text.as_str());
     let (scan, pairs) = scan_and_pair(layout.as_ref(), text, false, plain, encrypted)?;
     let mut edits = Vec::new();
     for (slot, (p, e)) in scan.values.iter().zip(&pairs.leaves) {
@@ -381,6 +415,21 @@ pub fn encrypt(
         };
         used[i] = true;
         if p == e {
+            // A carried line would stay in clear: only when the value it
+            // belongs to (the next one) does too.
+            let next_encrypted = || {
+                scan.values
+                    .iter()
+                    .position(|v| v.span.start >= c.span.end)
+                    .is_none_or(|i| pairs.leaves[i].0 != pairs.leaves[i].1)
+            };
+            if augmented.is_some() && p.contains("enseal-preserve:") && next_encrypted() {
+                return Err(refused(
+                    text,
+                    c.span.start,
+                    "this comment carries a line the sops data model cannot hold, and the encryption rules leave comments in clear here, so it would be kept in clear",
+                ));
+            }
             continue;
         }
         if let Some(why) = c.stuck {
@@ -423,6 +472,7 @@ pub fn encrypt(
     }
     // Check 2: decryption in this mode gives the input back.
     let back = zeroize::Zeroizing::new(decrypt(kind, out.as_bytes(), &read.documents, plain)?);
+    let text = original;
     if back.as_slice() != text.as_bytes() {
         let at = back
             .iter()
@@ -436,6 +486,39 @@ pub fn encrypt(
         ));
     }
     Ok(out.into_bytes())
+}
+
+/// The text with the lines that the sops data model cannot hold turned
+/// into carrier comment lines (INI only), `None` when there are none.
+fn carried_text(kind: FormatKind, text: &str) -> Result<Option<ini::Augmented>, PreserveError> {
+    match kind {
+        FormatKind::Ini => ini::augment(text),
+        FormatKind::Yaml => yaml::augment(text),
+        _ => Ok(None),
+    }
+}
+
+/// The documents to encrypt in format-preserving mode for the plaintext
+/// `text`, which the normal store read as `documents`: the same, except
+/// that the lines the sops data model cannot hold (an INI key's earlier
+/// lines when it is repeated, blank lines inside an INI comment) are read
+/// as comment lines, so that they are encrypted as a comment and
+/// [`encrypt`] can keep them. The reference decrypts such a file to the
+/// same values and shows those lines as a comment starting with
+/// `enseal-preserve:`; comments are not part of the MAC.
+pub fn carry(
+    kind: FormatKind,
+    text: &[u8],
+    documents: Vec<Map>,
+) -> Result<Vec<Map>, PreserveError> {
+    let text = utf8_text(text)?;
+    let Some(augmented) = carried_text(kind, text)? else {
+        return Ok(documents);
+    };
+    let store = kind.store(&StoreOptions::default());
+    store
+        .parse_plain(augmented.text.as_bytes())
+        .map_err(|_| refused(text, augmented.first, augmented.reason))
 }
 
 /// `map` with each entry's value replaced by `value(v)`, comments kept.
@@ -548,6 +631,18 @@ pub fn decrypt(
         return Err(PreserveError::Unsupported(
             "the decrypted text in this file's layout would not read back as the decrypted values (a value whose type or text this layout cannot express)".into(),
         ));
+    }
+    if kind == FormatKind::Ini && out.contains(ini::CARRIER) {
+        // Lines carried in encrypted comments go back to their place.
+        return Ok(ini::restore(&out).into_bytes());
+    }
+    if kind == FormatKind::Yaml && out.contains(yaml::CARRIER) {
+        return yaml::restore(&out).map(String::into_bytes).ok_or_else(|| {
+            PreserveError::Unsupported(
+                "a comment starting with `enseal-preserve:` does not carry lines this mode wrote"
+                    .into(),
+            )
+        });
     }
     Ok(out.into_bytes())
 }

@@ -32,6 +32,7 @@ fn round_trip_with(
     settings.rule = rule;
     let store = kind.store(&StoreOptions::default());
     let plain = store.parse_plain(input.as_bytes()).expect("parses");
+    let plain = carry(kind, input.as_bytes(), plain)?;
     let enc = document::encrypt(plain.clone(), settings).unwrap();
     let out = encrypt(
         kind,
@@ -106,9 +107,16 @@ fn yaml_refusals_name_the_position() {
     );
     let e = refusal(FormatKind::Yaml, "&k a: 1\n");
     assert!(e.contains("mapping key"), "{e}");
-    let e = refusal(FormatKind::Yaml, "a: one\n  two\n");
+    // Multi-line scalars are carried in a comment, except as the first
+    // key of a sequence item or with a comment after them.
+    let e = refusal(FormatKind::Yaml, "a: one\n  two # c\n");
     assert!(
         e.starts_with("line 1, column 4: this value spans several lines"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Yaml, "s:\n  - a: one\n      two\n");
+    assert!(
+        e.starts_with("line 2, column 8: this value spans several lines"),
         "{e}"
     );
     let e = refusal(FormatKind::Yaml, "a: 0x10\n");
@@ -151,11 +159,6 @@ fn ini_keeps_layout() {
     assert!(out.contains("host   =  \"ENC["), "{out}");
     assert!(out.contains("; ENC["), "{out}");
     assert!(out.ends_with('\n'));
-    let e = refusal(FormatKind::Ini, "; one\n\n; two\na = 1\n");
-    assert!(
-        e.starts_with("line 1, column 3: these comment lines cannot"),
-        "{e}"
-    );
     let e = refusal(FormatKind::Ini, "[s]\na = 1\nb = 2\na = 3\n");
     assert!(
         e.starts_with("line 4, column 1: this key is repeated"),
@@ -476,7 +479,11 @@ fn ini_several_comment_lines_become_one_ciphertext() {
         "; one\r\n; two\r\n[s]\r\na = 1\r\n",
     ] {
         let out = round_trip(FormatKind::Ini, input).unwrap();
-        assert!(!out.contains("two") && !out.contains("LICENSE"), "{out}");
+        // Texts with a space or `;`, which no base64 ciphertext holds.
+        assert!(
+            !out.contains("; two") && !out.contains("see LICENSE"),
+            "{out}"
+        );
         assert_eq!(out.matches("type:comment]").count(), 1, "{out}");
     }
 }
@@ -499,4 +506,132 @@ fn yaml_local_tags_stay_in_front_of_the_ciphertext() {
     // Core schema tags change the type: still refused when encrypted.
     let e = refusal(FormatKind::Yaml, "a: !!str 1\n");
     assert!(e.contains("anchor or tag"), "{e}");
+}
+
+#[test]
+fn ini_repeated_keys_travel_in_an_encrypted_comment() {
+    for input in [
+        "[Unit]\nDescription=x\nDocumentation=man:a(1)\nDocumentation=man:b(5)\nAfter=y\n",
+        "[Service]\n# credentials\nLoadCredential=a\nLoadCredential=b\nLoadCredential=c\n",
+        "[metadata]\nclassifiers =\n    Programming Language :: Python\n    Programming Language :: Python :: 3\nname = x\n",
+        "[s]\r\nk=1\r\n\r\nk=2\r\n",
+    ] {
+        let out = round_trip(FormatKind::Ini, input).unwrap();
+        assert!(
+            !out.contains("man:a")
+                && !out.contains("LoadCredential=a")
+                && !out.contains("Language :: Python"),
+            "{out}"
+        );
+        assert!(!out.contains("enseal-preserve"), "{out}");
+        assert!(out.contains("type:comment]"), "{out}");
+    }
+}
+
+#[test]
+fn ini_blank_lines_inside_a_comment_travel_in_its_ciphertext() {
+    for input in [
+        "# Licensed under X\n\n# see LICENSE\n[tox]\nenvlist = py311\n",
+        "[s]\n; one\n\n\n; two\n  ; indented\nkey = v\n",
+    ] {
+        let out = round_trip(FormatKind::Ini, input).unwrap();
+        // Texts with a space or `;`, which no base64 ciphertext holds.
+        assert!(
+            !out.contains("see LICENSE") && !out.contains("; two"),
+            "{out}"
+        );
+        assert_eq!(out.matches("type:comment]").count(), 1, "{out}");
+    }
+}
+
+#[test]
+fn ini_repeated_keys_apart_and_carrier_lines_are_refused() {
+    let e = refusal(FormatKind::Ini, "[s]\na=1\nb=2\na=3\n");
+    assert!(
+        e.contains("line 4") && e.contains("another key between"),
+        "{e}"
+    );
+    let e = refusal(FormatKind::Ini, "; enseal-preserve: a=1\na=2\n");
+    assert!(e.contains("line 1") && e.contains("enseal-preserve"), "{e}");
+}
+
+#[test]
+fn ini_repeated_keys_need_the_carried_documents() {
+    // A caller that encrypts the documents the normal store read (without
+    // the carried lines) gets the refusal, not a file that loses a line.
+    let input = "[s]\nk=1\nk=2\n";
+    let (settings, _) = key();
+    let store = FormatKind::Ini.store(&StoreOptions::default());
+    let plain = store.parse_plain(input.as_bytes()).unwrap();
+    let enc = document::encrypt(plain.clone(), settings).unwrap();
+    let e = encrypt(
+        FormatKind::Ini,
+        input.as_bytes(),
+        &plain,
+        &enc.documents,
+        &enc.metadata.to_map(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("line 3") && e.contains("repeated"), "{e}");
+}
+
+#[test]
+fn ini_carrier_lines_are_restored_exactly() {
+    let text = "[s]\nk=1\n  k=2 \r\nk=3\n\n; a\n\n  \n;b\nx=1";
+    let a = ini::augment(text).unwrap().unwrap();
+    assert!(a.text.contains("; enseal-preserve: k=1\n"), "{}", a.text);
+    assert!(
+        a.text
+            .contains("; enseal-preserve:\n; enseal-preserve:   \n"),
+        "{}",
+        a.text
+    );
+    assert_eq!(ini::restore(&a.text), text);
+    assert!(ini::augment("[s]\na=1\n; c\n\nb=2\n").unwrap().is_none());
+}
+
+#[test]
+fn yaml_multi_line_scalars_travel_in_an_encrypted_comment() {
+    for input in [
+        "jobs:\n  a:\n    steps:\n      - name: Build\n        run: cargo check --target\n          x --features alloc\n        if: matrix.target\n",
+        "s:\n  - name: x\n    run: |\n      echo \"a\"\n      \n      echo b\n  - name: y\n",
+        "k: >-\n  one two\n  three\nq: \"./install.sh \\\n    --components=rustc\"\n",
+        "a: x\n---\nk: one two\n  three\n",
+        "k: one two\r\n  x\r\nz: 1\r\n",
+    ] {
+        let out = round_trip(FormatKind::Yaml, input).unwrap();
+        for secret in ["--features alloc", "echo b", "one two", "--components"] {
+            assert!(!out.contains(secret), "{secret}: {out}");
+        }
+        assert!(out.contains("#ENC[AES256_GCM,"), "{out}");
+        assert!(!out.contains("enseal-preserve"), "{out}");
+    }
+    let e = refusal(FormatKind::Yaml, "# enseal-preserve: \"x\"\nk: v\n");
+    assert!(e.contains("line 1") && e.contains("enseal-preserve"), "{e}");
+}
+
+#[test]
+fn carried_layout_under_rules() {
+    use crate::crypto::EncryptionRule;
+    // A multi-line value left in clear by the rule: its carrying comment
+    // (in clear too, at a path the rule does not encrypt) leaks nothing.
+    let input = "data:\n  key: secret\nnote: one\n  two\n";
+    let rule = EncryptionRule::EncryptedRegex("^data$".into());
+    let out = round_trip_with(FormatKind::Yaml, input, Some(rule)).unwrap();
+    assert!(!out.contains("secret"), "{out}");
+    // An encrypted value whose carrying comment the rule would leave in
+    // clear (the comment's path is the parent's): refused.
+    let input = "password_enc: one\n  two\n";
+    let rule = EncryptionRule::EncryptedSuffix("_enc".into());
+    let e = round_trip_with(FormatKind::Yaml, input, Some(rule))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("in clear"), "{e}");
+    // A comment regex rule reads comments: no carrying comment.
+    let rule = EncryptionRule::UnencryptedCommentRegex("^keep".into());
+    let e = round_trip_with(FormatKind::Ini, "[s]\nk=1\nk=2\n", Some(rule))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("comment regex"), "{e}");
 }

@@ -425,3 +425,110 @@ fn double_quoted(s: &str) -> String {
         _ => None,
     })
 }
+
+/// The start of a comment that carries, inside its ciphertext, the
+/// original lines of a multi-line scalar (see [`augment`]).
+pub(crate) const CARRIER: &str = "# enseal-preserve: ";
+
+/// The plaintext text with each string value that spans several lines in
+/// a spelling the sops data model does not keep (a multi-line plain,
+/// quoted or folded scalar, `|+`, an indentation indicator) spelled on
+/// one line, double-quoted, and the original lines, as one JSON string,
+/// in a comment line just above the key (`# enseal-preserve: "…"`, at the
+/// key's indentation). The comment is encrypted like every comment, so
+/// neither the lines nor their number stay in clear; [`restore`] puts
+/// them back. Only for a key that is not the first of a sequence item
+/// (`- key:`), whose value ends its line. `None`: nothing to carry (or a
+/// text this cannot apply to: the mode then refuses as before).
+pub(crate) fn augment(text: &str) -> Result<Option<super::ini::Augmented>, PreserveError> {
+    let marker = text
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .chain([0])
+        .find(|&i| text[i..].trim_start().starts_with(CARRIER.trim_end()));
+    if let Some(at) = marker {
+        return Err(refused(
+            text,
+            at,
+            "a comment starting with `enseal-preserve:` is how this mode carries layout in encrypted comments, so such a comment cannot be kept; reword it",
+        ));
+    }
+    let store = crate::format::FormatKind::Yaml.store(&StoreOptions::default());
+    let Ok(docs) = store.parse_plain(text.as_bytes()) else {
+        return Ok(None);
+    };
+    let Ok(scan) = YamlLayout.scan(text, false) else {
+        return Ok(None);
+    };
+    let Some(pairs) = super::pair_docs(&docs, &docs) else {
+        return Ok(None);
+    };
+    if pairs.leaves.len() != scan.values.len() {
+        return Ok(None);
+    }
+    let mut edits = Vec::new();
+    let mut first = None;
+    for (slot, (value, _)) in scan.values.iter().zip(&pairs.leaves) {
+        let raw = &text[slot.span.clone()];
+        if slot.keep
+            || !raw.trim_end().contains('\n')
+            || slot.style == Style::YamlFlowPlain
+            || YamlLayout.plain_value(slot, value).as_deref() == Some(raw)
+        {
+            continue;
+        }
+        let Some(s) = value.as_str() else { continue };
+        let line_start = text[..slot.span.start].rfind('\n').map_or(0, |p| p + 1);
+        let head = &text[line_start..slot.span.start];
+        let indent = head.len() - head.trim_start().len();
+        if head.trim_start().starts_with('-') || !head.trim_end().ends_with(':') {
+            continue;
+        }
+        // The value's last line must end with it (a comment there would
+        // be moved).
+        let end = slot.span.end - (raw.len() - raw.trim_end().len());
+        let line_end = text[end..].find('\n').map_or(text.len(), |p| end + p);
+        if !text[end..line_end].trim().is_empty() {
+            continue;
+        }
+        let original = &text[line_start..line_end];
+        let carried = serde_json::to_string(original).unwrap_or_default();
+        let replacement = format!(
+            "{}{CARRIER}{carried}\n{head}{}",
+            &head[..indent],
+            double_quoted(s)
+        );
+        first.get_or_insert(slot.span.start);
+        edits.push((line_start..line_end, replacement));
+    }
+    let Some(first) = first else {
+        return Ok(None);
+    };
+    let out = super::apply(text, edits)?;
+    Ok(Some(super::ini::Augmented {
+        text: out,
+        first,
+        reason: "this value spans several lines in a style that cannot be rebuilt from its value (multi-line plain, quoted or folded scalar, `|+` or an indentation indicator), so it would not decrypt back to the same bytes",
+    }))
+}
+
+/// The inverse of [`augment`]: each carrier comment line and the line
+/// after it (the key with its value on one line) replaced by the lines it
+/// carries.
+pub(crate) fn restore(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        let Some(payload) = line.trim_start().strip_prefix(CARRIER) else {
+            out.push_str(line);
+            continue;
+        };
+        let original: String = serde_json::from_str(payload.trim_end()).ok()?;
+        let next = lines.next()?;
+        out.push_str(&original);
+        if next.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
