@@ -454,6 +454,8 @@ fn edit_preserving(file: &str, open: &mut OpenFile, kind: FormatKind) -> Result<
     let Some((documents, text)) = parsed else {
         return Err(unchanged());
     };
+    let documents = crate::preserve::carry(kind, &text, documents)
+        .map_err(|e| preserve_error(e, crate::error::exit::COULD_NOT_READ_INPUT))?;
     if let Some(version) = edited_version(&open.opened.metadata.version)? {
         open.opened.metadata.version = version.to_string();
     }

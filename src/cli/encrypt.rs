@@ -28,6 +28,13 @@ pub(crate) fn run(args: &Encrypt, config_path: Option<&str>) -> Result<()> {
     let settings = new_file_settings(file, io, &args.keys, &args.rules, &context)?;
     let source = Source::read(&context, file, io, args.preserve_format, true)?;
     let documents = source.parse_plain()?;
+    // Layout the data model cannot hold travels in an encrypted comment.
+    let documents = if source.preserve {
+        crate::preserve::carry(source.in_kind, &source.input.bytes, documents)
+            .map_err(source.preserve_error(crate::error::exit::COULD_NOT_READ_INPUT))?
+    } else {
+        documents
+    };
     let settings = EncryptSettings {
         binary: source.in_kind == FormatKind::Binary,
         ..settings
