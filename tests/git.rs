@@ -829,18 +829,24 @@ fn setup_names_this_binary_when_path_has_no_enseal() {
     assert_eq!(textconv, "my-enseal git textconv\n");
 }
 
-/// A file kept in its own layout (`stores.yaml.preserve_format`): the
-/// merge driver writes the merge in ours' layout.
-#[test]
-fn merge_keeps_a_preserved_layout() {
-    let Some(sops) = require_sops() else { return };
+/// A repository whose `.sops.yaml` keeps the layout of `format` files.
+fn preserved_repo(format: &str) -> Sandbox {
     let sb = Sandbox::new();
     repo(&sb);
     sb.write(
         ".sops.yaml",
         SOPS_YAML.replace("RECIPIENT", &recipient(1))
-            + "stores:\n  yaml:\n    preserve_format: true\n",
+            + &format!("stores:\n  {format}:\n    preserve_format: true\n"),
     );
+    sb
+}
+
+/// A file kept in its own layout (`stores.yaml.preserve_format`): the
+/// merge driver writes the merge in ours' layout.
+#[test]
+fn merge_keeps_a_preserved_layout() {
+    let Some(sops) = require_sops() else { return };
+    let sb = preserved_repo("yaml");
     let file = "kept.enc.yaml";
     let base = "# secrets\ndb:\n  user: admin   # login\n  password: 'base-pass'\napi_key:  base-key\n\nkeep: same\n";
     add_encrypted(&sb, file, base);
@@ -877,13 +883,7 @@ fn merge_keeps_a_preserved_layout() {
 #[test]
 fn merge_outside_a_preserved_layout_falls_back_to_the_normal_one() {
     let Some(sops) = require_sops() else { return };
-    let sb = Sandbox::new();
-    repo(&sb);
-    sb.write(
-        ".sops.yaml",
-        SOPS_YAML.replace("RECIPIENT", &recipient(1))
-            + "stores:\n  json:\n    preserve_format: true\n",
-    );
+    let sb = preserved_repo("json");
     let file = "kept.enc.json";
     add_encrypted(&sb, file, "{ \"a\" : \"1\",  \"b\": \"2\" }\n");
     commit_all(&sb, "secrets");

@@ -181,16 +181,7 @@ fn rotate_keeps_the_layout() {
     );
     assert_ne!(rotated.stdout, enc.stdout);
     let rot_path = sb.write("rot.yaml", &rotated.stdout);
-    let dec = run(sb
-        .enseal()
-        .env("SOPS_AGE_KEY_FILE", key_file(2))
-        .args(["decrypt", "--preserve-format"])
-        .arg(&rot_path));
-    assert!(
-        dec.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dec.stderr)
-    );
+    let dec = preserve_decrypt(&sb, 2, &rot_path);
     assert_eq!(String::from_utf8_lossy(&dec.stdout), K8S);
     if let Some(sops) = require_sops() {
         let out = run(sb
@@ -478,36 +469,44 @@ fn preserve_encrypt_with_carry(kind: enseal::format::FormatKind, text: &str) -> 
     .expect("preserve encrypts")
 }
 
-#[test]
-fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
-    let sops = require_sops();
-    let sb = Sandbox::new();
-    let out = preserve_encrypt_with_carry(enseal::format::FormatKind::Ini, UNIT);
-    let enc_text = String::from_utf8(out.clone()).unwrap();
-    for secret in ["man:systemd", "hashed-password", "SPDX", "enseal-preserve"] {
-        assert!(!enc_text.contains(secret), "{secret} in\n{enc_text}");
-    }
-    let enc_path = sb.write("enc.ini", &out);
-    // enseal's decrypt gives the bytes back (no CLI change needed there).
+/// `enseal decrypt --preserve-format PATH` with test key `key`; must succeed.
+fn preserve_decrypt(sb: &Sandbox, key: u8, path: &std::path::Path) -> std::process::Output {
     let dec = run(sb
         .enseal()
-        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .env("SOPS_AGE_KEY_FILE", key_file(key))
         .args(["decrypt", "--preserve-format"])
-        .arg(&enc_path));
+        .arg(path));
     assert!(
         dec.status.success(),
         "{}",
         String::from_utf8_lossy(&dec.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&dec.stdout), UNIT);
-    let Some(sops) = &sops else { return };
-    let input = sb.write("unit.ini", UNIT);
+    dec
+}
+
+/// Checks a file written with carried layout (`out`, from `plain`):
+/// enseal's `decrypt --preserve-format` gives `plain` back, and the
+/// reference decrypts it (MAC verified) to the values of a normal
+/// encryption of `plain`. Returns the reference's decrypted text of both
+/// files, or `None` without a reference (see `require_sops`).
+fn carried_through_the_reference(
+    sb: &Sandbox,
+    sops: Option<&std::path::Path>,
+    ext: &str,
+    plain: &str,
+    out: &[u8],
+) -> Option<(String, String)> {
+    let enc_path = sb.write(&format!("enc.{ext}"), out);
+    let dec = preserve_decrypt(sb, 1, &enc_path);
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), plain);
+    let sops = sops?;
+    let input = sb.write(&format!("plain.{ext}"), plain);
     let normal = run(sb
         .enseal()
         .args(["encrypt", "--age", &recipient(1)])
         .arg(&input));
     assert!(normal.status.success());
-    let normal_path = sb.write("normal.ini", &normal.stdout);
+    let normal_path = sb.write(&format!("normal.{ext}"), &normal.stdout);
     let decrypt = |path: &std::path::Path, as_json: bool| {
         let mut cmd = sb.sops(sops);
         cmd.env("SOPS_AGE_KEY_FILE", key_file(1)).arg("decrypt");
@@ -524,9 +523,25 @@ fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
     };
     // Same values, MAC verified (the reference exits non-zero otherwise).
     assert_eq!(decrypt(&enc_path, true), decrypt(&normal_path, true));
+    Some((decrypt(&enc_path, false), decrypt(&normal_path, false)))
+}
+
+#[test]
+fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
+    let sops = require_sops();
+    let sb = Sandbox::new();
+    let out = preserve_encrypt_with_carry(enseal::format::FormatKind::Ini, UNIT);
+    let enc_text = String::from_utf8(out.clone()).unwrap();
+    for secret in ["man:systemd", "hashed-password", "SPDX", "enseal-preserve"] {
+        assert!(!enc_text.contains(secret), "{secret} in\n{enc_text}");
+    }
+    let Some((shown, normal)) =
+        carried_through_the_reference(&sb, sops.as_deref(), "ini", UNIT, &out)
+    else {
+        return;
+    };
     // As INI: the carried lines are comment lines, and the comment above
     // the repeated key (which go-ini drops) is kept.
-    let shown = decrypt(&enc_path, false);
     assert!(
         shown.contains("; enseal-preserve: Documentation=man:systemd.special(7)\n"),
         "{shown}"
@@ -537,10 +552,7 @@ fn carried_ini_lines_round_trip_and_the_reference_decrypts_them() {
             .map(|l| format!("{l}\n"))
             .collect()
     };
-    assert_eq!(
-        no_comments(&shown),
-        no_comments(&decrypt(&normal_path, false))
-    );
+    assert_eq!(no_comments(&shown), no_comments(&normal));
 }
 
 /// Multi-line scalars in spellings the sops data model does not keep (a
@@ -562,44 +574,12 @@ fn carried_yaml_scalars_round_trip_and_the_reference_decrypts_them() {
     ] {
         assert!(!enc_text.contains(secret), "{secret} in\n{enc_text}");
     }
-    let enc_path = sb.write("enc.yaml", &out);
-    let dec = run(sb
-        .enseal()
-        .env("SOPS_AGE_KEY_FILE", key_file(1))
-        .args(["decrypt", "--preserve-format"])
-        .arg(&enc_path));
-    assert!(
-        dec.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dec.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&dec.stdout), MULTILINE);
-    let Some(sops) = &sops else { return };
-    let input = sb.write("ci.yaml", MULTILINE);
-    let normal = run(sb
-        .enseal()
-        .args(["encrypt", "--age", &recipient(1)])
-        .arg(&input));
-    assert!(normal.status.success());
-    let normal_path = sb.write("normal.yaml", &normal.stdout);
-    let decrypt = |path: &std::path::Path, as_json: bool| {
-        let mut cmd = sb.sops(sops);
-        cmd.env("SOPS_AGE_KEY_FILE", key_file(1)).arg("decrypt");
-        if as_json {
-            cmd.args(["--output-type", "json"]);
-        }
-        let o = run(cmd.arg(path));
-        assert!(
-            o.status.success(),
-            "reference: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
+    let Some((shown, normal)) =
+        carried_through_the_reference(&sb, sops.as_deref(), "yaml", MULTILINE, &out)
+    else {
+        return;
     };
-    // Same values, MAC verified.
-    assert_eq!(decrypt(&enc_path, true), decrypt(&normal_path, true));
     // As YAML: the same text plus one comment per carried scalar.
-    let shown = decrypt(&enc_path, false);
     let carriers: Vec<&str> = shown
         .lines()
         .filter(|l| l.trim_start().starts_with("# enseal-preserve: "))
@@ -610,5 +590,5 @@ fn carried_yaml_scalars_round_trip_and_the_reference_decrypts_them() {
         .filter(|l| !l.trim_start().starts_with("# enseal-preserve: "))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert_eq!(without, decrypt(&normal_path, false));
+    assert_eq!(without, normal);
 }

@@ -402,7 +402,7 @@ pub(crate) fn apply_key_groups(
     if let Some((kind, bytes)) = preserve {
         return apply_key_groups_kept(encrypted, new_groups, threshold, keys, kind, bytes, name);
     }
-    let mut groups = new_groups;
+    let groups = new_groups;
     // Check before asking for identities: a rule the data key cannot be
     // wrapped for fails without touching the file.
     changes::check_threshold(groups.len(), threshold).map_err(|e| Error::Key(e).in_file(name))?;
@@ -414,14 +414,26 @@ pub(crate) fn apply_key_groups(
         return emit_encrypted(out_store, &rekeyed).map_err(|e| e.in_file(name));
     }
     let mut encrypted = encrypted;
-    let metadata = &mut encrypted.metadata;
+    rewrap_groups(&mut encrypted.metadata, groups, threshold, keys, name)?;
+    emit_encrypted(out_store, &encrypted).map_err(|e| e.in_file(name))
+}
+
+/// Keys only added: the same data key, wrapped for `groups`, which become
+/// the metadata's key groups (with the threshold sops records).
+fn rewrap_groups(
+    metadata: &mut Metadata,
+    mut groups: Vec<KeyGroup>,
+    threshold: usize,
+    keys: &mut KeyContext,
+    name: &str,
+) -> Result<()> {
     let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
         .map_err(Error::RetrieveKey)?;
     changes::rewrap(&mut groups, threshold, &data_key)
         .map_err(|e| Error::GenerateDataKey(e).in_file(name))?;
     metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
     metadata.key_groups = groups;
-    emit_encrypted(out_store, &encrypted).map_err(|e| e.in_file(name))
+    Ok(())
 }
 
 /// [`apply_key_groups`] of a file whose layout is kept.
@@ -434,7 +446,7 @@ fn apply_key_groups_kept(
     bytes: &[u8],
     name: &str,
 ) -> Result<Vec<u8>> {
-    let mut groups = new_groups;
+    let groups = new_groups;
     changes::check_threshold(groups.len(), threshold).map_err(|e| Error::Key(e).in_file(name))?;
     let removes = changes::removes_a_key(&encrypted.metadata.key_groups, &groups);
     if removes {
@@ -456,12 +468,7 @@ fn apply_key_groups_kept(
             .map_err(|e| e.in_file(name))?
     } else {
         let mut metadata = old_metadata;
-        let data_key = changes::recover(&metadata.key_groups, metadata.shamir_threshold, keys)
-            .map_err(Error::RetrieveKey)?;
-        changes::rewrap(&mut groups, threshold, &data_key)
-            .map_err(|e| Error::GenerateDataKey(e).in_file(name))?;
-        metadata.shamir_threshold = changes::recorded_threshold(groups.len(), threshold);
-        metadata.key_groups = groups;
+        rewrap_groups(&mut metadata, groups, threshold, keys, name)?;
         EncryptedDocument::new(old_documents.clone(), metadata)
     };
     kept.rewrite(plain, &new, name)

@@ -79,14 +79,14 @@ fn to_str(input: &[u8]) -> Result<&str, FormatError> {
 
 impl Store for YamlStore {
     fn parse_plain(&self, input: &[u8]) -> Result<Vec<Map>, FormatError> {
-        let text = v3_rules::nel_as_line_break(to_str(input)?);
-        let docs = split::parse_stream(&text, true)?;
+        let text = to_str(input)?;
+        let docs = split::parse_stream(text, true)?;
         Ok(parse::settle_trailing_comments(docs, self.indent))
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<EncryptedFile, FormatError> {
-        let text = v3_rules::nel_as_line_break(to_str(input)?);
-        split_metadata(split::parse_stream(&text, false)?)
+        let text = to_str(input)?;
+        split_metadata(split::parse_stream(text, false)?)
     }
 
     fn emit_plain(&self, documents: &[Map]) -> Result<Vec<u8>, FormatError> {
@@ -125,11 +125,11 @@ impl Store for YamlStore {
 /// metadata first: `filestatus` needs nothing else, and a file whose data
 /// is an alias bomb costs no more than its size to look at.
 pub fn parse_encrypted_metadata(input: &[u8]) -> Result<Option<Map>, FormatError> {
-    let text = v3_rules::nel_as_line_break(to_str(input)?);
-    let documents = match parse::parse_metadata_only(&text)? {
+    let text = to_str(input)?;
+    let documents = match parse::parse_metadata_only(text)? {
         Some(documents) => documents,
         // The metadata aliases an anchor that holds an alias: read whole.
-        None => split::parse_stream(&text, false)?,
+        None => split::parse_stream(text, false)?,
     };
     Ok(split_metadata(documents)?.metadata)
 }

@@ -290,21 +290,23 @@ fn parse_stream_in(
     // scan.rs), which also words the error messages.
     // Raw LS and PS: granit-parser reads a stand-in text (see
     // line_separators.rs); the fast scanner never sees them.
-    let stand_in = line_separators::stand_in(src);
-    if stand_in.is_none() {
+    // A raw NEL is read as CR LF (v3_rules.rs).
+    let original = src;
+    let with_nel = v3_rules::nel_as_line_break(src);
+    let stand_in = line_separators::stand_in(&with_nel);
+    if stand_in.is_none() && matches!(with_nel, std::borrow::Cow::Borrowed(_)) {
         if let Some(docs) = parse_fast_in(src, first_doc_checks, metadata_only) {
             return Ok(docs);
         }
     }
-    let original = src;
-    let src = stand_in.as_ref().map_or(src, |s| s.text.as_str());
+    let src = stand_in.as_ref().map_or(&*with_nel, |s| s.text.as_str());
     let mut b = Builder::new(src, first_doc_checks);
     b.metadata_only = metadata_only;
     if let Some(s) = &stand_in {
         b.separators = s.at.as_slice();
-        // Line ends are the input's, not the stand-ins' CR LF.
-        b.crlf = is_crlf(original);
     }
+    // Line ends are the input's, not those standing for NEL, LS and PS.
+    b.crlf = is_crlf(original);
     for r in Parser::new_from_str(src) {
         let (ev, span) = r.map_err(|e| {
             (

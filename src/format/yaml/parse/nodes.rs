@@ -439,8 +439,11 @@ impl Builder<'_> {
             let text = StandIn::original(self.src, self.separators, start, end);
             return line_separators::flow_scalar(&text, style);
         }
-        // granit's span starts at the header or at the content after it.
-        let header_at = if self.src[start..].starts_with(['|', '>']) {
+        // granit's span starts at the header (after `key:`, `-` or `?` on
+        // its line) or at the content (which may start with `|` itself).
+        let line_start = self.src[..start].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let after_token = !self.src[line_start..start].trim_matches(' ').is_empty();
+        let header_at = if after_token && self.src[start..].starts_with(['|', '>']) {
             start
         } else {
             v3_rules::block_header_before(self.src, start)?
