@@ -678,6 +678,13 @@ fn yaml_line_separator_after_newline_reads_back() {
         Value::Str("x \u{2029}\n\u{2028}  y\u{2028}".to_string()),
     );
     assert_survives(&doc);
+    // As a key in a sequence item: a `? |2-` block whose content starts
+    // with `|` after a separator line.
+    let mut item = Map::new();
+    item.push("\n\u{2028}|", Value::Str(String::new()));
+    let mut doc = Map::new();
+    doc.push("a", Value::List(vec![Value::Map(item)]));
+    assert_survives(&doc);
 }
 
 /// What one generated value shows, for [`generators_cover_issue_16`].
